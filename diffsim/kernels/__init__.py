@@ -1,0 +1,1 @@
+"""The Warp kernels of a physics step, one module per stage (see ``diffsim.simulator``)."""

@@ -1,0 +1,207 @@
+"""Forward kinematics, com-based inertias, motion subspaces and velocities.
+
+Every kernel is generic over float32/float64 and launched over environments (``e``),
+optionally also over bodies or dofs. They follow MuJoCo's ``mj_kinematics``,
+``mj_comPos`` and ``mj_comVel`` so that intermediate quantities agree with MuJoCo's.
+
+Gradient rules kept by every kernel here (Warp's adjoint needs them):
+* an array element is written once per launch and only read after it was written;
+* loops never carry a local value across iterations; tree recursions read the parent's
+  value back from an array, and sums over loops live in a ``wp.func`` that returns them.
+"""
+from typing import Any
+
+import warp as wp
+
+from diffsim.kernels.spatial import cross_motion, quat_axis_angle, quat_wxyz, spatial
+from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE
+
+
+@wp.kernel
+def forward_kinematics(
+    body_parent: wp.array(dtype=int),
+    body_jntadr: wp.array(dtype=int),
+    body_jntnum: wp.array(dtype=int),
+    body_pos: wp.array(dtype=Any),
+    body_quat: wp.array(dtype=Any),
+    jnt_type: wp.array(dtype=int),
+    jnt_qposadr: wp.array(dtype=int),
+    jnt_pos: wp.array(dtype=Any),
+    jnt_axis: wp.array(dtype=Any),
+    qpos0: wp.array(dtype=Any),
+    qpos: wp.array2d(dtype=Any),
+    # outputs
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+    jnt_xpos: wp.array2d(dtype=Any),
+    jnt_xquat: wp.array2d(dtype=Any),
+    xanchor: wp.array2d(dtype=Any),
+    xaxis: wp.array2d(dtype=Any),
+):
+    """Body frames in the world, for one environment per thread (bodies in tree order).
+
+    ``jnt_xpos``/``jnt_xquat`` hold the body frame after each joint of a body is applied,
+    so a body with several joints composes them without a loop-carried value.
+    """
+    e = wp.tid()
+    nbody = body_parent.shape[0]
+    zero = qpos.dtype(0.0)
+    xpos[e, 0] = wp.vector(zero, zero, zero)
+    xquat[e, 0] = wp.quaternion(zero, zero, zero, qpos.dtype(1.0))
+    for b in range(1, nbody):
+        parent = body_parent[b]
+        parent_quat = xquat[e, parent]
+        base_quat = parent_quat * quat_wxyz(body_quat[b])
+        base_pos = xpos[e, parent] + wp.quat_rotate(parent_quat, body_pos[b])
+        first = body_jntadr[b]
+        count = body_jntnum[b]
+        for j in range(first, first + count):
+            in_quat = base_quat
+            in_pos = base_pos
+            if j > first:
+                in_quat = jnt_xquat[e, j - 1]
+                in_pos = jnt_xpos[e, j - 1]
+            adr = jnt_qposadr[j]
+            jtype = jnt_type[j]
+            anchor = in_pos + wp.quat_rotate(in_quat, jnt_pos[j])
+            axis = wp.quat_rotate(in_quat, jnt_axis[j])
+            out_quat = in_quat
+            out_pos = in_pos
+            if jtype == JOINT_FREE:
+                out_pos = wp.vector(qpos[e, adr], qpos[e, adr + 1], qpos[e, adr + 2])
+                out_quat = wp.normalize(wp.quaternion(qpos[e, adr + 4], qpos[e, adr + 5], qpos[e, adr + 6], qpos[e, adr + 3]))
+                anchor = out_pos
+                axis = jnt_axis[j]
+            elif jtype == JOINT_SLIDE:
+                out_pos = in_pos + axis * (qpos[e, adr] - qpos0[adr])
+            else:
+                local = quat_axis_angle(jnt_axis[j], qpos[e, adr] - qpos0[adr])
+                if jtype == JOINT_BALL:
+                    local = wp.normalize(wp.quaternion(qpos[e, adr + 1], qpos[e, adr + 2], qpos[e, adr + 3], qpos[e, adr]))
+                out_quat = in_quat * local
+                # rotate about the anchor, not about the body origin
+                out_pos = anchor - wp.quat_rotate(out_quat, jnt_pos[j])
+            jnt_xquat[e, j] = out_quat
+            jnt_xpos[e, j] = out_pos
+            xanchor[e, j] = anchor
+            xaxis[e, j] = axis
+        if count > 0:
+            xquat[e, b] = jnt_xquat[e, first + count - 1]
+            xpos[e, b] = jnt_xpos[e, first + count - 1]
+        else:
+            xquat[e, b] = base_quat
+            xpos[e, b] = base_pos
+
+
+@wp.kernel
+def com_inertia(
+    body_rootid: wp.array(dtype=int),
+    body_mass: wp.array(dtype=Any),
+    body_ipos: wp.array(dtype=Any),
+    body_inertia: wp.array(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+    # outputs
+    xipos: wp.array2d(dtype=Any),
+    cinert_h: wp.array2d(dtype=Any),
+    cinert_J: wp.array2d(dtype=Any),
+):
+    """Each body's spatial inertia about its tree's reference point; launch over (env, body)."""
+    e, b = wp.tid()
+    rot = wp.quat_to_matrix(xquat[e, b])
+    com = xpos[e, b] + rot * body_ipos[b]
+    xipos[e, b] = com
+    m = body_mass[b]
+    r = com - xpos[e, body_rootid[b]]
+    # inertia about the COM in world axes, shifted to the reference point (parallel axes)
+    J_com = rot * body_inertia[b] * wp.transpose(rot)
+    cinert_J[e, b] = J_com + (wp.identity(n=3, dtype=type(m)) * wp.dot(r, r) - wp.outer(r, r)) * m
+    cinert_h[e, b] = r * m
+
+
+@wp.kernel
+def motion_subspace(
+    body_rootid: wp.array(dtype=int),
+    dof_body: wp.array(dtype=int),
+    dof_jnt: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+    xanchor: wp.array2d(dtype=Any),
+    xaxis: wp.array2d(dtype=Any),
+    # output
+    cdof: wp.array2d(dtype=Any),
+):
+    """Spatial motion of each dof about the tree's reference point (MuJoCo's ``cdof``); launch over (env, dof)."""
+    e, k = wp.tid()
+    b = dof_body[k]
+    j = dof_jnt[k]
+    jtype = jnt_type[j]
+    offset = xpos[e, body_rootid[b]] - xanchor[e, j]
+    zero = offset[0] * type(offset[0])(0.0)
+    zero3 = wp.vector(zero, zero, zero)
+    if jtype == JOINT_HINGE:
+        axis = xaxis[e, j]
+        cdof[e, k] = spatial(axis, wp.cross(axis, offset))
+    elif jtype == JOINT_SLIDE:
+        cdof[e, k] = spatial(zero3, xaxis[e, j])
+    else:
+        i = k - jnt_dofadr[j]
+        if jtype == JOINT_FREE and i < 3:
+            unit = zero3
+            unit[i] = type(zero)(1.0)
+            cdof[e, k] = spatial(zero3, unit)
+        else:
+            if jtype == JOINT_FREE:
+                i = i - 3
+            # ball and free rotations turn about the axes of the body frame
+            rot = wp.quat_to_matrix(xquat[e, b])
+            axis = wp.vector(rot[0, i], rot[1, i], rot[2, i])
+            cdof[e, k] = spatial(axis, wp.cross(axis, offset))
+
+
+@wp.kernel
+def dof_velocities(
+    dof_parent: wp.array(dtype=int),
+    cdof: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    # output
+    dof_cvel: wp.array2d(dtype=Any),
+):
+    """Spatial velocity of the body of each dof after that dof moved; one env per thread, dofs in tree order."""
+    e = wp.tid()
+    nv = dof_parent.shape[0]
+    for k in range(nv):
+        parent = dof_parent[k]
+        motion = cdof[e, k] * qvel[e, k]
+        if parent >= 0:
+            dof_cvel[e, k] = dof_cvel[e, parent] + motion
+        else:
+            dof_cvel[e, k] = motion
+
+
+@wp.kernel
+def dof_motion_rate(
+    dof_parent: wp.array(dtype=int),
+    dof_rate_src: wp.array(dtype=int),
+    cdof: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
+    # output
+    cdof_dot: wp.array2d(dtype=Any),
+):
+    """Time derivative of each dof's motion, ``v x cdof`` (MuJoCo's ``cdof_dot``); launch over (env, dof).
+
+    ``dof_rate_src[k]`` is the dof whose incoming velocity MuJoCo uses for dof ``k``
+    (itself for hinge/slide, the joint's first dof for a ball, the first rotational dof
+    for a free joint) or -1 where the rate is zero (free-joint translation).
+    """
+    e, k = wp.tid()
+    src = dof_rate_src[k]
+    s = cdof[e, k]
+    rate = s * type(s[0])(0.0)
+    if src >= 0:
+        parent = dof_parent[src]
+        if parent >= 0:
+            rate = cross_motion(dof_cvel[e, parent], s)
+    cdof_dot[e, k] = rate

@@ -1,0 +1,205 @@
+"""Model: a ModelSpec's arrays on one device, in one floating-point precision.
+
+Physical parameters live in torch tensors (``model.body_mass``, ``model.dof_damping``,
+...) that share memory with the Warp arrays the kernels read, so editing a tensor in
+place changes the simulation, and a tensor can be marked ``requires_grad`` for system
+identification. Topology (parents, addresses, joint types) is integer data and fixed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import warp as wp
+
+from diffsim.spec import JOINT_BALL, JOINT_FREE, ModelSpec
+
+# Parameters a user may identify or tune, with their per-element Warp vector length
+# (None for scalars, 9 for 3x3 matrices). Quaternions are stored (w, x, y, z).
+PARAMETERS = {
+    "body_pos": 3,
+    "body_quat": 4,
+    "body_mass": None,
+    "body_ipos": 3,
+    "body_inertia": 9,
+    "jnt_pos": 3,
+    "jnt_axis": 3,
+    "jnt_stiffness": None,
+    "jnt_range": 2,
+    "dof_damping": None,
+    "dof_armature": None,
+    "qpos0": None,
+    "qpos_spring": None,
+    "actuator_gear": None,
+    "actuator_ctrlrange": 2,
+    "actuator_forcerange": 2,
+}
+
+# Integer topology copied to the device as int32 arrays.
+TOPOLOGY = (
+    "body_parent", "body_jntadr", "body_jntnum", "body_rootid", "body_subtree_end",
+    "jnt_type", "jnt_qposadr", "jnt_dofadr", "jnt_limited",
+    "dof_body", "dof_jnt", "dof_parent",
+    "actuator_trnid", "actuator_ctrllimited", "actuator_forcelimited",
+)
+
+_WARP_SCALAR = {torch.float32: wp.float32, torch.float64: wp.float64}
+
+
+def warp_type(scalar, length):
+    """The Warp element type for a scalar type and a vector length (None: scalar, 9: 3x3)."""
+    if length is None:
+        return scalar
+    if length == 9:
+        return wp.types.matrix(shape=(3, 3), dtype=scalar)
+    return wp.types.vector(length=length, dtype=scalar)
+
+
+def torch_to_warp(tensor: torch.Tensor, length=None, requires_grad=False):
+    """A Warp view of a contiguous torch tensor whose trailing dims form one element."""
+    scalar = _WARP_SCALAR.get(tensor.dtype, wp.int32 if tensor.dtype == torch.int32 else None)
+    return wp.from_torch(tensor, dtype=warp_type(scalar, length), requires_grad=requires_grad)
+
+
+class Model:
+    """A compiled model on ``device`` in ``dtype``; see ``diffsim.load_mjcf``.
+
+    Attributes:
+        nq, nv, nu, nbody, njnt, ngeom: sizes, as in MuJoCo.
+        dt: physics time step in seconds (``<option timestep>``).
+        qpos0: (nq,) reference configuration.
+        gravity: (3,) m/s^2.
+        limit_stiffness, limit_damping, limit_width: the smooth joint-limit penalty
+            (N m/rad, N m s/rad, rad for hinges; SI for slides). Set
+            ``limit_stiffness = 0`` to switch limits off.
+        body_mass, body_inertia, dof_damping, actuator_gear, ...: parameter tensors (see
+            ``PARAMETERS``), shared with the kernels.
+    """
+
+    def __init__(self, spec: ModelSpec, dtype=torch.float32, device="cpu"):
+        if dtype not in _WARP_SCALAR:
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.spec = spec
+        self.dtype = dtype
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but torch sees no CUDA device")
+        self.wp_device = wp.device_from_torch(self.device)
+        self.wp_scalar = _WARP_SCALAR[dtype]
+
+        self.nq, self.nv, self.nu = spec.nq, spec.nv, spec.nu
+        self.nbody, self.njnt, self.ngeom = spec.nbody, spec.njnt, spec.ngeom
+
+        def tensor(values, dtype=self.dtype):
+            return torch.as_tensor(np.asarray(values), dtype=dtype, device=self.device).contiguous()
+
+        # physical parameters: torch tensors with Warp views
+        self.params = {}
+        for name, length in PARAMETERS.items():
+            values = np.asarray(getattr(spec, name), dtype=np.float64)
+            if length is not None:
+                values = values.reshape(-1, 3, 3) if length == 9 else values.reshape(-1, length)
+            self.params[name] = tensor(values)
+        self.params["gravity"] = tensor(np.asarray(spec.gravity).reshape(1, 3))
+        self.params["dt"] = tensor([spec.timestep])
+        self.params["limit_params"] = tensor([1000.0, 10.0, 0.01])
+
+        self.topology = {name: tensor(np.asarray(getattr(spec, name)), torch.int32) for name in TOPOLOGY}
+        for name, values in _derived_topology(spec).items():
+            self.topology[name] = tensor(values, torch.int32)
+
+        self._warp = {}
+        self._build_warp_views()
+
+    def _build_warp_views(self):
+        lengths = dict(PARAMETERS, gravity=3, dt=None, limit_params=None)
+        for name, t in self.params.items():
+            self._warp[name] = torch_to_warp(t, lengths[name])
+        for name, t in self.topology.items():
+            self._warp[name] = wp.from_torch(t, dtype=wp.int32)
+
+    def warp(self, name: str):
+        """The Warp array behind a parameter or topology tensor."""
+        return self._warp[name]
+
+    # --- convenient views ------------------------------------------------------------
+    def __getattr__(self, name):
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(f"Model has no attribute {name!r}")
+
+    @property
+    def dt(self) -> float:
+        return float(self.params["dt"][0])
+
+    @dt.setter
+    def dt(self, value: float):
+        self.params["dt"][0] = float(value)
+
+    @property
+    def gravity(self) -> torch.Tensor:
+        return self.params["gravity"][0]
+
+    @property
+    def limit_stiffness(self) -> float:
+        return float(self.params["limit_params"][0])
+
+    @limit_stiffness.setter
+    def limit_stiffness(self, value: float):
+        self.params["limit_params"][0] = float(value)
+
+    @property
+    def limit_damping(self) -> float:
+        return float(self.params["limit_params"][1])
+
+    @limit_damping.setter
+    def limit_damping(self, value: float):
+        self.params["limit_params"][1] = float(value)
+
+    @property
+    def limit_width(self) -> float:
+        return float(self.params["limit_params"][2])
+
+    @limit_width.setter
+    def limit_width(self, value: float):
+        if value <= 0:
+            raise ValueError(f"limit_width must be > 0, got {value}")
+        self.params["limit_params"][2] = float(value)
+
+    def __repr__(self):
+        return (f"Model(nq={self.nq}, nv={self.nv}, nu={self.nu}, nbody={self.nbody}, "
+                f"dt={self.dt}, dtype={self.dtype}, device='{self.device}')")
+
+
+def _derived_topology(spec: ModelSpec) -> dict:
+    """Index arrays the kernels need beyond MuJoCo's own.
+
+    body_lastdof[b]: the last dof on the path from the world to body ``b`` (-1: none);
+        the body moves with that dof's accumulated velocity.
+    dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
+    dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
+    """
+    nv, nbody = spec.nv, spec.nbody
+    lastdof = np.full(nbody, -1, dtype=np.int32)
+    for b in range(1, nbody):
+        if spec.body_dofnum[b] > 0:
+            lastdof[b] = spec.body_dofadr[b] + spec.body_dofnum[b] - 1
+        else:
+            lastdof[b] = lastdof[spec.body_parent[b]]
+
+    rate_src = np.arange(nv, dtype=np.int32)
+    for j in range(spec.njnt):
+        adr = spec.jnt_dofadr[j]
+        if spec.jnt_type[j] == JOINT_BALL:
+            rate_src[adr:adr + 3] = adr
+        elif spec.jnt_type[j] == JOINT_FREE:
+            rate_src[adr:adr + 3] = -1
+            rate_src[adr + 3:adr + 6] = adr + 3
+
+    ancestor = np.zeros((max(nv, 1), max(nv, 1)), dtype=np.int32)
+    for k in range(nv):
+        j = spec.dof_parent[k]
+        while j >= 0:
+            ancestor[k, j] = 1
+            j = spec.dof_parent[j]
+    return {"body_lastdof": lastdof, "dof_rate_src": rate_src, "dof_ancestor": ancestor}
