@@ -19,7 +19,11 @@ from pathlib import Path
 import torch
 import warp as wp
 
-wp.config.quiet = True
+# keep Warp's per-module compile/load messages out of notebooks and test logs
+if hasattr(wp, "LOG_WARNING"):
+    wp.config.log_level = wp.LOG_WARNING
+else:  # Warp < 1.17
+    wp.config.quiet = True
 wp.init()
 
 from diffsim.autograd import bias_forces, mass_matrix, rollout, step  # noqa: E402

@@ -113,7 +113,8 @@ class Model:
     def _build_warp_views(self):
         lengths = dict(PARAMETERS, gravity=3, dt=None, limit_params=None)
         for name, t in self.params.items():
-            self._warp[name] = torch_to_warp(t, lengths[name])
+            # gradients recorded on a wp.Tape accumulate into ``tensor.grad`` (shared memory)
+            self._warp[name] = torch_to_warp(t, lengths[name], requires_grad=True)
         for name, t in self.topology.items():
             self._warp[name] = wp.from_torch(t, dtype=wp.int32)
 
