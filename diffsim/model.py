@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import warp as wp
 
+from diffsim.collision import contact_slots
 from diffsim.spec import JOINT_BALL, JOINT_FREE, ModelSpec
 
 # Parameters a user may identify or tune, with their per-element Warp vector length
@@ -32,7 +33,15 @@ PARAMETERS = {
     "actuator_gear": None,
     "actuator_ctrlrange": 2,
     "actuator_forcerange": 2,
+    "geom_pos": 3,
+    "geom_quat": 4,
+    "geom_size": 3,
+    "geom_friction": 3,
 }
+
+# Contact law defaults (see diffsim/kernels/contact.py): stiffness k [N/m], damping
+# beta [s/m], smoothing width w [m], friction regularisation eps [m/s].
+CONTACT_DEFAULTS = (2.0e3, 3.0, 2.0e-3, 0.05)
 
 # Integer topology copied to the device as int32 arrays.
 TOPOLOGY = (
@@ -40,6 +49,7 @@ TOPOLOGY = (
     "jnt_type", "jnt_qposadr", "jnt_dofadr", "jnt_limited",
     "dof_body", "dof_jnt", "dof_parent",
     "actuator_trnid", "actuator_ctrllimited", "actuator_forcelimited",
+    "geom_type", "geom_body",
 )
 
 _WARP_SCALAR = {torch.float32: wp.float32, torch.float64: wp.float64}
@@ -71,6 +81,9 @@ class Model:
         limit_stiffness, limit_damping, limit_width: the smooth joint-limit penalty
             (N m/rad, N m s/rad, rad for hinges; SI for slides). Set
             ``limit_stiffness = 0`` to switch limits off.
+        contact_stiffness, contact_damping, contact_width, contact_slip: the contact law
+            (see ``diffsim.kernels.contact``); ``enable_contact = False`` switches
+            contact off. ``nslot`` is the number of potential contact points.
         body_mass, body_inertia, dof_damping, actuator_gear, ...: parameter tensors (see
             ``PARAMETERS``), shared with the kernels.
     """
@@ -102,16 +115,21 @@ class Model:
         self.params["gravity"] = tensor(np.asarray(spec.gravity).reshape(1, 3))
         self.params["dt"] = tensor([spec.timestep])
         self.params["limit_params"] = tensor([1000.0, 10.0, 0.01])
+        self.params["contact_params"] = tensor(CONTACT_DEFAULTS)
 
         self.topology = {name: tensor(np.asarray(getattr(spec, name)), torch.int32) for name in TOPOLOGY}
         for name, values in _derived_topology(spec).items():
             self.topology[name] = tensor(values, torch.int32)
+        for name, values in contact_slots(spec).items():
+            self.topology[name] = tensor(values, torch.int32)
+        self.nslot = len(self.topology["slot_kind"])
+        self.enable_contact = self.nslot > 0
 
         self._warp = {}
         self._build_warp_views()
 
     def _build_warp_views(self):
-        lengths = dict(PARAMETERS, gravity=3, dt=None, limit_params=None)
+        lengths = dict(PARAMETERS, gravity=3, dt=None, limit_params=None, contact_params=None)
         for name, t in self.params.items():
             # gradients recorded on a wp.Tape accumulate into ``tensor.grad`` (shared memory)
             self._warp[name] = torch_to_warp(t, lengths[name], requires_grad=True)
@@ -166,6 +184,22 @@ class Model:
         if value <= 0:
             raise ValueError(f"limit_width must be > 0, got {value}")
         self.params["limit_params"][2] = float(value)
+
+    # contact law (see diffsim/kernels/contact.py); each is differentiable through ``contact_params``
+    def _contact_property(index, doc):
+        def get(self):
+            return float(self.params["contact_params"][index])
+
+        def set(self, value):
+            if value < 0 or (index == 2 and value == 0):
+                raise ValueError(f"{doc.split(':')[0]} must be {'> 0' if index == 2 else '>= 0'}, got {value}")
+            self.params["contact_params"][index] = float(value)
+        return property(get, set, doc=doc)
+
+    contact_stiffness = _contact_property(0, "contact_stiffness: normal stiffness k, N/m")
+    contact_damping = _contact_property(1, "contact_damping: Hunt-Crossley damping beta, s/m")
+    contact_width = _contact_property(2, "contact_width: smoothing width w of the penetration, m")
+    contact_slip = _contact_property(3, "contact_slip: friction regularisation velocity eps, m/s")
 
     def __repr__(self):
         return (f"Model(nq={self.nq}, nv={self.nv}, nu={self.nu}, nbody={self.nbody}, "

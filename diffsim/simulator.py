@@ -9,6 +9,7 @@ gradients are requested.
 Stages (MuJoCo's names in brackets):
     kinematics        body frames, com-based inertias, dof motions   [mj_kinematics, mj_comPos]
     velocities        body velocities, dof motion rates              [mj_comVel]
+    contact           smoothed penalty contact forces, to joint space (diffsim's own)
     mass matrix       composite rigid bodies                         [mj_crb]
     bias forces       recursive Newton-Euler at zero acceleration    [mj_rne]
     smooth forces     passive, actuator and limit forces minus bias  [mj_passive, mj_fwdActuation]
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import warp as wp
 
-from diffsim.kernels import dynamics, integrate, kinematics, solve
+from diffsim.kernels import contact, dynamics, integrate, kinematics, solve
 from diffsim.model import Model
 
 
@@ -61,6 +62,14 @@ class StepBuffers:
         self.crb_h = zeros((E, nb), vec3)
         self.crb_J = zeros((E, nb), mat33)
         self.M = zeros((E, nv, nv), T)
+        # contact (cfrc_ext is accumulated with atomics: zero it before reuse)
+        ns = model.nslot
+        self.contact_dist = zeros((E, ns), T)
+        self.contact_pos = zeros((E, ns), vec3)
+        self.contact_force = zeros((E, ns), vec3)
+        self.cfrc_ext = zeros((E, nb), vec6)
+        self.cfrc_ext_subtree = zeros((E, nb), vec6)
+        self.qfrc_ext = zeros((E, nv), T)
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.L = zeros((E, nv, nv), T)
@@ -117,18 +126,34 @@ class Simulator:
         _launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_body, buf.cfrc], dev)
         _launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc, buf.qfrc_bias], dev)
 
+    def contact_forces(self, buf: StepBuffers):
+        """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_ext``."""
+        m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
+        buf.cfrc_ext.zero_()
+        _launch(contact.contact_forces, (E, m.nslot), [
+            w("slot_geom_a"), w("slot_geom_b"), w("slot_kind"), w("slot_sub"),
+            w("geom_body"), w("geom_pos"), w("geom_quat"), w("geom_size"), w("geom_friction"),
+            w("body_rootid"), w("body_lastdof"), w("contact_params"), buf.xpos, buf.xquat, buf.dof_cvel,
+            buf.contact_dist, buf.contact_pos, buf.contact_force, buf.cfrc_ext], dev)
+        _launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_ext, buf.cfrc_ext_subtree], dev)
+        _launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc_ext_subtree, buf.qfrc_ext], dev)
+
     def step(self, buf: StepBuffers, qpos, qvel, ctrl, qpos_next, qvel_next):
         """One physics step of ``model.dt``: writes ``qpos_next``, ``qvel_next``."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
         self.kinematics(buf, qpos)
         self.mass_matrix(buf)
         self.bias_forces(buf, qvel)
+        if m.enable_contact:
+            self.contact_forces(buf)
+        else:
+            buf.qfrc_ext.zero_()
         _launch(dynamics.smooth_forces, (E, m.nv), [
             w("dof_jnt"), w("dof_damping"), w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("jnt_stiffness"),
             w("jnt_limited"), w("jnt_range"), w("qpos_spring"),
             w("actuator_trnid"), w("actuator_gear"), w("actuator_ctrllimited"), w("actuator_ctrlrange"),
             w("actuator_forcelimited"), w("actuator_forcerange"), w("limit_params"),
-            qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_smooth], dev)
+            qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_ext, buf.qfrc_smooth], dev)
         _launch(solve.cholesky_factor, E, [buf.M, w("dof_damping"), w("dt"), buf.L], dev)
         _launch(solve.cholesky_solve, E, [buf.L, buf.qfrc_smooth, buf.y, buf.qacc], dev)
         _launch(integrate.integrate_velocity, (E, m.nv), [w("dt"), qvel, buf.qacc, qvel_next], dev)

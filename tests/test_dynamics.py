@@ -70,6 +70,7 @@ def test_trajectory_matches_mujoco_euler(name):
     d = mujoco.MjData(m)
     model = diffsim.load_mjcf(diffsim.asset(name), dtype=torch.float64)
     model.limit_stiffness = 0.0
+    model.enable_contact = False
     batch, horizon = 3, 200
     qpos, qvel = random_states(m, batch, seed=2, spread=0.3)
     ctrls = np.random.default_rng(3).uniform(-1, 1, size=(batch, horizon, m.nu))

@@ -218,10 +218,13 @@ def smooth_forces(
     qvel: wp.array2d(dtype=Any),
     ctrl: wp.array2d(dtype=Any),
     qfrc_bias: wp.array2d(dtype=Any),
+    qfrc_ext: wp.array2d(dtype=Any),
     # output
     qfrc_smooth: wp.array2d(dtype=Any),
 ):
-    """All forces but the mass matrix's: ``actuator + passive + limit - bias``; launch over (env, dof).
+    """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``; launch over (env, dof).
+
+    External: contact forces mapped to joint space (``qfrc_ext``).
 
     Passive: ``-damping * qvel`` and ``-stiffness * (q - springref)``, where for ball and
     free joints the rotational difference is the rotation vector from the spring's
@@ -234,7 +237,7 @@ def smooth_forces(
     j = dof_jnt[k]
     jtype = jnt_type[j]
     v = qvel[e, k]
-    force = -dof_damping[k] * v - qfrc_bias[e, k]
+    force = qfrc_ext[e, k] - dof_damping[k] * v - qfrc_bias[e, k]
     if jtype == JOINT_FREE or jtype == JOINT_BALL:
         a = jnt_qposadr[j]
         i = k - jnt_dofadr[j]

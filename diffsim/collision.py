@@ -1,0 +1,101 @@
+"""Which geoms can touch: contact pairs and their contact points ("slots"), built once per model.
+
+Pairs are filtered as MuJoCo does by default: the geoms' ``contype``/``conaffinity``
+bitmasks must match, the two geoms must be on different bodies, neither body may be the
+other's parent (except the world: bodies touch the floor), and at least one of them must
+be able to move. Each supported pair becomes one or more contact slots, each computing
+one contact point in the contact kernel:
+
+==================  ======  ==================================================
+kind                slots   contact point(s)
+==================  ======  ==================================================
+sphere - plane      1       the sphere's lowest point
+capsule - plane     2       the two end spheres
+box - plane         8       the eight corners
+sphere - sphere     1       along the line of centres
+capsule - sphere    1       closest point of the segment
+capsule - capsule   1       closest points of the two segments
+sphere - box        1       closest point of the box
+capsule - box       3       the end spheres and the mid sphere of the capsule
+==================  ======  ==================================================
+
+Other pairs (cylinders, ellipsoids, box-box, plane-plane) are skipped; a model that has
+them gets one warning listing them.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from diffsim.spec import GEOM_BOX, GEOM_CAPSULE, GEOM_PLANE, GEOM_SPHERE, ModelSpec
+
+# contact kinds, in the order of the table above
+SPHERE_PLANE, CAPSULE_PLANE, BOX_PLANE, SPHERE_SPHERE, CAPSULE_SPHERE, CAPSULE_CAPSULE, SPHERE_BOX, CAPSULE_BOX = range(8)
+
+# (type of geom a, type of geom b) -> (kind, number of slots)
+_KINDS = {
+    (GEOM_SPHERE, GEOM_PLANE): (SPHERE_PLANE, 1),
+    (GEOM_CAPSULE, GEOM_PLANE): (CAPSULE_PLANE, 2),
+    (GEOM_BOX, GEOM_PLANE): (BOX_PLANE, 8),
+    (GEOM_SPHERE, GEOM_SPHERE): (SPHERE_SPHERE, 1),
+    (GEOM_CAPSULE, GEOM_SPHERE): (CAPSULE_SPHERE, 1),
+    (GEOM_CAPSULE, GEOM_CAPSULE): (CAPSULE_CAPSULE, 1),
+    (GEOM_SPHERE, GEOM_BOX): (SPHERE_BOX, 1),
+    (GEOM_CAPSULE, GEOM_BOX): (CAPSULE_BOX, 3),
+}
+
+_TYPE_NAMES = {0: "plane", 1: "hfield", 2: "sphere", 3: "capsule", 4: "ellipsoid", 5: "cylinder", 6: "box", 7: "mesh"}
+
+
+def _static(spec: ModelSpec, body: int) -> bool:
+    """True when the body cannot move: the world, or welded to it through joint-less bodies."""
+    while body > 0:
+        if spec.body_jntnum[body] > 0:
+            return False
+        body = spec.body_parent[body]
+    return True
+
+
+def contact_pairs(spec: ModelSpec) -> list[tuple[int, int]]:
+    """Geom pairs ``(g1, g2)``, ``g1 < g2``, that MuJoCo's default filtering lets collide."""
+    pairs = []
+    for g1 in range(spec.ngeom):
+        for g2 in range(g1 + 1, spec.ngeom):
+            b1, b2 = spec.geom_body[g1], spec.geom_body[g2]
+            if b1 == b2:
+                continue
+            if not ((spec.geom_contype[g1] & spec.geom_conaffinity[g2]) or (spec.geom_contype[g2] & spec.geom_conaffinity[g1])):
+                continue
+            parent_child = (spec.body_parent[b1] == b2 and b2 != 0) or (spec.body_parent[b2] == b1 and b1 != 0)
+            if parent_child or (_static(spec, b1) and _static(spec, b2)):
+                continue
+            pairs.append((g1, g2))
+    return pairs
+
+
+def contact_slots(spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Arrays describing every contact slot: ``geom_a``, ``geom_b``, ``kind``, ``sub`` (int32, one entry per slot)."""
+    geom_a, geom_b, kind, sub = [], [], [], []
+    skipped = set()
+    for g1, g2 in contact_pairs(spec):
+        t1, t2 = spec.geom_type[g1], spec.geom_type[g2]
+        if (t1, t2) in _KINDS:
+            a, b = g1, g2
+        elif (t2, t1) in _KINDS:
+            a, b = g2, g1
+        else:
+            skipped.add(tuple(sorted((_TYPE_NAMES.get(t1, str(t1)), _TYPE_NAMES.get(t2, str(t2))))))
+            continue
+        k, count = _KINDS[(spec.geom_type[a], spec.geom_type[b])]
+        for s in range(count):
+            geom_a.append(a)
+            geom_b.append(b)
+            kind.append(k)
+            sub.append(s)
+    if skipped:
+        listed = ", ".join(f"{x}-{y}" for x, y in sorted(skipped))
+        warnings.warn(f"diffsim has no contact model for these geom pairs, which will pass through each other: {listed}",
+                      stacklevel=3)
+    as_int = lambda values: np.asarray(values, dtype=np.int32)  # noqa: E731
+    return {"slot_geom_a": as_int(geom_a), "slot_geom_b": as_int(geom_b), "slot_kind": as_int(kind), "slot_sub": as_int(sub)}

@@ -1,0 +1,251 @@
+"""Smoothed, differentiable penalty contact with regularised Coulomb friction.
+
+One thread per (environment, contact slot); see ``diffsim.collision`` for the slots.
+For a contact with signed distance ``d`` (m, negative when the geoms overlap), normal
+``n`` (from geom b to geom a), relative velocity ``v`` of a with respect to b at the
+contact point, normal speed ``v_n = v . n`` and tangential velocity ``v_t``::
+
+    depth  = w * softplus(-d / w)                  # smooth max(-d, 0)
+    f_n    = k * depth * damping_factor(beta * v_n) # Hunt-Crossley-style damping, never pulls
+    f_t    = -mu * f_n * v_t / sqrt(|v_t|^2 + eps^2)  # Coulomb, regularised at rest
+    F      = f_n * n + f_t                          # on a at the contact point; -F on b
+
+where ``damping_factor(x)`` is ``1 - x`` made smooth and kept within [0, 2]: it never
+pulls, and damping can at most double the elastic force, because an explicit step
+cannot follow the force spike of a fast impact (a foot landing at several m/s travels
+centimetres into the ground in one step). ``contact_params = (k [N/m], beta [s/m], w [m], eps [m/s])``; ``mu`` is the larger
+sliding friction of the two geoms, as in MuJoCo. The width ``w`` trades realism for
+gradient quality: small ``w`` is a hard contact whose gradient switches on abruptly,
+larger ``w`` starts pushing a little before touch and gives gradients that see the
+contact coming. ``eps`` does the same for stick/slip.
+
+Forces are accumulated per body with ``wp.atomic_add`` as spatial forces about the
+body's tree reference point (see ``spatial.py``), ready to be mapped to joint space.
+"""
+from typing import Any
+
+import warp as wp
+
+from diffsim.collision import (BOX_PLANE, CAPSULE_BOX, CAPSULE_CAPSULE, CAPSULE_PLANE, CAPSULE_SPHERE, SPHERE_BOX,
+                               SPHERE_PLANE, SPHERE_SPHERE)
+from diffsim.kernels.dynamics import softplus
+from diffsim.kernels.spatial import bottom, quat_wxyz, spatial, top
+
+
+@wp.func
+def safe_normalize(v: Any, fallback: Any):
+    """Unit vector along ``v``; ``fallback`` when ``v`` is (nearly) zero."""
+    length_sq = wp.dot(v, v)
+    if length_sq > type(length_sq)(1.0e-24):
+        return v / wp.sqrt(length_sq)
+    return fallback
+
+
+@wp.func
+def segment_point_param(p: Any, q: Any, x: Any):
+    """Parameter in [0, 1] of the point of segment p-q closest to x."""
+    u = q - p
+    denom = wp.dot(u, u)
+    if denom < type(denom)(1.0e-24):
+        return type(denom)(0.0)
+    return wp.clamp(wp.dot(x - p, u) / denom, type(denom)(0.0), type(denom)(1.0))
+
+
+@wp.func
+def segment_segment_params(p1: Any, q1: Any, p2: Any, q2: Any):
+    """Parameters (s, t) in [0, 1] of the closest points of segments p1-q1 and p2-q2."""
+    d1 = q1 - p1
+    d2 = q2 - p2
+    r = p1 - p2
+    a = wp.dot(d1, d1)
+    e = wp.dot(d2, d2)
+    f = wp.dot(d2, r)
+    c = wp.dot(d1, r)
+    b = wp.dot(d1, d2)
+    zero = type(a)(0.0)
+    one = type(a)(1.0)
+    tiny = type(a)(1.0e-24)
+    denom = a * e - b * b
+    s = zero
+    if denom > tiny * (a * e + tiny):
+        s = wp.clamp((b * f - c * e) / denom, zero, one)
+    t = zero
+    if e > tiny:
+        t = (b * s + f) / e
+    if t < zero:
+        t = zero
+        if a > tiny:
+            s = wp.clamp(-c / a, zero, one)
+    elif t > one:
+        t = one
+        if a > tiny:
+            s = wp.clamp((b - c) / a, zero, one)
+    return wp.vector(s, t)
+
+
+@wp.func
+def relu_smooth(x: Any):
+    """softplus(20 x) / 20: 1 at x = 1 to 4 ppm, 0 for x << 0."""
+    return softplus(x * type(x)(20.0)) / type(x)(20.0)
+
+
+@wp.func
+def damping_factor(x: Any):
+    """``1 - x`` smoothly limited to [0, 2]."""
+    two = type(x)(2.0)
+    return two - relu_smooth(two - relu_smooth(type(x)(1.0) - x))
+
+
+@wp.func
+def point_velocity(
+    body: int, e: int, x: Any,
+    body_rootid: wp.array(dtype=int), body_lastdof: wp.array(dtype=int),
+    xpos: wp.array2d(dtype=Any), dof_cvel: wp.array2d(dtype=Any),
+):
+    """World velocity of the point ``x`` fixed to ``body``."""
+    last = body_lastdof[body]
+    velocity = x * type(x[0])(0.0)
+    if last >= 0:
+        cvel = dof_cvel[e, last]
+        velocity = bottom(cvel) + wp.cross(top(cvel), x - xpos[e, body_rootid[body]])
+    return velocity
+
+
+@wp.kernel
+def contact_forces(
+    slot_geom_a: wp.array(dtype=int),
+    slot_geom_b: wp.array(dtype=int),
+    slot_kind: wp.array(dtype=int),
+    slot_sub: wp.array(dtype=int),
+    geom_body: wp.array(dtype=int),
+    geom_pos: wp.array(dtype=Any),
+    geom_quat: wp.array(dtype=Any),
+    geom_size: wp.array(dtype=Any),
+    geom_friction: wp.array(dtype=Any),
+    body_rootid: wp.array(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    contact_params: wp.array(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
+    # outputs
+    contact_dist: wp.array2d(dtype=Any),
+    contact_pos: wp.array2d(dtype=Any),
+    contact_force: wp.array2d(dtype=Any),
+    cfrc_ext: wp.array2d(dtype=Any),
+):
+    """Launch over (env, slot). Writes each slot's distance, point and force (on geom a),
+    and adds the force and its opposite to the two bodies' ``cfrc_ext``."""
+    e, c = wp.tid()
+    ga = slot_geom_a[c]
+    gb = slot_geom_b[c]
+    kind = slot_kind[c]
+    sub = slot_sub[c]
+    body_a = geom_body[ga]
+    body_b = geom_body[gb]
+
+    # world poses of the two geoms
+    quat_a = xquat[e, body_a] * quat_wxyz(geom_quat[ga])
+    quat_b = xquat[e, body_b] * quat_wxyz(geom_quat[gb])
+    pos_a = xpos[e, body_a] + wp.quat_rotate(xquat[e, body_a], geom_pos[ga])
+    pos_b = xpos[e, body_b] + wp.quat_rotate(xquat[e, body_b], geom_pos[gb])
+    size_a = geom_size[ga]
+    size_b = geom_size[gb]
+    zero = size_a[0] * type(size_a[0])(0.0)
+    one = type(zero)(1.0)
+    half = type(zero)(0.5)
+    up = wp.vector(zero, zero, one)
+    axis_a = wp.quat_rotate(quat_a, up)
+    axis_b = wp.quat_rotate(quat_b, up)
+
+    # centre and radius of the sphere that stands for geom a at this slot (a box corner: radius 0)
+    centre_a = pos_a
+    radius_a = size_a[0]
+    if kind == CAPSULE_PLANE or kind == CAPSULE_SPHERE or kind == CAPSULE_CAPSULE or kind == CAPSULE_BOX:
+        end_lo = pos_a - axis_a * size_a[1]
+        end_hi = pos_a + axis_a * size_a[1]
+        if kind == CAPSULE_PLANE or kind == CAPSULE_BOX:
+            # fixed points along the segment: 0 -> lower end, 1 -> upper end, 2 -> middle
+            s = zero
+            if sub == 1:
+                s = one
+            elif sub == 2:
+                s = half
+            centre_a = end_lo + (end_hi - end_lo) * s
+        elif kind == CAPSULE_SPHERE:
+            centre_a = end_lo + (end_hi - end_lo) * segment_point_param(end_lo, end_hi, pos_b)
+        else:
+            st = segment_segment_params(end_lo, end_hi, pos_b - axis_b * size_b[1], pos_b + axis_b * size_b[1])
+            centre_a = end_lo + (end_hi - end_lo) * st[0]
+    if kind == BOX_PLANE:
+        corner = wp.vector(size_a[0], size_a[1], size_a[2])
+        if sub % 2 == 1:
+            corner[0] = -corner[0]
+        if (sub // 2) % 2 == 1:
+            corner[1] = -corner[1]
+        if sub >= 4:
+            corner[2] = -corner[2]
+        centre_a = pos_a + wp.quat_rotate(quat_a, corner)
+        radius_a = zero
+
+    # distance, normal (from b to a) and contact point (midway between the surfaces)
+    normal = up
+    dist = zero
+    point = centre_a
+    if kind == SPHERE_PLANE or kind == CAPSULE_PLANE or kind == BOX_PLANE:
+        normal = axis_b
+        dist = wp.dot(centre_a - pos_b, normal) - radius_a
+    elif kind == SPHERE_BOX or kind == CAPSULE_BOX:
+        local = wp.quat_rotate_inv(quat_b, centre_a - pos_b)
+        closest = wp.vector(wp.clamp(local[0], -size_b[0], size_b[0]),
+                            wp.clamp(local[1], -size_b[1], size_b[1]),
+                            wp.clamp(local[2], -size_b[2], size_b[2]))
+        gap = local - closest
+        gap_sq = wp.dot(gap, gap)
+        if gap_sq > type(zero)(1.0e-24):
+            gap_len = wp.sqrt(gap_sq)
+            normal = wp.quat_rotate(quat_b, gap / gap_len)
+            dist = gap_len - radius_a
+        else:
+            # centre inside the box: push out through the nearest face
+            depth = size_b - wp.vector(wp.abs(local[0]), wp.abs(local[1]), wp.abs(local[2]))
+            face = 0
+            if depth[1] < depth[face]:
+                face = 1
+            if depth[2] < depth[face]:
+                face = 2
+            local_normal = wp.vector(zero, zero, zero)
+            local_normal[face] = wp.sign(local[face])
+            normal = wp.quat_rotate(quat_b, local_normal)
+            dist = -depth[face] - radius_a
+    else:
+        # sphere-like b: a sphere, or the closest point of a capsule's segment
+        centre_b = pos_b
+        if kind == CAPSULE_CAPSULE:
+            st = segment_segment_params(pos_a - axis_a * size_a[1], pos_a + axis_a * size_a[1],
+                                        pos_b - axis_b * size_b[1], pos_b + axis_b * size_b[1])
+            centre_b = pos_b - axis_b * size_b[1] + axis_b * (size_b[1] * type(zero)(2.0) * st[1])
+        normal = safe_normalize(centre_a - centre_b, up)
+        dist = wp.length(centre_a - centre_b) - radius_a - size_b[0]
+    point = centre_a - normal * (radius_a + half * dist)
+
+    # the force law
+    stiffness = contact_params[0]
+    damping = contact_params[1]
+    width = contact_params[2]
+    slip = contact_params[3]
+    v_rel = (point_velocity(body_a, e, point, body_rootid, body_lastdof, xpos, dof_cvel)
+             - point_velocity(body_b, e, point, body_rootid, body_lastdof, xpos, dof_cvel))
+    v_n = wp.dot(v_rel, normal)
+    v_t = v_rel - normal * v_n
+    f_n = stiffness * width * softplus(-dist / width) * damping_factor(damping * v_n)
+    mu = wp.max(geom_friction[ga][0], geom_friction[gb][0])
+    force = normal * f_n - v_t * (mu * f_n / wp.sqrt(wp.dot(v_t, v_t) + slip * slip))
+
+    contact_dist[e, c] = dist
+    contact_pos[e, c] = point
+    contact_force[e, c] = force
+    arm_a = point - xpos[e, body_rootid[body_a]]
+    arm_b = point - xpos[e, body_rootid[body_b]]
+    wp.atomic_add(cfrc_ext, e, body_a, spatial(wp.cross(arm_a, force), force))
+    wp.atomic_add(cfrc_ext, e, body_b, -spatial(wp.cross(arm_b, force), force))
