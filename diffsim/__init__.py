@@ -26,7 +26,7 @@ else:  # Warp < 1.17
     wp.config.quiet = True
 wp.init()
 
-from diffsim.autograd import bias_forces, mass_matrix, rollout, step  # noqa: E402
+from diffsim.autograd import SimulationError, bias_forces, mass_matrix, rollout, step  # noqa: E402
 from diffsim.mjcf import MJCFError, parse_mjcf  # noqa: E402
 from diffsim.model import Model  # noqa: E402
 
@@ -55,6 +55,6 @@ def load_mjcf(source: str | os.PathLike, dtype: torch.dtype = torch.float32, dev
 
 
 __all__ = [
-    "ASSETS", "MJCFError", "Model", "asset", "bias_forces", "load_mjcf", "mass_matrix",
+    "ASSETS", "MJCFError", "Model", "SimulationError", "asset", "bias_forces", "load_mjcf", "mass_matrix",
     "parse_mjcf", "rollout", "step",
 ]

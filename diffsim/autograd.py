@@ -1,10 +1,26 @@
-"""The torch face of the simulator: ``mass_matrix``, ``bias_forces``, ``step``, ``rollout``.
+"""The torch face of the simulator: ``mass_matrix``, ``bias_forces``, and the
+differentiable ``step`` and ``rollout``.
 
 Inputs and outputs are torch tensors with a leading batch dimension, in the model's
-dtype and on its device; Warp reads and writes them in place through ``wp.from_torch``
-(no copies through numpy).
+dtype and on its device; Warp reads and writes them in place (``wp.from_torch``) on
+torch's current stream.
+
+How gradients work (``_Rollout``):
+
+* forward runs the physics without recording anything and keeps only the state after
+  each control step (the outputs);
+* backward walks the control steps in reverse: it re-runs one control step
+  (``frame_skip`` physics steps) from its saved input state on a fresh ``wp.Tape``,
+  seeds the tape with the incoming gradient, replays it, and moves on. Memory is the
+  saved states plus one control step's tape, whatever the horizon;
+* parameters of the model that have ``requires_grad`` (``model.body_mass``, ...) are
+  inputs of the op; their gradients are accumulated by Warp in buffers of its own
+  (``model.param_grads``) and handed to torch as copies.
 """
 from __future__ import annotations
+
+import contextlib
+import warnings
 
 import torch
 import warp as wp
@@ -14,8 +30,14 @@ from diffsim.simulator import Simulator, StepBuffers
 from diffsim.validation import check_finite, check_frame_skip, check_state
 
 
-def _warp(tensor: torch.Tensor):
-    return wp.from_torch(tensor)
+class SimulationError(RuntimeError):
+    """The simulation produced NaN or inf. ``envs`` lists the environments, ``step`` the
+    first control step (0-based) at which one of them went bad."""
+
+    def __init__(self, message, envs, step):
+        super().__init__(message)
+        self.envs = envs
+        self.step = step
 
 
 def _simulator(model: Model) -> Simulator:
@@ -33,6 +55,16 @@ def _buffers(model: Model, batch: int) -> StepBuffers:
     return cache[batch]
 
 
+@contextlib.contextmanager
+def _torch_stream(model: Model):
+    """Run Warp launches on torch's current CUDA stream (no-op on the CPU)."""
+    if model.device.type == "cuda":
+        with wp.ScopedStream(wp.stream_from_torch(model.device)):
+            yield
+    else:
+        yield
+
+
 def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
     """Joint-space inertia matrix, armature included (MuJoCo's ``mj_fullM``).
 
@@ -44,10 +76,10 @@ def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
     qpos = check_state(model, "qpos", qpos, model.nq)
     buf = _buffers(model, qpos.shape[0])
     sim = _simulator(model)
-    with torch.no_grad():
-        sim.kinematics(buf, _warp(qpos))
+    with torch.no_grad(), _torch_stream(model):
+        sim.kinematics(buf, wp.from_torch(qpos))
         sim.mass_matrix(buf)
-    return wp.to_torch(buf.M).clone()
+        return wp.to_torch(buf.M).clone()
 
 
 def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.Tensor:
@@ -63,10 +95,109 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
     qvel = check_state(model, "qvel", qvel, model.nv, batch=qpos.shape[0])
     buf = _buffers(model, qpos.shape[0])
     sim = _simulator(model)
-    with torch.no_grad():
-        sim.kinematics(buf, _warp(qpos))
-        sim.bias_forces(buf, _warp(qvel))
-    return wp.to_torch(buf.qfrc_bias).clone()
+    with torch.no_grad(), _torch_stream(model):
+        sim.kinematics(buf, wp.from_torch(qpos))
+        sim.bias_forces(buf, wp.from_torch(qvel))
+        return wp.to_torch(buf.qfrc_bias).clone()
+
+
+def _forward_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int):
+    """``frame_skip`` physics steps with ``ctrl`` held, nothing recorded; returns new tensors."""
+    sim = _simulator(model)
+    buf = _buffers(model, qpos.shape[0])
+    ctrl_wp = wp.from_torch(ctrl)
+    for _ in range(frame_skip):
+        qpos_next = torch.empty_like(qpos)
+        qvel_next = torch.empty_like(qvel)
+        sim.step(buf, wp.from_torch(qpos), wp.from_torch(qvel), ctrl_wp, wp.from_torch(qpos_next), wp.from_torch(qvel_next))
+        qpos, qvel = qpos_next, qvel_next
+    return qpos, qvel
+
+
+def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel):
+    """Re-run one control step on a tape and pull ``(grad_qpos, grad_qvel)`` of its output
+    back to its inputs. Returns (d qpos, d qvel, d ctrl); parameter gradients accumulate
+    into ``model.param_grads``."""
+    sim = _simulator(model)
+    B = qpos.shape[0]
+
+    def leaf(tensor):
+        return wp.from_torch(tensor.detach().clone(), requires_grad=True)
+
+    qpos_in, qvel_in, ctrl_in = leaf(qpos), leaf(qvel), leaf(ctrl)
+    states = [(qpos_in, qvel_in)]
+    tape = wp.Tape()
+    with tape:
+        for _ in range(frame_skip):
+            q_next = wp.empty_like(qpos_in, requires_grad=True)
+            v_next = wp.empty_like(qvel_in, requires_grad=True)
+            sim.step(StepBuffers(model, B, requires_grad=True), *states[-1], ctrl_in, q_next, v_next)
+            states.append((q_next, v_next))
+    q_out, v_out = states[-1]
+    tape.backward(grads={q_out: wp.from_torch(grad_qpos.contiguous()), v_out: wp.from_torch(grad_qvel.contiguous())})
+    return wp.to_torch(qpos_in.grad), wp.to_torch(qvel_in.grad), wp.to_torch(ctrl_in.grad)
+
+
+def _first_bad(tensor: torch.Tensor):
+    """(environments, first index along dim 1) where a (B, T, ...) tensor is not finite, or None."""
+    bad = ~torch.isfinite(tensor.reshape(tensor.shape[0], tensor.shape[1], -1)).all(dim=2)
+    if not bool(bad.any()):
+        return None
+    envs = torch.nonzero(bad.any(dim=1)).flatten().tolist()
+    step = int(torch.nonzero(bad.any(dim=0)).min())
+    return envs, step
+
+
+class _Rollout(torch.autograd.Function):
+    """(qpos, qvel, ctrls, *params) -> (qpos_traj, qvel_traj); see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, model, frame_skip, param_names, qpos, qvel, ctrls, *params):
+        horizon = ctrls.shape[1]
+        qpos_traj = torch.empty(qpos.shape[0], horizon, model.nq, dtype=qpos.dtype, device=qpos.device)
+        qvel_traj = torch.empty(qvel.shape[0], horizon, model.nv, dtype=qvel.dtype, device=qvel.device)
+        q, v = qpos, qvel
+        with _torch_stream(model):
+            for t in range(horizon):
+                q, v = _forward_control_step(model, q, v, ctrls[:, t].contiguous(), frame_skip)
+                qpos_traj[:, t] = q
+                qvel_traj[:, t] = v
+        ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
+        ctx.save_for_backward(qpos, qvel, ctrls, qpos_traj, qvel_traj)
+        return qpos_traj, qvel_traj
+
+    @staticmethod
+    def backward(ctx, grad_qpos_traj, grad_qvel_traj):
+        model, frame_skip = ctx.model, ctx.frame_skip
+        qpos0, qvel0, ctrls, qpos_traj, qvel_traj = ctx.saved_tensors
+        horizon = ctrls.shape[1]
+        if grad_qpos_traj is None:
+            grad_qpos_traj = torch.zeros_like(qpos_traj)
+        if grad_qvel_traj is None:
+            grad_qvel_traj = torch.zeros_like(qvel_traj)
+        for grad in model.param_grads.values():
+            grad.zero_()
+        grad_ctrls = torch.zeros_like(ctrls)
+        carry_qpos = torch.zeros_like(qpos0)
+        carry_qvel = torch.zeros_like(qvel0)
+        reported = False
+        with _torch_stream(model):
+            for t in reversed(range(horizon)):
+                q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
+                v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
+                d_qpos, d_qvel, d_ctrl = _taped_control_step(
+                    model, q_in, v_in, ctrls[:, t], frame_skip,
+                    grad_qpos_traj[:, t] + carry_qpos, grad_qvel_traj[:, t] + carry_qvel)
+                carry_qpos, carry_qvel = d_qpos.clone(), d_qvel.clone()
+                grad_ctrls[:, t] = d_ctrl
+                if not reported:
+                    bad = _first_bad(torch.cat([carry_qpos, carry_qvel, d_ctrl], dim=1)[:, None])
+                    if bad is not None:
+                        warnings.warn(f"non-finite gradient appeared at control step {t} (going backward from "
+                                      f"step {horizon - 1}) in environment(s) {bad[0][:10]}", RuntimeWarning, stacklevel=2)
+                        reported = True
+        param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
+        return (None, None, None, carry_qpos, carry_qvel, grad_ctrls, *param_grads)
 
 
 def _check_step_inputs(model, qpos, qvel, ctrl, ctrl_time=None):
@@ -80,21 +211,48 @@ def _check_step_inputs(model, qpos, qvel, ctrl, ctrl_time=None):
     return qpos, qvel, ctrl
 
 
-def _advance(model: Model, qpos, qvel, ctrl, frame_skip: int):
-    """``frame_skip`` physics steps with ``ctrl`` held, forward only; returns new tensors."""
-    sim = _simulator(model)
-    buf = _buffers(model, qpos.shape[0])
-    ctrl_wp = _warp(ctrl)
-    for _ in range(frame_skip):
-        qpos_next = torch.empty_like(qpos)
-        qvel_next = torch.empty_like(qvel)
-        sim.step(buf, _warp(qpos), _warp(qvel), ctrl_wp, _warp(qpos_next), _warp(qvel_next))
-        qpos, qvel = qpos_next, qvel_next
-    return qpos, qvel
+def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
+    """The differentiable rollout on checked inputs."""
+    names = tuple(name for name, t in model.params.items() if t.requires_grad)
+    params = [model.params[name] for name in names]
+    qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, qpos, qvel, ctrls, *params)
+    if check_finite:
+        bad = _first_bad(torch.cat([qpos_traj.detach(), qvel_traj.detach()], dim=2))
+        if bad is not None:
+            envs, step = bad
+            raise SimulationError(
+                f"the simulation blew up (NaN/inf) in environment(s) {envs[:10]}{' ...' if len(envs) > 10 else ''} "
+                f"at control step {step} (t = {(step + 1) * frame_skip * model.dt:.4g} s); try a smaller model.dt, "
+                f"softer contact (model.contact_stiffness) or smaller controls", envs, step)
+    return qpos_traj, qvel_traj
 
 
-def step(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor, frame_skip: int = 1):
-    """Advance ``frame_skip`` physics steps of ``model.dt`` with ``ctrl`` held.
+def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrls: torch.Tensor, frame_skip: int = 1,
+            check_finite: bool = True):
+    """Apply a sequence of controls, each held for ``frame_skip`` physics steps of ``model.dt``.
+
+    Differentiable with respect to ``qpos``, ``qvel``, ``ctrls`` and every model
+    parameter tensor that has ``requires_grad`` (``model.body_mass.requires_grad_()``).
+    Memory grows with T (the saved states), not with the number of physics steps.
+
+    Args:
+        qpos: (B, nq) initial positions, MuJoCo's layout (free joint: xyz + quaternion wxyz).
+        qvel: (B, nv) initial velocities (free joint: world linear, body-frame angular).
+        ctrls: (B, T, nu) controls (clamped to ``ctrlrange`` where limited).
+        frame_skip: physics steps per control.
+        check_finite: raise ``SimulationError`` naming the environments and the first
+            control step where the state became NaN or inf.
+    Returns:
+        (qpos_traj (B, T, nq), qvel_traj (B, T, nv)): the state after each control step.
+    """
+    check_frame_skip(frame_skip)
+    qpos, qvel, ctrls = _check_step_inputs(model, qpos, qvel, ctrls, ctrl_time=-1)
+    return _run(model, qpos, qvel, ctrls, frame_skip, check_finite)
+
+
+def step(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor, frame_skip: int = 1,
+         check_finite: bool = True):
+    """Advance ``frame_skip`` physics steps of ``model.dt`` with ``ctrl`` held; differentiable.
 
     Args:
         qpos: (B, nq) positions, MuJoCo's layout (free joint: xyz + quaternion wxyz).
@@ -102,29 +260,11 @@ def step(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tenso
         ctrl: (B, nu) actuator controls (clamped to ``ctrlrange`` where limited).
         frame_skip: physics steps per call.
     Returns:
-        (qpos, qvel) after the steps, new tensors of the same shapes.
+        (qpos, qvel) after the steps, new tensors of shapes (B, nq), (B, nv).
+    Raises:
+        SimulationError: the state became NaN or inf (when ``check_finite``).
     """
     check_frame_skip(frame_skip)
     qpos, qvel, ctrl = _check_step_inputs(model, qpos, qvel, ctrl)
-    with torch.no_grad():
-        return _advance(model, qpos, qvel, ctrl, frame_skip)
-
-
-def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrls: torch.Tensor, frame_skip: int = 1):
-    """Apply a sequence of controls, each held for ``frame_skip`` physics steps.
-
-    Args:
-        qpos: (B, nq), qvel: (B, nv): the initial state.
-        ctrls: (B, T, nu) controls.
-    Returns:
-        (qpos_traj (B, T, nq), qvel_traj (B, T, nv)): the state after each control step.
-    """
-    check_frame_skip(frame_skip)
-    qpos, qvel, ctrls = _check_step_inputs(model, qpos, qvel, ctrls, ctrl_time=-1)
-    qpos_traj, qvel_traj = [], []
-    with torch.no_grad():
-        for t in range(ctrls.shape[1]):
-            qpos, qvel = _advance(model, qpos, qvel, ctrls[:, t].contiguous(), frame_skip)
-            qpos_traj.append(qpos)
-            qvel_traj.append(qvel)
-    return torch.stack(qpos_traj, dim=1), torch.stack(qvel_traj, dim=1)
+    qpos_traj, qvel_traj = _run(model, qpos, qvel, ctrl[:, None], frame_skip, check_finite)
+    return qpos_traj[:, 0], qvel_traj[:, 0]

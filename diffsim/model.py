@@ -64,12 +64,6 @@ def warp_type(scalar, length):
     return wp.types.vector(length=length, dtype=scalar)
 
 
-def torch_to_warp(tensor: torch.Tensor, length=None, requires_grad=False):
-    """A Warp view of a contiguous torch tensor whose trailing dims form one element."""
-    scalar = _WARP_SCALAR.get(tensor.dtype, wp.int32 if tensor.dtype == torch.int32 else None)
-    return wp.from_torch(tensor, dtype=warp_type(scalar, length), requires_grad=requires_grad)
-
-
 class Model:
     """A compiled model on ``device`` in ``dtype``; see ``diffsim.load_mjcf``.
 
@@ -130,9 +124,13 @@ class Model:
 
     def _build_warp_views(self):
         lengths = dict(PARAMETERS, gravity=3, dt=None, limit_params=None, contact_params=None)
+        self.param_grads = {}
         for name, t in self.params.items():
-            # gradients recorded on a wp.Tape accumulate into ``tensor.grad`` (shared memory)
-            self._warp[name] = torch_to_warp(t, lengths[name], requires_grad=True)
+            # Warp accumulates a taped backward pass into a buffer of its own (not
+            # ``tensor.grad``): the torch bridge hands torch copies of it.
+            self.param_grads[name] = torch.zeros_like(t)
+            self._warp[name] = wp.from_torch(t, dtype=warp_type(self.wp_scalar, lengths[name]),
+                                             requires_grad=True, grad=self.param_grads[name])
         for name, t in self.topology.items():
             self._warp[name] = wp.from_torch(t, dtype=wp.int32)
 

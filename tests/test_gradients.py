@@ -88,11 +88,12 @@ def test_taped_gradients_reach_model_parameters():
     qvel0 = np.zeros(model.nv)
     ctrls = np.full((30, model.nu), 0.3)
     w_qpos, w_qvel = np.ones(model.nq), 0.1 * np.ones(model.nv)
-    for p in (model.body_mass, model.dof_damping):
-        p.grad.zero_()
+    for grad in model.param_grads.values():
+        grad.zero_()
     taped_loss_and_gradients(model, qpos0, qvel0, ctrls, w_qpos, w_qvel)
     body = 1
-    analytic = {"body_mass": model.body_mass.grad[body].item(), "dof_damping": model.dof_damping.grad[0].item()}
+    analytic = {"body_mass": model.param_grads["body_mass"][body].item(),
+                "dof_damping": model.param_grads["dof_damping"][0].item()}
 
     def loss():
         qpos, qvel = diffsim.rollout(model, torch.tensor(qpos0)[None], torch.tensor(qvel0)[None], torch.tensor(ctrls)[None])

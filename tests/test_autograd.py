@@ -1,0 +1,235 @@
+"""The torch bridge: gradcheck, long rollouts through contact, parameters, system
+identification, and the error paths of the differentiable step."""
+import warnings
+
+import pytest
+import torch
+
+import diffsim
+from diffsim.gradcheck import compare_gradients
+
+F64 = torch.float64
+
+
+def settled_ant(dtype=F64, seconds=1.0):
+    """The Ant standing on its feet after falling from qpos0 and coming to rest."""
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype)
+    steps = int(seconds / model.dt)
+    qpos, qvel = diffsim.rollout(model, model.qpos0[None], torch.zeros(1, model.nv, dtype=dtype),
+                                 torch.zeros(1, steps, model.nu, dtype=dtype))
+    return model, qpos[:, -1].clone(), qvel[:, -1].clone()
+
+
+def feet_touch(model, qpos, qvel):
+    """True when contact changes the next step, i.e. the Ant rests on the ground."""
+    ctrl = torch.zeros(1, model.nu, dtype=model.dtype)
+    with_contact = diffsim.step(model, qpos, qvel, ctrl)[1]
+    model.enable_contact = False
+    without = diffsim.step(model, qpos, qvel, ctrl)[1]
+    model.enable_contact = True
+    return bool((with_contact - without).abs().max() > 1e-3)
+
+
+def test_gradcheck_step_hinge_model_all_inputs_and_parameters():
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    qpos = (model.qpos0[None] + torch.tensor([[0.1, 0.5]], dtype=F64)).requires_grad_()
+    qvel = torch.tensor([[0.3, -1.0]], dtype=F64, requires_grad=True)
+    ctrl = torch.tensor([[0.4]], dtype=F64, requires_grad=True)
+    mass = model.body_mass.requires_grad_()
+    damping = model.dof_damping.requires_grad_()
+    try:
+        assert torch.autograd.gradcheck(
+            lambda q, v, c, m, d: diffsim.step(model, q, v, c, frame_skip=3), (qpos, qvel, ctrl, mass, damping))
+    finally:
+        mass.requires_grad_(False)
+        damping.requires_grad_(False)
+
+
+def test_gradcheck_step_free_flight():
+    """A free body in the air: qvel and its mass and inertia (quaternions in the state)."""
+    model = diffsim.load_mjcf(diffsim.asset("free_body.xml"), dtype=F64)
+    qpos = model.qpos0[None].clone()
+    qpos[0, 2] += 2.0
+    qvel = torch.tensor([[0.5, -0.2, 0.3, 1.0, -2.0, 0.5]], dtype=F64, requires_grad=True)
+    ctrl = torch.zeros(1, 0, dtype=F64)
+    inertia = model.body_inertia.requires_grad_()
+    try:
+        assert torch.autograd.gradcheck(lambda v, inertia: diffsim.step(model, qpos, v, ctrl, frame_skip=2), (qvel, inertia))
+    finally:
+        inertia.requires_grad_(False)
+
+
+def test_gradcheck_step_ant_feet_on_the_ground():
+    model, qpos, qvel = settled_ant()
+    assert feet_touch(model, qpos, qvel)
+    qvel = qvel.clone().requires_grad_()
+    ctrl = torch.linspace(-0.5, 0.5, model.nu, dtype=F64)[None].requires_grad_()
+    contact = model.contact_params.requires_grad_()
+    friction = model.geom_friction.requires_grad_()
+    try:
+        assert torch.autograd.gradcheck(
+            lambda v, c, k, mu: diffsim.step(model, qpos, v, c, frame_skip=2), (qvel, ctrl, contact, friction))
+    finally:
+        contact.requires_grad_(False)
+        friction.requires_grad_(False)
+
+
+def test_50_step_ant_rollout_with_contact_matches_finite_differences():
+    model, qpos, qvel = settled_ant()
+    ctrls = 0.5 * torch.sin(torch.arange(50 * model.nu, dtype=F64).reshape(1, 50, model.nu) * 0.37)
+
+    def loss(qpos_traj, qvel_traj):
+        return qpos_traj[:, -1, 0] + 0.5 * qpos_traj[:, -1, 2] + 0.01 * (qvel_traj ** 2).sum(dim=(1, 2))
+
+    qpos_traj, _ = diffsim.rollout(model, qpos, qvel, ctrls)
+    assert qpos_traj[0, :, 2].max() < 0.8, "the Ant must stay on the ground for this to test contact"
+    # the quaternion's curvature makes central differences converge as eps^2 (measured:
+    # 1e-2 at eps=1e-5, 1e-4 at 1e-6, 1e-6 at 1e-7): the analytic gradient is the limit
+    report = compare_gradients(model, loss, qpos, qvel, ctrls, eps=1e-7)
+    print(report)
+    assert report.relative_error() < 1e-4
+    coarse = compare_gradients(model, loss, qpos, qvel, ctrls, wrt=("qpos",), eps=1e-6).relative_error("qpos")
+    assert report.relative_error("qpos") < coarse / 10, "the error must shrink with eps like truncation error"
+
+
+def test_repeated_backward_and_reused_gradient_outputs():
+    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64)
+    qpos = (model.qpos0[None] + 0.3).requires_grad_()
+    qvel = torch.zeros(1, model.nv, dtype=F64)
+    ctrls = torch.full((1, 20, model.nu), 0.2, dtype=F64, requires_grad=True)
+    mass = model.body_mass.requires_grad_()
+    try:
+        qpos_traj, qvel_traj = diffsim.rollout(model, qpos, qvel, ctrls)
+        grad_out = torch.ones_like(qpos_traj)
+        first = torch.autograd.grad(qpos_traj, (qpos, ctrls, mass), grad_out, retain_graph=True)
+        second = torch.autograd.grad(qpos_traj, (qpos, ctrls, mass), grad_out)
+        for a, b in zip(first, second):
+            assert torch.equal(a, b)
+        assert torch.equal(grad_out, torch.ones_like(qpos_traj)), "the incoming gradient must not be consumed"
+        assert first[2].abs().sum() > 0
+    finally:
+        mass.requires_grad_(False)
+
+
+def test_batched_gradients_equal_single_environment_gradients():
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    qpos = model.qpos0[None].repeat(3, 1) + torch.tensor([[0.0, 0.1], [0.2, -0.3], [-0.1, 2.0]], dtype=F64)
+    qvel = torch.zeros(3, model.nv, dtype=F64)
+    ctrls = torch.randn(3, 15, model.nu, dtype=F64, generator=torch.Generator().manual_seed(0)).requires_grad_()
+    loss = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=2)[0][:, -1].pow(2).sum()
+    (batch_grad,) = torch.autograd.grad(loss, ctrls)
+    for i in range(3):
+        c = ctrls[i:i + 1].detach().requires_grad_()
+        loss_i = diffsim.rollout(model, qpos[i:i + 1], qvel[i:i + 1], c, frame_skip=2)[0][:, -1].pow(2).sum()
+        (grad_i,) = torch.autograd.grad(loss_i, c)
+        torch.testing.assert_close(grad_i[0], batch_grad[i], rtol=1e-12, atol=1e-12)
+
+
+def test_float32_gradients_follow_float64():
+    grads = {}
+    for dtype in (torch.float32, F64):
+        model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=dtype)
+        qpos = model.qpos0[None] + torch.tensor([[0.0, 0.4]], dtype=dtype)
+        ctrls = torch.full((1, 30, model.nu), 0.3, dtype=dtype, requires_grad=True)
+        qpos_traj, _ = diffsim.rollout(model, qpos, torch.zeros(1, model.nv, dtype=dtype), ctrls)
+        qpos_traj[:, -1].sum().backward()
+        assert ctrls.grad.dtype == dtype
+        grads[dtype] = ctrls.grad.double()
+    torch.testing.assert_close(grads[torch.float32], grads[F64], rtol=1e-3, atol=1e-4)
+
+
+def test_system_identification_recovers_mass_and_friction():
+    """A sled pushed along the floor by a known force: fit its mass and the floor's
+    friction to a trajectory simulated with hidden values, by gradient descent (L-BFGS)."""
+    xml = """
+    <mujoco><option timestep="0.002"/>
+      <worldbody>
+        <geom name="floor" type="plane" size="5 5 0.1" friction="0.6"/>
+        <body name="sled" pos="0 0 0.1">
+          <joint name="x" type="slide" axis="1 0 0"/>
+          <joint name="z" type="slide" axis="0 0 1"/>
+          <geom type="box" size="0.2 0.1 0.1" mass="2" friction="0.01"/>
+        </body>
+      </worldbody>
+      <actuator><motor joint="x" gear="1"/></actuator></mujoco>"""
+    model = diffsim.load_mjcf(xml, dtype=F64)
+    sled, floor = 1, 0
+    horizon, frame_skip = 30, 4
+    force = 30.0 * (1.0 + torch.sin(torch.linspace(0, 6, horizon, dtype=F64)))[None, :, None]
+    qpos0 = torch.tensor([[0.0, -0.01]], dtype=F64)   # resting on the floor
+    qvel0 = torch.zeros(1, 2, dtype=F64)
+
+    def set_parameters(mass, friction):
+        with torch.no_grad():
+            model.body_mass[sled] = mass
+            model.geom_friction[floor, 0] = friction
+
+    hidden_mass, hidden_friction = 3.0, 0.4
+    set_parameters(hidden_mass, hidden_friction)
+    observed = diffsim.rollout(model, qpos0, qvel0, force, frame_skip)[0][0, :, 0]
+
+    guess = torch.tensor([0.0, 0.9], dtype=F64, requires_grad=True)   # log mass (1 kg), friction
+    optimizer = torch.optim.LBFGS([guess], max_iter=30, line_search_fn="strong_wolfe")
+    model.body_mass.requires_grad_()
+    model.geom_friction.requires_grad_()
+
+    def closure():
+        optimizer.zero_grad()
+        set_parameters(guess[0].exp(), guess[1])
+        x = diffsim.rollout(model, qpos0, qvel0, force, frame_skip)[0][0, :, 0]
+        loss = ((x - observed) ** 2).mean()
+        grad_mass, grad_friction = torch.autograd.grad(loss, (model.body_mass, model.geom_friction))
+        guess.grad = torch.stack([grad_mass[sled] * guess[0].exp(), grad_friction[floor, 0]]).detach()
+        return loss
+
+    try:
+        optimizer.step(closure)
+    finally:
+        model.body_mass.requires_grad_(False)
+        model.geom_friction.requires_grad_(False)
+    mass, friction = guess[0].exp().item(), guess[1].item()
+    print(f"identified mass {mass:.5f} kg (hidden {hidden_mass}), friction {friction:.5f} (hidden {hidden_friction})")
+    assert abs(mass - hidden_mass) < 0.01 * hidden_mass
+    assert abs(friction - hidden_friction) < 0.01 * hidden_friction
+
+
+def test_blow_up_names_environments_and_step():
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model.limit_stiffness = 1e7                        # far too stiff for the time step
+    model.dt = 0.01
+    qpos = model.qpos0[None].repeat(3, 1)
+    qpos[:, 2] = 5.0                                   # in the air
+    ctrls = torch.ones(3, 40, model.nu, dtype=F64)
+    ctrls[0] = 0.0                                     # env 0 never reaches its joint limits
+    with pytest.raises(diffsim.SimulationError, match=r"environment\(s\) \[1, 2\] at control step \d+") as info:
+        diffsim.rollout(model, qpos, torch.zeros(3, model.nv, dtype=F64), ctrls)
+    assert info.value.envs == [1, 2]
+    assert 0 <= info.value.step < 40
+
+
+def test_non_finite_gradient_is_reported_with_step_and_environment():
+    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64)
+    ctrls = torch.zeros(2, 10, model.nu, dtype=F64, requires_grad=True)
+    qpos_traj, _ = diffsim.rollout(model, model.qpos0[None].repeat(2, 1) + 0.2, torch.zeros(2, model.nv, dtype=F64), ctrls)
+    grad_out = torch.zeros_like(qpos_traj)
+    grad_out[1, 6] = float("nan")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        qpos_traj.backward(grad_out)
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert any("control step 6" in m and "[1]" in m for m in messages), messages
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    cpu = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    gpu = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, device="cuda")
+    ctrls = 0.3 * torch.ones(4, 20, cpu.nu, dtype=F64)
+    results = []
+    for model in (cpu, gpu):
+        c = ctrls.to(model.device).requires_grad_()
+        qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(4, 1), torch.zeros(4, model.nv, dtype=F64, device=model.device), c)
+        qpos[:, -1, :3].sum().backward()
+        results.append((qpos.cpu(), c.grad.cpu()))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-7, atol=1e-9)
