@@ -26,7 +26,7 @@ import torch
 import warp as wp
 
 from diffsim.model import Model
-from diffsim.simulator import Simulator, StepBuffers
+from diffsim.simulator import Simulator, StepBuffers, StepProgram
 from diffsim.validation import check_finite, check_frame_skip, check_state
 
 
@@ -101,41 +101,96 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
         return wp.to_torch(buf.qfrc_bias).clone()
 
 
+class _StateArrays:
+    """(qpos, qvel) as torch tensors with Warp views; with ``requires_grad`` the Warp
+    gradients live in torch tensors too, so they can be read and reset from torch."""
+
+    def __init__(self, model: Model, batch: int, requires_grad: bool):
+        def pair(width):
+            value = torch.zeros(batch, width, dtype=model.dtype, device=model.device)
+            grad = torch.zeros_like(value) if requires_grad else None
+            return value, grad, wp.from_torch(value, requires_grad=requires_grad, grad=grad)
+
+        self.qpos, self.qpos_grad, self.qpos_wp = pair(model.nq)
+        self.qvel, self.qvel_grad, self.qvel_wp = pair(model.nv)
+
+
+class _ControlStepRunner:
+    """Cached machinery for one (batch size, frame_skip): the ``frame_skip`` chained
+    ``StepProgram``s of one control step, recorded once and replayed for every step."""
+
+    def __init__(self, model: Model, batch: int, frame_skip: int, requires_grad: bool):
+        sim = _simulator(model)
+        # forward-only work ping-pongs between two state sets; gradients need every substep's
+        states = [_StateArrays(model, batch, requires_grad) for _ in range(frame_skip + 1 if requires_grad else 2)]
+        self.ctrl = torch.zeros(batch, model.nu, dtype=model.dtype, device=model.device)
+        self.ctrl_grad = torch.zeros_like(self.ctrl) if requires_grad else None
+        ctrl_wp = wp.from_torch(self.ctrl, requires_grad=requires_grad, grad=self.ctrl_grad)
+        self.states = states
+        self.programs = []
+        for i in range(frame_skip if requires_grad else 2):
+            a, b = states[i], states[(i + 1) % len(states)]
+            self.programs.append(StepProgram(sim, batch, a.qpos_wp, a.qvel_wp, ctrl_wp, b.qpos_wp, b.qvel_wp,
+                                             requires_grad=requires_grad))
+        self.frame_skip = frame_skip
+        if requires_grad:
+            self.grads = [g for p in self.programs for g in p.gradient_arrays()]
+            self.grads += [g for st in states for g in (st.qpos_grad, st.qvel_grad)] + [self.ctrl_grad]
+
+    def load(self, qpos, qvel, ctrl):
+        self.states[0].qpos.copy_(qpos)
+        self.states[0].qvel.copy_(qvel)
+        self.ctrl.copy_(ctrl)
+
+    def forward(self):
+        """Run the control step; returns the final (qpos, qvel) views (copy them to keep them)."""
+        if len(self.programs) == 2 and len(self.states) == 2:
+            for i in range(self.frame_skip):
+                self.programs[i % 2].forward()
+            last = self.states[self.frame_skip % 2]
+        else:
+            for program in self.programs:
+                program.forward()
+            last = self.states[-1]
+        return last.qpos, last.qvel
+
+    def backward(self, grad_qpos, grad_qvel):
+        """After ``forward``: pull the output gradients back to (qpos, qvel, ctrl) of the input."""
+        torch._foreach_zero_(self.grads)
+        self.states[-1].qpos_grad.copy_(grad_qpos)
+        self.states[-1].qvel_grad.copy_(grad_qvel)
+        for program in reversed(self.programs):
+            program.backward()
+        return self.states[0].qpos_grad.clone(), self.states[0].qvel_grad.clone(), self.ctrl_grad.clone()
+
+
+def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool) -> _ControlStepRunner:
+    cache = model.__dict__.setdefault("_runners", {})
+    # a forward-only runner serves every frame_skip; contact on/off is baked into the recording
+    key = (batch, frame_skip if requires_grad else 0, requires_grad, model.enable_contact)
+    if key not in cache:
+        cache[key] = _ControlStepRunner(model, batch, frame_skip if requires_grad else 1, requires_grad)
+    runner = cache[key]
+    runner.frame_skip = frame_skip
+    return runner
+
+
 def _forward_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int):
     """``frame_skip`` physics steps with ``ctrl`` held, nothing recorded; returns new tensors."""
-    sim = _simulator(model)
-    buf = _buffers(model, qpos.shape[0])
-    ctrl_wp = wp.from_torch(ctrl)
-    for _ in range(frame_skip):
-        qpos_next = torch.empty_like(qpos)
-        qvel_next = torch.empty_like(qvel)
-        sim.step(buf, wp.from_torch(qpos), wp.from_torch(qvel), ctrl_wp, wp.from_torch(qpos_next), wp.from_torch(qvel_next))
-        qpos, qvel = qpos_next, qvel_next
-    return qpos, qvel
+    runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=False)
+    runner.load(qpos, qvel, ctrl)
+    q, v = runner.forward()
+    return q.clone(), v.clone()
 
 
 def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel):
-    """Re-run one control step on a tape and pull ``(grad_qpos, grad_qvel)`` of its output
-    back to its inputs. Returns (d qpos, d qvel, d ctrl); parameter gradients accumulate
-    into ``model.param_grads``."""
-    sim = _simulator(model)
-    B = qpos.shape[0]
-
-    def leaf(tensor):
-        return wp.from_torch(tensor.detach().clone(), requires_grad=True)
-
-    qpos_in, qvel_in, ctrl_in = leaf(qpos), leaf(qvel), leaf(ctrl)
-    states = [(qpos_in, qvel_in)]
-    tape = wp.Tape()
-    with tape:
-        for _ in range(frame_skip):
-            q_next = wp.empty_like(qpos_in, requires_grad=True)
-            v_next = wp.empty_like(qvel_in, requires_grad=True)
-            sim.step(StepBuffers(model, B, requires_grad=True), *states[-1], ctrl_in, q_next, v_next)
-            states.append((q_next, v_next))
-    q_out, v_out = states[-1]
-    tape.backward(grads={q_out: wp.from_torch(grad_qpos.contiguous()), v_out: wp.from_torch(grad_qvel.contiguous())})
-    return wp.to_torch(qpos_in.grad), wp.to_torch(qvel_in.grad), wp.to_torch(ctrl_in.grad)
+    """Re-run one control step and pull ``(grad_qpos, grad_qvel)`` of its output back to
+    its inputs. Returns (d qpos, d qvel, d ctrl); parameter gradients accumulate into
+    ``model.param_grads``."""
+    runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=True)
+    runner.load(qpos, qvel, ctrl)
+    runner.forward()
+    return runner.backward(grad_qpos, grad_qvel)
 
 
 def _first_bad(tensor: torch.Tensor):

@@ -18,6 +18,9 @@ Stages (MuJoCo's names in brackets):
 """
 from __future__ import annotations
 
+import contextlib
+
+import torch
 import warp as wp
 
 from diffsim.kernels import contact, dynamics, integrate, kinematics, solve
@@ -77,66 +80,89 @@ class StepBuffers:
         self.qacc = zeros((E, nv), T)
 
 
-def _launch(kernel, dim, inputs, device):
-    if all(d > 0 for d in (dim if isinstance(dim, tuple) else (dim,))):
-        wp.launch(kernel, dim=dim, inputs=inputs, device=device)
-
-
 class Simulator:
     """Launches the stages of a step for one model. All arrays are Warp arrays of shape
-    (B, nq), (B, nv) or (B, nu) in the model's precision and on its device."""
+    (B, nq), (B, nv) or (B, nu) in the model's precision and on its device.
+
+    Inside ``with sim.recording() as ops:`` nothing runs: each launch is appended to
+    ``ops`` as ``("launch", kernel, dim, inputs)`` and each reset as ``("zero", array)``,
+    which is how ``StepProgram`` resolves a step's launches once and replays them.
+    """
 
     def __init__(self, model: Model):
         self.model = model
+        self._ops = None
+
+    @contextlib.contextmanager
+    def recording(self):
+        self._ops = []
+        try:
+            yield self._ops
+        finally:
+            self._ops = None
+
+    def _launch(self, kernel, dim, inputs, device):
+        if not all(d > 0 for d in (dim if isinstance(dim, tuple) else (dim,))):
+            return
+        if self._ops is not None:
+            self._ops.append(("launch", kernel, dim, inputs))
+        else:
+            wp.launch(kernel, dim=dim, inputs=inputs, device=device)
+
+    def _zero(self, array):
+        if self._ops is not None:
+            self._ops.append(("zero", array))
+        else:
+            array.zero_()
 
     def kinematics(self, buf: StepBuffers, qpos):
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        _launch(kinematics.forward_kinematics, E, [
+        self._launch(kinematics.forward_kinematics, E, [
             w("body_parent"), w("body_jntadr"), w("body_jntnum"), w("body_pos"), w("body_quat"),
             w("jnt_type"), w("jnt_qposadr"), w("jnt_pos"), w("jnt_axis"), w("qpos0"), qpos,
             buf.xpos, buf.xquat, buf.jnt_xpos, buf.jnt_xquat, buf.xanchor, buf.xaxis], dev)
-        _launch(kinematics.com_inertia, (E, m.nbody), [
+        self._launch(kinematics.com_inertia, (E, m.nbody), [
             w("body_rootid"), w("body_mass"), w("body_ipos"), w("body_inertia"), buf.xpos, buf.xquat,
             buf.xipos, buf.cinert_h, buf.cinert_J], dev)
-        _launch(kinematics.motion_subspace, (E, m.nv), [
+        self._launch(kinematics.motion_subspace, (E, m.nv), [
             w("body_rootid"), w("dof_body"), w("dof_jnt"), w("jnt_type"), w("jnt_dofadr"),
             buf.xpos, buf.xquat, buf.xanchor, buf.xaxis, buf.cdof], dev)
 
     def mass_matrix(self, buf: StepBuffers):
         """Needs ``kinematics`` first. Fills ``buf.M``."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        _launch(dynamics.composite_inertia, (E, m.nbody), [
+        self._launch(dynamics.composite_inertia, (E, m.nbody), [
             w("body_subtree_end"), w("body_mass"), buf.cinert_h, buf.cinert_J,
             buf.crb_m, buf.crb_h, buf.crb_J], dev)
-        _launch(dynamics.mass_matrix_rows, (E, m.nv), [
+        self._launch(dynamics.mass_matrix_rows, (E, m.nv), [
             w("dof_body"), w("dof_ancestor"), w("dof_armature"), buf.cdof,
             buf.crb_m, buf.crb_h, buf.crb_J, buf.M], dev)
 
     def bias_forces(self, buf: StepBuffers, qvel):
         """Needs ``kinematics`` first. Fills ``buf.qfrc_bias``."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        _launch(kinematics.dof_velocities, E, [w("dof_parent"), buf.cdof, qvel, buf.dof_cvel], dev)
-        _launch(kinematics.dof_motion_rate, (E, m.nv), [
+        self._launch(kinematics.dof_velocities, E, [w("dof_parent"), buf.cdof, qvel, buf.dof_cvel], dev)
+        self._launch(kinematics.dof_motion_rate, (E, m.nv), [
             w("dof_parent"), w("dof_rate_src"), buf.cdof, buf.dof_cvel, buf.cdof_dot], dev)
-        _launch(dynamics.bias_acceleration, E, [
+        self._launch(dynamics.bias_acceleration, E, [
             w("dof_parent"), w("gravity"), buf.cdof_dot, qvel, buf.dof_cacc], dev)
-        _launch(dynamics.body_forces, (E, m.nbody), [
+        self._launch(dynamics.body_forces, (E, m.nbody), [
             w("body_lastdof"), w("body_mass"), w("gravity"), buf.cinert_h, buf.cinert_J,
             buf.dof_cvel, buf.dof_cacc, buf.cfrc_body], dev)
-        _launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_body, buf.cfrc], dev)
-        _launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc, buf.qfrc_bias], dev)
+        self._launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_body, buf.cfrc], dev)
+        self._launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc, buf.qfrc_bias], dev)
 
     def contact_forces(self, buf: StepBuffers):
         """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_ext``."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        buf.cfrc_ext.zero_()
-        _launch(contact.contact_forces, (E, m.nslot), [
+        self._zero(buf.cfrc_ext)
+        self._launch(contact.contact_forces, (E, m.nslot), [
             w("slot_geom_a"), w("slot_geom_b"), w("slot_kind"), w("slot_sub"),
             w("geom_body"), w("geom_pos"), w("geom_quat"), w("geom_size"), w("geom_friction"),
             w("body_rootid"), w("body_lastdof"), w("contact_params"), buf.xpos, buf.xquat, buf.dof_cvel,
             buf.contact_dist, buf.contact_pos, buf.contact_force, buf.cfrc_ext], dev)
-        _launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_ext, buf.cfrc_ext_subtree], dev)
-        _launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc_ext_subtree, buf.qfrc_ext], dev)
+        self._launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_ext, buf.cfrc_ext_subtree], dev)
+        self._launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc_ext_subtree, buf.qfrc_ext], dev)
 
     def step(self, buf: StepBuffers, qpos, qvel, ctrl, qpos_next, qvel_next):
         """One physics step of ``model.dt``: writes ``qpos_next``, ``qvel_next``."""
@@ -147,15 +173,60 @@ class Simulator:
         if m.enable_contact:
             self.contact_forces(buf)
         else:
-            buf.qfrc_ext.zero_()
-        _launch(dynamics.smooth_forces, (E, m.nv), [
+            self._zero(buf.qfrc_ext)
+        self._launch(dynamics.smooth_forces, (E, m.nv), [
             w("dof_jnt"), w("dof_damping"), w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("jnt_stiffness"),
             w("jnt_limited"), w("jnt_range"), w("qpos_spring"),
             w("actuator_trnid"), w("actuator_gear"), w("actuator_ctrllimited"), w("actuator_ctrlrange"),
             w("actuator_forcelimited"), w("actuator_forcerange"), w("limit_params"),
             qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_ext, buf.qfrc_smooth], dev)
-        _launch(solve.cholesky_factor, E, [buf.M, w("dof_damping"), w("dt"), buf.L], dev)
-        _launch(solve.cholesky_solve, E, [buf.L, buf.qfrc_smooth, buf.y, buf.qacc], dev)
-        _launch(integrate.integrate_velocity, (E, m.nv), [w("dt"), qvel, buf.qacc, qvel_next], dev)
-        _launch(integrate.integrate_position, (E, m.njnt), [
+        self._launch(solve.cholesky_factor, E, [buf.M, w("dof_damping"), w("dt"), buf.L], dev)
+        self._launch(solve.cholesky_solve, E, [buf.L, buf.qfrc_smooth, buf.y, buf.qacc], dev)
+        self._launch(integrate.integrate_velocity, (E, m.nv), [w("dt"), qvel, buf.qacc, qvel_next], dev)
+        self._launch(integrate.integrate_position, (E, m.njnt), [
             w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel_next, qpos_next], dev)
+
+
+class StepProgram:
+    """One physics step from fixed state arrays to fixed state arrays, its kernel launches
+    resolved once (``wp.launch(record_cmd=True)``) so that replaying it costs no Python
+    argument handling. With ``requires_grad`` it also holds the recorded adjoint launches,
+    in reverse order: ``backward()`` pulls the gradients in ``qpos_next.grad`` and
+    ``qvel_next.grad`` back to the inputs' and the model parameters' gradients.
+    """
+
+    def __init__(self, sim: Simulator, batch: int, qpos, qvel, ctrl, qpos_next, qvel_next, requires_grad=False):
+        model = sim.model
+        self.buffers = StepBuffers(model, batch, requires_grad=requires_grad)
+        with sim.recording() as ops:
+            sim.step(self.buffers, qpos, qvel, ctrl, qpos_next, qvel_next)
+        device = model.wp_device
+        self._forward = []
+        for op in ops:
+            if op[0] == "zero":
+                self._forward.append(op[1].zero_)
+            else:
+                _, kernel, dim, inputs = op
+                self._forward.append(wp.launch(kernel, dim=dim, inputs=inputs, device=device, record_cmd=True).launch)
+        self._adjoint = []
+        if requires_grad:
+            tape = wp.Tape()  # only for its rule that finds each argument's adjoint
+            for op in reversed(ops):
+                if op[0] == "launch":
+                    _, kernel, dim, inputs = op
+                    adjoints = [tape.get_adjoint(a) for a in inputs]
+                    self._adjoint.append(wp.launch(kernel, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
+                                                   adjoint=True, record_cmd=True).launch)
+
+    def gradient_arrays(self) -> list:
+        """torch views of the gradients of every intermediate array, to be zeroed before a replay."""
+        return [wp.to_torch(a.grad) for a in vars(self.buffers).values()
+                if isinstance(a, wp.array) and a.grad is not None and a.size > 0]
+
+    def forward(self):
+        for launch in self._forward:
+            launch()
+
+    def backward(self):
+        for launch in self._adjoint:
+            launch()

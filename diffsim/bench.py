@@ -1,0 +1,254 @@
+"""Benchmarks: ``python -m diffsim.bench {grad,memory} [options]``.
+
+Every subcommand prints a table and writes JSON (``--out``, default
+``bench_<name>.json``) recording the machine, the library versions and the settings,
+so that a figure can always be traced to where and how it was measured. Speed is
+compared side by side in one run; this is the only place speed and memory are measured
+(the test suite asserts correctness only).
+
+    grad    gradient of a T-step Ant rollout loss w.r.t. all controls: diffsim's analytic
+            backward pass against MjStep (MuJoCo's finite-difference Jacobians)
+    memory  peak resident memory of forward + backward over horizons 100..1000, with
+            diffsim's recomputing backward and with one tape kept over the whole rollout
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def machine_info() -> dict:
+    """Where a measurement was taken: CPU, cores, GPU and library versions."""
+    import warp as wp
+
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "warp": wp.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    try:
+        import mujoco
+
+        info["mujoco"] = mujoco.__version__
+    except ImportError:
+        info["mujoco"] = None
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _table(headers, rows) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _settings(args) -> dict:
+    return {k: v for k, v in vars(args).items() if k != "run"}
+
+
+def _write(path, payload):
+    """Write JSON atomically: a reader never sees half a file."""
+    text = json.dumps(payload, indent=2)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    print(f"\nwrote {path}")
+
+
+# --- grad ------------------------------------------------------------------------------------
+
+def _ant_problem(batch, horizon, dtype, device="cpu", seed=0):
+    import diffsim
+
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, device=device)
+    g = torch.Generator().manual_seed(seed)
+    qpos = model.qpos0[None].repeat(batch, 1).to(device)
+    qvel = torch.zeros(batch, model.nv, dtype=dtype, device=device)
+    ctrls = (0.5 * (2 * torch.rand(batch, horizon, model.nu, generator=g, dtype=dtype) - 1)).to(device)
+    return model, qpos, qvel, ctrls
+
+
+def _loss(qpos_traj, qvel_traj):
+    """Forward progress of the torso, minus a small velocity penalty: touches every state."""
+    return qpos_traj[:, -1, 0].sum() - 1e-3 * (qvel_traj ** 2).sum()
+
+
+def _time_diffsim(batch, horizon, frame_skip, dtype, device, repeats):
+    import diffsim
+
+    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, dtype, device)
+    ctrls.requires_grad_()
+    _loss(*diffsim.rollout(model, qpos, qvel, ctrls, frame_skip)).backward()  # warm-up: compile kernels
+    forward, backward = [], []
+    for _ in range(repeats):
+        ctrls.grad = None
+        t0 = time.perf_counter()
+        loss = _loss(*diffsim.rollout(model, qpos, qvel, ctrls, frame_skip))
+        t1 = time.perf_counter()
+        loss.backward()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        forward.append(t1 - t0)
+        backward.append(t2 - t1)
+    return min(forward), min(backward), ctrls.grad
+
+
+def _time_mjstep(batch, horizon, frame_skip, repeats):
+    import mujoco
+
+    import diffsim
+    from diffsim.mujoco_bridge import MjStep
+
+    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float64)
+    step = MjStep(mujoco.MjModel.from_xml_path(diffsim.asset("ant.xml")), n_steps=frame_skip)
+    forward, backward = [], []
+    for _ in range(repeats):
+        c = ctrls.clone().requires_grad_()
+        t0 = time.perf_counter()
+        q, v, qs, vs = qpos, qvel, [], []
+        for t in range(horizon):
+            q, v = step(q, v, c[:, t])
+            qs.append(q)
+            vs.append(v)
+        loss = _loss(torch.stack(qs, 1), torch.stack(vs, 1))
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        forward.append(t1 - t0)
+        backward.append(t2 - t1)
+    return min(forward), min(backward), c.grad
+
+
+def bench_grad(args):
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    rows, results = [], []
+    for batch in args.batch:
+        f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats)
+        entry = {"batch": batch, "diffsim_forward_s": f, "diffsim_backward_s": b, "diffsim_total_s": f + b,
+                 "backward_over_forward": b / f}
+        if not args.skip_mjstep:
+            mf, mb, _ = _time_mjstep(batch, args.horizon, args.frame_skip, max(1, args.repeats // 2))
+            entry.update({"mjstep_forward_s": mf, "mjstep_backward_s": mb, "mjstep_total_s": mf + mb,
+                          "speedup": (mf + mb) / (f + b)})
+        results.append(entry)
+        rows.append([batch, f"{f:.3f}", f"{b:.3f}", f"{b / f:.2f}",
+                     f"{entry.get('mjstep_total_s', float('nan')):.3f}", f"{entry.get('speedup', float('nan')):.1f}x"])
+        print(f"batch {batch}: done", file=sys.stderr)
+    print(f"\nGradient of a {args.horizon}-step Ant rollout loss w.r.t. all controls "
+          f"(frame_skip {args.frame_skip}, {args.dtype}, {args.device})")
+    print(_table(["envs", "diffsim fwd s", "diffsim bwd s", "bwd/fwd", "MjStep fwd+bwd s", "diffsim speed-up"], rows))
+    _write(args.out or "bench_grad.json", {"benchmark": "grad", "machine": machine_info(), "settings": _settings(args),
+                                          "results": results})
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+def _memory_child(mode, batch, horizon, frame_skip):
+    """Run in a fresh process: peak RSS (MiB) of one forward + backward."""
+    import warp as wp
+
+    import diffsim
+    from diffsim.simulator import Simulator, StepBuffers
+
+    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if mode == "diffsim":
+        ctrls.requires_grad_()
+        _loss(*diffsim.rollout(model, qpos, qvel, ctrls, frame_skip)).backward()
+    else:
+        # one wp.Tape over the whole rollout: every step's buffers stay alive until backward
+        sim = Simulator(model)
+        q = wp.from_torch(qpos.clone(), requires_grad=True)
+        v = wp.from_torch(qvel.clone(), requires_grad=True)
+        c = [wp.from_torch(ctrls[:, t].contiguous(), requires_grad=True) for t in range(horizon)]
+        tape = wp.Tape()
+        with tape:
+            for t in range(horizon):
+                for _ in range(frame_skip):
+                    q_next, v_next = wp.empty_like(q, requires_grad=True), wp.empty_like(v, requires_grad=True)
+                    sim.step(StepBuffers(model, batch, requires_grad=True), q, v, c[t], q_next, v_next)
+                    q, v = q_next, v_next
+        tape.backward(grads={q: wp.ones_like(q), v: wp.ones_like(v)})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mib": peak / 1024, "baseline_mib": base / 1024}))
+
+
+def bench_memory(args):
+    rows, results = [], []
+    for horizon in args.horizons:
+        entry = {"horizon": horizon, "batch": args.batch[0]}
+        for mode in ("diffsim", "full_tape"):
+            if mode == "full_tape" and horizon > args.full_tape_max:
+                continue
+            cmd = [sys.executable, "-m", "diffsim.bench", "_memory_child", mode, str(args.batch[0]), str(horizon),
+                   str(args.frame_skip)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            measured = json.loads(out)
+            entry[f"{mode}_peak_mib"] = measured["peak_mib"]
+            entry["baseline_mib"] = measured["baseline_mib"]
+        results.append(entry)
+        rows.append([horizon, f"{entry['baseline_mib']:.0f}", f"{entry['diffsim_peak_mib']:.0f}",
+                     f"{entry.get('full_tape_peak_mib', float('nan')):.0f}"])
+        print(f"horizon {horizon}: done", file=sys.stderr)
+    print(f"\nPeak RSS (MiB) of forward + backward, Ant, {args.batch[0]} envs, frame_skip {args.frame_skip}, float32")
+    print(_table(["horizon", "after setup", "diffsim (recompute)", "one tape over the rollout"], rows))
+    _write(args.out or "bench_memory.json", {"benchmark": "memory", "machine": machine_info(), "settings": _settings(args),
+                                            "results": results})
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_memory_child":
+        _memory_child(argv[1], int(argv[2]), int(argv[3]), int(argv[4]))
+        return
+    parser = argparse.ArgumentParser(prog="python -m diffsim.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    grad = sub.add_parser("grad", help="gradient of an Ant rollout: diffsim vs MjStep")
+    grad.add_argument("--batch", type=int, nargs="+", default=[1, 64])
+    grad.add_argument("--horizon", type=int, default=100)
+    grad.add_argument("--frame-skip", type=int, default=1)
+    grad.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    grad.add_argument("--device", default="cpu")
+    grad.add_argument("--repeats", type=int, default=3)
+    grad.add_argument("--skip-mjstep", action="store_true")
+    grad.add_argument("--out")
+    grad.set_defaults(run=bench_grad)
+    memory = sub.add_parser("memory", help="peak memory of forward + backward over long horizons")
+    memory.add_argument("--batch", type=int, nargs=1, default=[64])
+    memory.add_argument("--horizons", type=int, nargs="+", default=[100, 250, 500, 1000])
+    memory.add_argument("--frame-skip", type=int, default=1)
+    memory.add_argument("--full-tape-max", type=int, default=1000, help="longest horizon to try with one full tape")
+    memory.add_argument("--out")
+    memory.set_defaults(run=bench_memory)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
