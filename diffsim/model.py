@@ -97,7 +97,8 @@ class Model:
         self.nbody, self.njnt, self.ngeom = spec.nbody, spec.njnt, spec.ngeom
 
         def tensor(values, dtype=self.dtype):
-            return torch.as_tensor(np.asarray(values), dtype=dtype, device=self.device).contiguous()
+            # a copy: editing a parameter in place must not change the spec it came from
+            return torch.tensor(np.asarray(values), dtype=dtype, device=self.device).contiguous()
 
         # physical parameters: torch tensors with Warp views
         self.params = {}
@@ -144,6 +145,19 @@ class Model:
         if name in params:
             return params[name]
         raise AttributeError(f"Model has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("params", {})
+        if name in params:
+            # the kernels hold this tensor's memory: assignment copies into it
+            target = params[name]
+            value = torch.as_tensor(value, dtype=target.dtype, device=target.device)
+            if value.shape != target.shape:
+                raise ValueError(f"model.{name} has shape {tuple(target.shape)}; got {tuple(value.shape)}")
+            with torch.no_grad():
+                target.copy_(value)
+            return
+        super().__setattr__(name, value)
 
     @property
     def dt(self) -> float:

@@ -95,3 +95,13 @@ def test_unsupported_joint_type_is_named():
 def test_missing_asset_lists_the_available_ones():
     with pytest.raises(FileNotFoundError, match="available: .*ant.xml"):
         diffsim.asset("spider.xml")
+
+
+def test_assigning_a_parameter_copies_into_the_simulated_tensor():
+    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=torch.float64)
+    tensor = model.body_mass
+    model.body_mass = tensor * 2
+    assert model.body_mass is tensor
+    assert torch.allclose(tensor, 2 * torch.as_tensor(model.spec.body_mass))
+    with pytest.raises(ValueError, match=r"model.body_mass has shape \(2,\); got \(3,\)"):
+        model.body_mass = torch.ones(3)
