@@ -148,7 +148,7 @@ class Model:
 
     def __setattr__(self, name, value):
         params = self.__dict__.get("params", {})
-        if name in params:
+        if name in params and not isinstance(getattr(type(self), name, None), property):
             # the kernels hold this tensor's memory: assignment copies into it
             target = params[name]
             value = torch.as_tensor(value, dtype=target.dtype, device=target.device)
