@@ -7,12 +7,16 @@ torch's current stream.
 
 How gradients work (``_Rollout``):
 
-* forward runs the physics without recording anything and keeps only the state after
-  each control step (the outputs);
-* backward walks the control steps in reverse: it re-runs one control step
-  (``frame_skip`` physics steps) from its saved input state on a fresh ``wp.Tape``,
-  seeds the tape with the incoming gradient, replays it, and moves on. Memory is the
-  saved states plus one control step's tape, whatever the horizon;
+* every physics step is a ``StepProgram``: its kernel launches and their adjoints are
+  recorded once and replayed, so Python does not re-resolve arguments per launch;
+* when gradients are needed and a rollout's intermediates fit in ``MAX_STORED_BYTES``,
+  forward keeps them (one set of buffers per control step, cached) and backward only
+  replays the adjoints;
+* otherwise forward keeps only the state after each control step (the outputs), and
+  backward re-runs each control step from its saved input state before pulling the
+  gradient through it. Memory is then the saved states plus one control step's buffers,
+  whatever the horizon. A backward whose stored intermediates were overwritten by a
+  later forward pass falls back to this as well;
 * parameters of the model that have ``requires_grad`` (``model.body_mass``, ...) are
   inputs of the op; their gradients are accumulated by Warp in buffers of its own
   (``model.param_grads``) and handed to torch as copies.
@@ -175,6 +179,50 @@ def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool) -> _
     return runner
 
 
+# Rollouts whose per-step intermediates fit in this many bytes keep them from the forward
+# pass, so backward only replays the adjoint kernels; longer ones recompute each control
+# step in backward and their memory stays bounded by the saved states.
+MAX_STORED_BYTES = 256 * 2**20
+
+
+class _StoredSteps:
+    """A growing list of gradient runners, one per control step, whose buffers keep a
+    rollout's intermediates from forward to backward. ``generation`` counts the forward
+    passes that used it: a backward pass whose forward was overwritten recomputes."""
+
+    def __init__(self, model: Model, batch: int, frame_skip: int):
+        self.model, self.batch, self.frame_skip = model, batch, frame_skip
+        self.runners = []
+        self.generation = 0
+        self.bytes_per_step = None
+
+    def affordable(self, horizon: int) -> bool:
+        if self.bytes_per_step is None:
+            self.runners.append(_ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True))
+            arrays = [a for p in self.runners[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
+            self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
+        return horizon * self.bytes_per_step <= MAX_STORED_BYTES
+
+    def runner(self, t: int) -> _ControlStepRunner:
+        while len(self.runners) <= t:
+            self.runners.append(_ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True))
+        return self.runners[t]
+
+
+def _stored_steps(model: Model, batch: int, frame_skip: int) -> _StoredSteps:
+    cache = model.__dict__.setdefault("_stored", {})
+    key = (batch, frame_skip, model.enable_contact)
+    if key not in cache:
+        cache[key] = _StoredSteps(model, batch, frame_skip)
+    return cache[key]
+
+
+def free_buffers(model: Model):
+    """Release the buffers diffsim caches for a model (recorded steps, stored rollouts)."""
+    for name in ("_runners", "_stored", "_buffers"):
+        model.__dict__.pop(name, None)
+
+
 def _forward_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int):
     """``frame_skip`` physics steps with ``ctrl`` held, nothing recorded; returns new tensors."""
     runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=False)
@@ -207,17 +255,31 @@ class _Rollout(torch.autograd.Function):
     """(qpos, qvel, ctrls, *params) -> (qpos_traj, qvel_traj); see the module docstring."""
 
     @staticmethod
-    def forward(ctx, model, frame_skip, param_names, qpos, qvel, ctrls, *params):
+    def forward(ctx, model, frame_skip, param_names, needs_grad, qpos, qvel, ctrls, *params):
         horizon = ctrls.shape[1]
         qpos_traj = torch.empty(qpos.shape[0], horizon, model.nq, dtype=qpos.dtype, device=qpos.device)
         qvel_traj = torch.empty(qvel.shape[0], horizon, model.nv, dtype=qvel.dtype, device=qvel.device)
+        stored = _stored_steps(model, qpos.shape[0], frame_skip) if needs_grad else None
+        if stored is not None and not stored.affordable(horizon):
+            stored = None
         q, v = qpos, qvel
         with _torch_stream(model):
-            for t in range(horizon):
-                q, v = _forward_control_step(model, q, v, ctrls[:, t].contiguous(), frame_skip)
-                qpos_traj[:, t] = q
-                qvel_traj[:, t] = v
+            if stored is not None:
+                stored.generation += 1
+                for t in range(horizon):
+                    runner = stored.runner(t)
+                    runner.load(q, v, ctrls[:, t])
+                    q, v = runner.forward()
+                    qpos_traj[:, t] = q
+                    qvel_traj[:, t] = v
+            else:
+                for t in range(horizon):
+                    q, v = _forward_control_step(model, q, v, ctrls[:, t].contiguous(), frame_skip)
+                    qpos_traj[:, t] = q
+                    qvel_traj[:, t] = v
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
+        ctx.stored = stored
+        ctx.generation = stored.generation if stored is not None else None
         ctx.save_for_backward(qpos, qvel, ctrls, qpos_traj, qvel_traj)
         return qpos_traj, qvel_traj
 
@@ -236,13 +298,19 @@ class _Rollout(torch.autograd.Function):
         carry_qpos = torch.zeros_like(qpos0)
         carry_qvel = torch.zeros_like(qvel0)
         reported = False
+        # the forward's intermediates are usable unless another forward pass reused them
+        stored = ctx.stored if ctx.stored is not None and ctx.stored.generation == ctx.generation else None
         with _torch_stream(model):
             for t in reversed(range(horizon)):
-                q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
-                v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
-                d_qpos, d_qvel, d_ctrl = _taped_control_step(
-                    model, q_in, v_in, ctrls[:, t], frame_skip,
-                    grad_qpos_traj[:, t] + carry_qpos, grad_qvel_traj[:, t] + carry_qvel)
+                grad_q = grad_qpos_traj[:, t] + carry_qpos
+                grad_v = grad_qvel_traj[:, t] + carry_qvel
+                if stored is not None:
+                    d_qpos, d_qvel, d_ctrl = stored.runner(t).backward(grad_q, grad_v)
+                else:
+                    q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
+                    v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
+                    d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip,
+                                                                 grad_q, grad_v)
                 carry_qpos, carry_qvel = d_qpos.clone(), d_qvel.clone()
                 grad_ctrls[:, t] = d_ctrl
                 if not reported:
@@ -252,7 +320,7 @@ class _Rollout(torch.autograd.Function):
                                       f"step {horizon - 1}) in environment(s) {bad[0][:10]}", RuntimeWarning, stacklevel=2)
                         reported = True
         param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
-        return (None, None, None, carry_qpos, carry_qvel, grad_ctrls, *param_grads)
+        return (None, None, None, None, carry_qpos, carry_qvel, grad_ctrls, *param_grads)
 
 
 def _check_step_inputs(model, qpos, qvel, ctrl, ctrl_time=None):
@@ -270,7 +338,9 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
     """The differentiable rollout on checked inputs."""
     names = tuple(name for name, t in model.params.items() if t.requires_grad)
     params = [model.params[name] for name in names]
-    qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, qpos, qvel, ctrls, *params)
+    needs_grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or ctrls.requires_grad
+                                              or len(params) > 0)
+    qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, needs_grad, qpos, qvel, ctrls, *params)
     if check_finite:
         bad = _first_bad(torch.cat([qpos_traj.detach(), qvel_traj.detach()], dim=2))
         if bad is not None:

@@ -234,6 +234,12 @@ def contact_forces(
     damping = contact_params[1]
     width = contact_params[2]
     slip = contact_params[3]
+    contact_dist[e, c] = dist
+    contact_pos[e, c] = point
+    if dist > width * type(width)(40.0):
+        # softplus(-40) < 5e-18: the force (and its gradient) is zero to machine precision
+        contact_force[e, c] = normal * zero
+        return
     v_rel = (point_velocity(body_a, e, point, body_rootid, body_lastdof, xpos, dof_cvel)
              - point_velocity(body_b, e, point, body_rootid, body_lastdof, xpos, dof_cvel))
     v_n = wp.dot(v_rel, normal)
@@ -242,8 +248,6 @@ def contact_forces(
     mu = wp.max(geom_friction[ga][0], geom_friction[gb][0])
     force = normal * f_n - v_t * (mu * f_n / wp.sqrt(wp.dot(v_t, v_t) + slip * slip))
 
-    contact_dist[e, c] = dist
-    contact_pos[e, c] = point
     contact_force[e, c] = force
     arm_a = point - xpos[e, body_rootid[body_a]]
     arm_b = point - xpos[e, body_rootid[body_b]]
