@@ -216,7 +216,7 @@ def bench_memory(args):
                      f"{entry.get('full_tape_peak_mib', float('nan')):.0f}"])
         print(f"horizon {horizon}: done", file=sys.stderr)
     print(f"\nPeak RSS (MiB) of forward + backward, Ant, {args.batch[0]} envs, frame_skip {args.frame_skip}, float32")
-    print(_table(["horizon", "after setup", "diffsim (recompute)", "one tape over the rollout"], rows))
+    print(_table(["horizon", "after setup", "diffsim", "one tape over the rollout"], rows))
     _write(args.out or "bench_memory.json", {"benchmark": "memory", "machine": machine_info(), "settings": _settings(args),
                                             "results": results})
 
