@@ -251,6 +251,16 @@ def _first_bad(tensor: torch.Tensor):
     return envs, step
 
 
+def _warn_nonfinite(grads: torch.Tensor, t: int, horizon: int) -> bool:
+    """Warn (and return True) if the (B, 1, n) gradients of control step ``t`` hold NaN or inf."""
+    bad = _first_bad(grads)
+    if bad is None:
+        return False
+    warnings.warn(f"non-finite gradient appeared at control step {t} (going backward from step {horizon - 1}) "
+                  f"in environment(s) {bad[0][:10]}", RuntimeWarning, stacklevel=3)
+    return True
+
+
 class _Rollout(torch.autograd.Function):
     """(qpos, qvel, ctrls, *params) -> (qpos_traj, qvel_traj); see the module docstring."""
 
@@ -311,14 +321,19 @@ class _Rollout(torch.autograd.Function):
                     v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
                     d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip,
                                                                  grad_q, grad_v)
-                carry_qpos, carry_qvel = d_qpos.clone(), d_qvel.clone()
+                carry_qpos, carry_qvel = d_qpos, d_qvel
                 grad_ctrls[:, t] = d_ctrl
-                if not reported:
-                    bad = _first_bad(torch.cat([carry_qpos, carry_qvel, d_ctrl], dim=1)[:, None])
-                    if bad is not None:
-                        warnings.warn(f"non-finite gradient appeared at control step {t} (going backward from "
-                                      f"step {horizon - 1}) in environment(s) {bad[0][:10]}", RuntimeWarning, stacklevel=2)
-                        reported = True
+                if model.nu == 0 and not reported:
+                    reported = _warn_nonfinite(torch.cat([carry_qpos, carry_qvel], dim=1)[:, None], t, horizon)
+        if model.nu > 0:
+            # a non-finite gradient reaches the controls of the step where it appears and of
+            # every earlier one: the latest such step is where it first appeared, going backward
+            latest = torch.flip(grad_ctrls, dims=[1])
+            bad = _first_bad(latest)
+            if bad is not None:
+                envs, flipped = bad
+                t = horizon - 1 - flipped
+                _warn_nonfinite(grad_ctrls[:, t:t + 1], t, horizon)
         param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
         return (None, None, None, None, carry_qpos, carry_qvel, grad_ctrls, *param_grads)
 

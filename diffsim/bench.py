@@ -233,7 +233,7 @@ def main(argv=None):
     grad.add_argument("--batch", type=int, nargs="+", default=[1, 64])
     grad.add_argument("--horizon", type=int, default=100)
     grad.add_argument("--frame-skip", type=int, default=1)
-    grad.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    grad.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="diffsim's precision (MuJoCo is float64 either way)")
     grad.add_argument("--device", default="cpu")
     grad.add_argument("--repeats", type=int, default=3)
     grad.add_argument("--skip-mjstep", action="store_true")

@@ -38,8 +38,12 @@ class StepBuffers:
         vec6 = wp.types.vector(length=6, dtype=T)
         E, nb, nj, nv = batch, model.nbody, model.njnt, model.nv
 
+        arrays = []
+
         def zeros(shape, dtype):
-            return wp.zeros(shape, dtype=dtype, device=model.wp_device, requires_grad=requires_grad)
+            array = wp.zeros(shape, dtype=dtype, device=model.wp_device)
+            arrays.append(array)
+            return array
 
         self.batch = batch
         # kinematics
@@ -58,12 +62,8 @@ class StepBuffers:
         self.cdof_dot = zeros((E, nv), vec6)
         self.dof_cacc = zeros((E, nv), vec6)
         self.cfrc_body = zeros((E, nb), vec6)
-        self.cfrc = zeros((E, nb), vec6)
         self.qfrc_bias = zeros((E, nv), T)
         # mass matrix
-        self.crb_m = zeros((E, nb), T)
-        self.crb_h = zeros((E, nb), vec3)
-        self.crb_J = zeros((E, nb), mat33)
         self.M = zeros((E, nv, nv), T)
         # contact (cfrc_ext is accumulated with atomics: zero it before reuse)
         ns = model.nslot
@@ -71,13 +71,35 @@ class StepBuffers:
         self.contact_pos = zeros((E, ns), vec3)
         self.contact_force = zeros((E, ns), vec3)
         self.cfrc_ext = zeros((E, nb), vec6)
-        self.cfrc_ext_subtree = zeros((E, nb), vec6)
         self.qfrc_ext = zeros((E, nv), T)
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.L = zeros((E, nv, nv), T)
         self.y = zeros((E, nv), T)
         self.qacc = zeros((E, nv), T)
+        self.grad_arena = _attach_gradients(arrays, model.dtype, model.device) if requires_grad else None
+
+
+def _attach_gradients(arrays, scalar: torch.dtype, device) -> torch.Tensor:
+    """Give every array a gradient carved from one zeroed torch buffer, returned so that
+    all of a step's gradients can be reset with a single ``zero_()``."""
+    align = 16
+    offsets, total = [], 0
+    for a in arrays:
+        offsets.append(total)
+        total += (a.capacity + align - 1) // align * align
+    arena = torch.zeros(max(total, align), dtype=torch.uint8, device=device)
+    for a, offset in zip(arrays, offsets):
+        if a.size > 0:
+            # a torch view of the arena: wp.from_torch keeps the arena alive with the gradient
+            view = arena[offset:offset + a.capacity].view(scalar).reshape(*a.shape, *_element_shape(a.dtype))
+            a.grad = wp.from_torch(view, dtype=a.dtype)
+    return arena
+
+
+def _element_shape(dtype) -> tuple:
+    """The trailing torch dimensions of one Warp element (() for scalars, (3,) for vec3, ...)."""
+    return tuple(getattr(dtype, "_shape_", ()))
 
 
 class Simulator:
@@ -131,26 +153,21 @@ class Simulator:
     def mass_matrix(self, buf: StepBuffers):
         """Needs ``kinematics`` first. Fills ``buf.M``."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        self._launch(dynamics.composite_inertia, (E, m.nbody), [
-            w("body_subtree_end"), w("body_mass"), buf.cinert_h, buf.cinert_J,
-            buf.crb_m, buf.crb_h, buf.crb_J], dev)
         self._launch(dynamics.mass_matrix_rows, (E, m.nv), [
-            w("dof_body"), w("dof_ancestor"), w("dof_armature"), buf.cdof,
-            buf.crb_m, buf.crb_h, buf.crb_J, buf.M], dev)
+            w("dof_body"), w("dof_ancestor"), w("dof_armature"), w("body_subtree_end"), w("body_mass"),
+            buf.cinert_h, buf.cinert_J, buf.cdof, buf.M], dev)
 
     def bias_forces(self, buf: StepBuffers, qvel):
-        """Needs ``kinematics`` first. Fills ``buf.qfrc_bias``."""
+        """Needs ``kinematics`` first. Fills ``buf.qfrc_bias`` (and the velocities contact needs)."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        self._launch(kinematics.dof_velocities, E, [w("dof_parent"), buf.cdof, qvel, buf.dof_cvel], dev)
-        self._launch(kinematics.dof_motion_rate, (E, m.nv), [
-            w("dof_parent"), w("dof_rate_src"), buf.cdof, buf.dof_cvel, buf.cdof_dot], dev)
-        self._launch(dynamics.bias_acceleration, E, [
-            w("dof_parent"), w("gravity"), buf.cdof_dot, qvel, buf.dof_cacc], dev)
+        self._launch(kinematics.velocities_and_bias_acceleration, E, [
+            w("dof_parent"), w("dof_rate_src"), w("gravity"), buf.cdof, qvel,
+            buf.dof_cvel, buf.cdof_dot, buf.dof_cacc], dev)
         self._launch(dynamics.body_forces, (E, m.nbody), [
             w("body_lastdof"), w("body_mass"), w("gravity"), buf.cinert_h, buf.cinert_J,
             buf.dof_cvel, buf.dof_cacc, buf.cfrc_body], dev)
-        self._launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_body, buf.cfrc], dev)
-        self._launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc, buf.qfrc_bias], dev)
+        self._launch(dynamics.joint_forces_from_body_forces, (E, m.nv), [
+            w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_body, buf.qfrc_bias], dev)
 
     def contact_forces(self, buf: StepBuffers):
         """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_ext``."""
@@ -161,8 +178,8 @@ class Simulator:
             w("geom_body"), w("geom_pos"), w("geom_quat"), w("geom_size"), w("geom_friction"),
             w("body_rootid"), w("body_lastdof"), w("contact_params"), buf.xpos, buf.xquat, buf.dof_cvel,
             buf.contact_dist, buf.contact_pos, buf.contact_force, buf.cfrc_ext], dev)
-        self._launch(dynamics.subtree_forces, (E, m.nbody), [w("body_subtree_end"), buf.cfrc_ext, buf.cfrc_ext_subtree], dev)
-        self._launch(dynamics.bias_forces_from_cfrc, (E, m.nv), [w("dof_body"), buf.cdof, buf.cfrc_ext_subtree, buf.qfrc_ext], dev)
+        self._launch(dynamics.joint_forces_from_body_forces, (E, m.nv), [
+            w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_ext, buf.qfrc_ext], dev)
 
     def step(self, buf: StepBuffers, qpos, qvel, ctrl, qpos_next, qvel_next):
         """One physics step of ``model.dt``: writes ``qpos_next``, ``qvel_next``."""
@@ -182,9 +199,8 @@ class Simulator:
             qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_ext, buf.qfrc_smooth], dev)
         self._launch(solve.cholesky_factor, E, [buf.M, w("dof_damping"), w("dt"), buf.L], dev)
         self._launch(solve.cholesky_solve, E, [buf.L, buf.qfrc_smooth, buf.y, buf.qacc], dev)
-        self._launch(integrate.integrate_velocity, (E, m.nv), [w("dt"), qvel, buf.qacc, qvel_next], dev)
-        self._launch(integrate.integrate_position, (E, m.njnt), [
-            w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel_next, qpos_next], dev)
+        self._launch(integrate.integrate, (E, m.njnt), [
+            w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next], dev)
 
 
 class StepProgram:
@@ -219,9 +235,8 @@ class StepProgram:
                                                    adjoint=True, record_cmd=True).launch)
 
     def gradient_arrays(self) -> list:
-        """torch views of the gradients of every intermediate array, to be zeroed before a replay."""
-        return [wp.to_torch(a.grad) for a in vars(self.buffers).values()
-                if isinstance(a, wp.array) and a.grad is not None and a.size > 0]
+        """The torch buffers holding the gradients of every intermediate array, to be zeroed before a replay."""
+        return [self.buffers.grad_arena] if self.buffers.grad_arena is not None else []
 
     def forward(self):
         for launch in self._forward:

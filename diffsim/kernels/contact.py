@@ -19,6 +19,10 @@ gradient quality: small ``w`` is a hard contact whose gradient switches on abrup
 larger ``w`` starts pushing a little before touch and gives gradients that see the
 contact coming. ``eps`` does the same for stick/slip.
 
+Slots whose geoms are more than 40 widths apart (where softplus(-40) < 5e-18) skip the
+force, and skip the exact geometry too when bounding spheres already show it; their
+``contact_dist`` is then a lower bound.
+
 Forces are accumulated per body with ``wp.atomic_add`` as spatial forces about the
 body's tree reference point (see ``spatial.py``), ready to be mapped to joint space.
 """
@@ -157,6 +161,29 @@ def contact_forces(
     up = wp.vector(zero, zero, one)
     axis_a = wp.quat_rotate(quat_a, up)
     axis_b = wp.quat_rotate(quat_b, up)
+    width = contact_params[2]
+
+    # far apart? a bounding-sphere test skips the exact geometry (distances are then lower bounds)
+    reach_a = size_a[0]
+    if kind == CAPSULE_PLANE or kind == CAPSULE_SPHERE or kind == CAPSULE_CAPSULE or kind == CAPSULE_BOX:
+        reach_a = size_a[0] + size_a[1]
+    elif kind == BOX_PLANE:
+        reach_a = wp.length(size_a)
+    clearance = zero
+    if kind == SPHERE_PLANE or kind == CAPSULE_PLANE or kind == BOX_PLANE:
+        clearance = wp.dot(pos_a - pos_b, axis_b) - reach_a
+    else:
+        reach_b = size_b[0]
+        if kind == CAPSULE_CAPSULE:
+            reach_b = size_b[0] + size_b[1]
+        elif kind == SPHERE_BOX or kind == CAPSULE_BOX:
+            reach_b = wp.length(size_b)
+        clearance = wp.length(pos_a - pos_b) - reach_a - reach_b
+    if clearance > width * type(width)(40.0):
+        contact_dist[e, c] = clearance
+        contact_pos[e, c] = pos_a
+        contact_force[e, c] = up * zero
+        return
 
     # centre and radius of the sphere that stands for geom a at this slot (a box corner: radius 0)
     centre_a = pos_a
@@ -232,7 +259,6 @@ def contact_forces(
     # the force law
     stiffness = contact_params[0]
     damping = contact_params[1]
-    width = contact_params[2]
     slip = contact_params[3]
     contact_dist[e, c] = dist
     contact_pos[e, c] = point

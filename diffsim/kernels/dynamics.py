@@ -14,31 +14,6 @@ from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE
 
 
 @wp.kernel
-def bias_acceleration(
-    dof_parent: wp.array(dtype=int),
-    gravity: wp.array(dtype=Any),
-    cdof_dot: wp.array2d(dtype=Any),
-    qvel: wp.array2d(dtype=Any),
-    # output
-    dof_cacc: wp.array2d(dtype=Any),
-):
-    """Spatial acceleration at zero joint acceleration, gravity entering as a world
-    acceleration of ``-g``; one env per thread, dofs in tree order."""
-    e = wp.tid()
-    nv = dof_parent.shape[0]
-    g = gravity[0]
-    zero = g[0] * type(g[0])(0.0)
-    world = spatial(wp.vector(zero, zero, zero), -g)
-    for k in range(nv):
-        parent = dof_parent[k]
-        rate = cdof_dot[e, k] * qvel[e, k]
-        if parent >= 0:
-            dof_cacc[e, k] = dof_cacc[e, parent] + rate
-        else:
-            dof_cacc[e, k] = world + rate
-
-
-@wp.kernel
 def body_forces(
     body_lastdof: wp.array(dtype=int),
     body_mass: wp.array(dtype=Any),
@@ -84,56 +59,29 @@ def subtree_sum_scalar(values: wp.array(dtype=Any), first: int, end: int):
 
 
 @wp.kernel
-def composite_inertia(
-    body_subtree_end: wp.array(dtype=int),
-    body_mass: wp.array(dtype=Any),
-    cinert_h: wp.array2d(dtype=Any),
-    cinert_J: wp.array2d(dtype=Any),
-    # outputs
-    crb_m: wp.array2d(dtype=Any),
-    crb_h: wp.array2d(dtype=Any),
-    crb_J: wp.array2d(dtype=Any),
-):
-    """Spatial inertia of each body's subtree (bodies are in DFS order, so a subtree is
-    the contiguous range ``b .. subtree_end-1``); launch over (env, body)."""
-    e, b = wp.tid()
-    end = body_subtree_end[b]
-    crb_m[e, b] = subtree_sum_scalar(body_mass, b, end)
-    crb_h[e, b] = subtree_sum_vec(cinert_h, e, b, end)
-    crb_J[e, b] = subtree_sum_vec(cinert_J, e, b, end)
-
-
-@wp.kernel
-def subtree_forces(
-    body_subtree_end: wp.array(dtype=int),
-    cfrc_body: wp.array2d(dtype=Any),
-    # output
-    cfrc: wp.array2d(dtype=Any),
-):
-    """Spatial force transmitted into each body from its parent: the sum over its subtree; launch over (env, body)."""
-    e, b = wp.tid()
-    cfrc[e, b] = subtree_sum_vec(cfrc_body, e, b, body_subtree_end[b])
-
-
-@wp.kernel
 def mass_matrix_rows(
     dof_body: wp.array(dtype=int),
     dof_ancestor: wp.array2d(dtype=int),
     dof_armature: wp.array(dtype=Any),
+    body_subtree_end: wp.array(dtype=int),
+    body_mass: wp.array(dtype=Any),
+    cinert_h: wp.array2d(dtype=Any),
+    cinert_J: wp.array2d(dtype=Any),
     cdof: wp.array2d(dtype=Any),
-    crb_m: wp.array2d(dtype=Any),
-    crb_h: wp.array2d(dtype=Any),
-    crb_J: wp.array2d(dtype=Any),
     # output (zero-initialised)
     M: wp.array3d(dtype=Any),
 ):
     """Row ``k`` of the joint-space inertia matrix (armature on the diagonal), written
-    with its mirror column; launch over (env, dof). ``dof_ancestor[k, j]`` is 1 when dof
-    ``j`` lies on the path from ``k`` to the root (``k`` excluded)."""
+    with its mirror column; launch over (env, dof). The composite inertia of the dof's
+    subtree (bodies are in DFS order, so a subtree is the range ``b .. subtree_end-1``)
+    acts on the dof's motion; ``dof_ancestor[k, j]`` is 1 when dof ``j`` lies on the path
+    from ``k`` to the root (``k`` excluded)."""
     e, k = wp.tid()
     nv = dof_body.shape[0]
     b = dof_body[k]
-    force = inertia_mul(crb_m[e, b], crb_h[e, b], crb_J[e, b], cdof[e, k])
+    end = body_subtree_end[b]
+    force = inertia_mul(subtree_sum_scalar(body_mass, b, end), subtree_sum_vec(cinert_h, e, b, end),
+                        subtree_sum_vec(cinert_J, e, b, end), cdof[e, k])
     M[e, k, k] = wp.dot(cdof[e, k], force) + dof_armature[k]
     for j in range(nv):
         if dof_ancestor[k, j] != 0:
@@ -143,16 +91,20 @@ def mass_matrix_rows(
 
 
 @wp.kernel
-def bias_forces_from_cfrc(
+def joint_forces_from_body_forces(
     dof_body: wp.array(dtype=int),
+    body_subtree_end: wp.array(dtype=int),
     cdof: wp.array2d(dtype=Any),
-    cfrc: wp.array2d(dtype=Any),
+    cfrc_body: wp.array2d(dtype=Any),
     # output
-    qfrc_bias: wp.array2d(dtype=Any),
+    qfrc: wp.array2d(dtype=Any),
 ):
-    """Bias force on each dof: Coriolis, centrifugal and gravity (MuJoCo's ``qfrc_bias``); launch over (env, dof)."""
+    """Project spatial body forces onto the dofs: each dof feels the total force of the
+    subtree it carries, ``qfrc[k] = cdof[k] . sum_{subtree} f``; launch over (env, dof).
+    With the bias forces of RNEA this is MuJoCo's ``qfrc_bias``; with contact forces, J^T f."""
     e, k = wp.tid()
-    qfrc_bias[e, k] = wp.dot(cdof[e, k], cfrc[e, dof_body[k]])
+    b = dof_body[k]
+    qfrc[e, k] = wp.dot(cdof[e, k], subtree_sum_vec(cfrc_body, e, b, body_subtree_end[b]))
 
 
 @wp.func

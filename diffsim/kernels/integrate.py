@@ -13,35 +13,31 @@ from diffsim.spec import JOINT_BALL, JOINT_FREE
 
 
 @wp.kernel
-def integrate_velocity(
-    dt: wp.array(dtype=Any),
-    qvel: wp.array2d(dtype=Any),
-    qacc: wp.array2d(dtype=Any),
-    # output
-    qvel_next: wp.array2d(dtype=Any),
-):
-    """Launch over (env, dof)."""
-    e, k = wp.tid()
-    qvel_next[e, k] = qvel[e, k] + dt[0] * qacc[e, k]
-
-
-@wp.kernel
-def integrate_position(
+def integrate(
     jnt_type: wp.array(dtype=int),
     jnt_qposadr: wp.array(dtype=int),
     jnt_dofadr: wp.array(dtype=int),
     dt: wp.array(dtype=Any),
     qpos: wp.array2d(dtype=Any),
-    qvel_next: wp.array2d(dtype=Any),
-    # output
+    qvel: wp.array2d(dtype=Any),
+    qacc: wp.array2d(dtype=Any),
+    # outputs
     qpos_next: wp.array2d(dtype=Any),
+    qvel_next: wp.array2d(dtype=Any),
 ):
-    """Launch over (env, joint)."""
+    """Launch over (env, joint): the joint's velocities, then its position with them."""
     e, j = wp.tid()
     h = dt[0]
     a = jnt_qposadr[j]
     d = jnt_dofadr[j]
     jtype = jnt_type[j]
+    count = 1
+    if jtype == JOINT_FREE:
+        count = 6
+    elif jtype == JOINT_BALL:
+        count = 3
+    for i in range(count):
+        qvel_next[e, d + i] = qvel[e, d + i] + h * qacc[e, d + i]
     if jtype == JOINT_FREE or jtype == JOINT_BALL:
         if jtype == JOINT_FREE:
             for i in range(3):

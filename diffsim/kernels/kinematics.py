@@ -162,46 +162,47 @@ def motion_subspace(
 
 
 @wp.kernel
-def dof_velocities(
-    dof_parent: wp.array(dtype=int),
-    cdof: wp.array2d(dtype=Any),
-    qvel: wp.array2d(dtype=Any),
-    # output
-    dof_cvel: wp.array2d(dtype=Any),
-):
-    """Spatial velocity of the body of each dof after that dof moved; one env per thread, dofs in tree order."""
-    e = wp.tid()
-    nv = dof_parent.shape[0]
-    for k in range(nv):
-        parent = dof_parent[k]
-        motion = cdof[e, k] * qvel[e, k]
-        if parent >= 0:
-            dof_cvel[e, k] = dof_cvel[e, parent] + motion
-        else:
-            dof_cvel[e, k] = motion
-
-
-@wp.kernel
-def dof_motion_rate(
+def velocities_and_bias_acceleration(
     dof_parent: wp.array(dtype=int),
     dof_rate_src: wp.array(dtype=int),
+    gravity: wp.array(dtype=Any),
     cdof: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    # outputs
     dof_cvel: wp.array2d(dtype=Any),
-    # output
     cdof_dot: wp.array2d(dtype=Any),
+    dof_cacc: wp.array2d(dtype=Any),
 ):
-    """Time derivative of each dof's motion, ``v x cdof`` (MuJoCo's ``cdof_dot``); launch over (env, dof).
+    """Body velocities, dof motion rates and the bias acceleration; one env per thread,
+    dofs in tree order (MuJoCo's mj_comVel and the first half of mj_rne at qacc = 0).
 
-    ``dof_rate_src[k]`` is the dof whose incoming velocity MuJoCo uses for dof ``k``
-    (itself for hinge/slide, the joint's first dof for a ball, the first rotational dof
-    for a free joint) or -1 where the rate is zero (free-joint translation).
+    ``dof_cvel[k]``: spatial velocity of dof ``k``'s body after that dof moved.
+    ``cdof_dot[k] = v x cdof[k]`` with ``v`` the velocity MuJoCo uses: the one entering
+    dof ``dof_rate_src[k]`` (itself for hinge/slide, the joint's first dof for a ball,
+    the first rotational dof of a free joint; -1: zero rate, free-joint translation).
+    ``dof_cacc[k]``: spatial acceleration at zero joint acceleration, gravity entering as
+    a world acceleration of ``-g``.
     """
-    e, k = wp.tid()
-    src = dof_rate_src[k]
-    s = cdof[e, k]
-    rate = s * type(s[0])(0.0)
-    if src >= 0:
-        parent = dof_parent[src]
+    e = wp.tid()
+    nv = dof_parent.shape[0]
+    g = gravity[0]
+    zero = g[0] * type(g[0])(0.0)
+    zero3 = wp.vector(zero, zero, zero)
+    still = spatial(zero3, zero3)
+    for k in range(nv):
+        parent = dof_parent[k]
+        s = cdof[e, k]
+        velocity_in = still
+        acceleration_in = spatial(zero3, -g)
         if parent >= 0:
-            rate = cross_motion(dof_cvel[e, parent], s)
-    cdof_dot[e, k] = rate
+            velocity_in = dof_cvel[e, parent]
+            acceleration_in = dof_cacc[e, parent]
+        dof_cvel[e, k] = velocity_in + s * qvel[e, k]
+        src = dof_rate_src[k]
+        rate = still
+        if src >= 0:
+            src_parent = dof_parent[src]
+            if src_parent >= 0:
+                rate = cross_motion(dof_cvel[e, src_parent], s)
+        cdof_dot[e, k] = rate
+        dof_cacc[e, k] = acceleration_in + rate * qvel[e, k]
