@@ -1,0 +1,154 @@
+"""Batched, differentiable environments on a diffsim model.
+
+``BatchedEnv`` holds one state per environment on the model's device and steps them all
+at once with ``diffsim.step``, so rewards and observations are differentiable with
+respect to the actions and earlier states. A subclass says what its task is:
+``initial_state``, ``observe``, ``reward`` and ``is_terminated``.
+
+Conventions (Gymnasium's, batched):
+
+* ``reset(seed=None) -> (obs, info)``; ``step(action) -> (obs, reward, terminated,
+  truncated, info)``, all torch tensors with a leading batch dimension;
+* actions live in [-1, 1] and are mapped affinely onto each actuator's ``ctrlrange``;
+* finished environments reset themselves: the returned ``obs`` is then the first
+  observation of the new episode and ``info["final_obs"]`` holds the last one of the old;
+* an environment whose simulation blew up (NaN/inf) is reported with a warning naming it
+  and the step, counted as terminated, and reset (``info["blew_up"]`` marks it);
+* ``detach()`` cuts the autograd graph, e.g. between short differentiable rollouts.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+import diffsim
+
+
+class BatchedEnv:
+    """Common machinery: batched state, action scaling, auto-reset, seeding, time limit.
+
+    Args:
+        model: the diffsim model to simulate.
+        num_envs: batch size B.
+        frame_skip: physics steps per control step; the control period is
+            ``frame_skip * model.dt`` seconds.
+        max_episode_steps: control steps before an episode is truncated.
+        seed: seed of the environment's random generator (initial states).
+    """
+
+    observation_size: int = 0
+
+    def __init__(self, model, num_envs: int, frame_skip: int, max_episode_steps: int, seed: int | None = None):
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        self.model = model
+        self.num_envs = num_envs
+        self.frame_skip = frame_skip
+        self.max_episode_steps = max_episode_steps
+        self.device, self.dtype = model.device, model.dtype
+        self.action_size = model.nu
+        ctrlrange = model.actuator_ctrlrange.detach()
+        self._ctrl_mid = (ctrlrange[:, 0] + ctrlrange[:, 1]) / 2
+        self._ctrl_half = (ctrlrange[:, 1] - ctrlrange[:, 0]) / 2
+        self.generator = torch.Generator(device="cpu")
+        self.generator.manual_seed(0 if seed is None else seed)
+        self.qpos = torch.zeros(num_envs, model.nq, dtype=self.dtype, device=self.device)
+        self.qvel = torch.zeros(num_envs, model.nv, dtype=self.dtype, device=self.device)
+        self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self.total_steps = 0
+
+    @property
+    def control_dt(self) -> float:
+        """Seconds between two actions."""
+        return self.frame_skip * self.model.dt
+
+    # --- what a task defines -----------------------------------------------------------
+    def initial_state(self, count: int):
+        """(qpos (count, nq), qvel (count, nv)) drawn with ``self.generator``."""
+        raise NotImplementedError
+
+    def observe(self, qpos, qvel):
+        """(B, observation_size) observations."""
+        raise NotImplementedError
+
+    def reward(self, qpos, qvel, action, qpos_next, qvel_next):
+        """(reward (B,), dict of named reward terms (B,)) for one transition."""
+        raise NotImplementedError
+
+    def is_terminated(self, qpos, qvel):
+        """(B,) bool: the episode ended by itself (fell over, dropped the object, ...)."""
+        return torch.zeros(qpos.shape[0], dtype=torch.bool, device=qpos.device)
+
+    # --- the Gymnasium-style interface ----------------------------------------------------
+    def _random(self, *shape, low=-1.0, high=1.0):
+        """Uniform samples on the CPU generator (reproducible on any device)."""
+        sample = torch.rand(*shape, generator=self.generator, dtype=torch.float64)
+        return (low + (high - low) * sample).to(dtype=self.dtype, device=self.device)
+
+    def reset(self, seed: int | None = None):
+        """Start a new episode in every environment. Returns (obs (B, obs), info)."""
+        if seed is not None:
+            self.generator.manual_seed(seed)
+        self.qpos, self.qvel = self.initial_state(self.num_envs)
+        self.steps.zero_()
+        return self.observe(self.qpos, self.qvel), {}
+
+    def action_to_ctrl(self, action):
+        """Map actions in [-1, 1] onto the actuators' control ranges."""
+        return self._ctrl_mid + self._ctrl_half * action
+
+    def step(self, action):
+        """Advance every environment by one control step.
+
+        Args:
+            action: (B, action_size) in [-1, 1] (values outside are clamped by the actuators).
+        Returns:
+            obs (B, obs), reward (B,), terminated (B,) bool, truncated (B,) bool, info dict.
+        """
+        if not isinstance(action, torch.Tensor) or action.shape != (self.num_envs, self.action_size):
+            shape = tuple(action.shape) if isinstance(action, torch.Tensor) else type(action).__name__
+            raise ValueError(f"action must be a tensor of shape (num_envs, action_size) = "
+                             f"({self.num_envs}, {self.action_size}), got {shape}")
+        action = action.to(dtype=self.dtype, device=self.device)
+        if not bool(torch.isfinite(action).all()):
+            bad = torch.nonzero(~torch.isfinite(action).all(dim=1)).flatten().tolist()
+            raise ValueError(f"action contains NaN or inf in environment(s) {bad[:10]}")
+        qpos, qvel = diffsim.step(self.model, self.qpos, self.qvel, self.action_to_ctrl(action), self.frame_skip,
+                                  check_finite=False)
+        blew_up = ~(torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1))
+        if bool(blew_up.any()):
+            envs = torch.nonzero(blew_up).flatten().tolist()
+            warnings.warn(f"{type(self).__name__}: the simulation blew up (NaN/inf) in environment(s) {envs[:10]} "
+                          f"at episode step(s) {self.steps[blew_up][:10].tolist()}; they are reset", RuntimeWarning,
+                          stacklevel=2)
+            keep = ~blew_up[:, None]
+            qpos = torch.where(keep, qpos, self.qpos.detach())
+            qvel = torch.where(keep, qvel, self.qvel.detach())
+        reward, terms = self.reward(self.qpos, self.qvel, action, qpos, qvel)
+        reward = torch.where(blew_up, torch.zeros_like(reward), reward)
+        self.steps += 1
+        self.total_steps += self.num_envs
+        terminated = self.is_terminated(qpos, qvel) | blew_up
+        truncated = (self.steps >= self.max_episode_steps) & ~terminated
+        obs = self.observe(qpos, qvel)
+        info = dict(terms, blew_up=blew_up, final_obs=obs)
+        done = terminated | truncated
+        if bool(done.any()):
+            fresh_qpos, fresh_qvel = self.initial_state(self.num_envs)
+            keep = ~done[:, None]
+            qpos = torch.where(keep, qpos, fresh_qpos)
+            qvel = torch.where(keep, qvel, fresh_qvel)
+            obs = torch.where(keep, obs, self.observe(fresh_qpos, fresh_qvel))
+            self.steps = torch.where(done, torch.zeros_like(self.steps), self.steps)
+        self.qpos, self.qvel = qpos, qvel
+        return obs, reward, terminated, truncated, info
+
+    def detach(self):
+        """Cut the autograd graph behind the current state (keeps its values)."""
+        self.qpos, self.qvel = self.qpos.detach(), self.qvel.detach()
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(num_envs={self.num_envs}, obs={self.observation_size}, "
+                f"actions={self.action_size}, control_dt={self.control_dt:g} s, "
+                f"max_episode_steps={self.max_episode_steps}, device='{self.device}')")

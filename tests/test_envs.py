@@ -1,0 +1,130 @@
+"""Batched environments: shapes, seeding, auto-reset, gradients, blow-ups, errors."""
+import warnings
+
+import pytest
+import torch
+
+from diffsim.envs import Ant, CartpoleSwingUp
+
+
+def random_actions(steps, num_envs, size, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(steps, num_envs, size, generator=g, dtype=torch.float64) * 2 - 1).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("env_class,obs_size,action_size", [(CartpoleSwingUp, 5, 1), (Ant, 27, 8)])
+def test_shapes_and_dtypes(env_class, obs_size, action_size, dtype):
+    env = env_class(num_envs=4, dtype=dtype, seed=0)
+    obs, info = env.reset()
+    assert obs.shape == (4, obs_size) and obs.dtype == dtype
+    assert (env.observation_size, env.action_size) == (obs_size, action_size)
+    obs, reward, terminated, truncated, info = env.step(torch.zeros(4, action_size, dtype=dtype))
+    assert obs.shape == (4, obs_size) and reward.shape == (4,) and reward.dtype == dtype
+    assert terminated.dtype == torch.bool and truncated.dtype == torch.bool
+    assert "final_obs" in info and "blew_up" in info and any(k.startswith("reward/") for k in info)
+    assert torch.isfinite(obs).all()
+
+
+def test_ant_forward_reward_gradient_reaches_the_first_action():
+    """Through contact: d (forward progress after 3 control steps) / d first action is
+    finite and non-zero, and agrees with finite differences (float64)."""
+    env = Ant(num_envs=1, dtype=torch.float64, seed=2)
+    later = torch.zeros(2, 1, 8, dtype=torch.float64)
+
+    def progress(first):
+        env.reset(seed=2)
+        total = 0.0
+        for action in (first, later[0], later[1]):
+            _, _, _, _, info = env.step(action)
+            total = total + info["reward/forward"].sum()
+        return total
+
+    first = torch.full((1, 8), 0.3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(progress(first), first)
+    eps = 1e-6
+    with torch.no_grad():
+        for i in (0, 5):
+            step = torch.zeros(1, 8, dtype=torch.float64)
+            step[0, i] = eps
+            numeric = (progress(first + step) - progress(first - step)) / (2 * eps)
+            torch.testing.assert_close(grad[0, i], numeric, rtol=1e-4, atol=1e-8)
+    assert grad.abs().max() > 1e-4
+
+
+def test_same_seed_same_trajectory_other_seed_differs():
+    actions = random_actions(30, 3, 1)
+
+    def run(seed):
+        env = CartpoleSwingUp(num_envs=3)
+        observations = [env.reset(seed=seed)[0]]
+        for a in actions:
+            observations.append(env.step(a)[0])
+        return torch.stack(observations)
+
+    assert torch.equal(run(7), run(7))
+    assert not torch.allclose(run(7), run(8))
+
+
+def test_auto_reset_at_the_time_limit():
+    env = CartpoleSwingUp(num_envs=2, max_episode_steps=5, seed=3)
+    env.reset()
+    for t in range(5):
+        obs, reward, terminated, truncated, info = env.step(torch.ones(2, 1))
+    assert truncated.all() and not terminated.any()
+    assert torch.equal(env.steps, torch.zeros(2, dtype=torch.long))
+    # the returned observation starts the new episode (hanging down: cos(theta) near -1) ...
+    assert (obs[:, 1] < -0.99).all()
+    # ... and the old episode's last one is kept, after 5 steps of pushing
+    assert not torch.allclose(info["final_obs"], obs)
+    assert (info["final_obs"][:, 3] > 0.1).all()
+
+
+def test_reward_gradient_with_respect_to_an_earlier_action_matches_finite_differences():
+    """d reward_t / d action_{t-k}, through the simulator, float64."""
+    env = CartpoleSwingUp(num_envs=1, dtype=torch.float64, seed=0)
+    actions = random_actions(8, 1, 1, seed=1, dtype=torch.float64)
+
+    def final_reward(first_action):
+        env.reset(seed=5)
+        for t in range(8):
+            obs, reward, *_ = env.step(first_action if t == 0 else actions[t])
+        return reward.sum()
+
+    a0 = actions[0].clone().requires_grad_()
+    (grad,) = torch.autograd.grad(final_reward(a0), a0)
+    eps = 1e-6
+    with torch.no_grad():
+        numeric = (final_reward(actions[0] + eps) - final_reward(actions[0] - eps)) / (2 * eps)
+    assert torch.isfinite(grad).all() and abs(float(numeric)) > 1e-6
+    torch.testing.assert_close(grad.sum(), numeric, rtol=1e-6, atol=1e-10)
+
+
+def test_blow_up_is_reported_and_reset():
+    """Env 1 is thrown into its rail limit at an absurd speed: its float32 state overflows."""
+    env = CartpoleSwingUp(num_envs=3, seed=0)
+    env.reset()
+    env.qvel = env.qvel.clone()
+    env.qvel[1, 0] = 1e35
+    blew_up = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            obs, reward, terminated, truncated, info = env.step(torch.zeros(3, 1))
+            if info["blew_up"].any():
+                blew_up = info["blew_up"].tolist()
+                break
+    assert blew_up == [False, True, False]
+    assert terminated[1] and not terminated[0] and not terminated[2]
+    assert any("blew up" in str(w.message) and "environment(s) [1]" in str(w.message) for w in caught)
+    assert torch.isfinite(obs).all() and torch.isfinite(env.qpos).all() and torch.isfinite(env.qvel).all()
+    assert env.steps[1] == 0
+
+
+def test_bad_actions_are_refused_with_the_expected_shape():
+    env = CartpoleSwingUp(num_envs=2)
+    env.reset()
+    with pytest.raises(ValueError, match=r"action must be a tensor of shape \(num_envs, action_size\) = \(2, 1\), got \(2,\)"):
+        env.step(torch.zeros(2))
+    with pytest.raises(ValueError, match=r"action contains NaN or inf in environment\(s\) \[0\]"):
+        env.step(torch.tensor([[float("nan")], [0.0]]))
