@@ -1,6 +1,7 @@
 """Batched environments: shapes, seeding, auto-reset, gradients, blow-ups, errors."""
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,3 +129,30 @@ def test_bad_actions_are_refused_with_the_expected_shape():
         env.step(torch.zeros(2))
     with pytest.raises(ValueError, match=r"action contains NaN or inf in environment\(s\) \[0\]"):
         env.step(torch.tensor([[float("nan")], [0.0]]))
+
+
+def test_gymnasium_vector_adapter_runs_random_actions():
+    gym = pytest.importorskip("gymnasium")
+    from diffsim.envs.gym_adapter import GymVectorEnv
+
+    envs = GymVectorEnv(CartpoleSwingUp(num_envs=3, max_episode_steps=10))
+    assert isinstance(envs, gym.vector.VectorEnv)
+    assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    obs, info = envs.reset(seed=0)
+    assert envs.observation_space.contains(obs)
+    envs.action_space.seed(0)
+    ended = 0
+    for _ in range(25):
+        obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+        assert envs.observation_space.contains(obs)
+        assert reward.shape == (3,) and reward.dtype == np.float64
+        assert terminated.dtype == bool and truncated.dtype == bool
+        if (terminated | truncated).any():
+            ended += 1
+            assert info["_final_obs"].tolist() == (terminated | truncated).tolist()
+            done = np.flatnonzero(terminated | truncated)[0]
+            assert info["final_obs"][done].shape == (5,)
+    assert ended == 2   # episodes of 10 steps end at steps 10 and 20
+    with pytest.raises(ValueError, match=r"actions must have shape \(3, 1\)"):
+        envs.step(np.zeros((2, 1)))
+    envs.close()
