@@ -236,7 +236,7 @@ def _transition_fd(mujoco, m, d, eps, centered, A, Bm):
     because MuJoCo clamps them. ``d`` holds the state to linearise about; it is left in a
     stepped state, and the caller restores it.
     """
-    nq, nv, nu = m.nq, m.nv, m.nu
+    nv, nu = m.nv, m.nu
     sig = mujoco.mjtState.mjSTATE_INTEGRATION
     state0 = np.zeros(mujoco.mj_stateSize(m, sig))
     mujoco.mj_getState(m, d, state0, sig)

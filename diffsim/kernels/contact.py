@@ -31,7 +31,7 @@ from typing import Any
 import warp as wp
 
 from diffsim.collision import (BOX_PLANE, CAPSULE_BOX, CAPSULE_CAPSULE, CAPSULE_PLANE, CAPSULE_SPHERE, SPHERE_BOX,
-                               SPHERE_PLANE, SPHERE_SPHERE)
+                               SPHERE_PLANE)
 from diffsim.kernels.dynamics import softplus
 from diffsim.kernels.spatial import bottom, quat_wxyz, spatial, top
 
@@ -246,7 +246,7 @@ def contact_forces(
             normal = wp.quat_rotate(quat_b, local_normal)
             dist = -depth[face] - radius_a
     else:
-        # sphere-like b: a sphere, or the closest point of a capsule's segment
+        # SPHERE_SPHERE, CAPSULE_SPHERE, CAPSULE_CAPSULE: b is a sphere, or the closest point of a capsule's segment
         centre_b = pos_b
         if kind == CAPSULE_CAPSULE:
             st = segment_segment_params(pos_a - axis_a * size_a[1], pos_a + axis_a * size_a[1],
