@@ -1,0 +1,62 @@
+"""Networks for the agents: an MLP, a tanh-squashed Gaussian actor and twin Q critics."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def mlp(sizes, activation=nn.ELU, out_activation=None) -> nn.Sequential:
+    """Fully connected layers ``sizes[0] -> ... -> sizes[-1]``."""
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+        elif out_activation is not None:
+            layers.append(out_activation())
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """pi(a | s): a Gaussian squashed by tanh into [-1, 1]^action_size (SAC's policy).
+
+    ``forward(obs)`` returns (action (B, A), log_prob (B,), mean_action (B, A)); the
+    action is a reparameterised sample, so it is differentiable with respect to the
+    network's parameters, which is what both SAC and the physics-gradient update need.
+    """
+
+    LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+    def __init__(self, obs_size: int, action_size: int, hidden=(256, 256)):
+        super().__init__()
+        self.trunk = mlp([obs_size, *hidden], out_activation=nn.ELU)
+        self.mean = nn.Linear(hidden[-1], action_size)
+        self.log_std = nn.Linear(hidden[-1], action_size)
+
+    def forward(self, obs: torch.Tensor):
+        h = self.trunk(obs)
+        mean = self.mean(h)
+        log_std = self.LOG_STD_MIN + 0.5 * (self.LOG_STD_MAX - self.LOG_STD_MIN) * (torch.tanh(self.log_std(h)) + 1)
+        std = log_std.exp()
+        noise = torch.randn_like(mean)
+        pre_tanh = mean + std * noise
+        action = torch.tanh(pre_tanh)
+        # log N(pre_tanh; mean, std) minus the log-determinant of tanh (written stably)
+        log_prob = (-0.5 * noise ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(dim=1)
+        log_prob = log_prob - (2 * (math.log(2) - pre_tanh - nn.functional.softplus(-2 * pre_tanh))).sum(dim=1)
+        return action, log_prob, torch.tanh(mean)
+
+
+class TwinQ(nn.Module):
+    """Two independent Q(s, a) estimates; ``forward`` returns both, shape (B,) each."""
+
+    def __init__(self, obs_size: int, action_size: int, hidden=(256, 256)):
+        super().__init__()
+        self.q1 = mlp([obs_size + action_size, *hidden, 1])
+        self.q2 = mlp([obs_size + action_size, *hidden, 1])
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor):
+        x = torch.cat([obs, action], dim=1)
+        return self.q1(x).squeeze(1), self.q2(x).squeeze(1)
