@@ -100,3 +100,23 @@ def test_state_dict_round_trip_restores_weights_and_optimiser_state():
     assert torch.equal(agent.log_alpha, copy.log_alpha)
     ours, theirs = agent.critic_optimizer.state_dict()["state"], copy.critic_optimizer.state_dict()["state"]
     assert all(torch.equal(ours[k]["exp_avg"], theirs[k]["exp_avg"]) for k in ours)
+
+
+def test_reloaded_agent_continues_exactly_like_the_original():
+    env = CartpoleSwingUp(num_envs=4, seed=0)
+    buffer = ReplayBuffer(200, env.observation_size, env.action_size, env.model.nq, env.model.nv)
+    fill(buffer, env, 20)
+    config = SACConfig(batch_size=32, hidden=(16, 16))
+    agent = SAC(env.observation_size, env.action_size, config, seed=0)
+    batches = [buffer.sample(32) for _ in range(3)]
+    agent.update(batches[0])
+    copy = SAC(env.observation_size, env.action_size, config, seed=1)
+    copy.load_state_dict(agent.state_dict())
+    for batch in batches[1:]:
+        torch.manual_seed(5)
+        a = agent.update(batch)
+        torch.manual_seed(5)
+        b = copy.update(batch)
+        assert a == b
+    for p, q in zip(agent.actor.parameters(), copy.actor.parameters()):
+        assert torch.equal(p, q)

@@ -110,14 +110,16 @@ class SAC:
         self.skipped += int(not stepped)
         return {"losses/critic": float(critic_loss.detach()), "losses/actor": float(actor_loss.detach()),
                 "losses/alpha": float(alpha_loss.detach()), "charts/alpha": float(self.alpha),
-                "charts/entropy": float(-log_prob.mean()), "losses/skipped": self.skipped}
+                "charts/entropy": float(-log_prob.detach().mean()), "losses/skipped": self.skipped}
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.config), "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+        """An independent snapshot (deep copy): loading it never shares tensors with this agent
+        (torch's optimiser ``load_state_dict`` would otherwise reuse the moment tensors)."""
+        return copy.deepcopy({"config": asdict(self.config), "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
                 "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
                 "actor_optimizer": self.actor_optimizer.state_dict(),
                 "critic_optimizer": self.critic_optimizer.state_dict(),
-                "alpha_optimizer": self.alpha_optimizer.state_dict(), "skipped": self.skipped}
+                "alpha_optimizer": self.alpha_optimizer.state_dict(), "skipped": self.skipped})
 
     def load_state_dict(self, state: dict):
         self.actor.load_state_dict(state["actor"])
