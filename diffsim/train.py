@@ -1,0 +1,262 @@
+"""Train an agent: ``python -m diffsim.train --config cartpole [--set key=value ...]``.
+
+Configs are YAML files shipped in ``diffsim/configs/`` (or a path to your own). A run
+writes to ``--logdir`` (default ``runs/<config>-seed<seed>``): TensorBoard events, a
+checkpoint written atomically every ``checkpoint_every`` environment steps (and at the
+end), and ``summary.json``. ``--resume <checkpoint>`` continues a run exactly where it
+stopped: agent, replay buffer, environments and random generators are all restored, so
+on the CPU an interrupted and resumed run ends where an uninterrupted one does.
+
+Agents: ``sac`` (the hybrid SAC + physics-gradient agent and SHAC/APG are in progress).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import yaml
+
+from diffsim.envs import Ant, CartpoleSwingUp
+from diffsim.rl import SAC, ReplayBuffer, SACConfig
+
+CONFIGS = Path(__file__).parent / "configs"
+ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant}
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+def load_config(name_or_path: str, overrides=()) -> dict:
+    """A config by name (``cartpole``) or path, with ``key=value`` overrides (dotted keys, YAML values)."""
+    path = Path(name_or_path)
+    if not path.exists():
+        path = CONFIGS / f"{name_or_path}.yaml"
+    if not path.exists():
+        available = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
+        raise ValueError(f"no config {name_or_path!r}: give a YAML path or one of: {available}")
+    config = yaml.safe_load(path.read_text())
+    config["name"] = path.stem
+    return apply_overrides(config, overrides)
+
+
+def apply_overrides(config: dict, overrides) -> dict:
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        if leaf not in node and not parents:
+            raise ValueError(f"unknown config key {key!r}; known: {', '.join(sorted(config))}")
+        node[leaf] = yaml.safe_load(value)
+    return config
+
+
+def sac_config(config: dict) -> SACConfig:
+    values = dict(config.get("sac", {}))
+    if "hidden" in values:
+        values["hidden"] = tuple(values["hidden"])
+    return SACConfig(**values)
+
+
+# --- the pieces of a run --------------------------------------------------------------------------
+
+def make_env(config: dict, num_envs: int, seed: int, device):
+    if config["env"] not in ENVS:
+        raise ValueError(f"unknown env {config['env']!r}; known: {', '.join(ENVS)}")
+    return ENVS[config["env"]](num_envs=num_envs, device=device, seed=seed)
+
+
+def evaluate(agent, env, seed: int) -> float:
+    """Mean return of one deterministic episode in each of the env's environments."""
+    obs, _ = env.reset(seed=seed)
+    returns = torch.zeros(env.num_envs, device=env.device)
+    running = torch.ones(env.num_envs, dtype=torch.bool, device=env.device)
+    with torch.no_grad():
+        while bool(running.any()):
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
+            returns += reward * running
+            running &= ~(terminated | truncated)
+    return float(returns.mean())
+
+
+def save_atomically(payload, path: Path):
+    """torch.save to a temporary file, then rename: a checkpoint is never half-written."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+class Run:
+    """Everything a training run is made of, and how to checkpoint it."""
+
+    def __init__(self, config: dict, device="cpu"):
+        self.config, self.device = config, torch.device(device)
+        seed = config["seed"]
+        torch.manual_seed(seed)
+        self.env = make_env(config, config["num_envs"], seed, device)
+        self.eval_env = make_env(config, config["eval_envs"], seed + 1, device)
+        self.agent = SAC(self.env.observation_size, self.env.action_size, sac_config(config), device, seed)
+        self.buffer = ReplayBuffer(config["buffer_size"], self.env.observation_size, self.env.action_size,
+                                   self.env.model.nq, self.env.model.nv, device, self.env.dtype, seed)
+        self.explore = torch.Generator().manual_seed(seed + 2)      # warm-up random actions
+        self.obs, _ = self.env.reset(seed=seed)
+        self.running_return = torch.zeros(config["num_envs"], device=self.device)
+        self.global_step = 0
+        self.episodes = 0
+        self.evaluations = []           # (global_step, wall_seconds, eval_return)
+        self.episode_returns = []       # (global_step, return) of training episodes
+        self.solved_step = None
+        self.wall_seconds = 0.0
+
+    def state_dict(self) -> dict:
+        env = self.env
+        return {"config": self.config, "agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(),
+                "env": {"qpos": env.qpos, "qvel": env.qvel, "steps": env.steps, "generator": env.generator.get_state()},
+                "explore": self.explore.get_state(), "torch_rng": torch.get_rng_state(),
+                "running_return": self.running_return, "global_step": self.global_step, "episodes": self.episodes,
+                "evaluations": self.evaluations, "episode_returns": self.episode_returns,
+                "solved_step": self.solved_step, "wall_seconds": self.wall_seconds}
+
+    def load_state_dict(self, state: dict):
+        self.agent.load_state_dict(state["agent"])
+        self.buffer.load_state_dict(state["buffer"])
+        env = self.env
+        env.qpos, env.qvel, env.steps = (state["env"][k].to(self.device) for k in ("qpos", "qvel", "steps"))
+        env.generator.set_state(state["env"]["generator"])
+        self.obs = env.observe(env.qpos, env.qvel)
+        self.explore.set_state(state["explore"])
+        torch.set_rng_state(state["torch_rng"])
+        self.running_return = state["running_return"].to(self.device)
+        for key in ("global_step", "episodes", "evaluations", "episode_returns", "solved_step", "wall_seconds"):
+            setattr(self, key, state[key])
+
+    def step(self) -> dict:
+        """One step of every environment, then the agent's updates; returns logs."""
+        config, env = self.config, self.env
+        if self.global_step < config["learning_starts"]:
+            action = torch.rand(env.num_envs, env.action_size, generator=self.explore).to(self.device) * 2 - 1
+        else:
+            action = self.agent.act(self.obs)
+        qpos, qvel = env.qpos, env.qvel
+        with torch.no_grad():
+            obs, reward, terminated, truncated, info = env.step(action)
+        self.buffer.add(obs=self.obs, action=action, reward=reward, next_obs=info["final_obs"], terminated=terminated,
+                        qpos=qpos, qvel=qvel)
+        self.obs = obs
+        self.global_step += env.num_envs
+        self.running_return += reward
+        done = terminated | truncated
+        for i in torch.nonzero(done).flatten().tolist():
+            self.episode_returns.append((self.global_step, float(self.running_return[i])))
+            self.episodes += 1
+        self.running_return = torch.where(done, torch.zeros_like(self.running_return), self.running_return)
+        logs = {}
+        if self.global_step >= config["learning_starts"]:
+            for _ in range(config["updates_per_step"]):
+                logs = self.agent.update(self.buffer.sample(self.agent.config.batch_size))
+        return logs
+
+
+def _crossed(before: int, after: int, every: int) -> bool:
+    return every > 0 and before // every != after // every
+
+
+def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, progress: bool = True) -> dict:
+    """Run training; returns the summary (also written to ``logdir/summary.json``)."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    run = Run(config, device)
+    if resume is not None:
+        state = torch.load(resume, map_location=device, weights_only=False)
+        run.load_state_dict(state)
+        print(f"resumed from {resume} at step {run.global_step}")
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(logdir))
+    except ImportError:
+        writer = None
+        warnings.warn("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)", stacklevel=2)
+    try:
+        from tqdm import tqdm
+        bar = tqdm(total=config["total_steps"], initial=run.global_step, unit="step", disable=not progress,
+                   dynamic_ncols=True, desc=f"{config['name']} {config['agent']}")
+    except ImportError:
+        bar = None
+    checkpoint = logdir / "checkpoint.pt"
+    started = time.perf_counter() - run.wall_seconds
+    while run.global_step < config["total_steps"]:
+        before = run.global_step
+        logs = run.step()
+        run.wall_seconds = time.perf_counter() - started
+        if bar is not None:
+            bar.update(run.global_step - before)
+        if writer is not None and logs and _crossed(before, run.global_step, 1000):
+            for key, value in logs.items():
+                writer.add_scalar(key, value, run.global_step)
+            if run.episode_returns:
+                writer.add_scalar("charts/episode_return", run.episode_returns[-1][1], run.global_step)
+            writer.add_scalar("charts/steps_per_second", run.global_step / max(run.wall_seconds, 1e-9), run.global_step)
+        if _crossed(before, run.global_step, config["eval_every"]):
+            value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
+            run.evaluations.append((run.global_step, run.wall_seconds, value))
+            if run.solved_step is None and value >= config["target_return"]:
+                run.solved_step = run.global_step
+            if writer is not None:
+                writer.add_scalar("charts/eval_return", value, run.global_step)
+            if bar is not None:
+                bar.set_postfix(eval_return=f"{value:.1f}")
+        finished = run.global_step >= config["total_steps"]
+        if _crossed(before, run.global_step, config["checkpoint_every"]) or finished:
+            save_atomically(run.state_dict(), checkpoint)
+    if bar is not None:
+        bar.close()
+    if writer is not None:
+        writer.close()
+    summary = {"config": config["name"], "agent": config["agent"], "env_steps": run.global_step,
+               "episodes": run.episodes, "wall_seconds": round(run.wall_seconds, 2),
+               "final_eval_return": run.evaluations[-1][2] if run.evaluations else None,
+               "best_eval_return": max((e[2] for e in run.evaluations), default=None),
+               "target_return": config["target_return"], "solved_at_env_step": run.solved_step,
+               "evaluations": run.evaluations}
+    tmp = logdir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, logdir / "summary.json")
+    print(f"\n{config['name']} / {config['agent']}: {run.global_step} env steps, {run.episodes} episodes, "
+          f"{run.wall_seconds:.0f} s; final eval return {summary['final_eval_return']}, best "
+          f"{summary['best_eval_return']} (target {config['target_return']}"
+          f"{', reached at step ' + str(run.solved_step) if run.solved_step else ', not reached'})")
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m diffsim.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="config name (cartpole, ant) or YAML path")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--logdir", help="where to write (default runs/<config>-seed<seed>)")
+    parser.add_argument("--resume", help="checkpoint to continue from; its config is used, --set still applies")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.resume:
+        resume = Path(args.resume)
+        if not resume.exists():
+            parser.error(f"no checkpoint at {resume}")
+        config = apply_overrides(torch.load(resume, map_location="cpu", weights_only=False)["config"], args.set)
+    else:
+        resume = None
+        config = load_config(args.config, args.set)
+    logdir = Path(args.logdir) if args.logdir else (
+        resume.parent if resume else Path("runs") / f"{config['name']}-seed{config['seed']}")
+    return train(config, logdir, args.device, resume, progress=not args.no_progress)
+
+
+if __name__ == "__main__":
+    main()
