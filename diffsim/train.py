@@ -7,7 +7,8 @@ end), and ``summary.json``. ``--resume <checkpoint>`` continues a run exactly wh
 stopped: agent, replay buffer, environments and random generators are all restored, so
 on the CPU an interrupted and resumed run ends where an uninterrupted one does.
 
-Agents: ``sac`` (the hybrid SAC + physics-gradient agent and SHAC/APG are in progress).
+Agents: ``sac`` and ``hybrid`` (SAC + physics-gradient actor updates; ``--set agent=hybrid``,
+its settings in the config's ``hybrid`` section). SHAC/APG is in progress.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import torch
 import yaml
 
 from diffsim.envs import Ant, CartpoleSwingUp
-from diffsim.rl import SAC, ReplayBuffer, SACConfig
+from diffsim.rl import SAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig
 
 CONFIGS = Path(__file__).parent / "configs"
 ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant}
@@ -59,11 +60,27 @@ def apply_overrides(config: dict, overrides) -> dict:
     return config
 
 
-def sac_config(config: dict) -> SACConfig:
+AGENTS = ("sac", "hybrid")
+
+
+def agent_config(config: dict):
+    """SACConfig from the ``sac`` section; for the hybrid agent, plus the ``hybrid`` section."""
     values = dict(config.get("sac", {}))
+    if config["agent"] == "hybrid":
+        values.update(config.get("hybrid", {}))
     if "hidden" in values:
         values["hidden"] = tuple(values["hidden"])
-    return SACConfig(**values)
+    return (HybridConfig if config["agent"] == "hybrid" else SACConfig)(**values)
+
+
+def make_agent(config: dict, env, device):
+    if config["agent"] not in AGENTS:
+        raise ValueError(f"unknown agent {config['agent']!r}; known: {', '.join(AGENTS)}")
+    if config["agent"] == "hybrid":
+        # the physics-gradient rollouts run on a model of their own, so they never touch the training envs' state
+        physics_env = make_env(config, 1, config["seed"], device)
+        return Hybrid(physics_env, agent_config(config), device, config["seed"])
+    return SAC(env.observation_size, env.action_size, agent_config(config), device, config["seed"])
 
 
 # --- the pieces of a run --------------------------------------------------------------------------
@@ -103,7 +120,7 @@ class Run:
         torch.manual_seed(seed)
         self.env = make_env(config, config["num_envs"], seed, device)
         self.eval_env = make_env(config, config["eval_envs"], seed + 1, device)
-        self.agent = SAC(self.env.observation_size, self.env.action_size, sac_config(config), device, seed)
+        self.agent = make_agent(config, self.env, device)
         self.buffer = ReplayBuffer(config["buffer_size"], self.env.observation_size, self.env.action_size,
                                    self.env.model.nq, self.env.model.nv, device, self.env.dtype, seed)
         self.explore = torch.Generator().manual_seed(seed + 2)      # warm-up random actions
