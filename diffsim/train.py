@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from diffsim.envs import Ant, CartpoleSwingUp
+from diffsim.envs import Ant, CartpoleSwingUp, Gripper
 from diffsim.rl import SAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig
 
 CONFIGS = Path(__file__).parent / "configs"
-ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant}
+ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}
 
 
 # --- configuration -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffsim.envs import Ant, CartpoleSwingUp
+from diffsim.envs import Ant, CartpoleSwingUp, Gripper
 
 
 def random_actions(steps, num_envs, size, seed=0, dtype=torch.float32):
@@ -14,7 +14,7 @@ def random_actions(steps, num_envs, size, seed=0, dtype=torch.float32):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("env_class,obs_size,action_size", [(CartpoleSwingUp, 5, 1), (Ant, 27, 8)])
+@pytest.mark.parametrize("env_class,obs_size,action_size", [(CartpoleSwingUp, 5, 1), (Ant, 27, 8), (Gripper, 22, 3)])
 def test_shapes_and_dtypes(env_class, obs_size, action_size, dtype):
     env = env_class(num_envs=4, dtype=dtype, seed=0)
     obs, info = env.reset()
@@ -156,3 +156,17 @@ def test_gymnasium_vector_adapter_runs_random_actions():
     with pytest.raises(ValueError, match=r"actions must have shape \(3, 1\)"):
         envs.step(np.zeros((2, 1)))
     envs.close()
+
+
+def test_gripper_scripted_grasp_lifts_the_object():
+    """Lower, squeeze, lift: friction between the fingers and the box carries it up."""
+    env = Gripper(num_envs=2, dtype=torch.float64, seed=0)
+    obs, _ = env.reset()
+    hold = 9.81 * 0.8 / 30                      # lift command that balances hand, fingers and object
+    for command, steps in (([-0.3, 0.0, 0.0], 12), ([hold - 0.05, 1.0, 1.0], 12), ([hold + 0.3, 1.0, 1.0], 20)):
+        action = torch.tensor([command, command], dtype=torch.float64)
+        for _ in range(steps):
+            obs, reward, terminated, truncated, info = env.step(action)
+    assert (obs[:, 5] > 0.3).all(), obs[:, 5]                  # the object is 30 cm up, in the hand
+    assert (info["reward/lift"] == 2.0).all()
+    assert not terminated.any()
