@@ -38,6 +38,14 @@ def fill(buffer, env, steps, seed=0):
         obs = next_obs
 
 
+def filled_buffer(num_envs, steps, capacity):
+    """A CartpoleSwingUp env and a replay buffer holding ``steps`` steps of random play."""
+    env = CartpoleSwingUp(num_envs=num_envs, seed=0)
+    buffer = ReplayBuffer(capacity, env.observation_size, env.action_size, env.model.nq, env.model.nv)
+    fill(buffer, env, steps)
+    return env, buffer
+
+
 def test_replay_buffer_wraps_and_samples_reproducibly():
     env = CartpoleSwingUp(num_envs=4, seed=0)
     buffer = ReplayBuffer(10, env.observation_size, env.action_size, env.model.nq, env.model.nv, seed=3)
@@ -55,9 +63,7 @@ def test_replay_buffer_wraps_and_samples_reproducibly():
 
 
 def test_sac_updates_are_finite_and_move_alpha_and_targets():
-    env = CartpoleSwingUp(num_envs=8, seed=0)
-    buffer = ReplayBuffer(2000, env.observation_size, env.action_size, env.model.nq, env.model.nv)
-    fill(buffer, env, 40)
+    env, buffer = filled_buffer(8, 40, 2000)
     agent = SAC(env.observation_size, env.action_size, SACConfig(batch_size=64, hidden=(32, 32)), seed=0)
     target_before = [p.clone() for p in agent.critic_target.parameters()]
     alpha_before = float(agent.alpha)
@@ -72,9 +78,7 @@ def test_sac_updates_are_finite_and_move_alpha_and_targets():
 
 
 def test_non_finite_loss_is_skipped_and_never_written_into_the_weights():
-    env = CartpoleSwingUp(num_envs=4, seed=0)
-    buffer = ReplayBuffer(100, env.observation_size, env.action_size, env.model.nq, env.model.nv)
-    fill(buffer, env, 10)
+    env, buffer = filled_buffer(4, 10, 100)
     agent = SAC(env.observation_size, env.action_size, SACConfig(batch_size=16, hidden=(16,)), seed=0)
     batch = buffer.sample(16)
     batch["reward"][3] = float("nan")
@@ -86,9 +90,7 @@ def test_non_finite_loss_is_skipped_and_never_written_into_the_weights():
 
 
 def test_state_dict_round_trip_restores_weights_and_optimiser_state():
-    env = CartpoleSwingUp(num_envs=4, seed=0)
-    buffer = ReplayBuffer(200, env.observation_size, env.action_size, env.model.nq, env.model.nv)
-    fill(buffer, env, 20)
+    env, buffer = filled_buffer(4, 20, 200)
     config = SACConfig(batch_size=32, hidden=(16, 16))
     agent = SAC(env.observation_size, env.action_size, config, seed=0)
     agent.update(buffer.sample(32))
@@ -103,9 +105,7 @@ def test_state_dict_round_trip_restores_weights_and_optimiser_state():
 
 
 def test_reloaded_agent_continues_exactly_like_the_original():
-    env = CartpoleSwingUp(num_envs=4, seed=0)
-    buffer = ReplayBuffer(200, env.observation_size, env.action_size, env.model.nq, env.model.nv)
-    fill(buffer, env, 20)
+    env, buffer = filled_buffer(4, 20, 200)
     config = SACConfig(batch_size=32, hidden=(16, 16))
     agent = SAC(env.observation_size, env.action_size, config, seed=0)
     batches = [buffer.sample(32) for _ in range(3)]
