@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m diffsim.bench {grad,memory} [options]``.
+"""Benchmarks: ``python -m diffsim.bench {forward,grad,memory} [options]``.
 
 Every subcommand prints a table and writes JSON (``--out``, default
 ``bench_<name>.json``) recording the machine, the library versions and the settings,
@@ -6,6 +6,9 @@ so that a figure can always be traced to where and how it was measured. Speed is
 compared side by side in one run; this is the only place speed and memory are measured
 (the test suite asserts correctness only).
 
+    forward Ant with contact, batch sizes 1, 64, 1024: environment steps per second and
+            simulated seconds per wall-clock second, diffsim beside MuJoCo (mujoco.rollout,
+            the same model, on one thread and on every core)
     grad    gradient of a T-step Ant rollout loss w.r.t. all controls: diffsim's analytic
             backward pass against MjStep (MuJoCo's finite-difference Jacobians)
     memory  peak resident memory of forward + backward over horizons 100..1000, with
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import torch
 
 
@@ -166,6 +170,82 @@ def bench_grad(args):
                                           "results": results})
 
 
+# --- forward ---------------------------------------------------------------------------------
+
+def _time_mujoco_forward(batch, steps, threads, repeats):
+    import mujoco
+    from mujoco import rollout as mj_rollout
+
+    import diffsim
+
+    m = mujoco.MjModel.from_xml_path(diffsim.asset("ant.xml"))
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    d = mujoco.MjData(m)
+    state = np.zeros(mujoco.mj_stateSize(m, spec))
+    mujoco.mj_getState(m, d, state, spec)
+    initial = np.tile(state, (batch, 1))
+    g = np.random.default_rng(0)
+    control = g.uniform(-1, 1, size=(batch, steps, m.nu))
+    datas = [mujoco.MjData(m) for _ in range(threads)]
+    best = float("inf")
+    with mj_rollout.Rollout(nthread=threads) as runner:
+        runner.rollout(m, datas, initial, control)            # warm-up
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            runner.rollout(m, datas, initial, control)
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _time_diffsim_forward(batch, steps, dtype, device, repeats):
+    import diffsim
+
+    model, qpos, qvel, _ = _ant_problem(batch, 1, dtype, device)
+    g = torch.Generator().manual_seed(0)
+    ctrls = (2 * torch.rand(batch, steps, model.nu, generator=g, dtype=torch.float64) - 1).to(dtype).to(device)
+    with torch.no_grad():
+        diffsim.rollout(model, qpos, qvel, ctrls)                  # warm-up: compile, record launches
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            diffsim.rollout(model, qpos, qvel, ctrls)
+            if device != "cpu":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t0)
+    return best, model.dt
+
+
+def bench_forward(args):
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    threads = args.threads or os.cpu_count()
+    rows, results = [], []
+    for batch in args.batch:
+        seconds, dt = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
+        entry = {"batch": batch, "steps": args.steps, "diffsim_s": seconds,
+                 "diffsim_steps_per_s": batch * args.steps / seconds,
+                 "diffsim_sim_s_per_s": batch * args.steps * dt / seconds}
+        row = [batch, f"{entry['diffsim_steps_per_s']:.0f}", f"{entry['diffsim_sim_s_per_s']:.1f}"]
+        if not args.skip_mujoco:
+            for n in sorted({1, threads}):
+                t = _time_mujoco_forward(batch, args.steps, n, args.repeats)
+                entry[f"mujoco_{n}thread_steps_per_s"] = batch * args.steps / t
+            one = entry["mujoco_1thread_steps_per_s"]
+            many = entry[f"mujoco_{threads}thread_steps_per_s"]
+            entry["diffsim_over_mujoco_1thread"] = entry["diffsim_steps_per_s"] / one
+            row += [f"{one:.0f}", f"{many:.0f}", f"{entry['diffsim_over_mujoco_1thread']:.2f}x"]
+        results.append(entry)
+        rows.append(row)
+        print(f"batch {batch}: done", file=sys.stderr)
+    headers = ["envs", "diffsim steps/s", "diffsim sim-s/s"]
+    if not args.skip_mujoco:
+        headers += ["MuJoCo 1 thread steps/s", f"MuJoCo {threads} threads steps/s", "diffsim / MuJoCo 1 thread"]
+    print(f"\nAnt with contact, {args.steps} physics steps of {dt:.4g} s, diffsim in {args.dtype} on {args.device} "
+          f"(Warp's CPU kernels use one core); MuJoCo in float64")
+    print(_table(headers, rows))
+    _write(args.out or "bench_forward.json", {"benchmark": "forward", "machine": machine_info(),
+                                              "settings": _settings(args), "results": results})
+
+
 # --- memory -----------------------------------------------------------------------------------
 
 def _memory_child(mode, batch, horizon, frame_skip):
@@ -239,6 +319,16 @@ def main(argv=None):
     grad.add_argument("--skip-mjstep", action="store_true")
     grad.add_argument("--out")
     grad.set_defaults(run=bench_grad)
+    forward = sub.add_parser("forward", help="forward simulation throughput: diffsim vs MuJoCo")
+    forward.add_argument("--batch", type=int, nargs="+", default=[1, 64, 1024])
+    forward.add_argument("--steps", type=int, default=200, help="physics steps per rollout")
+    forward.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    forward.add_argument("--device", default="cpu")
+    forward.add_argument("--threads", type=int, default=0, help="MuJoCo threads besides 1 (default: all cores)")
+    forward.add_argument("--repeats", type=int, default=3)
+    forward.add_argument("--skip-mujoco", action="store_true")
+    forward.add_argument("--out")
+    forward.set_defaults(run=bench_forward)
     memory = sub.add_parser("memory", help="peak memory of forward + backward over long horizons")
     memory.add_argument("--batch", type=int, nargs=1, default=[64])
     memory.add_argument("--horizons", type=int, nargs="+", default=[100, 250, 500, 1000])
