@@ -10,13 +10,13 @@ How gradients work (``_Rollout``):
 * every physics step is a ``StepProgram``: its kernel launches and their adjoints are
   recorded once and replayed, so Python does not re-resolve arguments per launch;
 * when gradients are needed and a rollout's intermediates fit in ``MAX_STORED_BYTES``,
-  forward keeps them (one set of buffers per control step, cached) and backward only
-  replays the adjoints;
+  forward keeps them (one set of buffers per control step, leased from a cached pool
+  until the backward pass has used them) and backward only replays the adjoints;
 * otherwise forward keeps only the state after each control step (the outputs), and
   backward re-runs each control step from its saved input state before pulling the
   gradient through it. Memory is then the saved states plus one control step's buffers,
-  whatever the horizon. A backward whose stored intermediates were overwritten by a
-  later forward pass falls back to this as well;
+  whatever the horizon. A second backward through the same graph (``retain_graph``)
+  recomputes as well;
 * parameters of the model that have ``requires_grad`` (``model.body_mass``, ...) are
   inputs of the op; their gradients are accumulated by Warp in buffers of its own
   (``model.param_grads``) and handed to torch as copies.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import weakref
 
 import torch
 import warp as wp
@@ -186,27 +187,46 @@ MAX_STORED_BYTES = 256 * 2**20
 
 
 class _StoredSteps:
-    """A growing list of gradient runners, one per control step, whose buffers keep a
-    rollout's intermediates from forward to backward. ``generation`` counts the forward
-    passes that used it: a backward pass whose forward was overwritten recomputes."""
+    """A pool of gradient runners (one control step's buffers each) for rollouts that keep
+    their intermediates. Each forward pass leases the runners it needs and holds them
+    until its backward pass has used them, or its graph is dropped; a forward that
+    finds no runner free and the budget spent recomputes instead. So any number of
+    interleaved calls (the hybrid agent's one-step calls, two rollouts then one
+    backward) each keep their own intermediates."""
 
     def __init__(self, model: Model, batch: int, frame_skip: int):
         self.model, self.batch, self.frame_skip = model, batch, frame_skip
-        self.runners = []
-        self.generation = 0
+        self.free = []
+        self.allocated = 0
         self.bytes_per_step = None
 
-    def affordable(self, horizon: int) -> bool:
-        if self.bytes_per_step is None:
-            self.runners.append(_ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True))
-            arrays = [a for p in self.runners[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
-            self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
-        return horizon * self.bytes_per_step <= MAX_STORED_BYTES
+    def _new_runner(self) -> _ControlStepRunner:
+        self.allocated += 1
+        return _ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True)
 
-    def runner(self, t: int) -> _ControlStepRunner:
-        while len(self.runners) <= t:
-            self.runners.append(_ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True))
-        return self.runners[t]
+    def lease(self, horizon: int):
+        """``horizon`` runners, or None if that would exceed ``MAX_STORED_BYTES``."""
+        if self.bytes_per_step is None:
+            self.free.append(self._new_runner())
+            arrays = [a for p in self.free[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
+            self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
+        missing = max(0, horizon - len(self.free))
+        if (self.allocated + missing) * self.bytes_per_step > MAX_STORED_BYTES:
+            return None
+        runners = [self.free.pop() for _ in range(horizon - missing)] + [self._new_runner() for _ in range(missing)]
+        return _Lease(self, runners)
+
+
+class _Lease:
+    """Runners held by one forward pass; ``release`` (idempotent) returns them to the pool."""
+
+    def __init__(self, pool: _StoredSteps, runners: list):
+        self.pool, self.runners = pool, runners
+
+    def release(self):
+        if self.runners is not None:
+            self.pool.free.extend(self.runners)
+            self.runners = None
 
 
 def _stored_steps(model: Model, batch: int, frame_skip: int) -> _StoredSteps:
@@ -269,27 +289,23 @@ class _Rollout(torch.autograd.Function):
         horizon = ctrls.shape[1]
         qpos_traj = torch.empty(qpos.shape[0], horizon, model.nq, dtype=qpos.dtype, device=qpos.device)
         qvel_traj = torch.empty(qvel.shape[0], horizon, model.nv, dtype=qvel.dtype, device=qvel.device)
-        stored = _stored_steps(model, qpos.shape[0], frame_skip) if needs_grad else None
-        if stored is not None and not stored.affordable(horizon):
-            stored = None
+        lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon) if needs_grad else None
         q, v = qpos, qvel
         with _torch_stream(model):
-            if stored is not None:
-                stored.generation += 1
-                for t in range(horizon):
-                    runner = stored.runner(t)
+            for t in range(horizon):
+                if lease is not None:
+                    runner = lease.runners[t]
                     runner.load(q, v, ctrls[:, t])
                     q, v = runner.forward()
-                    qpos_traj[:, t] = q
-                    qvel_traj[:, t] = v
-            else:
-                for t in range(horizon):
+                else:
                     q, v = _forward_control_step(model, q, v, ctrls[:, t].contiguous(), frame_skip)
-                    qpos_traj[:, t] = q
-                    qvel_traj[:, t] = v
+                qpos_traj[:, t] = q
+                qvel_traj[:, t] = v
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
-        ctx.stored = stored
-        ctx.generation = stored.generation if stored is not None else None
+        ctx.lease = lease
+        if lease is not None:
+            # a graph dropped without backward gives its runners back too
+            weakref.finalize(ctx, lease.release)
         ctx.save_for_backward(qpos, qvel, ctrls, qpos_traj, qvel_traj)
         return qpos_traj, qvel_traj
 
@@ -308,14 +324,14 @@ class _Rollout(torch.autograd.Function):
         carry_qpos = torch.zeros_like(qpos0)
         carry_qvel = torch.zeros_like(qvel0)
         reported = False
-        # the forward's intermediates are usable unless another forward pass reused them
-        stored = ctx.stored if ctx.stored is not None and ctx.stored.generation == ctx.generation else None
+        # the forward's intermediates, unless an earlier backward of this graph released them
+        lease = ctx.lease if ctx.lease is not None and ctx.lease.runners is not None else None
         with _torch_stream(model):
             for t in reversed(range(horizon)):
                 grad_q = grad_qpos_traj[:, t] + carry_qpos
                 grad_v = grad_qvel_traj[:, t] + carry_qvel
-                if stored is not None:
-                    d_qpos, d_qvel, d_ctrl = stored.runner(t).backward(grad_q, grad_v)
+                if lease is not None:
+                    d_qpos, d_qvel, d_ctrl = lease.runners[t].backward(grad_q, grad_v)
                 else:
                     q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
                     v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
@@ -325,6 +341,8 @@ class _Rollout(torch.autograd.Function):
                 grad_ctrls[:, t] = d_ctrl
                 if model.nu == 0 and not reported:
                     reported = _warn_nonfinite(torch.cat([carry_qpos, carry_qvel], dim=1)[:, None], t, horizon)
+        if lease is not None:
+            lease.release()
         if model.nu > 0:
             # a non-finite gradient reaches the controls of the step where it appears and of
             # every earlier one: the latest such step is where it first appeared, going backward

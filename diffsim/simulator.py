@@ -1,17 +1,16 @@
 """Runs the kernels of one physics step in order.
 
 A step reads ``qpos, qvel, ctrl`` and writes ``qpos_next, qvel_next``; every
-intermediate lives in a ``StepBuffers``. Recording steps on a ``wp.Tape`` is correct as
-long as every recorded step writes into buffers of its own (Warp's adjoint needs the
-forward values it reads to be unchanged), which is what ``Simulator.rollout`` does when
-gradients are requested.
+intermediate lives in a ``StepBuffers``. Replaying a step's adjoint is correct as long
+as the buffers it read still hold that step's values (Warp's adjoint needs the forward
+values unchanged): a ``StepProgram`` owns its buffers, and ``diffsim.autograd`` keeps one
+program per physics step it will differentiate (or re-runs the step before its adjoint).
 
-Stages (MuJoCo's names in brackets):
+Stages, in launch order (MuJoCo's names in brackets):
     kinematics        body frames, com-based inertias, dof motions   [mj_kinematics, mj_comPos]
-    velocities        body velocities, dof motion rates              [mj_comVel]
-    contact           smoothed penalty contact forces, to joint space (diffsim's own)
     mass matrix       composite rigid bodies                         [mj_crb]
-    bias forces       recursive Newton-Euler at zero acceleration    [mj_rne]
+    bias forces       velocities, then recursive Newton-Euler at qacc = 0  [mj_comVel, mj_rne]
+    contact           smoothed penalty contact forces, to joint space (diffsim's own)
     smooth forces     passive, actuator and limit forces minus bias  [mj_passive, mj_fwdActuation]
     solve             (M + dt D) qacc = f, Cholesky                  [mj_Euler]
     integrate         semi-implicit Euler, quaternions on the sphere [mj_integratePos]

@@ -252,7 +252,7 @@ def test_recomputing_backward_equals_stored_backward(monkeypatch):
 
 
 def test_backward_after_a_later_forward_is_still_correct():
-    """A second rollout reuses the stored buffers; the first one's backward must notice and recompute."""
+    """Two rollouts before one backward: each keeps its own intermediates, both gradients are right."""
     model, qpos, qvel = settled_ant()
     ctrls_a = 0.3 * torch.ones(1, 10, model.nu, dtype=F64)
     ctrls_b = -0.3 * torch.ones(1, 10, model.nu, dtype=F64)
@@ -264,3 +264,19 @@ def test_backward_after_a_later_forward_is_still_correct():
     (loss_a + loss_b).backward()
     torch.testing.assert_close(a.grad, expected, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(b.grad, _ant_gradients(model, qpos, qvel, ctrls_b), rtol=1e-12, atol=1e-14)
+
+
+def test_stored_buffers_return_to_the_pool_after_backward_or_when_the_graph_is_dropped():
+    import gc
+
+    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64)
+    ctrls = torch.zeros(1, 5, model.nu, dtype=F64, requires_grad=True)
+    start = (model.qpos0[None] + 0.2, torch.zeros(1, model.nv, dtype=F64))
+    pool = diffsim.autograd._stored_steps(model, 1, 1)
+    diffsim.rollout(model, *start, ctrls)[0].sum().backward()
+    assert len(pool.free) == pool.allocated == 5
+    kept = diffsim.rollout(model, *start, ctrls)          # a graph nobody differentiates
+    assert len(pool.free) == 0
+    del kept
+    gc.collect()
+    assert len(pool.free) == pool.allocated == 5
