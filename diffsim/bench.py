@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m diffsim.bench {forward,grad,memory} [options]``.
+"""Benchmarks: ``python -m diffsim.bench {forward,grad,memory,train} [options]``.
 
 Every subcommand prints a table and writes JSON (``--out``, default
 ``bench_<name>.json``) recording the machine, the library versions and the settings,
@@ -13,6 +13,8 @@ compared side by side in one run; this is the only place speed and memory are me
             backward pass against MjStep (MuJoCo's finite-difference Jacobians)
     memory  peak resident memory of forward + backward over horizons 100..1000, with
             diffsim's recomputing backward and with one tape kept over the whole rollout
+    train   agents side by side (sac, hybrid, shac) over seeds: environment steps, episodes
+            and wall time to the config's target return (see ``diffsim.bench_train``)
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ import time
 
 import numpy as np
 import torch
+
+from diffsim import bench_train
 
 
 def machine_info() -> dict:
@@ -336,6 +340,7 @@ def main(argv=None):
     memory.add_argument("--full-tape-max", type=int, default=1000, help="longest horizon to try with one full tape")
     memory.add_argument("--out")
     memory.set_defaults(run=bench_memory)
+    bench_train.add_parser(sub)
     args = parser.parse_args(argv)
     args.run(args)
 

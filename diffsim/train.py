@@ -7,8 +7,12 @@ end), and ``summary.json``. ``--resume <checkpoint>`` continues a run exactly wh
 stopped: agent, replay buffer, environments and random generators are all restored, so
 on the CPU an interrupted and resumed run ends where an uninterrupted one does.
 
-Agents: ``sac`` and ``hybrid`` (SAC + physics-gradient actor updates; ``--set agent=hybrid``,
-its settings in the config's ``hybrid`` section). SHAC/APG is in progress.
+Agents (``--set agent=...``; each has its section in the config):
+
+* ``sac``: Soft Actor-Critic, model-free;
+* ``hybrid``: SAC plus actor updates through short differentiable rollouts from replayed
+  states (the ``hybrid`` section adds to the ``sac`` one);
+* ``shac``: analytic policy gradients through the simulator only (SHAC), no replay.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import torch
 import yaml
 
 from diffsim.envs import Ant, CartpoleSwingUp, Gripper
-from diffsim.rl import SAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig
+from diffsim.rl import SAC, SHAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig, SHACConfig
 
 CONFIGS = Path(__file__).parent / "configs"
 ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}
@@ -60,22 +64,35 @@ def apply_overrides(config: dict, overrides) -> dict:
     return config
 
 
-AGENTS = ("sac", "hybrid")
+AGENTS = ("sac", "hybrid", "shac")
 
 
 def agent_config(config: dict):
-    """SACConfig from the ``sac`` section; for the hybrid agent, plus the ``hybrid`` section."""
-    values = dict(config.get("sac", {}))
-    if config["agent"] == "hybrid":
-        values.update(config.get("hybrid", {}))
-    if "hidden" in values:
-        values["hidden"] = tuple(values["hidden"])
-    return (HybridConfig if config["agent"] == "hybrid" else SACConfig)(**values)
+    """SACConfig from the ``sac`` section; for the hybrid agent, plus the ``hybrid`` section;
+    for SHAC, SHACConfig from the ``shac`` section."""
+    if config["agent"] == "shac":
+        values, kind = dict(config.get("shac", {})), SHACConfig
+    else:
+        values = dict(config.get("sac", {}))
+        if config["agent"] == "hybrid":
+            values.update(config.get("hybrid", {}))
+        kind = HybridConfig if config["agent"] == "hybrid" else SACConfig
+    for key, value in values.items():
+        if isinstance(value, list):
+            values[key] = tuple(value)
+    known = set(kind.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {config['agent']} setting(s) {unknown}; known: {', '.join(sorted(known))}")
+    return kind(**values)
 
 
 def make_agent(config: dict, env, device):
     if config["agent"] not in AGENTS:
         raise ValueError(f"unknown agent {config['agent']!r}; known: {', '.join(AGENTS)}")
+    if config["agent"] == "shac":
+        return SHAC(env.observation_size, env.action_size, agent_config(config), device, config["seed"],
+                    total_steps=config["total_steps"])
     if config["agent"] == "hybrid":
         # the physics-gradient rollouts run on a model of their own, so they never touch the training envs' state
         physics_env = make_env(config, 1, config["seed"], device)
@@ -88,7 +105,12 @@ def make_agent(config: dict, env, device):
 def make_env(config: dict, num_envs: int, seed: int, device):
     if config["env"] not in ENVS:
         raise ValueError(f"unknown env {config['env']!r}; known: {', '.join(ENVS)}")
-    return ENVS[config["env"]](num_envs=num_envs, device=device, seed=seed)
+    env = ENVS[config["env"]](num_envs=num_envs, device=device, seed=seed)
+    for key, value in (config.get("model") or {}).items():   # e.g. model: {contact_width: 0.01}
+        if not hasattr(env.model, key):
+            raise ValueError(f"config 'model' section: the model has no setting {key!r}")
+        setattr(env.model, key, value)
+    return env
 
 
 def evaluate(agent, env, seed: int) -> float:
@@ -121,8 +143,10 @@ class Run:
         self.env = make_env(config, config["num_envs"], seed, device)
         self.eval_env = make_env(config, config["eval_envs"], seed + 1, device)
         self.agent = make_agent(config, self.env, device)
-        self.buffer = ReplayBuffer(config["buffer_size"], self.env.observation_size, self.env.action_size,
-                                   self.env.model.nq, self.env.model.nv, device, self.env.dtype, seed)
+        self.on_policy = getattr(self.agent, "on_policy", False)
+        self.buffer = None if self.on_policy else ReplayBuffer(
+            config["buffer_size"], self.env.observation_size, self.env.action_size, self.env.model.nq,
+            self.env.model.nv, device, self.env.dtype, seed)
         self.explore = torch.Generator().manual_seed(seed + 2)      # warm-up random actions
         self.obs, _ = self.env.reset(seed=seed)
         self.running_return = torch.zeros(config["num_envs"], device=self.device)
@@ -130,21 +154,26 @@ class Run:
         self.episodes = 0
         self.evaluations = []           # (global_step, wall_seconds, eval_return)
         self.episode_returns = []       # (global_step, return) of training episodes
-        self.solved_step = None
+        self.solved_step = None         # first evaluation at or above target_return: env steps,
+        self.solved_episode = None      # training episodes finished by then,
+        self.solved_wall_seconds = None  # and wall-clock seconds
         self.wall_seconds = 0.0
 
     def state_dict(self) -> dict:
         env = self.env
-        return {"config": self.config, "agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(),
+        return {"config": self.config, "agent": self.agent.state_dict(),
+                "buffer": None if self.buffer is None else self.buffer.state_dict(),
                 "env": {"qpos": env.qpos, "qvel": env.qvel, "steps": env.steps, "generator": env.generator.get_state()},
                 "explore": self.explore.get_state(), "torch_rng": torch.get_rng_state(),
                 "running_return": self.running_return, "global_step": self.global_step, "episodes": self.episodes,
                 "evaluations": self.evaluations, "episode_returns": self.episode_returns,
-                "solved_step": self.solved_step, "wall_seconds": self.wall_seconds}
+                "solved_step": self.solved_step, "solved_episode": self.solved_episode,
+                "solved_wall_seconds": self.solved_wall_seconds, "wall_seconds": self.wall_seconds}
 
     def load_state_dict(self, state: dict):
         self.agent.load_state_dict(state["agent"])
-        self.buffer.load_state_dict(state["buffer"])
+        if self.buffer is not None:
+            self.buffer.load_state_dict(state["buffer"])
         env = self.env
         env.qpos, env.qvel, env.steps = (state["env"][k].to(self.device) for k in ("qpos", "qvel", "steps"))
         env.generator.set_state(state["env"]["generator"])
@@ -152,12 +181,28 @@ class Run:
         self.explore.set_state(state["explore"])
         torch.set_rng_state(state["torch_rng"])
         self.running_return = state["running_return"].to(self.device)
-        for key in ("global_step", "episodes", "evaluations", "episode_returns", "solved_step", "wall_seconds"):
+        for key in ("global_step", "episodes", "evaluations", "episode_returns", "solved_step", "solved_episode",
+                    "solved_wall_seconds", "wall_seconds"):
             setattr(self, key, state[key])
 
+    def _count_episodes(self, reward, done):
+        """Track training-episode returns from one step's rewards (N,) and done flags (N,)."""
+        self.running_return += reward
+        for i in torch.nonzero(done).flatten().tolist():
+            self.episode_returns.append((self.global_step, float(self.running_return[i])))
+            self.episodes += 1
+        self.running_return = torch.where(done, torch.zeros_like(self.running_return), self.running_return)
+
     def step(self) -> dict:
-        """One step of every environment, then the agent's updates; returns logs."""
+        """One step of every environment and the agent's updates (SHAC: one window of
+        ``horizon`` steps and its updates); returns logs."""
         config, env = self.config, self.env
+        if self.on_policy:
+            logs, self.obs, rewards, terminated, truncated = self.agent.iterate(env, self.obs)
+            for reward, done in zip(rewards, terminated | truncated):
+                self.global_step += env.num_envs
+                self._count_episodes(reward, done)
+            return logs
         if self.global_step < config["learning_starts"]:
             action = torch.rand(env.num_envs, env.action_size, generator=self.explore).to(self.device) * 2 - 1
         else:
@@ -169,12 +214,7 @@ class Run:
                         qpos=qpos, qvel=qvel)
         self.obs = obs
         self.global_step += env.num_envs
-        self.running_return += reward
-        done = terminated | truncated
-        for i in torch.nonzero(done).flatten().tolist():
-            self.episode_returns.append((self.global_step, float(self.running_return[i])))
-            self.episodes += 1
-        self.running_return = torch.where(done, torch.zeros_like(self.running_return), self.running_return)
+        self._count_episodes(reward, terminated | truncated)
         logs = {}
         if self.global_step >= config["learning_starts"]:
             for _ in range(config["updates_per_step"]):
@@ -224,7 +264,8 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
             value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
             run.evaluations.append((run.global_step, run.wall_seconds, value))
             if run.solved_step is None and value >= config["target_return"]:
-                run.solved_step = run.global_step
+                run.solved_step, run.solved_episode, run.solved_wall_seconds = (
+                    run.global_step, run.episodes, round(run.wall_seconds, 2))
             if writer is not None:
                 writer.add_scalar("charts/eval_return", value, run.global_step)
             if bar is not None:
@@ -241,6 +282,7 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
                "final_eval_return": run.evaluations[-1][2] if run.evaluations else None,
                "best_eval_return": max((e[2] for e in run.evaluations), default=None),
                "target_return": config["target_return"], "solved_at_env_step": run.solved_step,
+               "solved_at_episode": run.solved_episode, "solved_at_wall_seconds": run.solved_wall_seconds,
                "evaluations": run.evaluations}
     tmp = logdir / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
@@ -261,7 +303,11 @@ def main(argv=None):
     parser.add_argument("--logdir", help="where to write (default runs/<config>-seed<seed>)")
     parser.add_argument("--resume", help="checkpoint to continue from; its config is used, --set still applies")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: the networks are small, and several threads "
+                             "spin against each other, and against the simulator, on a busy CPU)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    torch.set_num_threads(args.threads)
     if args.resume:
         resume = Path(args.resume)
         if not resume.exists():

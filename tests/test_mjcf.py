@@ -190,7 +190,7 @@ def test_ant_structure():
     s = _parse_quiet(ASSETS / "ant.xml")
     assert (s.nq, s.nv, s.nu, s.nbody) == (15, 14, 8, 10)
     assert s.jnt_type[0] == JOINT_FREE and np.all(s.jnt_type[1:] == JOINT_HINGE)
-    assert np.all((s.actuator_gear >= 100) & (s.actuator_gear <= 150))
+    assert np.all((s.actuator_gear >= 50) & (s.actuator_gear <= 150))
     np.testing.assert_array_equal(s.actuator_ctrlrange, np.tile([-1.0, 1.0], (8, 1)))
     assert np.all(s.jnt_limited[1:]) and s.timestep in (0.01, 0.005)
     np.testing.assert_allclose(s.qpos0[:3], [0, 0, 0.75])

@@ -45,3 +45,48 @@ def test_config_errors_name_what_is_known():
         train.load_config("cartpole", ["total_steps"])
     config = train.load_config("cartpole", ["sac.batch_size=64", "num_envs=2"])
     assert config["sac"]["batch_size"] == 64 and config["num_envs"] == 2
+
+
+def test_crashed_shac_run_resumes_exactly(tmp_path, monkeypatch):
+    """SHAC's learning rate decays over total_steps, so the interrupted run must be the same
+    run: it crashes after its checkpoint at step 256 and is resumed from that checkpoint."""
+    shac = ["agent=shac", "num_envs=4", "shac.horizon=8", "shac.actor_hidden=[16]", "shac.critic_hidden=[16]",
+            "shac.critic_iterations=2", "eval_every=256", "eval_envs=2", "checkpoint_every=256", "total_steps=512"]
+    run(flags(*shac), tmp_path / "straight")
+    step = train.Run.step
+
+    def crash_after_the_checkpoint(self):
+        if self.global_step >= 384:
+            raise RuntimeError("simulated crash")
+        return step(self)
+
+    monkeypatch.setattr(train.Run, "step", crash_after_the_checkpoint)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(flags(*shac), tmp_path / "interrupted")
+    monkeypatch.setattr(train.Run, "step", step)
+    assert torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)["global_step"] == 256
+    train.main(["--config", "cartpole", "--no-progress", "--resume", str(tmp_path / "interrupted" / "checkpoint.pt")])
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)
+    assert a["global_step"] == b["global_step"] == 512 and a["buffer"] is None
+    for key, value in a["agent"]["actor"].items():
+        assert torch.equal(value, b["agent"]["actor"][key]), key
+    assert a["evaluations"][-1][2] == b["evaluations"][-1][2]
+
+
+def test_bench_train_reports_steps_episodes_and_time_to_target(tmp_path):
+    from diffsim import bench
+
+    out = tmp_path / "bench.json"
+    bench.main(["train", "--env", "cartpole", "--agents", "sac,shac", "--seeds", "2", "--total-steps", "1024",
+                "--set", "eval_every=512", "--set", "eval_envs=2", "--set", "learning_starts=256",
+                "--set", "sac.hidden=[16]", "--set", "shac.horizon=16", "--set", "target_return=-1000",
+                "--no-progress", "--logdir", str(tmp_path / "runs"), "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["machine"]["cpu"] and result["settings"]["agents"] == ["sac", "shac"]
+    for agent in ("sac", "shac"):
+        entry = result["summary"][agent]
+        assert entry["seeds"] == 2 and entry["reached_target"] == 2      # every run beats a target of -1000
+        assert all(steps == 512 for steps in entry["env_steps_to_target"])
+        assert len(result["runs"][agent]) == 2
+    assert (tmp_path / "bench.png").stat().st_size > 10_000

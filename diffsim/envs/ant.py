@@ -61,10 +61,17 @@ class Ant(BatchedEnv):
         z = qpos[:, 2]
         return (z > self.healthy_z[0]) & (z < self.healthy_z[1])
 
+    @staticmethod
+    def up_z(qpos):
+        """(B,) z component of the torso's up axis: 1 upright, 0 on its side, -1 upside down."""
+        qx, qy = qpos[:, 4], qpos[:, 5]
+        return 1 - 2 * (qx ** 2 + qy ** 2)
+
     def reward(self, qpos, qvel, action, qpos_next, qvel_next):
         terms = {
             "reward/forward": (qpos_next[:, 0] - qpos[:, 0]) / self.control_dt,
             "reward/healthy": self.healthy(qpos_next).to(qpos_next.dtype),
+            "reward/upright": 0.25 * self.up_z(qpos_next),
             "reward/control": -0.5 * (action ** 2).sum(dim=1),
         }
         return sum(terms.values()), terms

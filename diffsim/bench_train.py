@@ -1,0 +1,140 @@
+"""``python -m diffsim.bench train``: agents side by side on one task, several seeds.
+
+Runs ``diffsim.train`` for every (agent, seed) with the env's shipped config, then
+reports per agent the environment steps, training episodes and wall-clock seconds until
+the evaluation return first reached the config's ``target_return``: the median over
+seeds and the spread (min..max), and how many seeds got there at all. Writes JSON (every
+evaluation of every run, machine and settings) and a learning-curve figure.
+
+    python -m diffsim.bench train --env cartpole --agents sac,hybrid,shac --seeds 3
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+
+def _at_target(summary: dict) -> dict:
+    """Steps, episodes and seconds at which a run first reached its target (None if never)."""
+    return {"env_steps": summary["solved_at_env_step"], "episodes": summary.get("solved_at_episode"),
+            "wall_seconds": summary.get("solved_at_wall_seconds")}
+
+
+def _spread(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    median = statistics.median(values)
+    whole = all(float(v).is_integer() for v in values) or abs(median) >= 10
+    fmt = (lambda v: f"{v:.0f}") if whole else (lambda v: f"{v:.1f}")
+    return f"{fmt(median)} [{fmt(min(values))}..{fmt(max(values))}]" if len(values) > 1 else fmt(median)
+
+
+def summarise(runs: dict, target: float) -> dict:
+    """Per agent: solved count, medians and spreads of steps/episodes/seconds to target."""
+    table = {}
+    for agent, summaries in runs.items():
+        reached = [_at_target(s) for s in summaries if s["solved_at_env_step"] is not None]
+        entry = {"seeds": len(summaries), "reached_target": len(reached), "target_return": target,
+                 "final_eval_return": [s["final_eval_return"] for s in summaries],
+                 "best_eval_return": [s["best_eval_return"] for s in summaries],
+                 "wall_seconds": [s["wall_seconds"] for s in summaries],
+                 "env_steps_run": [s["env_steps"] for s in summaries]}
+        for key in ("env_steps", "episodes", "wall_seconds"):
+            values = [r[key] for r in reached]
+            entry[f"{key}_to_target"] = values
+            entry[f"median_{key}_to_target"] = statistics.median(values) if len(reached) == len(summaries) else None
+        table[agent] = entry
+    return table
+
+
+def plot(runs: dict, target: float, title: str, path: Path):
+    """Evaluation return against environment steps and against wall-clock time."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for agent, summaries in runs.items():
+        color = None
+        for i, summary in enumerate(summaries):
+            evals = np.array(summary["evaluations"], dtype=float).reshape(-1, 3)
+            for ax, column in ((axes[0], 0), (axes[1], 1)):
+                line, = ax.plot(evals[:, column], evals[:, 2], color=color, alpha=0.8, lw=1.5,
+                                label=agent if i == 0 else None)
+            color = line.get_color()
+    for ax, xlabel in ((axes[0], "environment steps"), (axes[1], "wall-clock seconds")):
+        ax.axhline(target, color="k", ls="--", lw=1, label="target return")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("evaluation return")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def bench_train(args):
+    from diffsim.bench import _table, _write, machine_info
+    import torch
+
+    from diffsim.train import AGENTS, load_config, train
+
+    torch.set_num_threads(args.threads)
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()]
+    unknown = [a for a in agents if a not in AGENTS]
+    if unknown:
+        raise SystemExit(f"unknown agent(s) {unknown}; known: {', '.join(AGENTS)}")
+    overrides = list(args.set)
+    if args.total_steps:
+        overrides.append(f"total_steps={args.total_steps}")
+    logroot = Path(args.logdir or f"runs/bench-train-{args.env}")
+    runs = {}
+    for agent in agents:
+        runs[agent] = []
+        for seed in range(1, args.seeds + 1):
+            config = load_config(args.env, [*overrides, f"agent={agent}", f"seed={seed}"])
+            print(f"== {args.env} / {agent} / seed {seed}: {config['total_steps']} env steps")
+            runs[agent].append(train(config, logroot / f"{agent}-seed{seed}", args.device, progress=not args.no_progress))
+    target = config["target_return"]
+    table = summarise(runs, target)
+
+    rows = []
+    for agent, entry in table.items():
+        rows.append([agent, f"{entry['reached_target']}/{entry['seeds']}", _spread(entry["env_steps_to_target"]),
+                     _spread(entry["episodes_to_target"]), _spread(entry["wall_seconds_to_target"]),
+                     _spread(entry["final_eval_return"])])
+    print(f"\n{args.env}: to reach evaluation return {target}; median [min..max] over the seeds that reached it")
+    print(_table(["agent", "reached", "env steps", "episodes", "wall s", "final eval return"], rows))
+    if "sac" in table and table["sac"]["median_env_steps_to_target"]:
+        for agent, entry in table.items():
+            if agent != "sac" and entry["median_env_steps_to_target"]:
+                print(f"{agent}: {table['sac']['median_env_steps_to_target'] / entry['median_env_steps_to_target']:.1f}x "
+                      f"fewer env steps than sac, {table['sac']['median_wall_seconds_to_target'] / entry['median_wall_seconds_to_target']:.1f}x less wall time")
+    out = Path(args.out or f"bench_train_{args.env}.json")
+    figure = out.with_suffix(".png")
+    plot(runs, target, f"{args.env}: evaluation return, {args.seeds} seed(s) per agent", figure)
+    print(f"wrote {figure}")
+    _write(out, {"benchmark": "train", "machine": machine_info(),
+                 "settings": {"env": args.env, "agents": agents, "seeds": args.seeds, "overrides": overrides,
+                              "device": args.device},
+                 "summary": table, "runs": runs})
+
+
+def add_parser(sub):
+    train = sub.add_parser("train", help="agents side by side: steps, episodes and time to the target return")
+    train.add_argument("--env", default="cartpole", help="config name (cartpole, ant, gripper)")
+    train.add_argument("--agents", default="sac,hybrid,shac", help="comma-separated: sac, hybrid, shac")
+    train.add_argument("--seeds", type=int, default=3)
+    train.add_argument("--total-steps", type=int, help="override the config's total_steps")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every run")
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--logdir", help="default runs/bench-train-<env>")
+    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads (see python -m diffsim.train --help)")
+    train.add_argument("--out", help="JSON path (default bench_train_<env>.json; the figure goes beside it as .png)")
+    train.set_defaults(run=bench_train)
