@@ -12,6 +12,12 @@ import pytest  # noqa: E402
 
 matplotlib.use("Agg")  # no display in CI; figures are still drawn and can be saved
 
+import torch  # noqa: E402
+
+# The agents' networks are small: several torch threads only spin against each other
+# (and against Warp's kernels) on a shared two-core CI machine; one thread is fastest.
+torch.set_num_threads(1)
+
 
 def pytest_report_header(config):
     quick = os.environ.get("DIFFSIM_QUICK", "")

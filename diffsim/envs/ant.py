@@ -16,7 +16,7 @@ The torso's x and y are left out, so that a policy cannot depend on where it is.
 ==========  ==============================================  ==================
 action      meaning                                         range
 ==========  ==============================================  ==================
-0 - 7       torque of hip_1, knee_1, ..., knee_4 motors     [-1, 1] -> x gear 120
+0 - 7       torque of hip_1, knee_1, ..., knee_4 motors     [-1, 1] -> x gear 80 N m
 ==========  ==============================================  ==================
 
 ============  =================================================  =====================
@@ -24,8 +24,12 @@ reward        term                                               per control ste
 ============  =================================================  =====================
 forward       x displacement of the torso / control_dt           m/s, unbounded
 healthy       1 while the torso height is in ``healthy_z``       0 or 1
-control       -0.5 * sum(action^2)                               [-4, 0]
+upright       0.25 * z component of the torso's up axis          [-0.25, 0.25]
+control       -0.05 * sum(action^2)  (``control_cost``)          [-0.4, 0]
 ============  =================================================  =====================
+
+The upright term is smooth, so that gradient-based agents (SHAC, hybrid) feel a fall
+coming before the 0/1 healthy bonus drops. Standing still earns about 1.25 per step.
 
 Terminates when the torso leaves ``healthy_z`` = (0.2, 1.0) m (it has fallen or
 flown); truncated after ``max_episode_steps`` (default 1000 control steps of 0.05 s).
@@ -42,6 +46,7 @@ from diffsim.envs.base import BatchedEnv
 class Ant(BatchedEnv):
     observation_size = 27
     healthy_z = (0.2, 1.0)
+    control_cost = 0.05      # per unit action^2; Gym's 0.5 outweighs the forward reward of a walk this slow
 
     def __init__(self, num_envs: int = 1, device="cpu", dtype=torch.float32, frame_skip: int = 10,
                  max_episode_steps: int = 1000, seed: int | None = None):
@@ -72,7 +77,7 @@ class Ant(BatchedEnv):
             "reward/forward": (qpos_next[:, 0] - qpos[:, 0]) / self.control_dt,
             "reward/healthy": self.healthy(qpos_next).to(qpos_next.dtype),
             "reward/upright": 0.25 * self.up_z(qpos_next),
-            "reward/control": -0.5 * (action ** 2).sum(dim=1),
+            "reward/control": -self.control_cost * (action ** 2).sum(dim=1),
         }
         return sum(terms.values()), terms
 

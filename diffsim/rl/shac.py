@@ -133,12 +133,16 @@ class SHAC:
         discount = torch.ones(N, device=self.device)
         returns = torch.zeros(N, device=self.device)     # discounted reward since the window (or episode) began
         loss = torch.zeros((), device=self.device)
+        terms = {}
         for t in range(H):
             observations.append(obs.detach().float())
             action = self.actor(self.obs_norm(obs.float()))
             obs, reward, term, trunc, info = env.step(action)
             reward = reward.float()
             blew_up = info["blew_up"]
+            for key, value in info.items():          # the env's reward terms, for the logs
+                if key.startswith("reward/"):
+                    terms[key] = terms.get(key, 0.0) + float(value.detach().float().mean()) / H
             returns = returns + discount * torch.where(blew_up, torch.zeros_like(reward), reward)
             # the value of where each env ended up: 0 if terminated, V(last obs) if truncated or still running
             final_value = self.value(info["final_obs"].float(), target=True)
@@ -173,7 +177,7 @@ class SHAC:
         logs = {"losses/actor": float(loss.detach()), "losses/critic": critic_loss, "losses/skipped": self.skipped,
                 "charts/policy_std": float(self.actor.log_std.detach().exp().mean()),
                 "charts/window_reward": float(rewards.mean()),
-                "charts/actor_lr": self.actor_optimizer.param_groups[0]["lr"]}
+                "charts/actor_lr": self.actor_optimizer.param_groups[0]["lr"], **terms}
         return logs, obs, rewards, torch.stack(terminated), torch.stack(truncated)
 
     @torch.no_grad()
