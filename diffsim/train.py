@@ -126,6 +126,22 @@ def evaluate(agent, env, seed: int) -> float:
     return float(returns.mean())
 
 
+def random_policy_return(env, seed: int) -> float:
+    """Mean return of one episode of uniformly random actions in each of the env's
+    environments: the baseline a learning agent must clearly beat."""
+    env.reset(seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    returns = torch.zeros(env.num_envs, device=env.device)
+    running = torch.ones(env.num_envs, dtype=torch.bool, device=env.device)
+    with torch.no_grad():
+        while bool(running.any()):
+            action = (torch.rand(env.num_envs, env.action_size, generator=generator) * 2 - 1).to(env.device)
+            _, reward, terminated, truncated, _ = env.step(action)
+            returns += reward * running
+            running &= ~(terminated | truncated)
+    return float(returns.mean())
+
+
 def save_atomically(payload, path: Path):
     """torch.save to a temporary file, then rename: a checkpoint is never half-written."""
     tmp = path.with_name(path.name + ".tmp")

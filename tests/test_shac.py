@@ -47,20 +47,10 @@ def test_running_norm_matches_the_statistics_of_everything_seen():
     torch.testing.assert_close(agent.obs_norm.var, everything.var(0, unbiased=False), rtol=1e-3, atol=1e-3)
 
 
-def random_policy_return(num_envs=8, seed=11):
-    env = CartpoleSwingUp(num_envs=num_envs, seed=seed)
-    env.reset(seed=seed)
-    g = torch.Generator().manual_seed(seed)
-    total = torch.zeros(num_envs)
-    for _ in range(env.max_episode_steps):
-        _, reward, _, _, _ = env.step(torch.rand(num_envs, 1, generator=g) * 2 - 1)
-        total += reward
-    return float(total.mean())
-
-
 def test_shac_learns_to_swing_the_cartpole_from_analytic_gradients_alone():
     """20 windows of 16 envs x 32 steps (10k env steps, a few seconds): the deterministic
     policy's return rises well above a random policy's."""
+    from diffsim import train
     from diffsim.train import evaluate
 
     torch.manual_seed(0)
@@ -73,7 +63,7 @@ def test_shac_learns_to_swing_the_cartpole_from_analytic_gradients_alone():
         assert all(math.isfinite(v) for v in logs.values()) and logs["losses/skipped"] == 0
         assert rewards.shape == (32, 16)
     trained = evaluate(agent, CartpoleSwingUp(num_envs=8, seed=11), seed=11)
-    random = random_policy_return()
+    random = train.random_policy_return(CartpoleSwingUp(num_envs=8, seed=11), seed=11)
     print(f"cartpole return: random policy {random:.1f}, untrained {untrained:.1f}, SHAC after 10k steps {trained:.1f}")
     assert trained > random + 30 and trained > untrained + 30
 
