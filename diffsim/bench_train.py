@@ -7,9 +7,14 @@ seeds and the spread (min..max), and how many seeds got there at all. Writes JSO
 evaluation of every run, machine and settings) and a learning-curve figure.
 
     python -m diffsim.bench train --env cartpole --agents sac,hybrid,shac --seeds 3
+
+``--reuse`` keeps the finished runs already in the log directory (same resolved config,
+all of ``total_steps`` done) instead of training them again, so a long benchmark that
+was interrupted, or extended by a seed or an agent, only trains what is missing.
 """
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -30,6 +35,20 @@ def _spread(values) -> str:
     whole = all(float(v).is_integer() for v in values) or abs(median) >= 10
     fmt = (lambda v: f"{v:.0f}") if whole else (lambda v: f"{v:.1f}")
     return f"{fmt(median)} [{fmt(min(values))}..{fmt(max(values))}]" if len(values) > 1 else fmt(median)
+
+
+def finished_run(logdir: Path, config: dict) -> dict | None:
+    """The summary of a run of exactly ``config`` that finished in ``logdir``, else None."""
+    import torch
+
+    summary_path, checkpoint_path = logdir / "summary.json", logdir / "checkpoint.pt"
+    if not (summary_path.exists() and checkpoint_path.exists()):
+        return None
+    stored = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    summary = json.loads(summary_path.read_text())
+    if stored.get("config") != config or summary.get("env_steps", 0) < config["total_steps"]:
+        return None
+    return summary
 
 
 def summarise(runs: dict, target: float) -> dict:
@@ -98,8 +117,14 @@ def bench_train(args):
         runs[agent] = []
         for seed in range(1, args.seeds + 1):
             config = load_config(args.env, [*overrides, f"agent={agent}", f"seed={seed}"])
-            print(f"== {args.env} / {agent} / seed {seed}: {config['total_steps']} env steps")
-            runs[agent].append(train(config, logroot / f"{agent}-seed{seed}", args.device, progress=not args.no_progress))
+            logdir = logroot / f"{agent}-seed{seed}"
+            summary = finished_run(logdir, config) if args.reuse else None
+            if summary is not None:
+                print(f"== {args.env} / {agent} / seed {seed}: reusing the finished run in {logdir}")
+            else:
+                print(f"== {args.env} / {agent} / seed {seed}: {config['total_steps']} env steps")
+                summary = train(config, logdir, args.device, progress=not args.no_progress)
+            runs[agent].append(summary)
     target = config["target_return"]
     table = summarise(runs, target)
 
@@ -135,6 +160,8 @@ def add_parser(sub):
     train.add_argument("--device", default="cpu")
     train.add_argument("--logdir", help="default runs/bench-train-<env>")
     train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--reuse", action="store_true",
+                       help="keep finished runs of the same config found in the log directory")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads (see python -m diffsim.train --help)")
     train.add_argument("--out", help="JSON path (default bench_train_<env>.json; the figure goes beside it as .png)")
     train.set_defaults(run=bench_train)

@@ -74,14 +74,15 @@ def test_crashed_shac_run_resumes_exactly(tmp_path, monkeypatch):
     assert a["evaluations"][-1][2] == b["evaluations"][-1][2]
 
 
-def test_bench_train_reports_steps_episodes_and_time_to_target(tmp_path):
+def test_bench_train_reports_steps_episodes_and_time_to_target(tmp_path, capsys):
     from diffsim import bench
 
     out = tmp_path / "bench.json"
-    bench.main(["train", "--env", "cartpole", "--agents", "sac,shac", "--seeds", "2", "--total-steps", "1024",
-                "--set", "eval_every=512", "--set", "eval_envs=2", "--set", "learning_starts=256",
-                "--set", "sac.hidden=[16]", "--set", "shac.horizon=16", "--set", "target_return=-1000",
-                "--no-progress", "--logdir", str(tmp_path / "runs"), "--out", str(out)])
+    args = ["train", "--env", "cartpole", "--agents", "sac,shac", "--seeds", "2", "--total-steps", "1024",
+            "--set", "eval_every=512", "--set", "eval_envs=2", "--set", "learning_starts=256",
+            "--set", "sac.hidden=[16]", "--set", "shac.horizon=16", "--set", "target_return=-1000",
+            "--no-progress", "--logdir", str(tmp_path / "runs"), "--out", str(out)]
+    bench.main(args)
     result = json.loads(out.read_text())
     assert result["machine"]["cpu"] and result["settings"]["agents"] == ["sac", "shac"]
     for agent in ("sac", "shac"):
@@ -90,3 +91,14 @@ def test_bench_train_reports_steps_episodes_and_time_to_target(tmp_path):
         assert all(steps == 512 for steps in entry["env_steps_to_target"])
         assert len(result["runs"][agent]) == 2
     assert (tmp_path / "bench.png").stat().st_size > 10_000
+
+    # --reuse keeps finished runs of the same config and trains only what is new
+    (tmp_path / "runs" / "shac-seed2" / "summary.json").unlink()          # as if seed 2 was interrupted
+    capsys.readouterr()
+    bench.main([*args, "--reuse"])
+    printed = capsys.readouterr().out
+    assert printed.count("reusing the finished run") == 3 and "shac / seed 2: 1024 env steps" in printed
+    again = json.loads(out.read_text())
+    assert again["runs"]["sac"] == result["runs"]["sac"]
+    bench.main([*args, "--reuse", "--set", "sac.hidden=[8]"])                # another config: nothing reused
+    assert "reusing" not in capsys.readouterr().out
