@@ -3,7 +3,8 @@
 Configs are YAML files shipped in ``diffsim/configs/`` (or a path to your own). A run
 writes to ``--logdir`` (default ``runs/<config>-seed<seed>``): TensorBoard events, a
 checkpoint written atomically every ``checkpoint_every`` environment steps (and at the
-end), and ``summary.json``. ``--resume <checkpoint>`` continues a run exactly where it
+end), ``best.pt`` (the agent at its best evaluation so far, with that return and step)
+and ``summary.json``. ``--resume <checkpoint>`` continues a run exactly where it
 stopped: agent, replay buffer, environments and random generators are all restored, so
 on the CPU an interrupted and resumed run ends where an uninterrupted one does.
 
@@ -278,6 +279,9 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
             writer.add_scalar("charts/steps_per_second", run.global_step / max(run.wall_seconds, 1e-9), run.global_step)
         if _crossed(before, run.global_step, config["eval_every"]):
             value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
+            if not run.evaluations or value > max(e[2] for e in run.evaluations):
+                save_atomically({"config": config, "agent": run.agent.state_dict(), "env_step": run.global_step,
+                                 "eval_return": value}, logdir / "best.pt")
             run.evaluations.append((run.global_step, run.wall_seconds, value))
             if run.solved_step is None and value >= config["target_return"]:
                 run.solved_step, run.solved_episode, run.solved_wall_seconds = (

@@ -33,6 +33,15 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     summary = json.loads((tmp_path / "straight" / "summary.json").read_text())
     assert summary["env_steps"] == 800 and len(summary["evaluations"]) == 2
     assert list((tmp_path / "straight").glob("events.out.tfevents.*")), "TensorBoard events are written"
+    # best.pt holds the agent of the best evaluation: evaluated again the same way, it scores the same
+    best = torch.load(tmp_path / "straight" / "best.pt", weights_only=False)
+    index, (step, _, value) = max(enumerate(summary["evaluations"]), key=lambda e: e[1][2])
+    assert (best["env_step"], best["eval_return"]) == (step, value) == (step, summary["best_eval_return"])
+    config = best["config"]
+    eval_env = train.make_env(config, config["eval_envs"], config["seed"] + 1, "cpu")
+    agent = train.make_agent(config, eval_env, "cpu")
+    agent.load_state_dict(best["agent"])
+    assert train.evaluate(agent, eval_env, config["seed"] + 1000 + index) == pytest.approx(value, abs=1e-4)
     assert not list(tmp_path.rglob("*.tmp")), "no half-written files are left behind"
 
 
