@@ -39,14 +39,11 @@ def _spread(values) -> str:
 
 def finished_run(logdir: Path, config: dict) -> dict | None:
     """The summary of a run of exactly ``config`` that finished in ``logdir``, else None."""
-    import torch
-
-    summary_path, checkpoint_path = logdir / "summary.json", logdir / "checkpoint.pt"
-    if not (summary_path.exists() and checkpoint_path.exists()):
+    path = logdir / "summary.json"
+    if not path.exists():
         return None
-    stored = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-    summary = json.loads(summary_path.read_text())
-    if stored.get("config") != config or summary.get("env_steps", 0) < config["total_steps"]:
+    summary = json.loads(path.read_text())
+    if summary.get("resolved_config") != config or summary.get("env_steps", 0) < config["total_steps"]:
         return None
     return summary
 

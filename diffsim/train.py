@@ -303,7 +303,7 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
                "best_eval_return": max((e[2] for e in run.evaluations), default=None),
                "target_return": config["target_return"], "solved_at_env_step": run.solved_step,
                "solved_at_episode": run.solved_episode, "solved_at_wall_seconds": run.solved_wall_seconds,
-               "evaluations": run.evaluations}
+               "evaluations": run.evaluations, "resolved_config": config}
     tmp = logdir / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
     os.replace(tmp, logdir / "summary.json")
