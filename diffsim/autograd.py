@@ -32,7 +32,7 @@ import warp as wp
 
 from diffsim.model import Model
 from diffsim.simulator import Simulator, StepBuffers, StepProgram
-from diffsim.validation import check_finite, check_frame_skip, check_state
+from diffsim.validation import all_finite, check_finite, check_frame_skip, check_state
 
 
 class SimulationError(RuntimeError):
@@ -263,6 +263,8 @@ def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qp
 
 def _first_bad(tensor: torch.Tensor):
     """(environments, first index along dim 1) where a (B, T, ...) tensor is not finite, or None."""
+    if all_finite(tensor):
+        return None
     bad = ~torch.isfinite(tensor.reshape(tensor.shape[0], tensor.shape[1], -1)).all(dim=2)
     if not bool(bad.any()):
         return None
@@ -375,7 +377,8 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
                                               or len(params) > 0)
     qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, needs_grad, qpos, qvel, ctrls, *params)
     if check_finite:
-        bad = _first_bad(torch.cat([qpos_traj.detach(), qvel_traj.detach()], dim=2))
+        bad = None if all_finite(qpos_traj) and all_finite(qvel_traj) else \
+            _first_bad(torch.cat([qpos_traj.detach(), qvel_traj.detach()], dim=2))
         if bad is not None:
             envs, step = bad
             raise SimulationError(

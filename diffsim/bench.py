@@ -6,13 +6,16 @@ so that a figure can always be traced to where and how it was measured. Speed is
 compared side by side in one run; this is the only place speed and memory are measured
 (the test suite asserts correctness only).
 
-    forward Ant with contact, batch sizes 1, 64, 1024: environment steps per second and
-            simulated seconds per wall-clock second, diffsim beside MuJoCo (mujoco.rollout,
-            the same model, on one thread and on every core)
+    forward Ant with contact, batch sizes 1, 64, 1024 (and 4096, 16384 on a GPU):
+            environment steps per second and simulated seconds per wall-clock second,
+            diffsim beside MuJoCo (mujoco.rollout, the same model, on one thread and on
+            every core) and, with --device cuda where ``mujoco_warp`` is installed, beside
+            MuJoCo Warp on the same GPU (its step captured as a CUDA graph)
     grad    gradient of a T-step Ant rollout loss w.r.t. all controls: diffsim's analytic
             backward pass against MjStep (MuJoCo's finite-difference Jacobians)
-    memory  peak resident memory of forward + backward over horizons 100..1000, with
-            diffsim's recomputing backward and with one tape kept over the whole rollout
+    memory  peak memory of forward + backward over horizons 100..1000, with diffsim's
+            backward and with one tape kept over the whole rollout: resident memory on
+            the CPU, device memory (torch's and Warp's allocators) on a GPU
     train   agents side by side (sac, hybrid, shac) over seeds: environment steps, episodes
             and wall time to the config's target return (see ``diffsim.bench_train``)
 """
@@ -201,6 +204,45 @@ def _time_mujoco_forward(batch, steps, threads, repeats):
     return best
 
 
+def _time_mujoco_warp_forward(batch, steps, device, repeats):
+    """MuJoCo Warp (``mujoco_warp``) stepping ``batch`` Ant worlds ``steps`` times from the
+    same initial state under fixed random controls, its step captured as a graph the way
+    its own benchmarks run it. Returns the best wall time in seconds, or None when
+    ``mujoco_warp`` is not installed."""
+    try:
+        import mujoco_warp as mjw
+    except ImportError:
+        return None
+    import mujoco
+    import warp as wp
+
+    import diffsim
+
+    m = mujoco.MjModel.from_xml_path(diffsim.asset("ant.xml"))
+    d = mujoco.MjData(m)
+    with wp.ScopedDevice(device):
+        model = mjw.put_model(m)
+        # contact and constraint capacity per world: the Ant touches the floor with a few geoms
+        data = mjw.put_data(m, d, nworld=batch, nconmax=32, njmax=128)
+        initial_qpos, initial_qvel = wp.clone(data.qpos), wp.clone(data.qvel)
+        g = np.random.default_rng(0)
+        data.ctrl.assign(g.uniform(-1, 1, size=(batch, m.nu)).astype(np.float32))
+        mjw.step(model, data)                                   # warm-up: compile kernels
+        with wp.ScopedCapture() as capture:
+            mjw.step(model, data)
+        best = float("inf")
+        for _ in range(repeats):
+            wp.copy(data.qpos, initial_qpos)
+            wp.copy(data.qvel, initial_qvel)
+            wp.synchronize_device()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                wp.capture_launch(capture.graph)
+            wp.synchronize_device()
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _time_diffsim_forward(batch, steps, dtype, device, repeats):
     import diffsim
 
@@ -222,8 +264,11 @@ def _time_diffsim_forward(batch, steps, dtype, device, repeats):
 def bench_forward(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     threads = args.threads or os.cpu_count()
+    on_gpu = args.device != "cpu"
+    batches = args.batch or ([1, 64, 1024, 4096, 16384] if on_gpu else [1, 64, 1024])
+    mujoco_warp = args.mujoco_warp if args.mujoco_warp is not None else on_gpu
     rows, results = [], []
-    for batch in args.batch:
+    for batch in batches:
         seconds, dt = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
         entry = {"batch": batch, "steps": args.steps, "diffsim_s": seconds,
                  "diffsim_steps_per_s": batch * args.steps / seconds,
@@ -237,14 +282,27 @@ def bench_forward(args):
             many = entry[f"mujoco_{threads}thread_steps_per_s"]
             entry["diffsim_over_mujoco_1thread"] = entry["diffsim_steps_per_s"] / one
             row += [f"{one:.0f}", f"{many:.0f}", f"{entry['diffsim_over_mujoco_1thread']:.2f}x"]
+        if mujoco_warp:
+            t = _time_mujoco_warp_forward(batch, args.steps, args.device, args.repeats)
+            if t is None:
+                print("mujoco_warp is not installed (pip install mujoco-warp): no MuJoCo Warp column", file=sys.stderr)
+                mujoco_warp = False
+            else:
+                entry["mujoco_warp_steps_per_s"] = batch * args.steps / t
+                entry["diffsim_over_mujoco_warp"] = entry["diffsim_steps_per_s"] / entry["mujoco_warp_steps_per_s"]
+                row += [f"{entry['mujoco_warp_steps_per_s']:.0f}", f"{entry['diffsim_over_mujoco_warp']:.2f}x"]
         results.append(entry)
         rows.append(row)
         print(f"batch {batch}: done", file=sys.stderr)
     headers = ["envs", "diffsim steps/s", "diffsim sim-s/s"]
     if not args.skip_mujoco:
         headers += ["MuJoCo 1 thread steps/s", f"MuJoCo {threads} threads steps/s", "diffsim / MuJoCo 1 thread"]
+    if mujoco_warp:
+        headers += [f"MuJoCo Warp ({args.device}) steps/s", "diffsim / MuJoCo Warp"]
+    rows = [r + [""] * (len(headers) - len(r)) for r in rows]
+    where = "Warp's CPU kernels use one core" if not on_gpu else machine_info()["cuda"]
     print(f"\nAnt with contact, {args.steps} physics steps of {dt:.4g} s, diffsim in {args.dtype} on {args.device} "
-          f"(Warp's CPU kernels use one core); MuJoCo in float64")
+          f"({where}); MuJoCo in float64 on the CPU")
     print(_table(headers, rows))
     _write(args.out or "bench_forward.json", {"benchmark": "forward", "machine": machine_info(),
                                               "settings": _settings(args), "results": results})
@@ -252,15 +310,25 @@ def bench_forward(args):
 
 # --- memory -----------------------------------------------------------------------------------
 
-def _memory_child(mode, batch, horizon, frame_skip):
-    """Run in a fresh process: peak RSS (MiB) of one forward + backward."""
+def _peak_mib(device) -> float:
+    """Peak memory so far: resident memory of the process on the CPU; on a GPU the
+    high-water marks of torch's and Warp's allocators, added (an upper bound)."""
+    if device == "cpu":
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import warp as wp
+
+    return (torch.cuda.max_memory_allocated(device) + wp.get_mempool_used_mem_high(device)) / 2**20
+
+
+def _memory_child(mode, batch, horizon, frame_skip, device="cpu"):
+    """Run in a fresh process: peak memory (MiB) of one forward + backward."""
     import warp as wp
 
     import diffsim
     from diffsim.simulator import Simulator, StepBuffers
 
-    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32, device)
+    base = _peak_mib(device)
     if mode == "diffsim":
         ctrls.requires_grad_()
         _loss(*diffsim.rollout(model, qpos, qvel, ctrls, frame_skip)).backward()
@@ -278,8 +346,9 @@ def _memory_child(mode, batch, horizon, frame_skip):
                     sim.step(StepBuffers(model, batch, requires_grad=True), q, v, c[t], q_next, v_next)
                     q, v = q_next, v_next
         tape.backward(grads={q: wp.ones_like(q), v: wp.ones_like(v)})
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mib": peak / 1024, "baseline_mib": base / 1024}))
+    if device != "cpu":
+        torch.cuda.synchronize(device)
+    print(json.dumps({"peak_mib": _peak_mib(device), "baseline_mib": base}))
 
 
 def bench_memory(args):
@@ -290,7 +359,7 @@ def bench_memory(args):
             if mode == "full_tape" and horizon > args.full_tape_max:
                 continue
             cmd = [sys.executable, "-m", "diffsim.bench", "_memory_child", mode, str(args.batch[0]), str(horizon),
-                   str(args.frame_skip)]
+                   str(args.frame_skip), args.device]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             measured = json.loads(out)
             entry[f"{mode}_peak_mib"] = measured["peak_mib"]
@@ -299,7 +368,8 @@ def bench_memory(args):
         rows.append([horizon, f"{entry['baseline_mib']:.0f}", f"{entry['diffsim_peak_mib']:.0f}",
                      f"{entry.get('full_tape_peak_mib', float('nan')):.0f}"])
         print(f"horizon {horizon}: done", file=sys.stderr)
-    print(f"\nPeak RSS (MiB) of forward + backward, Ant, {args.batch[0]} envs, frame_skip {args.frame_skip}, float32")
+    what = "Peak RSS" if args.device == "cpu" else f"Peak {args.device} memory"
+    print(f"\n{what} (MiB) of forward + backward, Ant, {args.batch[0]} envs, frame_skip {args.frame_skip}, float32")
     print(_table(["horizon", "after setup", "diffsim", "one tape over the rollout"], rows))
     _write(args.out or "bench_memory.json", {"benchmark": "memory", "machine": machine_info(), "settings": _settings(args),
                                             "results": results})
@@ -308,7 +378,7 @@ def bench_memory(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_memory_child":
-        _memory_child(argv[1], int(argv[2]), int(argv[3]), int(argv[4]))
+        _memory_child(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
         return
     parser = argparse.ArgumentParser(prog="python -m diffsim.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,13 +394,15 @@ def main(argv=None):
     grad.add_argument("--out")
     grad.set_defaults(run=bench_grad)
     forward = sub.add_parser("forward", help="forward simulation throughput: diffsim vs MuJoCo")
-    forward.add_argument("--batch", type=int, nargs="+", default=[1, 64, 1024])
+    forward.add_argument("--batch", type=int, nargs="+", help="default: 1 64 1024; on a GPU also 4096 16384")
     forward.add_argument("--steps", type=int, default=200, help="physics steps per rollout")
     forward.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     forward.add_argument("--device", default="cpu")
     forward.add_argument("--threads", type=int, default=0, help="MuJoCo threads besides 1 (default: all cores)")
     forward.add_argument("--repeats", type=int, default=3)
     forward.add_argument("--skip-mujoco", action="store_true")
+    forward.add_argument("--mujoco-warp", action=argparse.BooleanOptionalAction, default=None,
+                         help="also time MuJoCo Warp on --device (default: on a GPU, when mujoco_warp is installed)")
     forward.add_argument("--out")
     forward.set_defaults(run=bench_forward)
     memory = sub.add_parser("memory", help="peak memory of forward + backward over long horizons")
@@ -338,6 +410,7 @@ def main(argv=None):
     memory.add_argument("--horizons", type=int, nargs="+", default=[100, 250, 500, 1000])
     memory.add_argument("--frame-skip", type=int, default=1)
     memory.add_argument("--full-tape-max", type=int, default=1000, help="longest horizon to try with one full tape")
+    memory.add_argument("--device", default="cpu")
     memory.add_argument("--out")
     memory.set_defaults(run=bench_memory)
     bench_train.add_parser(sub)

@@ -45,7 +45,7 @@ CONTACT_DEFAULTS = (2.0e3, 3.0, 2.0e-3, 0.05)
 
 # Integer topology copied to the device as int32 arrays.
 TOPOLOGY = (
-    "body_parent", "body_jntadr", "body_jntnum", "body_rootid", "body_subtree_end",
+    "body_parent", "body_jntadr", "body_jntnum", "body_dofadr", "body_dofnum", "body_rootid", "body_subtree_end",
     "jnt_type", "jnt_qposadr", "jnt_dofadr", "jnt_limited",
     "dof_body", "dof_jnt", "dof_parent",
     "actuator_trnid", "actuator_ctrllimited", "actuator_forcelimited",

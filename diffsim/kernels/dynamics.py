@@ -60,7 +60,8 @@ def subtree_sum_scalar(values: wp.array(dtype=Any), first: int, end: int):
 
 @wp.kernel
 def mass_matrix_rows(
-    dof_body: wp.array(dtype=int),
+    body_dofadr: wp.array(dtype=int),
+    body_dofnum: wp.array(dtype=int),
     dof_ancestor: wp.array2d(dtype=int),
     dof_armature: wp.array(dtype=Any),
     body_subtree_end: wp.array(dtype=int),
@@ -71,23 +72,31 @@ def mass_matrix_rows(
     # output (zero-initialised)
     M: wp.array3d(dtype=Any),
 ):
-    """Row ``k`` of the joint-space inertia matrix (armature on the diagonal), written
-    with its mirror column; launch over (env, dof). The composite inertia of the dof's
-    subtree (bodies are in DFS order, so a subtree is the range ``b .. subtree_end-1``)
-    acts on the dof's motion; ``dof_ancestor[k, j]`` is 1 when dof ``j`` lies on the path
-    from ``k`` to the root (``k`` excluded)."""
-    e, k = wp.tid()
-    nv = dof_body.shape[0]
-    b = dof_body[k]
-    end = body_subtree_end[b]
-    force = inertia_mul(subtree_sum_scalar(body_mass, b, end), subtree_sum_vec(cinert_h, e, b, end),
-                        subtree_sum_vec(cinert_J, e, b, end), cdof[e, k])
-    M[e, k, k] = wp.dot(cdof[e, k], force) + dof_armature[k]
-    for j in range(nv):
-        if dof_ancestor[k, j] != 0:
-            value = wp.dot(cdof[e, j], force)
-            M[e, k, j] = value
-            M[e, j, k] = value
+    """The rows of the joint-space inertia matrix that belong to one body's dofs (armature
+    on the diagonal), each written with its mirror column; launch over (env, body).
+
+    The composite inertia of the body's subtree (bodies are in DFS order, so a subtree is
+    the range ``b .. subtree_end-1``) is summed once per body and acts on each of its
+    dofs' motion: a free joint's six rows share one sum. ``dof_ancestor[k, j]`` is 1 when
+    dof ``j`` lies on the path from ``k`` to the root (``k`` excluded); ancestors come
+    first in DFS order, so ``j < k``.
+    """
+    e, b = wp.tid()
+    count = body_dofnum[b]
+    if count > 0:
+        end = body_subtree_end[b]
+        mass = subtree_sum_scalar(body_mass, b, end)
+        h = subtree_sum_vec(cinert_h, e, b, end)
+        J = subtree_sum_vec(cinert_J, e, b, end)
+        first = body_dofadr[b]
+        for k in range(first, first + count):
+            force = inertia_mul(mass, h, J, cdof[e, k])
+            M[e, k, k] = wp.dot(cdof[e, k], force) + dof_armature[k]
+            for j in range(k):
+                if dof_ancestor[k, j] != 0:
+                    value = wp.dot(cdof[e, j], force)
+                    M[e, k, j] = value
+                    M[e, j, k] = value
 
 
 @wp.kernel
