@@ -12,7 +12,7 @@ Stages, in launch order (MuJoCo's names in brackets):
     bias forces       velocities, then recursive Newton-Euler at qacc = 0  [mj_comVel, mj_rne]
     contact           smoothed penalty contact forces, to joint space (diffsim's own)
     smooth forces     passive, actuator and limit forces minus bias  [mj_passive, mj_fwdActuation]
-    solve             (M + dt D) qacc = f, Cholesky                  [mj_Euler]
+    solve             (M + dt D) qacc = f, Cholesky (analytic adjoint)  [mj_Euler]
     integrate         semi-implicit Euler, quaternions on the sphere [mj_integratePos]
 """
 from __future__ import annotations
@@ -78,6 +78,9 @@ class StepBuffers:
         self.y = zeros((E, nv), T)
         self.qacc = zeros((E, nv), T)
         self.grad_arena = _attach_gradients(arrays, model.dtype, model.device) if requires_grad else None
+        # scratch of the solve's analytic adjoint (solve.factor_and_solve_adjoint)
+        self.solve_scratch = [wp.zeros((E, nv), dtype=T, device=model.wp_device) for _ in range(2)] \
+            if requires_grad else None
 
 
 def _attach_gradients(arrays, scalar: torch.dtype, device) -> torch.Tensor:
@@ -197,8 +200,8 @@ class Simulator:
             w("actuator_trnid"), w("actuator_gear"), w("actuator_ctrllimited"), w("actuator_ctrlrange"),
             w("actuator_forcelimited"), w("actuator_forcerange"), w("limit_params"),
             qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_ext, buf.qfrc_smooth], dev)
-        self._launch(solve.cholesky_factor, E, [buf.M, w("dof_damping"), w("dt"), buf.L], dev)
-        self._launch(solve.cholesky_solve, E, [buf.L, buf.qfrc_smooth, buf.y, buf.qacc], dev)
+        self._launch(solve.factor_and_solve, E, [buf.M, w("dof_damping"), w("dt"), buf.qfrc_smooth, buf.L, buf.y,
+                                                 buf.qacc], dev)
         self._launch(integrate.integrate, (E, m.njnt), [
             w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next], dev)
 
@@ -267,9 +270,18 @@ class StepProgram:
             for op in reversed(ops):
                 if op[0] == "launch":
                     _, kernel, dim, inputs = op
-                    adjoints = [tape.get_adjoint(a) for a in inputs]
-                    self._adjoint.append(wp.launch(kernel, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
-                                                   adjoint=True, record_cmd=True).launch)
+                    if kernel is solve.factor_and_solve:
+                        # an analytic adjoint in place of the one Warp generates (see solve.py)
+                        M, diag_add, dt, rhs, L, _, x = inputs
+                        z, adj_f = self.buffers.solve_scratch
+                        launch = wp.launch(solve.factor_and_solve_adjoint, dim=dim, device=device, record_cmd=True,
+                                           inputs=[L, x, diag_add, dt, x.grad, z, adj_f,
+                                                   M.grad, diag_add.grad, dt.grad, rhs.grad])
+                    else:
+                        adjoints = [tape.get_adjoint(a) for a in inputs]
+                        launch = wp.launch(kernel, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
+                                           adjoint=True, record_cmd=True)
+                    self._adjoint.append(launch.launch)
         self._forward_graph = capture_graph(device, self._forward)
         self._adjoint_graph = capture_graph(device, self._adjoint)
 
