@@ -274,6 +274,16 @@ def bench_forward(args):
                  "diffsim_steps_per_s": batch * args.steps / seconds,
                  "diffsim_sim_s_per_s": batch * args.steps * dt / seconds}
         row = [batch, f"{entry['diffsim_steps_per_s']:.0f}", f"{entry['diffsim_sim_s_per_s']:.1f}"]
+        if args.compare_launches:
+            from diffsim import simulator
+
+            simulator.CAPTURE_GRAPHS = False          # a fresh model: its steps are recorded without graphs
+            try:
+                unrolled, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
+            finally:
+                simulator.CAPTURE_GRAPHS = True
+            entry["diffsim_launch_by_launch_steps_per_s"] = batch * args.steps / unrolled
+            row += [f"{entry['diffsim_launch_by_launch_steps_per_s']:.0f}"]
         if not args.skip_mujoco:
             for n in sorted({1, threads}):
                 t = _time_mujoco_forward(batch, args.steps, n, args.repeats)
@@ -295,6 +305,8 @@ def bench_forward(args):
         rows.append(row)
         print(f"batch {batch}: done", file=sys.stderr)
     headers = ["envs", "diffsim steps/s", "diffsim sim-s/s"]
+    if args.compare_launches:
+        headers += ["diffsim launch by launch steps/s"]
     if not args.skip_mujoco:
         headers += ["MuJoCo 1 thread steps/s", f"MuJoCo {threads} threads steps/s", "diffsim / MuJoCo 1 thread"]
     if mujoco_warp:
@@ -401,6 +413,8 @@ def main(argv=None):
     forward.add_argument("--threads", type=int, default=0, help="MuJoCo threads besides 1 (default: all cores)")
     forward.add_argument("--repeats", type=int, default=3)
     forward.add_argument("--skip-mujoco", action="store_true")
+    forward.add_argument("--compare-launches", action="store_true",
+                         help="also time diffsim without graph capture (each kernel launched from Python)")
     forward.add_argument("--mujoco-warp", action=argparse.BooleanOptionalAction, default=None,
                          help="also time MuJoCo Warp on --device (default: on a GPU, when mujoco_warp is installed)")
     forward.add_argument("--out")

@@ -19,10 +19,12 @@ def _run(capsys, tmp_path, *argv):
 
 
 def test_forward_puts_diffsim_beside_mujoco(capsys, tmp_path):
-    report, table = _run(capsys, tmp_path, "forward", "--batch", "1", "3", "--steps", "4", "--repeats", "1")
+    report, table = _run(capsys, tmp_path, "forward", "--batch", "1", "3", "--steps", "4", "--repeats", "1",
+                         "--compare-launches")
     assert [r["batch"] for r in report["results"]] == [1, 3]
     for r in report["results"]:
         assert r["diffsim_steps_per_s"] > 0 and r["mujoco_1thread_steps_per_s"] > 0
+        assert r["diffsim_launch_by_launch_steps_per_s"] > 0
         assert r["diffsim_sim_s_per_s"] == pytest.approx(r["diffsim_steps_per_s"] * 0.005)   # the Ant's dt
         assert r["diffsim_over_mujoco_1thread"] == pytest.approx(r["diffsim_steps_per_s"] / r["mujoco_1thread_steps_per_s"])
     assert "diffsim / MuJoCo 1 thread" in table and "MuJoCo Warp" not in table
