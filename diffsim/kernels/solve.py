@@ -7,8 +7,9 @@ inner products live in ``wp.func``s, which keeps Warp's adjoint exact.
 ``factor_and_solve`` has an analytic adjoint, ``factor_and_solve_adjoint``: with
 ``A x = f``, ``adj_f = A^-1 adj_x`` (two more triangular solves with the stored factor)
 and ``adj_A = -adj_f x^T``. diffsim's backward pass launches it in place of the adjoint
-Warp generates, which differentiates every step of the factorisation and costs about
-six times as much. ``tests/test_gradients.py`` checks it against finite differences.
+Warp generates (still what a ``wp.Tape`` uses), which differentiates every step of the
+factorisation and costs four times as much. ``tests/test_gradients.py`` checks the two
+against each other, and the step's gradients against finite differences.
 """
 from typing import Any
 
@@ -40,43 +41,6 @@ def backward_dot(L: wp.array3d(dtype=Any), x: wp.array2d(dtype=Any), e: int, i: 
     for k in range(i + 1, n):
         total = total + L[e, k, i] * x[e, k]
     return total
-
-
-@wp.kernel
-def cholesky_factor(
-    M: wp.array3d(dtype=Any),
-    diag_add: wp.array(dtype=Any),
-    dt: wp.array(dtype=Any),
-    # output (zero-initialised)
-    L: wp.array3d(dtype=Any),
-):
-    """Lower factor ``L`` of ``M + dt * diag(diag_add)``; one env per thread."""
-    e = wp.tid()
-    n = M.shape[1]
-    h = dt[0]
-    for j in range(n):
-        d = wp.sqrt(M[e, j, j] + h * diag_add[j] - lower_row_dot(L, e, j, j, j))
-        L[e, j, j] = d
-        for i in range(j + 1, n):
-            L[e, i, j] = (M[e, i, j] - lower_row_dot(L, e, i, j, j)) / d
-
-
-@wp.kernel
-def cholesky_solve(
-    L: wp.array3d(dtype=Any),
-    rhs: wp.array2d(dtype=Any),
-    # outputs
-    y: wp.array2d(dtype=Any),
-    x: wp.array2d(dtype=Any),
-):
-    """Solve ``L L^T x = rhs`` by forward then backward substitution; one env per thread."""
-    e = wp.tid()
-    n = L.shape[1]
-    for i in range(n):
-        y[e, i] = (rhs[e, i] - forward_dot(L, y, e, i)) / L[e, i, i]
-    for r in range(n):
-        i = n - 1 - r
-        x[e, i] = (y[e, i] - backward_dot(L, x, e, i, n)) / L[e, i, i]
 
 
 @wp.kernel
