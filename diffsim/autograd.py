@@ -160,13 +160,14 @@ class _ControlStepRunner:
         return last.qpos, last.qvel
 
     def backward(self, grad_qpos, grad_qvel):
-        """After ``forward``: pull the output gradients back to (qpos, qvel, ctrl) of the input."""
+        """After ``forward``: pull the output gradients back to (qpos, qvel, ctrl) of the
+        input. Returns views of this runner's buffers, valid until its next backward."""
         torch._foreach_zero_(self.grads)
         self.states[-1].qpos_grad.copy_(grad_qpos)
         self.states[-1].qvel_grad.copy_(grad_qvel)
         for program in reversed(self.programs):
             program.backward()
-        return self.states[0].qpos_grad.clone(), self.states[0].qvel_grad.clone(), self.ctrl_grad.clone()
+        return self.states[0].qpos_grad, self.states[0].qvel_grad, self.ctrl_grad
 
 
 def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool) -> _ControlStepRunner:
@@ -253,8 +254,8 @@ def _forward_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int):
 
 def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel):
     """Re-run one control step and pull ``(grad_qpos, grad_qvel)`` of its output back to
-    its inputs. Returns (d qpos, d qvel, d ctrl); parameter gradients accumulate into
-    ``model.param_grads``."""
+    its inputs. Returns (d qpos, d qvel, d ctrl), views valid until the next call;
+    parameter gradients accumulate into ``model.param_grads``."""
     runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=True)
     runner.load(qpos, qvel, ctrl)
     runner.forward()
@@ -339,6 +340,7 @@ class _Rollout(torch.autograd.Function):
                     v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
                     d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip,
                                                                  grad_q, grad_v)
+                # views of the runner's buffers: consumed (added into a new tensor) before its next backward
                 carry_qpos, carry_qvel = d_qpos, d_qvel
                 grad_ctrls[:, t] = d_ctrl
                 if model.nu == 0 and not reported:
@@ -355,7 +357,7 @@ class _Rollout(torch.autograd.Function):
                 t = horizon - 1 - flipped
                 _warn_nonfinite(grad_ctrls[:, t:t + 1], t, horizon)
         param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
-        return (None, None, None, None, carry_qpos, carry_qvel, grad_ctrls, *param_grads)
+        return (None, None, None, None, carry_qpos.clone(), carry_qvel.clone(), grad_ctrls, *param_grads)
 
 
 def _check_step_inputs(model, qpos, qvel, ctrl, ctrl_time=None):

@@ -208,7 +208,7 @@ class Simulator:
 
 # Replay each step as one captured graph (a CUDA graph on a GPU, Warp's APIC operation
 # stream on the CPU) rather than launch by launch. Set False to compare or debug; it
-# applies to steps recorded afterwards (``diffsim.free_buffers(model)`` drops older ones).
+# applies to steps not captured yet (``diffsim.free_buffers(model)`` drops the others).
 CAPTURE_GRAPHS = True
 
 _capture_streams = {}
@@ -241,11 +241,32 @@ def capture_graph(device, launches):
         return None
 
 
+class _Replay:
+    """Recorded launches, replayed one by one on the first call and as one captured graph
+    from the second on. Capturing costs about as much as recording (3 ms for an Ant
+    step on the CPU), so a program that runs only once (in a one-off rollout) never pays it."""
+
+    def __init__(self, device, launches: list):
+        self.device, self.launches = device, launches
+        self.graph = None
+        self.calls = 0
+
+    def __call__(self):
+        if self.calls == 1 and self.graph is None:
+            self.graph = capture_graph(self.device, self.launches)
+        self.calls += 1
+        if self.graph is not None:
+            wp.capture_launch(self.graph)
+        else:
+            for launch in self.launches:
+                launch()
+
+
 class StepProgram:
     """One physics step from fixed state arrays to fixed state arrays, its kernel launches
     resolved once (``wp.launch(record_cmd=True)``) so that replaying it costs no Python
-    argument handling, and then captured as one graph (``capture_graph``): a step of one
-    environment costs about 8 us on the CPU instead of 55. With ``requires_grad`` it also
+    argument handling, and from its second run on replayed as one captured graph
+    (``capture_graph``): a step of one Ant costs about 8 us on the CPU instead of 59. With ``requires_grad`` it also
     holds the adjoint launches, in reverse order, captured the same way: ``backward()``
     pulls the gradients in ``qpos_next.grad`` and ``qvel_next.grad`` back to the inputs'
     and the model parameters' gradients.
@@ -282,23 +303,15 @@ class StepProgram:
                         launch = wp.launch(kernel, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
                                            adjoint=True, record_cmd=True)
                     self._adjoint.append(launch.launch)
-        self._forward_graph = capture_graph(device, self._forward)
-        self._adjoint_graph = capture_graph(device, self._adjoint)
+        self._forward = _Replay(device, self._forward)
+        self._adjoint = _Replay(device, self._adjoint)
 
     def gradient_arrays(self) -> list:
         """The torch buffers holding the gradients of every intermediate array, to be zeroed before a replay."""
         return [self.buffers.grad_arena] if self.buffers.grad_arena is not None else []
 
     def forward(self):
-        if self._forward_graph is not None:
-            wp.capture_launch(self._forward_graph)
-        else:
-            for launch in self._forward:
-                launch()
+        self._forward()
 
     def backward(self):
-        if self._adjoint_graph is not None:
-            wp.capture_launch(self._adjoint_graph)
-        else:
-            for launch in self._adjoint:
-                launch()
+        self._adjoint()
