@@ -266,10 +266,10 @@ class StepProgram:
     """One physics step from fixed state arrays to fixed state arrays, its kernel launches
     resolved once (``wp.launch(record_cmd=True)``) so that replaying it costs no Python
     argument handling, and from its second run on replayed as one captured graph
-    (``capture_graph``): a step of one Ant costs about 8 us on the CPU instead of 59. With ``requires_grad`` it also
-    holds the adjoint launches, in reverse order, captured the same way: ``backward()``
-    pulls the gradients in ``qpos_next.grad`` and ``qvel_next.grad`` back to the inputs'
-    and the model parameters' gradients.
+    (``capture_graph``): a step of one Ant costs about 8 us on the CPU instead of 59.
+    With ``requires_grad`` it also holds the adjoint launches, in reverse order, replayed
+    the same way: ``backward()`` pulls the gradients in ``qpos_next.grad`` and
+    ``qvel_next.grad`` back to the inputs' and the model parameters' gradients.
     """
 
     def __init__(self, sim: Simulator, batch: int, qpos, qvel, ctrl, qpos_next, qvel_next, requires_grad=False):
