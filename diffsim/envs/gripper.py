@@ -24,8 +24,10 @@ action      meaning                                     range
 ==========  ==========================================================  ===============
 reward      term                                                        per step
 ==========  ==========================================================  ===============
-reach       0.5 exp(-50 d^2), d = fingertips' midpoint to object (m)     [0, 0.5]
-lift        2 clamp((z_object - z_rest) / 0.2, 0, 1)                     [0, 2]
+reach       0.5 mean_f exp(-50 d_f^2), d_f = finger f's centre to its    [0, 0.5]
+            grasp point on the object's side (m)
+lift        2 clamp((z_object - z_rest) / 0.2, 0, 1) held, where         [0, 2]
+            held = exp(-200 max_f d_f^2): only a box in the fingers counts
 effort      -0.01 sum(action^2)                                          [-0.03, 0]
 ==========  ==========================================================  ===============
 
@@ -44,6 +46,8 @@ HAND_HEIGHT = 0.3      # hand body height at lift = 0 (m)
 FINGER_DROP = 0.1      # fingertip centres below the hand (m)
 OBJECT_REST_Z = 0.04   # object centre resting on the floor (m)
 LIFT_TARGET = 0.2      # lift that earns the full reward (m)
+FINGER_OPEN_Y = 0.1    # |y| of an open finger (m)
+GRASP_Y = 0.055        # |y| of a finger's centre touching the box: half its width plus the capsule radius (m)
 
 
 class Gripper(BatchedEnv):
@@ -66,16 +70,29 @@ class Gripper(BatchedEnv):
         z = HAND_HEIGHT + qpos[:, 0] - FINGER_DROP
         return torch.stack([torch.zeros_like(z), torch.zeros_like(z), z], dim=1)
 
+    @staticmethod
+    def _finger_distances_sq(qpos):
+        """(B, 2) squared distances of the left and right fingers' centres to where they grasp
+        the box: its centre, moved out to its two sides along y. Measuring each finger, not
+        their midpoint, makes a hand that closes before it is around the box score less
+        than one that comes down open."""
+        finger_z = HAND_HEIGHT + qpos[:, 0] - FINGER_DROP
+        finger_y = torch.stack([FINGER_OPEN_Y - qpos[:, 1], -(FINGER_OPEN_Y - qpos[:, 2])], dim=1)
+        target_y = qpos[:, 4:5] + torch.tensor([GRASP_Y, -GRASP_Y], dtype=qpos.dtype, device=qpos.device)
+        return ((finger_y - target_y) ** 2 + (finger_z - qpos[:, 5])[:, None] ** 2 + qpos[:, 3:4] ** 2)
+
     def observe(self, qpos, qvel):
         relative = qpos[:, 3:6] - self._grasp_point(qpos)
         return torch.cat([qpos[:, 0:3], qpos[:, 3:10], relative, qvel], dim=1)
 
     def reward(self, qpos, qvel, action, qpos_next, qvel_next):
-        distance_sq = ((qpos_next[:, 3:6] - self._grasp_point(qpos_next)) ** 2).sum(dim=1)
         lifted = (qpos_next[:, 5] - OBJECT_REST_Z) / LIFT_TARGET
+        fingers_sq = self._finger_distances_sq(qpos_next)
+        # a box tipped onto its corner raises its centre by 3 cm: only a held box earns lift
+        held = torch.exp(-200.0 * fingers_sq.max(dim=1).values)
         terms = {
-            "reward/reach": 0.5 * torch.exp(-50.0 * distance_sq),
-            "reward/lift": 2.0 * lifted.clamp(0.0, 1.0),
+            "reward/reach": 0.5 * torch.exp(-50.0 * fingers_sq).mean(dim=1),
+            "reward/lift": 2.0 * lifted.clamp(0.0, 1.0) * held,
             "reward/effort": -0.01 * (action ** 2).sum(dim=1),
         }
         return sum(terms.values()), terms
