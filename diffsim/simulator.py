@@ -208,7 +208,7 @@ class Simulator:
 
 # Replay each step as one captured graph (a CUDA graph on a GPU, Warp's APIC operation
 # stream on the CPU) rather than launch by launch. Set False to compare or debug; it
-# applies to steps not captured yet (``diffsim.free_buffers(model)`` drops the others).
+# applies to steps not captured yet (``diffsim.autograd.free_buffers(model)`` drops the others).
 CAPTURE_GRAPHS = True
 
 _capture_streams = {}

@@ -289,6 +289,29 @@ def test_captured_graphs_replay_exactly_what_the_launches_do(monkeypatch, stored
     assert results[0][3].abs().sum() > 0
 
 
+def test_a_warp_that_cannot_capture_falls_back_to_launches_with_a_warning(monkeypatch):
+    """Where capture fails (an older Warp, a driver without graphs), steps replay launch by
+    launch, with one RuntimeWarning that says so, and give the same numbers."""
+    import warp as wp
+
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    start = (model.qpos0[None] + 0.3, torch.zeros(1, model.nv, dtype=F64))
+    ctrls = 0.5 * torch.ones(1, 6, model.nu, dtype=F64)
+    expected = diffsim.rollout(model, *start, ctrls)[0]
+    diffsim.autograd.free_buffers(model)
+
+    def no_capture(*args, **kwargs):
+        raise RuntimeError("graph capture is not supported here")
+
+    monkeypatch.setattr(wp, "ScopedCapture", no_capture)
+    with pytest.warns(RuntimeWarning, match="could not capture a step as a graph"):
+        qpos = diffsim.rollout(model, *start, ctrls)[0]
+    torch.testing.assert_close(qpos, expected, rtol=0, atol=0)
+    runner = next(iter(model.__dict__["_runners"].values()))
+    rerun = [p._forward for p in runner.programs if p._forward.calls >= 2]
+    assert rerun and all(r.graph is None for r in rerun)
+
+
 def test_backward_after_a_later_forward_is_still_correct():
     """Two rollouts before one backward: each keeps its own intermediates, both gradients are right."""
     model, qpos, qvel = settled_ant()
