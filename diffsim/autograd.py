@@ -347,11 +347,10 @@ class _Rollout(torch.autograd.Function):
                     reported = _warn_nonfinite(torch.cat([carry_qpos, carry_qvel], dim=1)[:, None], t, horizon)
         if lease is not None:
             lease.release()
-        if model.nu > 0:
+        if model.nu > 0 and not all_finite(grad_ctrls):
             # a non-finite gradient reaches the controls of the step where it appears and of
             # every earlier one: the latest such step is where it first appeared, going backward
-            latest = torch.flip(grad_ctrls, dims=[1])
-            bad = _first_bad(latest)
+            bad = _first_bad(torch.flip(grad_ctrls, dims=[1]))
             if bad is not None:
                 envs, flipped = bad
                 t = horizon - 1 - flipped

@@ -265,7 +265,7 @@ def bench_forward(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     threads = args.threads or os.cpu_count()
     on_gpu = args.device != "cpu"
-    batches = args.batch or ([1, 64, 1024, 4096, 16384] if on_gpu else [1, 64, 1024])
+    args.batch = batches = args.batch or ([1, 64, 1024, 4096, 16384] if on_gpu else [1, 64, 1024])
     mujoco_warp = args.mujoco_warp if args.mujoco_warp is not None else on_gpu
     rows, results = [], []
     for batch in batches:

@@ -70,16 +70,17 @@ class Gripper(BatchedEnv):
         z = HAND_HEIGHT + qpos[:, 0] - FINGER_DROP
         return torch.stack([torch.zeros_like(z), torch.zeros_like(z), z], dim=1)
 
-    @staticmethod
-    def _finger_distances_sq(qpos):
+    @classmethod
+    def _finger_distances_sq(cls, qpos):
         """(B, 2) squared distances of the left and right fingers' centres to where they grasp
         the box: its centre, moved out to its two sides along y. Measuring each finger, not
         their midpoint, makes a hand that closes before it is around the box score less
         than one that comes down open."""
-        finger_z = HAND_HEIGHT + qpos[:, 0] - FINGER_DROP
+        # the fingers and their targets differ from the grasp point and the object's centre only in y
+        centre = qpos[:, 3:6] - cls._grasp_point(qpos)
         finger_y = torch.stack([FINGER_OPEN_Y - qpos[:, 1], -(FINGER_OPEN_Y - qpos[:, 2])], dim=1)
-        target_y = qpos[:, 4:5] + torch.tensor([GRASP_Y, -GRASP_Y], dtype=qpos.dtype, device=qpos.device)
-        return ((finger_y - target_y) ** 2 + (finger_z - qpos[:, 5])[:, None] ** 2 + qpos[:, 3:4] ** 2)
+        target_y = centre[:, 1:2] + torch.tensor([GRASP_Y, -GRASP_Y], dtype=qpos.dtype, device=qpos.device)
+        return (target_y - finger_y) ** 2 + (centre[:, 0] ** 2 + centre[:, 2] ** 2)[:, None]
 
     def observe(self, qpos, qvel):
         relative = qpos[:, 3:6] - self._grasp_point(qpos)
