@@ -261,6 +261,19 @@ def _time_diffsim_forward(batch, steps, dtype, device, repeats):
     return best, model.dt
 
 
+def _time_diffsim_forward_with(flag, value, batch, steps, dtype, device, repeats):
+    """``_time_diffsim_forward`` with ``diffsim.simulator.<flag>`` set to ``value`` (its
+    fresh model records its steps that way); seconds."""
+    from diffsim import simulator
+
+    saved = getattr(simulator, flag)
+    setattr(simulator, flag, value)
+    try:
+        return _time_diffsim_forward(batch, steps, dtype, device, repeats)[0]
+    finally:
+        setattr(simulator, flag, saved)
+
+
 def bench_forward(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     threads = args.threads or os.cpu_count()
@@ -268,6 +281,8 @@ def bench_forward(args):
     args.batch = batches = args.batch or ([1, 64, 1024, 4096, 16384] if on_gpu else [1, 64, 1024])
     mujoco_warp = args.mujoco_warp if args.mujoco_warp is not None else on_gpu
     rows, results = [], []
+    # the tree recursions' launch layout that is not this device's default (see diffsim.simulator.TREE_PARALLEL)
+    other_walk = "tree per env" if on_gpu else "tree per level"
     for batch in batches:
         seconds, dt = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
         entry = {"batch": batch, "steps": args.steps, "diffsim_s": seconds,
@@ -275,15 +290,14 @@ def bench_forward(args):
                  "diffsim_sim_s_per_s": batch * args.steps * dt / seconds}
         row = [batch, f"{entry['diffsim_steps_per_s']:.0f}", f"{entry['diffsim_sim_s_per_s']:.1f}"]
         if args.compare_launches:
-            from diffsim import simulator
-
-            simulator.CAPTURE_GRAPHS = False          # a fresh model: its steps are recorded without graphs
-            try:
-                unrolled, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
-            finally:
-                simulator.CAPTURE_GRAPHS = True
-            entry["diffsim_launch_by_launch_steps_per_s"] = batch * args.steps / unrolled
+            entry["diffsim_launch_by_launch_steps_per_s"] = batch * args.steps / _time_diffsim_forward_with(
+                "CAPTURE_GRAPHS", False, batch, args.steps, dtype, args.device, args.repeats)
             row += [f"{entry['diffsim_launch_by_launch_steps_per_s']:.0f}"]
+        if args.compare_tree_walks:
+            entry[f"diffsim_{other_walk.replace(' ', '_')}_steps_per_s"] = steps_per_s = batch * args.steps / (
+                _time_diffsim_forward_with("TREE_PARALLEL", not on_gpu, batch, args.steps, dtype, args.device,
+                                           args.repeats))
+            row += [f"{steps_per_s:.0f}"]
         if not args.skip_mujoco:
             for n in sorted({1, threads}):
                 t = _time_mujoco_forward(batch, args.steps, n, args.repeats)
@@ -307,6 +321,8 @@ def bench_forward(args):
     headers = ["envs", "diffsim steps/s", "diffsim sim-s/s"]
     if args.compare_launches:
         headers += ["diffsim launch by launch steps/s"]
+    if args.compare_tree_walks:
+        headers += [f"diffsim {other_walk} steps/s"]
     if not args.skip_mujoco:
         headers += ["MuJoCo 1 thread steps/s", f"MuJoCo {threads} threads steps/s", "diffsim / MuJoCo 1 thread"]
     if mujoco_warp:
@@ -415,6 +431,9 @@ def main(argv=None):
     forward.add_argument("--skip-mujoco", action="store_true")
     forward.add_argument("--compare-launches", action="store_true",
                          help="also time diffsim without graph capture (each kernel launched from Python)")
+    forward.add_argument("--compare-tree-walks", action="store_true",
+                         help="also time diffsim with the tree recursions launched the other way: a thread per "
+                              "(env, body), level by level (the GPU's default), on a CPU; a thread per env on a GPU")
     forward.add_argument("--mujoco-warp", action=argparse.BooleanOptionalAction, default=None,
                          help="also time MuJoCo Warp on --device (default: on a GPU, when mujoco_warp is installed)")
     forward.add_argument("--out")

@@ -117,6 +117,18 @@ class Model:
             self.topology[name] = tensor(values, torch.int32)
         for name, values in contact_slots(spec).items():
             self.topology[name] = tensor(values, torch.int32)
+        # the index ranges each thread of the tree recursions walks (see kinematics.py):
+        # the whole tree in one range, or one launch per tree level, a range per body
+        self.tree_walks = {"whole": ("body_ranges_whole", "dof_ranges_whole"), "levels": []}
+        self.topology["body_ranges_whole"] = tensor([[0, self.nbody]], torch.int32)
+        self.topology["dof_ranges_whole"] = tensor([[0, self.nv]], torch.int32)
+        for depth, bodies in enumerate(body_levels(spec.body_parent)):
+            dofadr = np.asarray(spec.body_dofadr)[bodies]
+            names = (f"body_ranges_depth{depth}", f"dof_ranges_depth{depth}")
+            self.topology[names[0]] = tensor(np.stack([bodies, bodies + 1], axis=1), torch.int32)
+            self.topology[names[1]] = tensor(np.stack([dofadr, dofadr + np.asarray(spec.body_dofnum)[bodies]], axis=1),
+                                             torch.int32)
+            self.tree_walks["levels"].append(names)
         self.nslot = len(self.topology["slot_kind"])
         self.enable_contact = self.nslot > 0
 
@@ -216,6 +228,15 @@ class Model:
     def __repr__(self):
         return (f"Model(nq={self.nq}, nv={self.nv}, nu={self.nu}, nbody={self.nbody}, "
                 f"dt={self.dt}, dtype={self.dtype}, device='{self.device}')")
+
+
+def body_levels(body_parent) -> list:
+    """Body ids grouped by depth in the kinematic tree: ``[[0], [children of the world], ...]``."""
+    depth = [0] * len(body_parent)
+    for b in range(1, len(body_parent)):
+        depth[b] = depth[body_parent[b]] + 1
+    return [np.array([b for b in range(len(body_parent)) if depth[b] == d], dtype=np.int32)
+            for d in range(max(depth) + 1)]
 
 
 def _derived_topology(spec: ModelSpec) -> dict:

@@ -105,6 +105,14 @@ def _element_shape(dtype) -> tuple:
     return tuple(getattr(dtype, "_shape_", ()))
 
 
+# How the tree recursions (body frames, dof velocities) are launched: True, a thread per
+# (environment, body), one launch per tree level, which fills a GPU; False, a thread per
+# environment walking the whole tree, the least work and the fewest launches, fastest on
+# a CPU. None: True on a GPU, False on a CPU. Both give the same states bit for bit.
+# Like CAPTURE_GRAPHS, it applies to steps not recorded yet.
+TREE_PARALLEL = None
+
+
 class Simulator:
     """Launches the stages of a step for one model. All arrays are Warp arrays of shape
     (B, nq), (B, nv) or (B, nu) in the model's precision and on its device.
@@ -117,6 +125,17 @@ class Simulator:
     def __init__(self, model: Model):
         self.model = model
         self._ops = None
+
+    def _tree_walks(self, kind: str) -> list:
+        """The index ranges of the tree recursions' launches (see kinematics.py), parents
+        first; ``kind``: "body" or "dof"."""
+        walks = self.model.tree_walks
+        parallel = TREE_PARALLEL if TREE_PARALLEL is not None else self.model.wp_device.is_cuda
+        column = 0 if kind == "body" else 1
+        if not parallel:
+            return [self.model.warp(walks["whole"][column])]
+        levels = walks["levels"] if kind == "body" else walks["levels"][1:]   # the world (depth 0) has no dofs
+        return [self.model.warp(names[column]) for names in levels]
 
     @contextlib.contextmanager
     def recording(self):
@@ -142,10 +161,11 @@ class Simulator:
 
     def kinematics(self, buf: StepBuffers, qpos):
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        self._launch(kinematics.forward_kinematics, E, [
-            w("body_parent"), w("body_jntadr"), w("body_jntnum"), w("body_pos"), w("body_quat"),
-            w("jnt_type"), w("jnt_qposadr"), w("jnt_pos"), w("jnt_axis"), w("qpos0"), qpos,
-            buf.xpos, buf.xquat, buf.jnt_xpos, buf.jnt_xquat, buf.xanchor, buf.xaxis], dev)
+        for body_ranges in self._tree_walks("body"):
+            self._launch(kinematics.forward_kinematics, (E, body_ranges.shape[0]), [
+                body_ranges, w("body_parent"), w("body_jntadr"), w("body_jntnum"), w("body_pos"), w("body_quat"),
+                w("jnt_type"), w("jnt_qposadr"), w("jnt_pos"), w("jnt_axis"), w("qpos0"), qpos,
+                buf.xpos, buf.xquat, buf.jnt_xpos, buf.jnt_xquat, buf.xanchor, buf.xaxis], dev)
         self._launch(kinematics.com_inertia, (E, m.nbody), [
             w("body_rootid"), w("body_mass"), w("body_ipos"), w("body_inertia"), buf.xpos, buf.xquat,
             buf.xipos, buf.cinert_h, buf.cinert_J], dev)
@@ -163,9 +183,10 @@ class Simulator:
     def bias_forces(self, buf: StepBuffers, qvel):
         """Needs ``kinematics`` first. Fills ``buf.qfrc_bias`` (and the velocities contact needs)."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
-        self._launch(kinematics.velocities_and_bias_acceleration, E, [
-            w("dof_parent"), w("dof_rate_src"), w("gravity"), buf.cdof, qvel,
-            buf.dof_cvel, buf.cdof_dot, buf.dof_cacc], dev)
+        for dof_ranges in self._tree_walks("dof"):
+            self._launch(kinematics.velocities_and_bias_acceleration, (E, dof_ranges.shape[0]), [
+                dof_ranges, w("dof_parent"), w("dof_rate_src"), w("gravity"),
+                buf.cdof, qvel, buf.dof_cvel, buf.cdof_dot, buf.dof_cacc], dev)
         self._launch(dynamics.body_forces, (E, m.nbody), [
             w("body_lastdof"), w("body_mass"), w("gravity"), buf.cinert_h, buf.cinert_J,
             buf.dof_cvel, buf.dof_cacc, buf.cfrc_body], dev)

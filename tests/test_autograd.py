@@ -236,8 +236,53 @@ def test_cuda_matches_cpu():
     # the steps ran as CUDA graphs, not launch by launch
     programs = [p for pool in gpu.__dict__["_stored"].values() for r in pool.free for p in r.programs]
     assert programs and all(p._forward.graph is not None and p._adjoint.graph is not None for p in programs)
+    # ... with the tree recursions launched level by level, a thread per (env, body)
+    assert all(_launch_dims(p, "forward_kinematics") == [(4, 1), (4, 1), (4, 4), (4, 4)] for p in programs)
     torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-7, atol=1e-9)
+
+
+def _launch_dims(program, kernel_name):
+    """The launch dimensions of a kernel in a step program's forward, in order."""
+    import warp as wp
+
+    launches = [getattr(replay, "__self__", None) for replay in program._forward.launches]   # wp.Launch.launch
+    return [tuple(launch.bounds.shape) for launch in launches
+            if isinstance(launch, wp.Launch) and launch.kernel.key == kernel_name]
+
+
+@pytest.mark.parametrize("asset", ["ant.xml", "ball_chain.xml"])
+def test_tree_walks_per_level_equal_tree_walks_per_environment(monkeypatch, asset):
+    """``TREE_PARALLEL`` launches the tree recursions a level at a time, a thread per (env,
+    body) (the GPU's default), or a thread per env walking the whole tree (the CPU's). The
+    same arithmetic in the same order: states agree bit for bit, through contact; gradients
+    differ only in the order the adjoints of sibling bodies are summed."""
+    from diffsim import simulator
+
+    results = []
+    for parallel in (True, False):
+        monkeypatch.setattr(simulator, "TREE_PARALLEL", parallel)
+        model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)      # fresh: nothing recorded yet
+        g = torch.Generator().manual_seed(3)
+        qpos = model.qpos0[None].repeat(2, 1) + 0.1 * torch.randn(2, model.nq, generator=g, dtype=F64)
+        if asset == "ant.xml":
+            qpos[:, 2] = 0.55                     # the feet press into the floor
+            assert feet_touch(model, qpos[:1], torch.zeros(1, model.nv, dtype=F64))
+        qvel = torch.randn(2, model.nv, generator=g, dtype=F64).requires_grad_()
+        ctrls = (0.5 * torch.randn(2, 12, model.nu, generator=g, dtype=F64)).requires_grad_()
+        mass = model.body_mass.requires_grad_()
+        q, v = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=2)
+        (q[:, -1].sin().sum() + (v ** 2).sum()).backward()
+        program = next(iter(model.__dict__["_stored"].values())).free[0].programs[0]
+        results.append((_launch_dims(program, "forward_kinematics"), q.detach(), v.detach(),
+                        qvel.grad, ctrls.grad, mass.grad))
+    levels = diffsim.model.body_levels(model.spec.body_parent)
+    assert results[0][0] == [(2, len(level)) for level in levels] and len(levels) >= 4
+    assert results[1][0] == [(2, 1)]
+    assert torch.equal(results[0][1], results[1][1]) and torch.equal(results[0][2], results[1][2])
+    for per_level, per_env in zip(results[0][3:], results[1][3:]):
+        assert per_env.abs().max() > 0
+        torch.testing.assert_close(per_level, per_env, rtol=1e-12, atol=1e-12)
 
 
 def _ant_gradients(model, qpos, qvel, ctrls):

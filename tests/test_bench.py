@@ -20,14 +20,16 @@ def _run(capsys, tmp_path, *argv):
 
 def test_forward_puts_diffsim_beside_mujoco(capsys, tmp_path):
     report, table = _run(capsys, tmp_path, "forward", "--batch", "1", "3", "--steps", "4", "--repeats", "1",
-                         "--compare-launches")
+                         "--compare-launches", "--compare-tree-walks")
     assert [r["batch"] for r in report["results"]] == [1, 3]
     for r in report["results"]:
         assert r["diffsim_steps_per_s"] > 0 and r["mujoco_1thread_steps_per_s"] > 0
-        assert r["diffsim_launch_by_launch_steps_per_s"] > 0
+        assert r["diffsim_launch_by_launch_steps_per_s"] > 0 and r["diffsim_tree_per_level_steps_per_s"] > 0
         assert r["diffsim_sim_s_per_s"] == pytest.approx(r["diffsim_steps_per_s"] * 0.005)   # the Ant's dt
         assert r["diffsim_over_mujoco_1thread"] == pytest.approx(r["diffsim_steps_per_s"] / r["mujoco_1thread_steps_per_s"])
-    assert "diffsim / MuJoCo 1 thread" in table and "MuJoCo Warp" not in table
+    assert "diffsim / MuJoCo 1 thread" in table and "tree per level" in table and "MuJoCo Warp" not in table
+    from diffsim import simulator
+    assert simulator.CAPTURE_GRAPHS is True and simulator.TREE_PARALLEL is None     # the variants were put back
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp is not installed")

@@ -1,8 +1,17 @@
 """Forward kinematics, com-based inertias, motion subspaces and velocities.
 
-Every kernel is generic over float32/float64 and launched over environments (``e``),
-optionally also over bodies or dofs. They follow MuJoCo's ``mj_kinematics``,
+Every kernel is generic over float32/float64. They follow MuJoCo's ``mj_kinematics``,
 ``mj_comPos`` and ``mj_comVel`` so that intermediate quantities agree with MuJoCo's.
+
+The two tree recursions (body frames, dof velocities) take what each thread walks as
+index ranges, ``ranges[i] = (first, end)`` of bodies or of dofs (parents come before
+children in both orders), and are launched over (environment, range):
+* the whole tree in one range, ``[(0, nbody)]``: a thread per environment, the least
+  work, fastest on a CPU;
+* one launch per tree level, a range per body of the level: a thread per (environment,
+  body), which fills a GPU; each level reads its parents' values from the launch before.
+Both give the same numbers bit for bit (``diffsim.simulator.TREE_PARALLEL`` picks).
+The other kernels are launched over (environment, body) or (environment, dof).
 
 Gradient rules kept by every kernel here (Warp's adjoint needs them):
 * an array element is written once per launch and only read after it was written;
@@ -19,6 +28,7 @@ from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE
 
 @wp.kernel
 def forward_kinematics(
+    body_ranges: wp.array2d(dtype=int),
     body_parent: wp.array(dtype=int),
     body_jntadr: wp.array(dtype=int),
     body_jntnum: wp.array(dtype=int),
@@ -38,59 +48,63 @@ def forward_kinematics(
     xanchor: wp.array2d(dtype=Any),
     xaxis: wp.array2d(dtype=Any),
 ):
-    """Body frames in the world, for one environment per thread (bodies in tree order).
+    """Body frames in the world, for bodies ``body_ranges[i, 0] .. body_ranges[i, 1] - 1``
+    in order; launch over (env, range) (see the module's docstring).
 
     ``jnt_xpos``/``jnt_xquat`` hold the body frame after each joint of a body is applied,
     so a body with several joints composes them without a loop-carried value.
     """
-    e = wp.tid()
-    nbody = body_parent.shape[0]
+    e, i = wp.tid()
     zero = qpos.dtype(0.0)
-    xpos[e, 0] = wp.vector(zero, zero, zero)
-    xquat[e, 0] = wp.quaternion(zero, zero, zero, qpos.dtype(1.0))
-    for b in range(1, nbody):
-        parent = body_parent[b]
-        parent_quat = xquat[e, parent]
-        base_quat = parent_quat * quat_wxyz(body_quat[b])
-        base_pos = xpos[e, parent] + wp.quat_rotate(parent_quat, body_pos[b])
-        first = body_jntadr[b]
-        count = body_jntnum[b]
-        for j in range(first, first + count):
-            in_quat = base_quat
-            in_pos = base_pos
-            if j > first:
-                in_quat = jnt_xquat[e, j - 1]
-                in_pos = jnt_xpos[e, j - 1]
-            adr = jnt_qposadr[j]
-            jtype = jnt_type[j]
-            anchor = in_pos + wp.quat_rotate(in_quat, jnt_pos[j])
-            axis = wp.quat_rotate(in_quat, jnt_axis[j])
-            out_quat = in_quat
-            out_pos = in_pos
-            if jtype == JOINT_FREE:
-                out_pos = wp.vector(qpos[e, adr], qpos[e, adr + 1], qpos[e, adr + 2])
-                out_quat = wp.normalize(wp.quaternion(qpos[e, adr + 4], qpos[e, adr + 5], qpos[e, adr + 6], qpos[e, adr + 3]))
-                anchor = out_pos
-                axis = jnt_axis[j]
-            elif jtype == JOINT_SLIDE:
-                out_pos = in_pos + axis * (qpos[e, adr] - qpos0[adr])
-            else:
-                local = quat_axis_angle(jnt_axis[j], qpos[e, adr] - qpos0[adr])
-                if jtype == JOINT_BALL:
-                    local = wp.normalize(wp.quaternion(qpos[e, adr + 1], qpos[e, adr + 2], qpos[e, adr + 3], qpos[e, adr]))
-                out_quat = in_quat * local
-                # rotate about the anchor, not about the body origin
-                out_pos = anchor - wp.quat_rotate(out_quat, jnt_pos[j])
-            jnt_xquat[e, j] = out_quat
-            jnt_xpos[e, j] = out_pos
-            xanchor[e, j] = anchor
-            xaxis[e, j] = axis
-        if count > 0:
-            xquat[e, b] = jnt_xquat[e, first + count - 1]
-            xpos[e, b] = jnt_xpos[e, first + count - 1]
+    for b in range(body_ranges[i, 0], body_ranges[i, 1]):
+        if b == 0:
+            xpos[e, 0] = wp.vector(zero, zero, zero)
+            xquat[e, 0] = wp.quaternion(zero, zero, zero, qpos.dtype(1.0))
         else:
-            xquat[e, b] = base_quat
-            xpos[e, b] = base_pos
+            parent = body_parent[b]
+            parent_quat = xquat[e, parent]
+            base_quat = parent_quat * quat_wxyz(body_quat[b])
+            base_pos = xpos[e, parent] + wp.quat_rotate(parent_quat, body_pos[b])
+            first = body_jntadr[b]
+            count = body_jntnum[b]
+            for j in range(first, first + count):
+                in_quat = base_quat
+                in_pos = base_pos
+                if j > first:
+                    in_quat = jnt_xquat[e, j - 1]
+                    in_pos = jnt_xpos[e, j - 1]
+                adr = jnt_qposadr[j]
+                jtype = jnt_type[j]
+                anchor = in_pos + wp.quat_rotate(in_quat, jnt_pos[j])
+                axis = wp.quat_rotate(in_quat, jnt_axis[j])
+                out_quat = in_quat
+                out_pos = in_pos
+                if jtype == JOINT_FREE:
+                    out_pos = wp.vector(qpos[e, adr], qpos[e, adr + 1], qpos[e, adr + 2])
+                    out_quat = wp.normalize(wp.quaternion(qpos[e, adr + 4], qpos[e, adr + 5], qpos[e, adr + 6],
+                                                          qpos[e, adr + 3]))
+                    anchor = out_pos
+                    axis = jnt_axis[j]
+                elif jtype == JOINT_SLIDE:
+                    out_pos = in_pos + axis * (qpos[e, adr] - qpos0[adr])
+                else:
+                    local = quat_axis_angle(jnt_axis[j], qpos[e, adr] - qpos0[adr])
+                    if jtype == JOINT_BALL:
+                        local = wp.normalize(wp.quaternion(qpos[e, adr + 1], qpos[e, adr + 2], qpos[e, adr + 3],
+                                                           qpos[e, adr]))
+                    out_quat = in_quat * local
+                    # rotate about the anchor, not about the body origin
+                    out_pos = anchor - wp.quat_rotate(out_quat, jnt_pos[j])
+                jnt_xquat[e, j] = out_quat
+                jnt_xpos[e, j] = out_pos
+                xanchor[e, j] = anchor
+                xaxis[e, j] = axis
+            if count > 0:
+                xquat[e, b] = jnt_xquat[e, first + count - 1]
+                xpos[e, b] = jnt_xpos[e, first + count - 1]
+            else:
+                xquat[e, b] = base_quat
+                xpos[e, b] = base_pos
 
 
 @wp.kernel
@@ -163,6 +177,7 @@ def motion_subspace(
 
 @wp.kernel
 def velocities_and_bias_acceleration(
+    dof_ranges: wp.array2d(dtype=int),
     dof_parent: wp.array(dtype=int),
     dof_rate_src: wp.array(dtype=int),
     gravity: wp.array(dtype=Any),
@@ -173,8 +188,9 @@ def velocities_and_bias_acceleration(
     cdof_dot: wp.array2d(dtype=Any),
     dof_cacc: wp.array2d(dtype=Any),
 ):
-    """Body velocities, dof motion rates and the bias acceleration; one env per thread,
-    dofs in tree order (MuJoCo's mj_comVel and the first half of mj_rne at qacc = 0).
+    """Body velocities, dof motion rates and the bias acceleration (MuJoCo's mj_comVel and
+    the first half of mj_rne at qacc = 0), for dofs ``dof_ranges[i, 0] .. dof_ranges[i, 1] - 1``
+    in order; launch over (env, range) (see the module's docstring).
 
     ``dof_cvel[k]``: spatial velocity of dof ``k``'s body after that dof moved.
     ``cdof_dot[k] = v x cdof[k]`` with ``v`` the velocity MuJoCo uses: the one entering
@@ -183,13 +199,12 @@ def velocities_and_bias_acceleration(
     ``dof_cacc[k]``: spatial acceleration at zero joint acceleration, gravity entering as
     a world acceleration of ``-g``.
     """
-    e = wp.tid()
-    nv = dof_parent.shape[0]
+    e, i = wp.tid()
     g = gravity[0]
     zero = g[0] * type(g[0])(0.0)
     zero3 = wp.vector(zero, zero, zero)
     still = spatial(zero3, zero3)
-    for k in range(nv):
+    for k in range(dof_ranges[i, 0], dof_ranges[i, 1]):
         parent = dof_parent[k]
         s = cdof[e, k]
         velocity_in = still
