@@ -130,6 +130,12 @@ class Model:
                                              torch.int32)
             self.tree_walks["levels"].append(names)
         self.nslot = len(self.topology["slot_kind"])
+        # the slots of each pair kind, which one contact kernel each handles
+        slot_kind = self.topology["slot_kind"].cpu().numpy()
+        self.contact_kinds = []
+        for kind in sorted(set(slot_kind.tolist())):
+            self.contact_kinds.append((kind, f"slots_of_kind{kind}"))
+            self.topology[self.contact_kinds[-1][1]] = tensor(np.flatnonzero(slot_kind == kind), torch.int32)
         self.enable_contact = self.nslot > 0
 
         self._warp = {}

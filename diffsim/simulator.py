@@ -197,11 +197,12 @@ class Simulator:
         """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_ext``."""
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
         self._zero(buf.cfrc_ext)
-        self._launch(contact.contact_forces, (E, m.nslot), [
-            w("slot_geom_a"), w("slot_geom_b"), w("slot_kind"), w("slot_sub"),
-            w("geom_body"), w("geom_pos"), w("geom_quat"), w("geom_size"), w("geom_friction"),
-            w("body_rootid"), w("body_lastdof"), w("contact_params"), buf.xpos, buf.xquat, buf.dof_cvel,
-            buf.contact_dist, buf.contact_pos, buf.contact_force, buf.cfrc_ext], dev)
+        for kind, slots in m.contact_kinds:
+            self._launch(contact.contact_forces_kernel(kind), (E, w(slots).shape[0]), [
+                w(slots), w("slot_geom_a"), w("slot_geom_b"), w("slot_sub"),
+                w("geom_body"), w("geom_pos"), w("geom_quat"), w("geom_size"), w("geom_friction"),
+                w("body_rootid"), w("body_lastdof"), w("contact_params"), buf.xpos, buf.xquat, buf.dof_cvel,
+                buf.contact_dist, buf.contact_pos, buf.contact_force, buf.cfrc_ext], dev)
         self._launch(dynamics.joint_forces_from_body_forces, (E, m.nv), [
             w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_ext, buf.qfrc_ext], dev)
 
