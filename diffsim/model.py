@@ -252,6 +252,7 @@ def _derived_topology(spec: ModelSpec) -> dict:
         the body moves with that dof's accumulated velocity.
     dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
     dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
+    dof_subtree_end[k]: one past the last descendant of dof ``k`` (they follow it).
     """
     nv, nbody = spec.nv, spec.nbody
     lastdof = np.full(nbody, -1, dtype=np.int32)
@@ -276,4 +277,13 @@ def _derived_topology(spec: ModelSpec) -> dict:
         while j >= 0:
             ancestor[k, j] = 1
             j = spec.dof_parent[j]
-    return {"body_lastdof": lastdof, "dof_rate_src": rate_src, "dof_ancestor": ancestor}
+    # the descendants of a dof are the dofs right after it, up to the end of its subtree
+    subtree_end = np.arange(1, nv + 1, dtype=np.int32)
+    for k in range(nv):
+        descendants = np.flatnonzero(ancestor[:, k])
+        if len(descendants):
+            subtree_end[k] = descendants[-1] + 1
+            if not np.array_equal(descendants, np.arange(k + 1, subtree_end[k])):
+                raise ValueError(f"the descendants of dof {k} are not contiguous: dofs must be in depth-first order")
+    return {"body_lastdof": lastdof, "dof_rate_src": rate_src, "dof_ancestor": ancestor,
+            "dof_subtree_end": subtree_end}

@@ -12,7 +12,7 @@ Stages, in launch order (MuJoCo's names in brackets):
     bias forces       velocities, then recursive Newton-Euler at qacc = 0  [mj_comVel, mj_rne]
     contact           smoothed penalty contact forces, to joint space (diffsim's own)
     smooth forces     passive, actuator and limit forces minus bias  [mj_passive, mj_fwdActuation]
-    solve             (M + dt D) qacc = f, Cholesky (analytic adjoint)  [mj_Euler]
+    solve             (M + dt D) qacc = f, tree-sparse Cholesky (analytic adjoint)  [mj_Euler]
     integrate         semi-implicit Euler, quaternions on the sphere [mj_integratePos]
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ class StepBuffers:
         self.qfrc_ext = zeros((E, nv), T)
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
-        self.L = zeros((E, nv, nv), T)
+        self.U = zeros((E, nv, nv), T)           # the factor of M + dt diag(damping) (solve.py)
         self.y = zeros((E, nv), T)
         self.qacc = zeros((E, nv), T)
         self.grad_arena = _attach_gradients(arrays, model.dtype, model.device) if requires_grad else None
@@ -222,7 +222,8 @@ class Simulator:
             w("actuator_trnid"), w("actuator_gear"), w("actuator_ctrllimited"), w("actuator_ctrlrange"),
             w("actuator_forcelimited"), w("actuator_forcerange"), w("limit_params"),
             qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_ext, buf.qfrc_smooth], dev)
-        self._launch(solve.factor_and_solve, E, [buf.M, w("dof_damping"), w("dt"), buf.qfrc_smooth, buf.L, buf.y,
+        self._launch(solve.factor_and_solve, E, [buf.M, w("dof_ancestor"), w("dof_subtree_end"), w("dof_damping"),
+                                                 w("dt"), buf.qfrc_smooth, buf.U, buf.y,
                                                  buf.qacc], dev)
         self._launch(integrate.integrate, (E, m.njnt), [
             w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next], dev)
@@ -315,10 +316,10 @@ class StepProgram:
                     _, kernel, dim, inputs = op
                     if kernel is solve.factor_and_solve:
                         # an analytic adjoint in place of the one Warp generates (see solve.py)
-                        M, diag_add, dt, rhs, L, _, x = inputs
+                        M, ancestor, subtree_end, diag_add, dt, rhs, U, _, x = inputs
                         z, adj_f = self.buffers.solve_scratch
                         launch = wp.launch(solve.factor_and_solve_adjoint, dim=dim, device=device, record_cmd=True,
-                                           inputs=[L, x, diag_add, dt, x.grad, z, adj_f,
+                                           inputs=[U, ancestor, subtree_end, x, diag_add, dt, x.grad, z, adj_f,
                                                    M.grad, diag_add.grad, dt.grad, rhs.grad])
                     else:
                         adjoints = [tape.get_adjoint(a) for a in inputs]

@@ -4,6 +4,8 @@ Each recorded step writes into buffers of its own, so the tape's backward pass s
 every forward value it needs. Finite differences run all +/- perturbations as one batch
 of environments (one rollout).
 """
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -133,22 +135,35 @@ def test_gradient_through_quaternion_integration_at_rest():
 def test_analytic_solve_adjoint_equals_warps_generated_adjoint():
     """diffsim's backward replaces the adjoint Warp generates for ``factor_and_solve`` with
     an analytic one; both must give the same gradients for every input, ``dt`` included.
-    Warp's adjoint reads only M's lower triangle, so ``adj_M[i, j] + adj_M[j, i]`` of the
-    analytic one (which treats all entries as inputs) is compared with its lower entry."""
+    The matrix has a branching tree's sparsity (dof 0 carries two branches), which the
+    factorisation exploits; the solve must still be exact. Warp's adjoint reads only M's
+    upper triangle, so ``adj_M[i, j] + adj_M[j, i]`` of the analytic one (which treats
+    both as inputs) is compared with its upper entry."""
     from diffsim.kernels import solve
+    from diffsim.model import _derived_topology
 
+    parent = [-1, 0, 1, 1, 0, 4, 5]
+    n = len(parent)
+    tree = SimpleNamespace(nv=n, nbody=1, njnt=0, dof_parent=parent)
+    topology = _derived_topology(tree)
+    ancestor, subtree_end = topology["dof_ancestor"], topology["dof_subtree_end"]
+    assert subtree_end.tolist() == [7, 4, 3, 4, 7, 7, 7]
     rng = np.random.default_rng(3)
-    E, n = 3, 5
-    A = rng.normal(size=(E, n, n))
-    M_np = A @ A.transpose(0, 2, 1) + n * np.eye(n)
+    E = 3
+    # M = U U^T with U on the tree's pattern: symmetric positive definite, zero between branches
+    pattern = ancestor.T + np.eye(n)
+    U = rng.normal(size=(E, n, n)) * pattern + 2 * np.eye(n)
+    M_np = U @ U.transpose(0, 2, 1)
+    assert np.all(M_np[:, 2, 3] == 0) and np.all(M_np[:, 1, 4] == 0)
 
     def arrays():
         M = wp.array(M_np, dtype=wp.float64, requires_grad=True)
+        structure = [wp.array(ancestor, dtype=wp.int32), wp.array(subtree_end, dtype=wp.int32)]
         diag_add = wp.array(diag_np, dtype=wp.float64, requires_grad=True)
         dt = wp.array([0.01], dtype=wp.float64, requires_grad=True)
         rhs = wp.array(rhs_np, dtype=wp.float64, requires_grad=True)
-        L, y, x = (wp.zeros(shape, dtype=wp.float64, requires_grad=True) for shape in ((E, n, n), (E, n), (E, n)))
-        return M, diag_add, dt, rhs, L, y, x
+        U, y, x = (wp.zeros(shape, dtype=wp.float64, requires_grad=True) for shape in ((E, n, n), (E, n), (E, n)))
+        return M, *structure, diag_add, dt, rhs, U, y, x
 
     diag_np, rhs_np, adj_x = rng.uniform(0.5, 2.0, n), rng.normal(size=(E, n)), rng.normal(size=(E, n))
     # Warp's generated adjoint, through a tape
@@ -156,19 +171,23 @@ def test_analytic_solve_adjoint_equals_warps_generated_adjoint():
     tape = wp.Tape()
     with tape:
         wp.launch(solve.factor_and_solve, dim=E, inputs=list(generated))
-    tape.backward(grads={generated[6]: wp.array(adj_x, dtype=wp.float64)})
+    tape.backward(grads={generated[8]: wp.array(adj_x, dtype=wp.float64)})
     # the analytic adjoint, from the forward's outputs
-    M, diag_add, dt, rhs, L, y, x = analytic = arrays()
+    M, ancestor_wp, subtree_end_wp, diag_add, dt, rhs, U, y, x = analytic = arrays()
     wp.launch(solve.factor_and_solve, dim=E, inputs=list(analytic))
     x.grad.assign(adj_x)
     scratch = [wp.zeros((E, n), dtype=wp.float64) for _ in range(2)]
     wp.launch(solve.factor_and_solve_adjoint, dim=E,
-              inputs=[L, x, diag_add, dt, x.grad, *scratch, M.grad, diag_add.grad, dt.grad, rhs.grad])
+              inputs=[U, ancestor_wp, subtree_end_wp, x, diag_add, dt, x.grad, *scratch,
+                      M.grad, diag_add.grad, dt.grad, rhs.grad])
 
-    np.testing.assert_allclose(x.numpy(), generated[6].numpy(), rtol=1e-14)
+    A = M_np + 0.01 * np.diag(diag_np)
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(A, rhs_np[..., None])[..., 0], rtol=1e-12)
+    np.testing.assert_allclose(x.numpy(), generated[8].numpy(), rtol=1e-14)
     adj_M = M.grad.numpy()
-    folded = np.tril(adj_M + adj_M.transpose(0, 2, 1), -1) + adj_M * np.eye(n)
+    folded = np.triu(adj_M + adj_M.transpose(0, 2, 1), 1) + adj_M * np.eye(n)
     np.testing.assert_allclose(folded, generated[0].grad.numpy(), rtol=1e-10, atol=1e-14)
-    for i in (1, 2, 3):       # diag_add, dt, rhs
+    np.testing.assert_allclose(adj_M * (1 - pattern - pattern.T + np.eye(n)), 0)     # nothing off the pattern
+    for i in (3, 4, 5):       # diag_add, dt, rhs
         np.testing.assert_allclose(analytic[i].grad.numpy(), generated[i].grad.numpy(), rtol=1e-10, atol=1e-14)
     assert abs(dt.grad.numpy()[0]) > 1e-6
