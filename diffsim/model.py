@@ -253,6 +253,7 @@ def _derived_topology(spec: ModelSpec) -> dict:
     dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
     dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
     dof_subtree_end[k]: one past the last descendant of dof ``k`` (they follow it).
+    jnt_actuator_adr, jnt_actuator_num, actuator_by_joint: the actuators of each joint.
     """
     nv, nbody = spec.nv, spec.nbody
     lastdof = np.full(nbody, -1, dtype=np.int32)
@@ -285,5 +286,11 @@ def _derived_topology(spec: ModelSpec) -> dict:
             subtree_end[k] = descendants[-1] + 1
             if not np.array_equal(descendants, np.arange(k + 1, subtree_end[k])):
                 raise ValueError(f"the descendants of dof {k} are not contiguous: dofs must be in depth-first order")
+    # each joint's actuators, in actuator order: actuator_by_joint[adr[j] .. adr[j] + num[j] - 1]
+    trnid = np.asarray(spec.actuator_trnid, dtype=np.int64).reshape(-1)
+    by_joint = np.argsort(trnid, kind="stable").astype(np.int32)
+    num = np.bincount(trnid, minlength=spec.njnt).astype(np.int32)
+    adr = (np.cumsum(num) - num).astype(np.int32)
     return {"body_lastdof": lastdof, "dof_rate_src": rate_src, "dof_ancestor": ancestor,
-            "dof_subtree_end": subtree_end}
+            "dof_subtree_end": subtree_end, "jnt_actuator_adr": adr, "jnt_actuator_num": num,
+            "actuator_by_joint": by_joint}

@@ -136,7 +136,9 @@ def sigmoid(x: Any):
 def actuator_force_on_joint(
     j: int,
     e: int,
-    actuator_trnid: wp.array(dtype=int),
+    jnt_actuator_adr: wp.array(dtype=int),
+    jnt_actuator_num: wp.array(dtype=int),
+    actuator_by_joint: wp.array(dtype=int),
     actuator_gear: wp.array(dtype=Any),
     actuator_ctrllimited: wp.array(dtype=int),
     actuator_ctrlrange: wp.array(dtype=Any),
@@ -144,16 +146,18 @@ def actuator_force_on_joint(
     actuator_forcerange: wp.array(dtype=Any),
     ctrl: wp.array2d(dtype=Any),
 ):
-    """Sum of motor forces on joint ``j``: ``gear * clamp(ctrl)``, the force clamped to ``forcerange``."""
+    """Sum of motor forces on joint ``j``: ``gear * clamp(ctrl)``, the force clamped to
+    ``forcerange``, over the joint's actuators ``actuator_by_joint[adr .. adr + num - 1]``."""
     total = actuator_gear.dtype(0.0)
-    for u in range(actuator_trnid.shape[0]):
-        if actuator_trnid[u] == j:
-            c = ctrl[e, u]
-            if actuator_ctrllimited[u] != 0:
-                c = wp.clamp(c, actuator_ctrlrange[u][0], actuator_ctrlrange[u][1])
-            if actuator_forcelimited[u] != 0:
-                c = wp.clamp(c, actuator_forcerange[u][0], actuator_forcerange[u][1])
-            total = total + actuator_gear[u] * c
+    first = jnt_actuator_adr[j]
+    for a in range(first, first + jnt_actuator_num[j]):
+        u = actuator_by_joint[a]
+        c = ctrl[e, u]
+        if actuator_ctrllimited[u] != 0:
+            c = wp.clamp(c, actuator_ctrlrange[u][0], actuator_ctrlrange[u][1])
+        if actuator_forcelimited[u] != 0:
+            c = wp.clamp(c, actuator_forcerange[u][0], actuator_forcerange[u][1])
+        total = total + actuator_gear[u] * c
     return total
 
 
@@ -168,7 +172,9 @@ def smooth_forces(
     jnt_limited: wp.array(dtype=int),
     jnt_range: wp.array(dtype=Any),
     qpos_spring: wp.array(dtype=Any),
-    actuator_trnid: wp.array(dtype=int),
+    jnt_actuator_adr: wp.array(dtype=int),
+    jnt_actuator_num: wp.array(dtype=int),
+    actuator_by_joint: wp.array(dtype=int),
     actuator_gear: wp.array(dtype=Any),
     actuator_ctrllimited: wp.array(dtype=int),
     actuator_ctrlrange: wp.array(dtype=Any),
@@ -216,7 +222,7 @@ def smooth_forces(
         q = qpos[e, jnt_qposadr[j]]
         force = force - jnt_stiffness[j] * (q - qpos_spring[jnt_qposadr[j]])
         force = force + actuator_force_on_joint(
-            j, e, actuator_trnid, actuator_gear, actuator_ctrllimited, actuator_ctrlrange,
+            j, e, jnt_actuator_adr, jnt_actuator_num, actuator_by_joint, actuator_gear, actuator_ctrllimited, actuator_ctrlrange,
             actuator_forcelimited, actuator_forcerange, ctrl)
         stiffness = limit_params[0]
         if jnt_limited[j] != 0 and stiffness > type(stiffness)(0.0):
