@@ -9,14 +9,16 @@ How gradients work (``_Rollout``):
 
 * every physics step is a ``StepProgram``: its kernel launches and their adjoints are
   recorded once and replayed, so Python does not re-resolve arguments per launch;
-* when gradients are needed and a rollout's intermediates fit in ``MAX_STORED_BYTES``,
-  forward keeps them (one set of buffers per control step, leased from a cached pool
-  until the backward pass has used them) and backward only replays the adjoints;
-* otherwise forward keeps only the state after each control step (the outputs), and
-  backward re-runs each control step from its saved input state before pulling the
-  gradient through it. Memory is then the saved states plus one control step's buffers,
-  whatever the horizon. A second backward through the same graph (``retain_graph``)
-  recomputes as well;
+* when gradients are needed, forward keeps the intermediates of as many of the rollout's
+  last control steps as fit in ``MAX_STORED_BYTES`` (one set of buffers per control
+  step, leased from a cached pool until the backward pass has used them), and backward
+  only replays the adjoints for those;
+* of the earlier control steps forward keeps only the state after each (the outputs),
+  and backward re-runs each from its saved input state before pulling the gradient
+  through it. Memory is then the saved states plus the budget plus one control step's
+  buffers, whatever the horizon; the backward pass costs about one more forward pass for
+  the steps it recomputes. A second backward through the same graph (``retain_graph``)
+  recomputes every step;
 * parameters of the model that have ``requires_grad`` (``model.body_mass``, ...) are
   inputs of the op; their gradients are accumulated by Warp in buffers of its own
   (``model.param_grads``) and handed to torch as copies.
@@ -181,18 +183,18 @@ def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool) -> _
     return runner
 
 
-# Rollouts whose per-step intermediates fit in this many bytes keep them from the forward
-# pass, so backward only replays the adjoint kernels; longer ones recompute each control
-# step in backward and their memory stays bounded by the saved states.
+# Forward keeps the per-step intermediates of as many control steps as fit in this many
+# bytes (the rollout's last ones), so backward only replays the adjoint kernels there; it
+# recomputes the earlier steps, and memory stays bounded by the saved states plus this.
 MAX_STORED_BYTES = 256 * 2**20
 
 
 class _StoredSteps:
     """A pool of gradient runners (one control step's buffers each) for rollouts that keep
-    their intermediates. Each forward pass leases the runners it needs and holds them
-    until its backward pass has used them, or its graph is dropped; a forward that
-    finds no runner free and the budget spent recomputes instead. So any number of
-    interleaved calls (the hybrid agent's one-step calls, two rollouts then one
+    their intermediates. Each forward pass leases the runners it can (as many as the
+    budget leaves) and holds them until its backward pass has used them, or its graph is
+    dropped; the steps it got no runner for are recomputed in backward. So any number
+    of interleaved calls (the hybrid agent's one-step calls, two rollouts then one
     backward) each keep their own intermediates."""
 
     def __init__(self, model: Model, batch: int, frame_skip: int):
@@ -206,15 +208,21 @@ class _StoredSteps:
         return _ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True)
 
     def lease(self, horizon: int):
-        """``horizon`` runners, or None if that would exceed ``MAX_STORED_BYTES``."""
+        """Up to ``horizon`` runners, as many as ``MAX_STORED_BYTES`` leaves beside the
+        runners other forward passes hold; None if not one fits."""
         if self.bytes_per_step is None:
-            self.free.append(self._new_runner())
+            self.free.append(self._new_runner())           # to measure one control step's buffers
             arrays = [a for p in self.free[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
             self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
-        missing = max(0, horizon - len(self.free))
-        if (self.allocated + missing) * self.bytes_per_step > MAX_STORED_BYTES:
+        budget = MAX_STORED_BYTES // self.bytes_per_step   # control steps
+        while self.free and self.allocated > budget:        # the budget was lowered since
+            self.free.pop()
+            self.allocated -= 1
+        count = min(horizon, budget - (self.allocated - len(self.free)))
+        if count <= 0:
             return None
-        runners = [self.free.pop() for _ in range(horizon - missing)] + [self._new_runner() for _ in range(missing)]
+        reused = min(count, len(self.free))
+        runners = [self.free.pop() for _ in range(reused)] + [self._new_runner() for _ in range(count - reused)]
         return _Lease(self, runners)
 
 
@@ -293,11 +301,13 @@ class _Rollout(torch.autograd.Function):
         qpos_traj = torch.empty(qpos.shape[0], horizon, model.nq, dtype=qpos.dtype, device=qpos.device)
         qvel_traj = torch.empty(qvel.shape[0], horizon, model.nv, dtype=qvel.dtype, device=qvel.device)
         lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon) if needs_grad else None
+        # the last control steps keep their intermediates (as many as the lease holds)
+        first_stored = horizon - len(lease.runners) if lease is not None else horizon
         q, v = qpos, qvel
         with _torch_stream(model):
             for t in range(horizon):
-                if lease is not None:
-                    runner = lease.runners[t]
+                if t >= first_stored:
+                    runner = lease.runners[t - first_stored]
                     runner.load(q, v, ctrls[:, t])
                     q, v = runner.forward()
                 else:
@@ -305,7 +315,7 @@ class _Rollout(torch.autograd.Function):
                 qpos_traj[:, t] = q
                 qvel_traj[:, t] = v
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
-        ctx.lease = lease
+        ctx.lease, ctx.first_stored = lease, first_stored
         if lease is not None:
             # a graph dropped without backward gives its runners back too
             weakref.finalize(ctx, lease.release)
@@ -333,8 +343,8 @@ class _Rollout(torch.autograd.Function):
             for t in reversed(range(horizon)):
                 grad_q = grad_qpos_traj[:, t] + carry_qpos
                 grad_v = grad_qvel_traj[:, t] + carry_qvel
-                if lease is not None:
-                    d_qpos, d_qvel, d_ctrl = lease.runners[t].backward(grad_q, grad_v)
+                if lease is not None and t >= ctx.first_stored:
+                    d_qpos, d_qvel, d_ctrl = lease.runners[t - ctx.first_stored].backward(grad_q, grad_v)
                 else:
                     q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
                     v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]

@@ -291,13 +291,19 @@ def _ant_gradients(model, qpos, qvel, ctrls):
     return torch.autograd.grad(loss, c)[0]
 
 
-def test_recomputing_backward_equals_stored_backward(monkeypatch):
-    """Long rollouts recompute each control step in backward instead of storing it: same gradients."""
+@pytest.mark.parametrize("steps_that_fit", [0, 5])
+def test_recomputing_backward_equals_stored_backward(monkeypatch, steps_that_fit):
+    """Forward keeps the intermediates of as many of a rollout's last control steps as fit
+    in ``MAX_STORED_BYTES``; backward recomputes the others: the same gradients whether
+    all, some or none of the 12 steps were stored."""
     model, qpos, qvel = settled_ant()
     ctrls = 0.3 * torch.sin(torch.arange(12 * model.nu, dtype=F64)).reshape(1, 12, model.nu)
     stored = _ant_gradients(model, qpos, qvel, ctrls)
-    monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", 0)
+    pool = diffsim.autograd._stored_steps(model, 1, 2)
+    assert pool.allocated == 12
+    monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", steps_that_fit * pool.bytes_per_step)
     recomputed = _ant_gradients(model, qpos, qvel, ctrls)
+    assert pool.allocated == steps_that_fit              # the pool shrank to the budget
     torch.testing.assert_close(recomputed, stored, rtol=1e-12, atol=1e-14)
 
 
