@@ -10,9 +10,10 @@ How gradients work (``_Rollout``):
 * every physics step is a ``StepProgram``: its kernel launches and their adjoints are
   recorded once and replayed, so Python does not re-resolve arguments per launch;
 * when gradients are needed, forward keeps the intermediates of as many of the rollout's
-  last control steps as fit in ``MAX_STORED_BYTES`` (one set of buffers per control
-  step, leased from a cached pool until the backward pass has used them), and backward
-  only replays the adjoints for those;
+  last control steps as fit in ``MAX_STORED_BYTES`` (by default 256 MiB on a CPU, a
+  quarter of the GPU's memory on CUDA), one set of buffers per control step leased from
+  a cached pool until the backward pass has used them, and backward only replays the
+  adjoints for those;
 * of the earlier control steps forward keeps only the state after each (the outputs),
   and backward re-runs each from its saved input state before pulling the gradient
   through it. Memory is then the saved states plus the budget plus one control step's
@@ -186,7 +187,20 @@ def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool) -> _
 # Forward keeps the per-step intermediates of as many control steps as fit in this many
 # bytes (the rollout's last ones), so backward only replays the adjoint kernels there; it
 # recomputes the earlier steps, and memory stays bounded by the saved states plus this.
-MAX_STORED_BYTES = 256 * 2**20
+# None: 256 MiB for a model on the CPU, a quarter of the GPU's memory for one on CUDA
+# (see ``stored_bytes_budget``). The pool keeps what it allocated for reuse until
+# ``free_buffers(model)``.
+MAX_STORED_BYTES = None
+
+
+def stored_bytes_budget(device: torch.device) -> int:
+    """The bytes of intermediates that rollouts of a model on ``device`` may keep for
+    their backward passes (``MAX_STORED_BYTES``, or its device default)."""
+    if MAX_STORED_BYTES is not None:
+        return int(MAX_STORED_BYTES)
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory // 4
+    return 256 * 2**20
 
 
 class _StoredSteps:
@@ -208,13 +222,13 @@ class _StoredSteps:
         return _ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True)
 
     def lease(self, horizon: int):
-        """Up to ``horizon`` runners, as many as ``MAX_STORED_BYTES`` leaves beside the
+        """Up to ``horizon`` runners, as many as ``stored_bytes_budget`` leaves beside the
         runners other forward passes hold; None if not one fits."""
         if self.bytes_per_step is None:
             self.free.append(self._new_runner())           # to measure one control step's buffers
             arrays = [a for p in self.free[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
             self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
-        budget = MAX_STORED_BYTES // self.bytes_per_step   # control steps
+        budget = stored_bytes_budget(self.model.device) // self.bytes_per_step   # control steps
         while self.free and self.allocated > budget:        # the budget was lowered since
             self.free.pop()
             self.allocated -= 1

@@ -22,6 +22,7 @@ compared side by side in one run; this is the only place speed and memory are me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -155,13 +156,35 @@ def _time_mjstep(batch, horizon, frame_skip, repeats):
     return min(forward), min(backward), c.grad
 
 
+_STORED_HELP = ("MiB of intermediates a rollout keeps for its backward pass (diffsim.autograd.MAX_STORED_BYTES; "
+                "default: 256 on a CPU, a quarter of the GPU's memory on CUDA)")
+
+
+@contextlib.contextmanager
+def _stored_budget(mib):
+    """``--max-stored-mib``: the bytes rollouts keep for backward (None: diffsim's device default)."""
+    from diffsim import autograd
+
+    saved = autograd.MAX_STORED_BYTES
+    autograd.MAX_STORED_BYTES = saved if mib is None else int(mib * 2**20)
+    try:
+        yield
+    finally:
+        autograd.MAX_STORED_BYTES = saved
+
+
 def bench_grad(args):
+    from diffsim import autograd
+
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     rows, results = [], []
     for batch in args.batch:
-        f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats)
+        with _stored_budget(args.max_stored_mib):
+            f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats)
+            budget = autograd.stored_bytes_budget(torch.device(args.device))
         entry = {"batch": batch, "diffsim_forward_s": f, "diffsim_backward_s": b, "diffsim_total_s": f + b,
-                 "backward_over_forward": b / f}
+                 "backward_over_forward": b / f,
+                 "stored_budget_mib": budget / 2**20}
         if not args.skip_mjstep:
             mf, mb, _ = _time_mjstep(batch, args.horizon, args.frame_skip, max(1, args.repeats // 2))
             entry.update({"mjstep_forward_s": mf, "mjstep_backward_s": mb, "mjstep_total_s": mf + mb,
@@ -348,13 +371,15 @@ def _peak_mib(device) -> float:
     return (torch.cuda.max_memory_allocated(device) + wp.get_mempool_used_mem_high(device)) / 2**20
 
 
-def _memory_child(mode, batch, horizon, frame_skip, device="cpu"):
+def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib=None):
     """Run in a fresh process: peak memory (MiB) of one forward + backward."""
     import warp as wp
 
     import diffsim
     from diffsim.simulator import Simulator, StepBuffers
 
+    if max_stored_mib is not None:
+        diffsim.autograd.MAX_STORED_BYTES = int(max_stored_mib * 2**20)
     model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32, device)
     base = _peak_mib(device)
     if mode == "diffsim":
@@ -376,7 +401,8 @@ def _memory_child(mode, batch, horizon, frame_skip, device="cpu"):
         tape.backward(grads={q: wp.ones_like(q), v: wp.ones_like(v)})
     if device != "cpu":
         torch.cuda.synchronize(device)
-    print(json.dumps({"peak_mib": _peak_mib(device), "baseline_mib": base}))
+    print(json.dumps({"peak_mib": _peak_mib(device), "baseline_mib": base,
+                      "stored_budget_mib": diffsim.autograd.stored_bytes_budget(torch.device(device)) / 2**20}))
 
 
 def bench_memory(args):
@@ -387,11 +413,13 @@ def bench_memory(args):
             if mode == "full_tape" and horizon > args.full_tape_max:
                 continue
             cmd = [sys.executable, "-m", "diffsim.bench", "_memory_child", mode, str(args.batch[0]), str(horizon),
-                   str(args.frame_skip), args.device]
+                   str(args.frame_skip), args.device, str(args.max_stored_mib)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             measured = json.loads(out)
             entry[f"{mode}_peak_mib"] = measured["peak_mib"]
             entry["baseline_mib"] = measured["baseline_mib"]
+            if mode == "diffsim":
+                entry["stored_budget_mib"] = measured["stored_budget_mib"]
         results.append(entry)
         rows.append([horizon, f"{entry['baseline_mib']:.0f}", f"{entry['diffsim_peak_mib']:.0f}",
                      f"{entry.get('full_tape_peak_mib', float('nan')):.0f}"])
@@ -406,7 +434,8 @@ def bench_memory(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_memory_child":
-        _memory_child(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
+        _memory_child(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5],
+                      None if argv[6] == "None" else float(argv[6]))
         return
     parser = argparse.ArgumentParser(prog="python -m diffsim.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -419,6 +448,7 @@ def main(argv=None):
     grad.add_argument("--device", default="cpu")
     grad.add_argument("--repeats", type=int, default=3)
     grad.add_argument("--skip-mjstep", action="store_true")
+    grad.add_argument("--max-stored-mib", type=float, help=_STORED_HELP)
     grad.add_argument("--out")
     grad.set_defaults(run=bench_grad)
     forward = sub.add_parser("forward", help="forward simulation throughput: diffsim vs MuJoCo")
@@ -444,6 +474,7 @@ def main(argv=None):
     memory.add_argument("--frame-skip", type=int, default=1)
     memory.add_argument("--full-tape-max", type=int, default=1000, help="longest horizon to try with one full tape")
     memory.add_argument("--device", default="cpu")
+    memory.add_argument("--max-stored-mib", type=float, help=_STORED_HELP)
     memory.add_argument("--out")
     memory.set_defaults(run=bench_memory)
     bench_train.add_parser(sub)

@@ -291,6 +291,18 @@ def _ant_gradients(model, qpos, qvel, ctrls):
     return torch.autograd.grad(loss, c)[0]
 
 
+def test_stored_bytes_budget_defaults_by_device(monkeypatch):
+    """256 MiB of stored intermediates on a CPU, a quarter of the card on CUDA, unless set."""
+    from types import SimpleNamespace
+
+    budget = diffsim.autograd.stored_bytes_budget
+    assert budget(torch.device("cpu")) == 256 * 2**20
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=80 * 2**30))
+    assert budget(torch.device("cuda:0")) == 20 * 2**30
+    monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", 3 * 2**20)
+    assert budget(torch.device("cuda:0")) == budget(torch.device("cpu")) == 3 * 2**20
+
+
 @pytest.mark.parametrize("steps_that_fit", [0, 5])
 def test_recomputing_backward_equals_stored_backward(monkeypatch, steps_that_fit):
     """Forward keeps the intermediates of as many of a rollout's last control steps as fit

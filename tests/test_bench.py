@@ -5,6 +5,7 @@ import importlib.util
 import json
 
 import pytest
+import torch
 
 from diffsim import bench
 
@@ -43,16 +44,22 @@ def test_forward_puts_diffsim_beside_mujoco_warp(capsys, tmp_path):
 
 
 def test_grad_times_forward_and_backward_beside_mjstep(capsys, tmp_path):
-    report, table = _run(capsys, tmp_path, "grad", "--batch", "2", "--horizon", "3", "--repeats", "1")
+    report, table = _run(capsys, tmp_path, "grad", "--batch", "2", "--horizon", "3", "--repeats", "1",
+                         "--max-stored-mib", "0")
     r = report["results"][0]
+    assert r["stored_budget_mib"] == 0
+    from diffsim import autograd
+    assert autograd.MAX_STORED_BYTES is None and autograd.stored_bytes_budget(torch.device("cpu")) == 256 * 2**20
     assert r["diffsim_backward_s"] > 0 and r["mjstep_total_s"] > 0
     assert r["backward_over_forward"] == pytest.approx(r["diffsim_backward_s"] / r["diffsim_forward_s"])
     assert "MjStep" in table
 
 
 def test_memory_measures_both_backward_passes_in_fresh_processes(capsys, tmp_path):
-    report, table = _run(capsys, tmp_path, "memory", "--batch", "2", "--horizons", "3", "6", "--full-tape-max", "3")
+    report, table = _run(capsys, tmp_path, "memory", "--batch", "2", "--horizons", "3", "6", "--full-tape-max", "3",
+                         "--max-stored-mib", "1.5")
     first, second = report["results"]
+    assert first["stored_budget_mib"] == second["stored_budget_mib"] == 1.5      # reached the fresh processes
     assert first["diffsim_peak_mib"] >= first["baseline_mib"] > 0
     assert first["full_tape_peak_mib"] >= first["baseline_mib"]
     assert "full_tape_peak_mib" not in second            # beyond --full-tape-max
