@@ -72,6 +72,7 @@ class StepBuffers:
         self.contact_force = zeros((E, ns), vec3)
         self.cfrc_ext = zeros((E, nb), vec6)
         self.qfrc_ext = zeros((E, nv), T)
+        self.contact_near = wp.zeros((E, ns), dtype=wp.int32, device=model.wp_device)   # no gradient
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)           # the factor of M + dt diag(damping) (solve.py)
@@ -198,8 +199,8 @@ class Simulator:
         m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
         self._zero(buf.cfrc_ext)
         for kind, slots in m.contact_kinds:
-            self._launch(contact.contact_forces_kernel(kind), (E, w(slots).shape[0]), [
-                w(slots), w("slot_geom_a"), w("slot_geom_b"), w("slot_sub"),
+            self._launch(contact.contact_kernels(kind)[0], (E, w(slots).shape[0]), [
+                w(slots), buf.contact_near, w("slot_geom_a"), w("slot_geom_b"), w("slot_sub"),
                 w("geom_body"), w("geom_pos"), w("geom_quat"), w("geom_size"), w("geom_friction"),
                 w("body_rootid"), w("body_lastdof"), w("contact_params"), buf.xpos, buf.xquat, buf.dof_cvel,
                 buf.contact_dist, buf.contact_pos, buf.contact_force, buf.cfrc_ext], dev)
@@ -322,8 +323,10 @@ class StepProgram:
                                            inputs=[U, ancestor, subtree_end, x, diag_add, dt, x.grad, z, adj_f,
                                                    M.grad, diag_add.grad, dt.grad, rhs.grad])
                     else:
+                        # contact: the adjoint of a twin kernel that skips far slots at once (see contact.py)
+                        source = contact.ADJOINT_SOURCE.get(kernel, kernel)
                         adjoints = [tape.get_adjoint(a) for a in inputs]
-                        launch = wp.launch(kernel, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
+                        launch = wp.launch(source, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
                                            adjoint=True, record_cmd=True)
                     self._adjoint.append(launch.launch)
         self._forward = _Replay(device, self._forward)
