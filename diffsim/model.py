@@ -80,6 +80,9 @@ class Model:
             contact off. ``nslot`` is the number of potential contact points.
         body_mass, body_inertia, dof_damping, actuator_gear, ...: parameter tensors (see
             ``PARAMETERS``), shared with the kernels.
+        tree_walks, contact_kinds: how the simulator launches the tree recursions (the
+            whole tree per thread, or level by level) and the contact kernels (one per
+            pair kind); index arrays in ``topology``.
     """
 
     def __init__(self, spec: ModelSpec, dtype=torch.float32, device="cpu"):

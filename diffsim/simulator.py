@@ -220,12 +220,13 @@ class Simulator:
         self._launch(dynamics.smooth_forces, (E, m.nv), [
             w("dof_jnt"), w("dof_damping"), w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("jnt_stiffness"),
             w("jnt_limited"), w("jnt_range"), w("qpos_spring"),
-            w("jnt_actuator_adr"), w("jnt_actuator_num"), w("actuator_by_joint"), w("actuator_gear"), w("actuator_ctrllimited"), w("actuator_ctrlrange"),
-            w("actuator_forcelimited"), w("actuator_forcerange"), w("limit_params"),
+            w("jnt_actuator_adr"), w("jnt_actuator_num"), w("actuator_by_joint"), w("actuator_gear"),
+            w("actuator_ctrllimited"), w("actuator_ctrlrange"), w("actuator_forcelimited"), w("actuator_forcerange"),
+            w("limit_params"),
             qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_ext, buf.qfrc_smooth], dev)
-        self._launch(solve.factor_and_solve, E, [buf.M, w("dof_ancestor"), w("dof_subtree_end"), w("dof_damping"),
-                                                 w("dt"), buf.qfrc_smooth, buf.U, buf.y,
-                                                 buf.qacc], dev)
+        self._launch(solve.factor_and_solve, E, [
+            buf.M, w("dof_ancestor"), w("dof_subtree_end"), w("dof_damping"), w("dt"), buf.qfrc_smooth,
+            buf.U, buf.y, buf.qacc], dev)
         self._launch(integrate.integrate, (E, m.njnt), [
             w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next], dev)
 

@@ -217,7 +217,8 @@ def contact_kernels(kind: int):
                     reach_a = wp.length(size_a)
                 clearance = zero
                 if wp.static(KIND in B_IS_PLANE):
-                    axis_b = wp.quat_rotate(geom_world_quat(e, gb, geom_body, geom_quat, xquat), wp.vector(zero, zero, type(zero)(1.0)))
+                    quat_b = geom_world_quat(e, gb, geom_body, geom_quat, xquat)
+                    axis_b = wp.quat_rotate(quat_b, wp.vector(zero, zero, type(zero)(1.0)))
                     clearance = wp.dot(pos_a - pos_b, axis_b) - reach_a
                 else:
                     reach_b = size_b[0]
