@@ -151,16 +151,23 @@ class _ControlStepRunner:
         self.ctrl.copy_(ctrl)
 
     def forward(self):
-        """Run the control step; returns the final (qpos, qvel) views (copy them to keep them)."""
+        """Run the control step from state 0; returns the final (qpos, qvel) views (copy
+        them to keep them)."""
         if len(self.programs) == 2 and len(self.states) == 2:
-            for i in range(self.frame_skip):
-                self.programs[i % 2].forward()
-            last = self.states[self.frame_skip % 2]
+            last = self.states[self.advance(0)]
         else:
             for program in self.programs:
                 program.forward()
             last = self.states[-1]
         return last.qpos, last.qvel
+
+    def advance(self, current: int) -> int:
+        """Forward-only runners: ``frame_skip`` physics steps from ``states[current]``,
+        ping-ponging between the two state sets; returns the index of the set holding
+        the result, where the next control step can start without a copy."""
+        for i in range(self.frame_skip):
+            self.programs[(current + i) % 2].forward()
+        return (current + self.frame_skip) % 2
 
     def backward(self, grad_qpos, grad_qvel):
         """After ``forward``: pull the output gradients back to (qpos, qvel, ctrl) of the
@@ -266,12 +273,20 @@ def free_buffers(model: Model):
         model.__dict__.pop(name, None)
 
 
-def _forward_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int):
-    """``frame_skip`` physics steps with ``ctrl`` held, nothing recorded; returns new tensors."""
+def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpos_traj, qvel_traj):
+    """Control steps with nothing recorded for backward: from (qpos, qvel), apply each of
+    ``ctrls`` (B, T, nu) for ``frame_skip`` physics steps and write the states after each
+    into ``qpos_traj``, ``qvel_traj`` (B, T, ...). The state stays in the runner's buffers
+    between control steps, so a step costs one control copy in and two state copies out."""
     runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=False)
-    runner.load(qpos, qvel, ctrl)
-    q, v = runner.forward()
-    return q.clone(), v.clone()
+    runner.states[0].qpos.copy_(qpos)
+    runner.states[0].qvel.copy_(qvel)
+    current = 0
+    for t in range(ctrls.shape[1]):
+        runner.ctrl.copy_(ctrls[:, t])
+        current = runner.advance(current)
+        qpos_traj[:, t] = runner.states[current].qpos
+        qvel_traj[:, t] = runner.states[current].qvel
 
 
 def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel):
@@ -317,17 +332,15 @@ class _Rollout(torch.autograd.Function):
         lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon) if needs_grad else None
         # the last control steps keep their intermediates (as many as the lease holds)
         first_stored = horizon - len(lease.runners) if lease is not None else horizon
-        q, v = qpos, qvel
         with _torch_stream(model):
-            for t in range(horizon):
-                if t >= first_stored:
-                    runner = lease.runners[t - first_stored]
-                    runner.load(q, v, ctrls[:, t])
-                    q, v = runner.forward()
-                else:
-                    q, v = _forward_control_step(model, q, v, ctrls[:, t].contiguous(), frame_skip)
-                qpos_traj[:, t] = q
-                qvel_traj[:, t] = v
+            if first_stored > 0:
+                _forward_control_steps(model, qpos, qvel, ctrls[:, :first_stored], frame_skip,
+                                       qpos_traj[:, :first_stored], qvel_traj[:, :first_stored])
+            for t in range(first_stored, horizon):
+                runner = lease.runners[t - first_stored]
+                runner.load(qpos if t == 0 else qpos_traj[:, t - 1], qvel if t == 0 else qvel_traj[:, t - 1],
+                            ctrls[:, t])
+                qpos_traj[:, t], qvel_traj[:, t] = runner.forward()
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
         ctx.lease, ctx.first_stored = lease, first_stored
         if lease is not None:
