@@ -161,16 +161,23 @@ _STORED_HELP = ("MiB of intermediates a rollout keeps for its backward pass (dif
 
 
 @contextlib.contextmanager
-def _stored_budget(mib):
-    """``--max-stored-mib``: the bytes rollouts keep for backward (None: diffsim's device default)."""
-    from diffsim import autograd
+def _temporarily(module_name: str, name: str, value):
+    """Set ``diffsim.<module_name>.<name>`` to ``value`` for the block (None: leave it)."""
+    import importlib
 
-    saved = autograd.MAX_STORED_BYTES
-    autograd.MAX_STORED_BYTES = saved if mib is None else int(mib * 2**20)
+    module = importlib.import_module(f"diffsim.{module_name}")
+    saved = getattr(module, name)
+    if value is not None:
+        setattr(module, name, value)
     try:
         yield
     finally:
-        autograd.MAX_STORED_BYTES = saved
+        setattr(module, name, saved)
+
+
+def _stored_bytes(mib):
+    """``--max-stored-mib`` in bytes, or None for diffsim's device default."""
+    return None if mib is None else int(mib * 2**20)
 
 
 def bench_grad(args):
@@ -179,7 +186,7 @@ def bench_grad(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     rows, results = [], []
     for batch in args.batch:
-        with _stored_budget(args.max_stored_mib):
+        with _temporarily("autograd", "MAX_STORED_BYTES", _stored_bytes(args.max_stored_mib)):
             f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats)
             budget = autograd.stored_bytes_budget(torch.device(args.device))
         entry = {"batch": batch, "diffsim_forward_s": f, "diffsim_backward_s": b, "diffsim_total_s": f + b,
@@ -284,19 +291,6 @@ def _time_diffsim_forward(batch, steps, dtype, device, repeats):
     return best, model.dt
 
 
-def _time_diffsim_forward_with(flag, value, batch, steps, dtype, device, repeats):
-    """``_time_diffsim_forward`` with ``diffsim.simulator.<flag>`` set to ``value`` (its
-    fresh model records its steps that way); seconds."""
-    from diffsim import simulator
-
-    saved = getattr(simulator, flag)
-    setattr(simulator, flag, value)
-    try:
-        return _time_diffsim_forward(batch, steps, dtype, device, repeats)[0]
-    finally:
-        setattr(simulator, flag, saved)
-
-
 def bench_forward(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     threads = args.threads or os.cpu_count()
@@ -313,13 +307,15 @@ def bench_forward(args):
                  "diffsim_sim_s_per_s": batch * args.steps * dt / seconds}
         row = [batch, f"{entry['diffsim_steps_per_s']:.0f}", f"{entry['diffsim_sim_s_per_s']:.1f}"]
         if args.compare_launches:
-            entry["diffsim_launch_by_launch_steps_per_s"] = batch * args.steps / _time_diffsim_forward_with(
-                "CAPTURE_GRAPHS", False, batch, args.steps, dtype, args.device, args.repeats)
+            with _temporarily("simulator", "CAPTURE_GRAPHS", False):    # a fresh model records without graphs
+                seconds_launched, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
+            entry["diffsim_launch_by_launch_steps_per_s"] = batch * args.steps / seconds_launched
             row += [f"{entry['diffsim_launch_by_launch_steps_per_s']:.0f}"]
         if args.compare_tree_walks:
-            entry[f"diffsim_{other_walk.replace(' ', '_')}_steps_per_s"] = steps_per_s = batch * args.steps / (
-                _time_diffsim_forward_with("TREE_PARALLEL", not on_gpu, batch, args.steps, dtype, args.device,
-                                           args.repeats))
+            with _temporarily("simulator", "TREE_PARALLEL", not on_gpu):
+                seconds_other, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
+            steps_per_s = batch * args.steps / seconds_other
+            entry[f"diffsim_{other_walk.replace(' ', '_')}_steps_per_s"] = steps_per_s
             row += [f"{steps_per_s:.0f}"]
         if not args.skip_mujoco:
             for n in sorted({1, threads}):
@@ -378,8 +374,7 @@ def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib
     import diffsim
     from diffsim.simulator import Simulator, StepBuffers
 
-    if max_stored_mib is not None:
-        diffsim.autograd.MAX_STORED_BYTES = int(max_stored_mib * 2**20)
+    diffsim.autograd.MAX_STORED_BYTES = _stored_bytes(max_stored_mib)   # a fresh process: no need to restore
     model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32, device)
     base = _peak_mib(device)
     if mode == "diffsim":

@@ -118,27 +118,13 @@ class Model:
         self.topology = {name: tensor(np.asarray(getattr(spec, name)), torch.int32) for name in TOPOLOGY}
         for name, values in _derived_topology(spec).items():
             self.topology[name] = tensor(values, torch.int32)
-        for name, values in contact_slots(spec).items():
+        slots = contact_slots(spec)
+        for name, values in slots.items():
             self.topology[name] = tensor(values, torch.int32)
-        # the index ranges each thread of the tree recursions walks (see kinematics.py):
-        # the whole tree in one range, or one launch per tree level, a range per body
-        self.tree_walks = {"whole": ("body_ranges_whole", "dof_ranges_whole"), "levels": []}
-        self.topology["body_ranges_whole"] = tensor([[0, self.nbody]], torch.int32)
-        self.topology["dof_ranges_whole"] = tensor([[0, self.nv]], torch.int32)
-        for depth, bodies in enumerate(body_levels(spec.body_parent)):
-            dofadr = np.asarray(spec.body_dofadr)[bodies]
-            names = (f"body_ranges_depth{depth}", f"dof_ranges_depth{depth}")
-            self.topology[names[0]] = tensor(np.stack([bodies, bodies + 1], axis=1), torch.int32)
-            self.topology[names[1]] = tensor(np.stack([dofadr, dofadr + np.asarray(spec.body_dofnum)[bodies]], axis=1),
-                                             torch.int32)
-            self.tree_walks["levels"].append(names)
-        self.nslot = len(self.topology["slot_kind"])
-        # the slots of each pair kind, which one contact kernel each handles
-        slot_kind = self.topology["slot_kind"].cpu().numpy()
-        self.contact_kinds = []
-        for kind in sorted(set(slot_kind.tolist())):
-            self.contact_kinds.append((kind, f"slots_of_kind{kind}"))
-            self.topology[self.contact_kinds[-1][1]] = tensor(np.flatnonzero(slot_kind == kind), torch.int32)
+        self.nslot = len(slots["slot_kind"])
+        arrays, self.tree_walks, self.contact_kinds = _launch_layouts(spec, slots["slot_kind"])
+        for name, values in arrays.items():
+            self.topology[name] = tensor(values, torch.int32)
         self.enable_contact = self.nslot > 0
 
         self._warp = {}
@@ -237,6 +223,32 @@ class Model:
     def __repr__(self):
         return (f"Model(nq={self.nq}, nv={self.nv}, nu={self.nu}, nbody={self.nbody}, "
                 f"dt={self.dt}, dtype={self.dtype}, device='{self.device}')")
+
+
+def _launch_layouts(spec: ModelSpec, slot_kind) -> tuple:
+    """Index arrays that decide how the simulator launches some kernels: ``(arrays,
+    tree_walks, contact_kinds)``.
+
+    tree_walks: the index ranges each thread of the tree recursions walks (see
+        kinematics.py), ``{"whole": (body ranges, dof ranges), "levels": [(body ranges,
+        dof ranges) per depth]}`` by array name: the whole tree in one range, or one
+        launch per tree level with a range per body.
+    contact_kinds: ``[(kind, name of the array of its slot ids)]``, one contact kernel each.
+    """
+    arrays = {"body_ranges_whole": np.array([[0, spec.nbody]]), "dof_ranges_whole": np.array([[0, spec.nv]])}
+    tree_walks = {"whole": ("body_ranges_whole", "dof_ranges_whole"), "levels": []}
+    for depth, bodies in enumerate(body_levels(spec.body_parent)):
+        first_dof = np.asarray(spec.body_dofadr)[bodies]
+        names = (f"body_ranges_depth{depth}", f"dof_ranges_depth{depth}")
+        arrays[names[0]] = np.stack([bodies, bodies + 1], axis=1)
+        arrays[names[1]] = np.stack([first_dof, first_dof + np.asarray(spec.body_dofnum)[bodies]], axis=1)
+        tree_walks["levels"].append(names)
+    slot_kind = np.asarray(slot_kind)
+    contact_kinds = []
+    for kind in sorted(set(slot_kind.tolist())):
+        contact_kinds.append((kind, f"slots_of_kind{kind}"))
+        arrays[contact_kinds[-1][1]] = np.flatnonzero(slot_kind == kind)
+    return arrays, tree_walks, contact_kinds
 
 
 def body_levels(body_parent) -> list:

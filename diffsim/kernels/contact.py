@@ -240,7 +240,8 @@ def contact_kernels(kind: int):
             body_a = geom_body[ga]
             body_b = geom_body[gb]
 
-            # world poses of the two geoms
+            # world poses of the two geoms (FUSED computed the positions above too: the twin
+            # must compute them only after its check, and the two share this code)
             quat_a = geom_world_quat(e, ga, geom_body, geom_quat, xquat)
             quat_b = geom_world_quat(e, gb, geom_body, geom_quat, xquat)
             pos_a = geom_world_position(e, ga, geom_body, geom_pos, xpos, xquat)
