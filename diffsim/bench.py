@@ -197,8 +197,8 @@ def bench_grad(args):
             entry.update({"mjstep_forward_s": mf, "mjstep_backward_s": mb, "mjstep_total_s": mf + mb,
                           "speedup": (mf + mb) / (f + b)})
         results.append(entry)
-        rows.append([batch, f"{f:.3f}", f"{b:.3f}", f"{b / f:.2f}",
-                     f"{entry.get('mjstep_total_s', float('nan')):.3f}", f"{entry.get('speedup', float('nan')):.1f}x"])
+        mjstep = [f"{entry['mjstep_total_s']:.3f}", f"{entry['speedup']:.1f}x"] if "speedup" in entry else ["skipped", "-"]
+        rows.append([batch, f"{f:.3f}", f"{b:.3f}", f"{b / f:.2f}", *mjstep])
         print(f"batch {batch}: done", file=sys.stderr)
     print(f"\nGradient of a {args.horizon}-step Ant rollout loss w.r.t. all controls "
           f"(frame_skip {args.frame_skip}, {args.dtype}, {args.device})")

@@ -1,0 +1,76 @@
+"""Every kernel diffsim launches compiles for a GPU, on a machine without one.
+
+CI has no GPU, so the CUDA path's kernels would otherwise first be compiled on a lent GPU
+machine. Warp's bundled NVRTC needs no driver: each Warp module that a step, a rollout's
+backward pass and the dynamics queries launch is compiled ahead of time to a cubin for
+Hopper (sm_90, the lent H100/H200) in both dtypes and for every contact pair kind. This
+checks CUDA code generation and compilation only; what the GPU computes is checked
+against the CPU by ``test_autograd.py::test_cuda_matches_cpu`` where there is a GPU.
+"""
+import os
+
+import pytest
+import torch
+import warp as wp
+
+import diffsim
+
+# Two spheres, two capsules and a box, free above the floor: every contact pair kind.
+EVERY_CONTACT_KIND = """
+<mujoco>
+  <worldbody>
+    <geom type="plane" size="5 5 0.1"/>
+    <body pos="0 0 0.5"><freejoint/><geom type="sphere" size="0.1"/></body>
+    <body pos="0.5 0 0.5"><freejoint/><geom type="sphere" size="0.1"/></body>
+    <body pos="1 0 0.5"><freejoint/><geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.05"/></body>
+    <body pos="1.5 0 0.5"><freejoint/><geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.05"/></body>
+    <body pos="2 0 0.5"><joint name="hinge" type="hinge" axis="0 1 0"/><geom type="box" size="0.1 0.1 0.1"/></body>
+  </worldbody>
+  <actuator><motor joint="hinge"/></actuator>
+</mujoco>
+"""
+
+
+def _launched_kernels(model):
+    """The step programs a rollout left in the model's pool, and the kernels of their
+    forward and adjoint replays (the adjoint's contact kernels are ``contact.ADJOINT_SOURCE``'s)."""
+    programs = [p for pool in model.__dict__["_stored"].values() for r in pool.free for p in r.programs]
+    kernels = set()
+    for program in programs:
+        for replay in program._forward.launches + program._adjoint.launches:
+            launch = getattr(replay, "__self__", None)              # wp.Launch.launch
+            if isinstance(launch, wp.Launch):
+                kernels.add(launch.kernel)
+    return programs, kernels
+
+
+def test_every_kernel_compiles_for_cuda(tmp_path_factory):
+    if wp.get_cuda_toolkit_version() is None:
+        pytest.skip("this Warp build has no CUDA compiler (NVRTC)")
+    modules = {}
+    for dtype in (torch.float32, torch.float64):
+        model = diffsim.load_mjcf(EVERY_CONTACT_KIND, dtype=dtype)
+        kinds = {kind for kind, _ in model.contact_kinds}
+        assert kinds == set(range(8)), f"the test model should have every contact kind, has {sorted(kinds)}"
+        ctrls = torch.full((2, 3, model.nu), 0.1, dtype=dtype, requires_grad=True)
+        qpos, _ = diffsim.rollout(model, model.qpos0[None].repeat(2, 1), torch.zeros(2, model.nv, dtype=dtype), ctrls)
+        qpos.sum().backward()
+        diffsim.mass_matrix(model, model.qpos0[None])
+        diffsim.bias_forces(model, model.qpos0[None], torch.zeros(1, model.nv, dtype=dtype))
+        programs, kernels = _launched_kernels(model)
+        assert programs, "the rollout should have left its step programs in the model's pool"
+        for kernel in kernels:
+            modules[kernel.module.name] = kernel.module
+    # kinematics, dynamics, solve, integrate, and two contact kernels per kind (forward, adjoint twin)
+    assert len(modules) >= 4 + 2 * 8, f"expected the simulator's modules and two per contact kind, got {sorted(modules)}"
+
+    # ahead-of-time compile to a cubin for sm_90; cached beside Warp's own kernel cache
+    out = os.path.join(os.environ.get("WARP_CACHE_PATH", str(tmp_path_factory.mktemp("warp"))), "aot_sm90")
+    failures = []
+    for name, module in sorted(modules.items()):
+        try:
+            for artifact in wp.compile_aot_module(module, arch=90, module_dir=out, use_ptx=False):
+                assert os.path.getsize(artifact) > 0, artifact
+        except Exception as error:             # report every module that fails, not just the first
+            failures.append(f"{name}: {type(error).__name__}: {str(error)[:400]}")
+    assert not failures, "kernels that do not compile for CUDA:\n" + "\n".join(failures)
