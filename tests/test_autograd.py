@@ -303,13 +303,18 @@ def test_stored_bytes_budget_defaults_by_device(monkeypatch):
     assert budget(torch.device("cuda:0")) == budget(torch.device("cpu")) == 3 * 2**20
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA"))])
 @pytest.mark.parametrize("steps_that_fit", [0, 5])
-def test_recomputing_backward_equals_stored_backward(monkeypatch, steps_that_fit):
+def test_recomputing_backward_equals_stored_backward(monkeypatch, steps_that_fit, device):
     """Forward keeps the intermediates of as many of a rollout's last control steps as fit
     in ``MAX_STORED_BYTES``; backward recomputes the others: the same gradients whether
-    all, some or none of the 12 steps were stored."""
+    all, some or none of the 12 steps were stored (on CUDA, recomputed steps replay graphs)."""
     model, qpos, qvel = settled_ant()
-    ctrls = 0.3 * torch.sin(torch.arange(12 * model.nu, dtype=F64)).reshape(1, 12, model.nu)
+    if device != "cpu":
+        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, device=device)
+        qpos, qvel = qpos.to(device), qvel.to(device)
+    ctrls = 0.3 * torch.sin(torch.arange(12 * model.nu, dtype=F64, device=device)).reshape(1, 12, model.nu)
     stored = _ant_gradients(model, qpos, qvel, ctrls)
     pool = diffsim.autograd._stored_steps(model, 1, 2)
     assert pool.allocated == 12
