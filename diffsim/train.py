@@ -114,33 +114,38 @@ def make_env(config: dict, num_envs: int, seed: int, device):
     return env
 
 
-def evaluate(agent, env, seed: int) -> float:
-    """Mean return of one deterministic episode in each of the env's environments."""
+def policy_return(env, seed: int, policy) -> float:
+    """Mean return of one episode in each of the env's environments, reset with ``seed``,
+    taking ``policy(obs)`` (num_envs, action_size) at every control step."""
     obs, _ = env.reset(seed=seed)
     returns = torch.zeros(env.num_envs, device=env.device)
     running = torch.ones(env.num_envs, dtype=torch.bool, device=env.device)
     with torch.no_grad():
         while bool(running.any()):
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
             returns += reward * running
             running &= ~(terminated | truncated)
     return float(returns.mean())
+
+
+def evaluate(agent, env, seed: int) -> float:
+    """Mean return of one deterministic episode in each of the env's environments."""
+    return policy_return(env, seed, lambda obs: agent.act(obs, deterministic=True))
 
 
 def random_policy_return(env, seed: int) -> float:
     """Mean return of one episode of uniformly random actions in each of the env's
     environments: the baseline a learning agent must clearly beat."""
-    env.reset(seed=seed)
     generator = torch.Generator().manual_seed(seed)
-    returns = torch.zeros(env.num_envs, device=env.device)
-    running = torch.ones(env.num_envs, dtype=torch.bool, device=env.device)
-    with torch.no_grad():
-        while bool(running.any()):
-            action = (torch.rand(env.num_envs, env.action_size, generator=generator) * 2 - 1).to(env.device)
-            _, reward, terminated, truncated, _ = env.step(action)
-            returns += reward * running
-            running &= ~(terminated | truncated)
-    return float(returns.mean())
+    return policy_return(env, seed, lambda obs: (torch.rand(env.num_envs, env.action_size, generator=generator) * 2
+                                                 - 1).to(env.device))
+
+
+def zero_action_return(env, seed: int) -> float:
+    """Mean return of one episode with every action zero: for the Ant, what standing
+    still earns (its healthy reward), the level a gait must rise above."""
+    return policy_return(env, seed, lambda obs: torch.zeros(env.num_envs, env.action_size, dtype=obs.dtype,
+                                                            device=env.device))
 
 
 def save_atomically(payload, path: Path):

@@ -83,6 +83,16 @@ def test_ant_starts_on_the_floor_not_in_it():
     assert ended == 0, f"{ended} of 256 episodes ended in their first 20 steps with zero actions"
 
 
+def test_ant_standing_still_earns_its_healthy_and_upright_reward_every_step():
+    """With every action zero the Ant stands: healthy (1) and upright (0.25) at each of its
+    1000 steps, about nothing for moving; the baseline that notebook 04 draws under a gait."""
+    from diffsim import train
+
+    env = Ant(num_envs=8, seed=1)
+    standing = train.zero_action_return(env, seed=1000)
+    assert standing == pytest.approx(1.25 * env.max_episode_steps, rel=0.01)
+
+
 def test_same_seed_same_trajectory_other_seed_differs():
     actions = random_actions(30, 3, 1)
 
