@@ -137,15 +137,17 @@ def random_policy_return(env, seed: int) -> float:
     """Mean return of one episode of uniformly random actions in each of the env's
     environments: the baseline a learning agent must clearly beat."""
     generator = torch.Generator().manual_seed(seed)
-    return policy_return(env, seed, lambda obs: (torch.rand(env.num_envs, env.action_size, generator=generator) * 2
-                                                 - 1).to(env.device))
+
+    def uniform(obs):
+        return (torch.rand(env.num_envs, env.action_size, generator=generator) * 2 - 1).to(env.device)
+
+    return policy_return(env, seed, uniform)
 
 
 def zero_action_return(env, seed: int) -> float:
     """Mean return of one episode with every action zero: for the Ant, what standing
     still earns (its healthy reward), the level a gait must rise above."""
-    return policy_return(env, seed, lambda obs: torch.zeros(env.num_envs, env.action_size, dtype=obs.dtype,
-                                                            device=env.device))
+    return policy_return(env, seed, lambda obs: obs.new_zeros(env.num_envs, env.action_size))
 
 
 def save_atomically(payload, path: Path):

@@ -44,7 +44,7 @@ def _launched_kernels(model):
     return programs, kernels
 
 
-def test_every_kernel_compiles_for_cuda(tmp_path_factory):
+def test_every_kernel_compiles_for_cuda():
     if wp.get_cuda_toolkit_version() is None:
         pytest.skip("this Warp build has no CUDA compiler (NVRTC)")
     modules = {}
@@ -64,8 +64,8 @@ def test_every_kernel_compiles_for_cuda(tmp_path_factory):
     # kinematics, dynamics, solve, integrate, and two contact kernels per kind (forward, adjoint twin)
     assert len(modules) >= 4 + 2 * 8, f"expected the simulator's modules and two per contact kind, got {sorted(modules)}"
 
-    # ahead-of-time compile to a cubin for sm_90; cached beside Warp's own kernel cache
-    out = os.path.join(os.environ.get("WARP_CACHE_PATH", str(tmp_path_factory.mktemp("warp"))), "aot_sm90")
+    # ahead-of-time compile to a cubin for sm_90; cached beside Warp's own kernel cache (conftest.py sets it)
+    out = os.path.join(os.environ["WARP_CACHE_PATH"], "aot_sm90")
     failures = []
     for name, module in sorted(modules.items()):
         try:

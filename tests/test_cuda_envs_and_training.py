@@ -52,9 +52,9 @@ def test_training_runs_and_resumes_on_cuda(agent, tmp_path):
     """A short cartpole run on the GPU: finite evaluations, a checkpoint that loads on a CPU-only
     machine, and a resumed run that carries on from it on the GPU."""
     common = [f"agent={agent}", *SMALL[agent], "eval_every=256", "eval_envs=2", "checkpoint_every=256"]
-    flags = lambda items: [part for item in items for part in ("--set", item)]   # noqa: E731
+    flags = [part for item in [*common, "total_steps=512"] for part in ("--set", item)]
     summary = train.main(["--config", "cartpole", "--device", "cuda", "--no-progress", "--logdir", str(tmp_path),
-                          *flags([*common, "total_steps=512"])])
+                          *flags])
     assert summary["env_steps"] == 512
     assert all(torch.isfinite(torch.tensor(value)) for _, _, value in summary["evaluations"])
 

@@ -1,6 +1,6 @@
 """Smoothed, differentiable penalty contact with regularised Coulomb friction.
 
-One thread per (environment, contact slot), one kernel per pair kind (``contact_forces_kernel``);
+One thread per (environment, contact slot), one kernel per pair kind (``contact_kernels``);
 see ``diffsim.collision`` for the slots.
 For a contact with signed distance ``d`` (m, negative when the geoms overlap), normal
 ``n`` (from geom b to geom a), relative velocity ``v`` of a with respect to b at the
