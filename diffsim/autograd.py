@@ -33,8 +33,9 @@ import weakref
 import torch
 import warp as wp
 
+from diffsim.kernels import trajectory
 from diffsim.model import Model
-from diffsim.simulator import Simulator, StepBuffers, StepProgram
+from diffsim.simulator import Simulator, StepBuffers, StepProgram, Replay
 from diffsim.validation import all_finite, check_finite, check_frame_skip, check_state
 
 
@@ -144,6 +145,7 @@ class _ControlStepRunner:
         if requires_grad:
             self.grads = [g for p in self.programs for g in p.gradient_arrays()]
             self.grads += [g for st in states for g in (st.qpos_grad, st.qvel_grad)] + [self.ctrl_grad]
+        self.staging = None if requires_grad else _TrajectoryStaging(model, batch, states, ctrl_wp)
 
     def load(self, qpos, qvel, ctrl):
         self.states[0].qpos.copy_(qpos)
@@ -178,6 +180,42 @@ class _ControlStepRunner:
         for program in reversed(self.programs):
             program.backward()
         return self.states[0].qpos_grad, self.states[0].qvel_grad, self.ctrl_grad
+
+
+# Forward-only rollouts stage up to this many control steps' controls and states at a
+# time, fewer where that would take more than 16 MiB (large batches, where the per-step
+# copies that staging saves cost little beside the step).
+TRAJECTORY_CHUNK = 64
+_STAGING_BYTES = 16 * 2**20
+
+
+class _TrajectoryStaging:
+    """Staging buffers for a forward-only runner: ``ctrls`` (B, chunk, nu) in, ``qpos``
+    (B, chunk, nq) and ``qvel`` (B, chunk, nv) out, and for each of the runner's two state
+    sets a small replay (a captured graph from its second call) that stores that state at
+    ``step``, advances ``step`` and loads ``ctrls[:, step]`` into the runner's control.
+    One replay per control step replaces three torch copies (see kernels/trajectory.py)."""
+
+    def __init__(self, model: Model, batch: int, states: list, ctrl_wp):
+        device = model.wp_device
+        bytes_per_step = batch * (model.nq + model.nv + model.nu) * torch.finfo(model.dtype).bits // 8
+        self.chunk = chunk = max(1, min(TRAJECTORY_CHUNK, _STAGING_BYTES // bytes_per_step))
+        self.ctrls = torch.zeros(batch, chunk, model.nu, dtype=model.dtype, device=model.device)
+        self.qpos = torch.zeros(batch, chunk, model.nq, dtype=model.dtype, device=model.device)
+        self.qvel = torch.zeros(batch, chunk, model.nv, dtype=model.dtype, device=model.device)
+        self.step = torch.zeros(1, dtype=torch.int32, device=model.device)
+        step, ctrls = wp.from_torch(self.step), wp.from_torch(self.ctrls)
+        qpos_traj, qvel_traj = wp.from_torch(self.qpos), wp.from_torch(self.qvel)
+        self.store_and_load = []
+        for state in states:
+            launches = [
+                wp.launch(trajectory.store_state, dim=(batch, model.nq + model.nv), device=device, record_cmd=True,
+                          inputs=[state.qpos_wp, state.qvel_wp, step, qpos_traj, qvel_traj]),
+                wp.launch(trajectory.next_step, dim=1, inputs=[step], device=device, record_cmd=True)]
+            if model.nu > 0:
+                launches.append(wp.launch(trajectory.load_control, dim=(batch, model.nu), device=device,
+                                          record_cmd=True, inputs=[ctrls, step, ctrl_wp]))
+            self.store_and_load.append(Replay(device, [launch.launch for launch in launches]))
 
 
 def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool) -> _ControlStepRunner:
@@ -277,16 +315,25 @@ def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpo
     """Control steps with nothing recorded for backward: from (qpos, qvel), apply each of
     ``ctrls`` (B, T, nu) for ``frame_skip`` physics steps and write the states after each
     into ``qpos_traj``, ``qvel_traj`` (B, T, ...). The state stays in the runner's buffers
-    between control steps, so a step costs one control copy in and two state copies out."""
+    between control steps, and controls and states move through its staging buffers a
+    chunk of control steps at a time, so a control step costs its physics steps and one
+    small replay (``_TrajectoryStaging``)."""
     runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=False)
+    staging = runner.staging
     runner.states[0].qpos.copy_(qpos)
     runner.states[0].qvel.copy_(qvel)
     current = 0
-    for t in range(ctrls.shape[1]):
-        runner.ctrl.copy_(ctrls[:, t])
-        current = runner.advance(current)
-        qpos_traj[:, t] = runner.states[current].qpos
-        qvel_traj[:, t] = runner.states[current].qvel
+    for start in range(0, ctrls.shape[1], staging.chunk):
+        end = min(start + staging.chunk, ctrls.shape[1])
+        runner.ctrl.copy_(ctrls[:, start])          # the chunk's first control; the replays load the others
+        if end - start > 1:
+            staging.ctrls[:, 1:end - start].copy_(ctrls[:, start + 1:end])
+        staging.step.zero_()
+        for _ in range(start, end):
+            current = runner.advance(current)
+            staging.store_and_load[current]()
+        qpos_traj[:, start:end] = staging.qpos[:, :end - start]
+        qvel_traj[:, start:end] = staging.qvel[:, :end - start]
 
 
 def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel):
@@ -325,11 +372,10 @@ class _Rollout(torch.autograd.Function):
     """(qpos, qvel, ctrls, *params) -> (qpos_traj, qvel_traj); see the module docstring."""
 
     @staticmethod
-    def forward(ctx, model, frame_skip, param_names, needs_grad, qpos, qvel, ctrls, *params):
+    def forward(ctx, model, frame_skip, param_names, qpos, qvel, ctrls, *params):
         horizon = ctrls.shape[1]
-        qpos_traj = torch.empty(qpos.shape[0], horizon, model.nq, dtype=qpos.dtype, device=qpos.device)
-        qvel_traj = torch.empty(qvel.shape[0], horizon, model.nv, dtype=qvel.dtype, device=qvel.device)
-        lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon) if needs_grad else None
+        qpos_traj, qvel_traj = _empty_trajectories(model, qpos.shape[0], horizon)
+        lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon)
         # the last control steps keep their intermediates (as many as the lease holds)
         first_stored = horizon - len(lease.runners) if lease is not None else horizon
         with _torch_stream(model):
@@ -393,7 +439,20 @@ class _Rollout(torch.autograd.Function):
                 t = horizon - 1 - flipped
                 _warn_nonfinite(grad_ctrls[:, t:t + 1], t, horizon)
         param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
-        return (None, None, None, None, carry_qpos.clone(), carry_qvel.clone(), grad_ctrls, *param_grads)
+        return (None, None, None, carry_qpos.clone(), carry_qvel.clone(), grad_ctrls, *param_grads)
+
+
+def _empty_trajectories(model: Model, batch: int, horizon: int):
+    return (torch.empty(batch, horizon, model.nq, dtype=model.dtype, device=model.device),
+            torch.empty(batch, horizon, model.nv, dtype=model.dtype, device=model.device))
+
+
+def _rollout_without_grad(model: Model, qpos, qvel, ctrls, frame_skip: int):
+    """The rollout when no gradient is wanted: no autograd node, nothing kept."""
+    qpos_traj, qvel_traj = _empty_trajectories(model, qpos.shape[0], ctrls.shape[1])
+    with _torch_stream(model):
+        _forward_control_steps(model, qpos, qvel, ctrls, frame_skip, qpos_traj, qvel_traj)
+    return qpos_traj, qvel_traj
 
 
 def _check_step_inputs(model, qpos, qvel, ctrl, ctrl_time=None):
@@ -413,7 +472,10 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
     params = [model.params[name] for name in names]
     needs_grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or ctrls.requires_grad
                                               or len(params) > 0)
-    qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, needs_grad, qpos, qvel, ctrls, *params)
+    if needs_grad:
+        qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, qpos, qvel, ctrls, *params)
+    else:
+        qpos_traj, qvel_traj = _rollout_without_grad(model, qpos, qvel, ctrls, frame_skip)
     if check_finite:
         bad = None if all_finite(qpos_traj) and all_finite(qvel_traj) else \
             _first_bad(torch.cat([qpos_traj.detach(), qvel_traj.detach()], dim=2))

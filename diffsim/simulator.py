@@ -266,7 +266,7 @@ def capture_graph(device, launches):
         return None
 
 
-class _Replay:
+class Replay:
     """Recorded launches, replayed one by one on the first call and as one captured graph
     from the second on. Capturing costs about as much as recording (3 ms for an Ant
     step on the CPU), so a program that runs only once (in a one-off rollout) never pays it."""
@@ -330,8 +330,8 @@ class StepProgram:
                         launch = wp.launch(source, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
                                            adjoint=True, record_cmd=True)
                     self._adjoint.append(launch.launch)
-        self._forward = _Replay(device, self._forward)
-        self._adjoint = _Replay(device, self._adjoint)
+        self._forward = Replay(device, self._forward)
+        self._adjoint = Replay(device, self._adjoint)
 
     def gradient_arrays(self) -> list:
         """The torch buffers holding the gradients of every intermediate array, to be zeroed before a replay."""

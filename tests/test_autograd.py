@@ -357,6 +357,33 @@ def test_captured_graphs_replay_exactly_what_the_launches_do(monkeypatch, stored
     assert results[0][3].abs().sum() > 0
 
 
+@pytest.mark.parametrize("frame_skip", [1, 2, 3])
+def test_forward_only_rollout_equals_step_by_step_and_the_stored_rollout(monkeypatch, frame_skip):
+    """A rollout without gradients moves controls in and states out through staging
+    buffers, a chunk of control steps at a time (``TRAJECTORY_CHUNK``, 4 here, so 11 steps
+    cross two chunk boundaries, the last chunk short): its states equal, bit for bit,
+    stepping one control at a time and the rollout that stores its steps for backward
+    (which loads and stores with torch), through contact and with two environments."""
+    monkeypatch.setattr(diffsim.autograd, "TRAJECTORY_CHUNK", 4)
+    _, qpos, qvel = settled_ant()
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    assert feet_touch(model, qpos, qvel)
+    qpos, qvel = qpos.repeat(2, 1), qvel.repeat(2, 1)
+    ctrls = (0.4 * torch.sin(torch.arange(2 * 11 * model.nu, dtype=F64))).reshape(2, 11, model.nu)
+    for _ in range(3):                              # the staging replays are captured on their second run
+        q_traj, v_traj = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=frame_skip)
+    q, v = qpos, qvel
+    for t in range(ctrls.shape[1]):
+        q, v = diffsim.step(model, q, v, ctrls[:, t], frame_skip=frame_skip)
+        assert torch.equal(q, q_traj[:, t]) and torch.equal(v, v_traj[:, t]), f"control step {t}"
+    stored_q, stored_v = diffsim.rollout(model, qpos, qvel, ctrls.clone().requires_grad_(), frame_skip=frame_skip)
+    assert stored_q.grad_fn is not None
+    assert torch.equal(stored_q.detach(), q_traj) and torch.equal(stored_v.detach(), v_traj)
+    staging = model.__dict__["_runners"][(2, 0, False, True)].staging
+    assert staging.ctrls.shape[1] == 4 and any(replay.graph is not None for replay in staging.store_and_load)
+    assert not torch.equal(q_traj[:, 0], q_traj[:, -1])
+
+
 def test_a_warp_that_cannot_capture_falls_back_to_launches_with_a_warning(monkeypatch):
     """Where capture fails (an older Warp, a driver without graphs), steps replay launch by
     launch, with one RuntimeWarning that says so, and give the same numbers."""

@@ -32,15 +32,19 @@ EVERY_CONTACT_KIND = """
 
 
 def _launched_kernels(model):
-    """The step programs a rollout left in the model's pool, and the kernels of their
-    forward and adjoint replays (the adjoint's contact kernels are ``contact.ADJOINT_SOURCE``'s)."""
+    """The step programs rollouts left in the model's caches, and the kernels of their
+    forward and adjoint replays (the adjoint's contact kernels are ``contact.ADJOINT_SOURCE``'s)
+    and of the forward-only runners' staging replays."""
     programs = [p for pool in model.__dict__["_stored"].values() for r in pool.free for p in r.programs]
+    replays = [launch for p in programs for launch in p._forward.launches + p._adjoint.launches]
+    for runner in model.__dict__["_runners"].values():
+        if runner.staging is not None:
+            replays += [launch for replay in runner.staging.store_and_load for launch in replay.launches]
     kernels = set()
-    for program in programs:
-        for replay in program._forward.launches + program._adjoint.launches:
-            launch = getattr(replay, "__self__", None)              # wp.Launch.launch
-            if isinstance(launch, wp.Launch):
-                kernels.add(launch.kernel)
+    for replay in replays:
+        launch = getattr(replay, "__self__", None)              # wp.Launch.launch
+        if isinstance(launch, wp.Launch):
+            kernels.add(launch.kernel)
     return programs, kernels
 
 
@@ -55,14 +59,17 @@ def test_every_kernel_compiles_for_cuda():
         ctrls = torch.full((2, 3, model.nu), 0.1, dtype=dtype, requires_grad=True)
         qpos, _ = diffsim.rollout(model, model.qpos0[None].repeat(2, 1), torch.zeros(2, model.nv, dtype=dtype), ctrls)
         qpos.sum().backward()
+        with torch.no_grad():                                       # the forward-only runner
+            diffsim.rollout(model, model.qpos0[None].repeat(2, 1), torch.zeros(2, model.nv, dtype=dtype), ctrls)
         diffsim.mass_matrix(model, model.qpos0[None])
         diffsim.bias_forces(model, model.qpos0[None], torch.zeros(1, model.nv, dtype=dtype))
         programs, kernels = _launched_kernels(model)
         assert programs, "the rollout should have left its step programs in the model's pool"
         for kernel in kernels:
             modules[kernel.module.name] = kernel.module
-    # kinematics, dynamics, solve, integrate, and two contact kernels per kind (forward, adjoint twin)
-    assert len(modules) >= 4 + 2 * 8, f"expected the simulator's modules and two per contact kind, got {sorted(modules)}"
+    # kinematics, dynamics, solve, integrate, trajectory, and two contact kernels per kind (forward, adjoint twin)
+    assert "diffsim.kernels.trajectory" in modules, sorted(modules)
+    assert len(modules) >= 5 + 2 * 8, f"expected the simulator's modules and two per contact kind, got {sorted(modules)}"
 
     # ahead-of-time compile to a cubin for sm_90; cached beside Warp's own kernel cache (conftest.py sets it)
     out = os.path.join(os.environ["WARP_CACHE_PATH"], "aot_sm90")

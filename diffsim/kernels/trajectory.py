@@ -1,0 +1,54 @@
+"""Moving a forward-only rollout's controls in and states out inside captured graphs.
+
+Between two control steps a rollout stores the state it reached and loads the next
+control. Done with torch that is three copies per control step, which for a single Ant
+cost half as much as its physics step; done by these kernels, replayed as one small
+captured graph with the step counter in device memory, it costs a fraction of that.
+``diffsim.autograd``'s forward-only runner stages a chunk of controls in and a chunk of
+states out at a time.
+"""
+from typing import Any
+
+import warp as wp
+
+
+@wp.kernel
+def store_state(
+    qpos: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    step: wp.array(dtype=int),
+    # outputs
+    qpos_traj: wp.array3d(dtype=Any),
+    qvel_traj: wp.array3d(dtype=Any),
+):
+    """``qpos_traj[:, step] = qpos`` and ``qvel_traj[:, step] = qvel`` while ``step`` is
+    within them; launch over (env, nq + nv)."""
+    e, i = wp.tid()
+    t = step[0]
+    nq = qpos.shape[1]
+    if t >= qpos_traj.shape[1]:
+        return
+    if i < nq:
+        qpos_traj[e, t, i] = qpos[e, i]
+    else:
+        qvel_traj[e, t, i - nq] = qvel[e, i - nq]
+
+
+@wp.kernel
+def next_step(step: wp.array(dtype=int)):
+    """``step += 1``; one thread, launched after every kernel that read the old value."""
+    step[0] = step[0] + 1
+
+
+@wp.kernel
+def load_control(
+    ctrls: wp.array3d(dtype=Any),
+    step: wp.array(dtype=int),
+    # output
+    ctrl: wp.array2d(dtype=Any),
+):
+    """``ctrl = ctrls[:, step]`` while ``step`` is within ``ctrls``; launch over (env, nu)."""
+    e, u = wp.tid()
+    t = step[0]
+    if t < ctrls.shape[1]:
+        ctrl[e, u] = ctrls[e, t, u]
