@@ -382,11 +382,11 @@ class _Rollout(torch.autograd.Function):
             if first_stored > 0:
                 _forward_control_steps(model, qpos, qvel, ctrls[:, :first_stored], frame_skip,
                                        qpos_traj[:, :first_stored], qvel_traj[:, :first_stored])
-            for t in range(first_stored, horizon):
-                runner = lease.runners[t - first_stored]
-                runner.load(qpos if t == 0 else qpos_traj[:, t - 1], qvel if t == 0 else qvel_traj[:, t - 1],
-                            ctrls[:, t])
-                qpos_traj[:, t], qvel_traj[:, t] = runner.forward()
+            if lease is not None:
+                start = (qpos, qvel) if first_stored == 0 else (qpos_traj[:, first_stored - 1],
+                                                                qvel_traj[:, first_stored - 1])
+                _forward_stored_steps(lease.runners, *start, ctrls[:, first_stored:],
+                                      qpos_traj[:, first_stored:], qvel_traj[:, first_stored:])
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
         ctx.lease, ctx.first_stored = lease, first_stored
         if lease is not None:
@@ -413,16 +413,18 @@ class _Rollout(torch.autograd.Function):
         # the forward's intermediates, unless an earlier backward of this graph released them
         lease = ctx.lease if ctx.lease is not None and ctx.lease.runners is not None else None
         with _torch_stream(model):
-            for t in reversed(range(horizon)):
+            first_recomputed = horizon
+            if lease is not None:
+                carry_qpos, carry_qvel, reported = _backward_stored_steps(
+                    lease.runners, grad_qpos_traj[:, ctx.first_stored:], grad_qvel_traj[:, ctx.first_stored:],
+                    grad_ctrls[:, ctx.first_stored:], ctx.first_stored, horizon)
+                first_recomputed = ctx.first_stored
+            for t in reversed(range(first_recomputed)):
                 grad_q = grad_qpos_traj[:, t] + carry_qpos
                 grad_v = grad_qvel_traj[:, t] + carry_qvel
-                if lease is not None and t >= ctx.first_stored:
-                    d_qpos, d_qvel, d_ctrl = lease.runners[t - ctx.first_stored].backward(grad_q, grad_v)
-                else:
-                    q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
-                    v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
-                    d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip,
-                                                                 grad_q, grad_v)
+                q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
+                v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
+                d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v)
                 # views of the runner's buffers: consumed (added into a new tensor) before its next backward
                 carry_qpos, carry_qvel = d_qpos, d_qvel
                 grad_ctrls[:, t] = d_ctrl
@@ -440,6 +442,44 @@ class _Rollout(torch.autograd.Function):
                 _warn_nonfinite(grad_ctrls[:, t:t + 1], t, horizon)
         param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
         return (None, None, None, carry_qpos.clone(), carry_qvel.clone(), grad_ctrls, *param_grads)
+
+
+def _forward_stored_steps(runners: list, qpos, qvel, ctrls, qpos_traj, qvel_traj):
+    """Control steps that keep their intermediates for backward, one leased runner each:
+    from (qpos, qvel), apply ``ctrls`` (B, T, nu), T = len(runners), and write the states
+    after each into ``qpos_traj``, ``qvel_traj`` (B, T, ...). Each runner starts from the
+    state the one before it reached; controls go in and states come out all at once."""
+    torch._foreach_copy_([r.ctrl for r in runners], ctrls.unbind(1))
+    for runner in runners:
+        runner.states[0].qpos.copy_(qpos)
+        runner.states[0].qvel.copy_(qvel)
+        qpos, qvel = runner.forward()
+    qpos_traj.copy_(torch.stack([r.states[-1].qpos for r in runners], dim=1))
+    qvel_traj.copy_(torch.stack([r.states[-1].qvel for r in runners], dim=1))
+
+
+def _backward_stored_steps(runners: list, grad_qpos_traj, grad_qvel_traj, grad_ctrls, first: int, horizon: int):
+    """Backward through the control steps ``first .. horizon - 1`` that ``_forward_stored_steps``
+    ran with ``runners``: ``grad_*_traj`` (B, T, ...) are the gradients of their output states;
+    writes the controls' gradients into ``grad_ctrls`` (B, T, nu). Returns the gradients of
+    the first step's input state (views of the first runner's buffers) and whether a
+    non-finite one was reported (checked per step when there are no controls to report it)."""
+    torch._foreach_zero_([g for r in runners for g in r.grads])
+    torch._foreach_copy_([r.states[-1].qpos_grad for r in runners], grad_qpos_traj.unbind(1))
+    torch._foreach_copy_([r.states[-1].qvel_grad for r in runners], grad_qvel_traj.unbind(1))
+    reported = False
+    for i in reversed(range(len(runners))):
+        runner = runners[i]
+        if i + 1 < len(runners):     # the gradient that flows back from the next control step
+            runner.states[-1].qpos_grad.add_(runners[i + 1].states[0].qpos_grad)
+            runner.states[-1].qvel_grad.add_(runners[i + 1].states[0].qvel_grad)
+        for program in reversed(runner.programs):
+            program.backward()
+        if runner.ctrl.shape[1] == 0 and not reported:
+            carry = torch.cat([runner.states[0].qpos_grad, runner.states[0].qvel_grad], dim=1)
+            reported = _warn_nonfinite(carry[:, None], first + i, horizon)
+    grad_ctrls.copy_(torch.stack([r.ctrl_grad for r in runners], dim=1))
+    return runners[0].states[0].qpos_grad, runners[0].states[0].qvel_grad, reported
 
 
 def _empty_trajectories(model: Model, batch: int, horizon: int):

@@ -207,10 +207,17 @@ def test_blow_up_names_environments_and_step():
     assert 0 <= info.value.step < 40
 
 
-def test_non_finite_gradient_is_reported_with_step_and_environment():
-    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64)
+@pytest.mark.parametrize("asset", ["pendulum.xml", "free_body.xml"])   # with controls and without (nu = 0)
+@pytest.mark.parametrize("steps_that_fit", [None, 0, 3])                 # all, none or the last 3 steps stored
+def test_non_finite_gradient_is_reported_with_step_and_environment(monkeypatch, asset, steps_that_fit):
+    model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)
+    if steps_that_fit is not None:
+        pool = diffsim.autograd._stored_steps(model, 2, 1)
+        pool.lease(1).release()                                          # measures one step's bytes
+        monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", steps_that_fit * pool.bytes_per_step)
     ctrls = torch.zeros(2, 10, model.nu, dtype=F64, requires_grad=True)
-    qpos_traj, _ = diffsim.rollout(model, model.qpos0[None].repeat(2, 1) + 0.2, torch.zeros(2, model.nv, dtype=F64), ctrls)
+    qvel = torch.zeros(2, model.nv, dtype=F64, requires_grad=True)
+    qpos_traj, _ = diffsim.rollout(model, model.qpos0[None].repeat(2, 1) + 0.2, qvel, ctrls)
     grad_out = torch.zeros_like(qpos_traj)
     grad_out[1, 6] = float("nan")
     with warnings.catch_warnings(record=True) as caught:
