@@ -209,12 +209,12 @@ class _TrajectoryStaging:
         self.store_and_load = []
         for state in states:
             launches = [
-                wp.launch(trajectory.store_state, dim=(batch, model.nq + model.nv), device=device, record_cmd=True,
+                wp.launch(trajectory.store_state, dim=batch, device=device, record_cmd=True,
                           inputs=[state.qpos_wp, state.qvel_wp, step, qpos_traj, qvel_traj]),
                 wp.launch(trajectory.next_step, dim=1, inputs=[step], device=device, record_cmd=True)]
             if model.nu > 0:
-                launches.append(wp.launch(trajectory.load_control, dim=(batch, model.nu), device=device,
-                                          record_cmd=True, inputs=[ctrls, step, ctrl_wp]))
+                launches.append(wp.launch(trajectory.load_control, dim=batch, device=device, record_cmd=True,
+                                          inputs=[ctrls, step, ctrl_wp]))
             self.store_and_load.append(Replay(device, [launch.launch for launch in launches]))
 
 

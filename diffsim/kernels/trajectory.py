@@ -22,16 +22,16 @@ def store_state(
     qvel_traj: wp.array3d(dtype=Any),
 ):
     """``qpos_traj[:, step] = qpos`` and ``qvel_traj[:, step] = qvel`` while ``step`` is
-    within them; launch over (env, nq + nv)."""
-    e, i = wp.tid()
+    within them; launch over envs (a thread per env copies its row: on a CPU a thread per
+    element would cost more than the copy)."""
+    e = wp.tid()
     t = step[0]
-    nq = qpos.shape[1]
     if t >= qpos_traj.shape[1]:
         return
-    if i < nq:
+    for i in range(qpos.shape[1]):
         qpos_traj[e, t, i] = qpos[e, i]
-    else:
-        qvel_traj[e, t, i - nq] = qvel[e, i - nq]
+    for i in range(qvel.shape[1]):
+        qvel_traj[e, t, i] = qvel[e, i]
 
 
 @wp.kernel
@@ -47,8 +47,9 @@ def load_control(
     # output
     ctrl: wp.array2d(dtype=Any),
 ):
-    """``ctrl = ctrls[:, step]`` while ``step`` is within ``ctrls``; launch over (env, nu)."""
-    e, u = wp.tid()
+    """``ctrl = ctrls[:, step]`` while ``step`` is within ``ctrls``; launch over envs."""
+    e = wp.tid()
     t = step[0]
     if t < ctrls.shape[1]:
-        ctrl[e, u] = ctrls[e, t, u]
+        for u in range(ctrl.shape[1]):
+            ctrl[e, u] = ctrls[e, t, u]
