@@ -153,15 +153,11 @@ class _ControlStepRunner:
         self.ctrl.copy_(ctrl)
 
     def forward(self):
-        """Run the control step from state 0; returns the final (qpos, qvel) views (copy
-        them to keep them)."""
-        if len(self.programs) == 2 and len(self.states) == 2:
-            last = self.states[self.advance(0)]
-        else:
-            for program in self.programs:
-                program.forward()
-            last = self.states[-1]
-        return last.qpos, last.qvel
+        """Gradient runners: run the control step from state 0; returns the final (qpos,
+        qvel) views (copy them to keep them). Forward-only runners use ``advance``."""
+        for program in self.programs:
+            program.forward()
+        return self.states[-1].qpos, self.states[-1].qvel
 
     def advance(self, current: int) -> int:
         """Forward-only runners: ``frame_skip`` physics steps from ``states[current]``,
@@ -368,6 +364,12 @@ def _warn_nonfinite(grads: torch.Tensor, t: int, horizon: int) -> bool:
     return True
 
 
+def _warn_nonfinite_state_grad(grad_qpos, grad_qvel, t: int, horizon: int) -> bool:
+    """``_warn_nonfinite`` for the (B, nq), (B, nv) gradients of control step ``t``'s input
+    state: how a model without controls reports where a non-finite gradient appeared."""
+    return _warn_nonfinite(torch.cat([grad_qpos, grad_qvel], dim=1)[:, None], t, horizon)
+
+
 class _Rollout(torch.autograd.Function):
     """(qpos, qvel, ctrls, *params) -> (qpos_traj, qvel_traj); see the module docstring."""
 
@@ -429,7 +431,7 @@ class _Rollout(torch.autograd.Function):
                 carry_qpos, carry_qvel = d_qpos, d_qvel
                 grad_ctrls[:, t] = d_ctrl
                 if model.nu == 0 and not reported:
-                    reported = _warn_nonfinite(torch.cat([carry_qpos, carry_qvel], dim=1)[:, None], t, horizon)
+                    reported = _warn_nonfinite_state_grad(carry_qpos, carry_qvel, t, horizon)
         if lease is not None:
             lease.release()
         if model.nu > 0 and not all_finite(grad_ctrls):
@@ -476,8 +478,8 @@ def _backward_stored_steps(runners: list, grad_qpos_traj, grad_qvel_traj, grad_c
         for program in reversed(runner.programs):
             program.backward()
         if runner.ctrl.shape[1] == 0 and not reported:
-            carry = torch.cat([runner.states[0].qpos_grad, runner.states[0].qvel_grad], dim=1)
-            reported = _warn_nonfinite(carry[:, None], first + i, horizon)
+            reported = _warn_nonfinite_state_grad(runner.states[0].qpos_grad, runner.states[0].qvel_grad,
+                                                  first + i, horizon)
     grad_ctrls.copy_(torch.stack([r.ctrl_grad for r in runners], dim=1))
     return runners[0].states[0].qpos_grad, runners[0].states[0].qvel_grad, reported
 

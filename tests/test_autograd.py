@@ -74,6 +74,34 @@ def test_gradcheck_step_ant_feet_on_the_ground():
         friction.requires_grad_(False)
 
 
+TWO_CAPSULES_IN_THE_AIR = """
+<mujoco><worldbody><geom type="plane" size="5 5 0.1"/>
+  <body pos="0 0 2"><freejoint/><geom type="capsule" fromto="-0.1 0 0 0.1 0 0" size="0.05"/></body>
+  <body pos="0.02 0.03 2.09"><freejoint/><geom type="capsule" fromto="0 -0.1 0 0 0.1 0.02" size="0.05"/></body>
+</worldbody></mujoco>"""
+
+
+def test_gradcheck_step_capsules_pressed_together():
+    """Two crossed capsules overlapping 1 cm, far above the floor: the capsule-capsule
+    contact (closest points of two segments) alone, its gradient w.r.t. the velocities
+    and the contact parameters against finite differences."""
+    model = diffsim.load_mjcf(TWO_CAPSULES_IN_THE_AIR, dtype=F64)
+    assert [kind for kind, _ in model.contact_kinds] == [1, 5]       # capsule-plane, capsule-capsule
+    qpos = model.qpos0[None].clone()
+    qvel = torch.tensor([[0.1, -0.2, 0.0, 0.3, 0.1, -0.2, -0.1, 0.0, 0.2, 0.0, -0.3, 0.1]], dtype=F64)
+    ctrl = torch.zeros(1, 0, dtype=F64)
+    model.enable_contact = False
+    without = diffsim.step(model, qpos, qvel, ctrl)[1]
+    model.enable_contact = True
+    assert (diffsim.step(model, qpos, qvel, ctrl)[1] - without).abs().max() > 1e-3, "the capsules must push apart"
+    contact = model.contact_params.requires_grad_()
+    try:
+        assert torch.autograd.gradcheck(lambda v, k: diffsim.step(model, qpos, v, ctrl, frame_skip=2),
+                                        (qvel.requires_grad_(), contact))
+    finally:
+        contact.requires_grad_(False)
+
+
 def test_50_step_ant_rollout_with_contact_matches_finite_differences():
     model, qpos, qvel = settled_ant()
     ctrls = 0.5 * torch.sin(torch.arange(50 * model.nu, dtype=F64).reshape(1, 50, model.nu) * 0.37)

@@ -256,9 +256,11 @@ def contact_kernels(kind: int):
             axis_b = wp.quat_rotate(quat_b, up)
             width = contact_params[2]
 
-            # centre and radius of the sphere that stands for geom a at this slot (a box corner: radius 0)
+            # centre and radius of the sphere that stands for geom a at this slot (a box corner:
+            # radius 0), and the centre of geom b's sphere where b is a sphere or a capsule
             centre_a = pos_a
             radius_a = size_a[0]
+            centre_b = pos_b
             if wp.static(KIND in A_IS_CAPSULE):
                 end_lo = pos_a - axis_a * size_a[1]
                 end_hi = pos_a + axis_a * size_a[1]
@@ -273,8 +275,10 @@ def contact_kernels(kind: int):
                 elif wp.static(KIND == CAPSULE_SPHERE):
                     centre_a = end_lo + (end_hi - end_lo) * segment_point_param(end_lo, end_hi, pos_b)
                 else:
+                    # CAPSULE_CAPSULE: the closest points of the two segments
                     st = segment_segment_params(end_lo, end_hi, pos_b - axis_b * size_b[1], pos_b + axis_b * size_b[1])
                     centre_a = end_lo + (end_hi - end_lo) * st[0]
+                    centre_b = pos_b - axis_b * size_b[1] + axis_b * (size_b[1] * type(zero)(2.0) * st[1])
             if wp.static(KIND == BOX_PLANE):
                 corner = wp.vector(size_a[0], size_a[1], size_a[2])
                 if sub % 2 == 1:
@@ -317,12 +321,7 @@ def contact_kernels(kind: int):
                     normal = wp.quat_rotate(quat_b, local_normal)
                     dist = -depth[face] - radius_a
             else:
-                # SPHERE_SPHERE, CAPSULE_SPHERE, CAPSULE_CAPSULE: b is a sphere, or the closest point of a capsule's segment
-                centre_b = pos_b
-                if wp.static(KIND == CAPSULE_CAPSULE):
-                    st = segment_segment_params(pos_a - axis_a * size_a[1], pos_a + axis_a * size_a[1],
-                                                pos_b - axis_b * size_b[1], pos_b + axis_b * size_b[1])
-                    centre_b = pos_b - axis_b * size_b[1] + axis_b * (size_b[1] * type(zero)(2.0) * st[1])
+                # SPHERE_SPHERE, CAPSULE_SPHERE, CAPSULE_CAPSULE: sphere against sphere (centre_b above)
                 normal = safe_normalize(centre_a - centre_b, up)
                 dist = wp.length(centre_a - centre_b) - radius_a - size_b[0]
             point = centre_a - normal * (radius_a + half * dist)
