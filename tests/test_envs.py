@@ -14,7 +14,7 @@ def random_actions(steps, num_envs, size, seed=0, dtype=torch.float32):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("env_class,obs_size,action_size", [(CartpoleSwingUp, 5, 1), (Ant, 27, 8), (Gripper, 22, 3)])
+@pytest.mark.parametrize("env_class,obs_size,action_size", [(CartpoleSwingUp, 5, 1), (Ant, 27, 8), (Gripper, 22, 2)])
 def test_shapes_and_dtypes(env_class, obs_size, action_size, dtype):
     env = env_class(num_envs=4, dtype=dtype, seed=0)
     obs, info = env.reset()
@@ -203,7 +203,7 @@ def test_gripper_scripted_grasp_lifts_the_object():
     env = Gripper(num_envs=2, dtype=torch.float64, seed=0)
     obs, _ = env.reset()
     hold = 9.81 * 0.8 / 30                      # lift command that balances hand, fingers and object
-    for command, steps in (([-0.3, 0.0, 0.0], 12), ([hold - 0.05, 1.0, 1.0], 12), ([hold + 0.3, 1.0, 1.0], 20)):
+    for command, steps in (([-0.3, 0.0], 12), ([hold - 0.05, 1.0], 12), ([hold + 0.3, 1.0], 20)):
         action = torch.tensor([command, command], dtype=torch.float64)
         for _ in range(steps):
             obs, reward, terminated, truncated, info = env.step(action)
@@ -212,14 +212,54 @@ def test_gripper_scripted_grasp_lifts_the_object():
     assert not terminated.any()
 
 
+def test_gripper_grip_action_drives_both_fingers():
+    """The default hand is parallel-jaw: its grip action moves the hand exactly as giving
+    each finger that command with ``coupled_fingers=False`` (only the effort term, a sum
+    over actions, differs)."""
+    coupled = Gripper(num_envs=3, dtype=torch.float64, seed=4)
+    independent = Gripper(num_envs=3, dtype=torch.float64, seed=4, coupled_fingers=False)
+    assert (coupled.action_size, independent.action_size) == (2, 3)
+    actions = random_actions(6, 3, 2, seed=1, dtype=torch.float64)
+    coupled.reset(), independent.reset()
+    for action in actions:
+        obs_c, *_, info_c = coupled.step(action)
+        obs_i, *_, info_i = independent.step(action[:, [0, 1, 1]])
+    assert torch.equal(obs_c, obs_i)
+    assert all(torch.equal(info_c[key], info_i[key]) for key in ("reward/reach", "reward/lift"))
+    grip = torch.tensor([[0.3, -0.7]], dtype=torch.float64)
+    assert torch.equal(coupled.action_to_ctrl(grip), torch.tensor([[0.3, -0.7, -0.7]], dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"\(num_envs, action_size\) = \(3, 2\)"):
+        coupled.step(torch.zeros(3, 3, dtype=torch.float64))
+
+
 def test_gripper_pays_lift_only_for_a_box_in_the_fingers():
-    """A box raised (or tipped onto a corner) away from the fingers earns reach and lift
-    near zero; the same box between the fingers earns both."""
-    env = Gripper(num_envs=2, dtype=torch.float64, seed=0)
-    qpos, qvel = env.initial_state(2)
+    """Lift pays for a box gripped by both fingers (a finger pressed into it counts), not for
+    a box raised (or tipped onto a corner) away from the fingers, nor for one a finger
+    only nears: with a 1 cm contact width a finger 1.2 cm away pushes it with 5 N, and
+    training once learned to 'hold' the box that way."""
+    env = Gripper(num_envs=4, dtype=torch.float64, seed=0)
+    qpos, qvel = env.initial_state(4)
     qpos[:, 3:6] = torch.tensor([0.0, 0.0, 0.14], dtype=torch.float64)    # box 10 cm up
+    qpos[:, 0] = -0.06                                                     # fingertips level with it
     qpos[0, 0] = 0.25                                                      # hand far above it, open
-    qpos[1, 0], qpos[1, 1:3] = -0.06, 0.045                                # fingers on its sides
-    _, terms = env.reward(qpos, qvel, torch.zeros(2, 3, dtype=torch.float64), qpos, qvel)
-    assert terms["reward/lift"][0] < 0.01 and terms["reward/reach"][0] < 0.05
-    assert terms["reward/lift"][1] > 0.99 and terms["reward/reach"][1] > 0.49
+    qpos[1, 1:3] = 0.045                                                   # fingers on its sides
+    qpos[2, 1:3] = 0.051                                                   # ... pressed 6 mm in
+    qpos[3, 1:3] = torch.tensor([0.045, 0.033], dtype=torch.float64)       # one finger 1.2 cm short
+    _, terms = env.reward(qpos, qvel, torch.zeros(4, 2, dtype=torch.float64), qpos, qvel)
+    lift, reach = terms["reward/lift"], terms["reward/reach"]
+    assert lift[0] < 0.01 and reach[0] < 0.05
+    assert lift[1] > 0.99 and reach[1] > 0.49
+    assert lift[2] > 0.99 and reach[2] > 0.49
+    assert lift[3] < 0.5 * lift[1] and reach[3] < reach[1]
+
+
+def test_gripper_lift_reward_has_a_gradient_on_the_floor():
+    """A gripped box still resting on (pressed into) the floor gets a lift gradient: the
+    lift term is not clamped at zero, where SHAC's updates would see nothing."""
+    env = Gripper(num_envs=1, dtype=torch.float64, seed=0)
+    qpos, qvel = env.initial_state(1)
+    qpos[0, 0], qpos[0, 1:3], qpos[0, 5] = -0.16, 0.05, 0.039
+    qpos.requires_grad_(True)
+    _, terms = env.reward(qpos, qvel, torch.zeros(1, 2, dtype=torch.float64), qpos, qvel)
+    (grad,) = torch.autograd.grad(terms["reward/lift"].sum(), qpos)
+    assert grad[0, 5] > 1.0                                               # d lift / d box height, per m

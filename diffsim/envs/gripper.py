@@ -18,18 +18,26 @@ index       observation                                                     unit
 action      meaning                                     range
 ==========  ==========================================  ==========================
 0           lift force (up positive)                    [-1, 1] -> [-30, 30] N
-1, 2        left, right finger force (closing positive) [-1, 1] -> [-20, 20] N
+1           grip: both finger forces (closing positive) [-1, 1] -> [-20, 20] N
 ==========  ==========================================  ==========================
 
-==========  ==========================================================  ===============
-reward      term                                                        per step
-==========  ==========================================================  ===============
-reach       0.5 mean_f exp(-50 d_f^2), d_f = finger f's centre to its    [0, 0.5]
-            grasp point on the object's side (m)
-lift        2 clamp((z_object - z_rest) / 0.2, 0, 1) held, where         [0, 2]
-            held = exp(-200 max_f d_f^2): only a box in the fingers counts
-effort      -0.01 sum(action^2)                                          [-0.03, 0]
-==========  ==========================================================  ===============
+A parallel-jaw hand: one grip command drives both finger motors. ``coupled_fingers=False``
+gives each finger its own action (3 actions: lift, left, right).
+
+==========  ==============================================================  ======
+reward      term                                                            per step
+==========  ==============================================================  ======
+reach       0.5 mean_f (1 - tanh(10 m_f)), m_f = finger f's miss (below)    [0, 0.5]
+lift        2 min((z_object - z_rest) / 0.2, 1) held, where                 up to 2
+            held = prod_f exp(-(m_f / 0.01)^2): only a gripped box counts
+effort      -0.01 sum(action^2)                                             [-0.02, 0]
+==========  ==============================================================  ======
+
+A finger's miss ``m_f`` (m) is its gap to its side of the box (zero while it presses in
+by up to 1.5 cm: a squeeze sinks about 1 cm into the default contact), combined with the
+box centre's x and z offsets from between the fingertips beyond 2 cm. A box tipped onto
+its corner, or nudged by a finger short of it, earns no lift. Lift is not clamped at
+zero from below, so a box pressed into the floor still has a lift gradient.
 
 Terminates when the object leaves the table area (|x| or |y| > 0.5 m); truncated after
 ``max_episode_steps`` (default 200 control steps of 0.01 s). Physics: 2 ms steps, 5 per
@@ -48,15 +56,26 @@ OBJECT_REST_Z = 0.04   # object centre resting on the floor (m)
 LIFT_TARGET = 0.2      # lift that earns the full reward (m)
 FINGER_OPEN_Y = 0.1    # |y| of an open finger (m)
 GRASP_Y = 0.055        # |y| of a finger's centre touching the box: half its width plus the capsule radius (m)
+SQUEEZE_DEPTH = 0.015  # how far a finger may press into the box and still count as touching it (m)
+CENTRE_SLACK = 0.02    # x and z offsets of the box centre from between the fingertips that still grip it (m)
+HOLD_TOLERANCE = 0.01   # a finger this far (m) from gripping holds with weight exp(-1)
 
 
 class Gripper(BatchedEnv):
     observation_size = 22
 
     def __init__(self, num_envs: int = 1, device="cpu", dtype=torch.float32, frame_skip: int = 5,
-                 max_episode_steps: int = 200, seed: int | None = None):
+                 max_episode_steps: int = 200, seed: int | None = None, coupled_fingers: bool = True):
         model = diffsim.load_mjcf(diffsim.asset("gripper.xml"), dtype=dtype, device=device)
         super().__init__(model, num_envs, frame_skip, max_episode_steps, seed)
+        self.coupled_fingers = coupled_fingers
+        if coupled_fingers:
+            self.action_size = 2
+
+    def action_to_ctrl(self, action):
+        if self.coupled_fingers:      # one grip command drives both finger motors, as in a parallel-jaw hand
+            action = action[:, [0, 1, 1]]
+        return super().action_to_ctrl(action)
 
     def initial_state(self, count: int):
         qpos = self.model.qpos0.detach()[None].repeat(count, 1)
@@ -71,16 +90,20 @@ class Gripper(BatchedEnv):
         return torch.stack([torch.zeros_like(z), torch.zeros_like(z), z], dim=1)
 
     @classmethod
-    def _finger_distances_sq(cls, qpos):
-        """(B, 2) squared distances of the left and right fingers' centres to where they grasp
-        the box: its centre, moved out to its two sides along y. Measuring each finger, not
-        their midpoint, makes a hand that closes before it is around the box score less
-        than one that comes down open."""
-        # the fingers and their targets differ from the grasp point and the object's centre only in y
+    def _finger_misses(cls, qpos):
+        """(B, 2) how far the left and right fingers are from gripping the box, in metres:
+        each finger's gap to its side of the box (a finger pressed into the box by up to
+        ``SQUEEZE_DEPTH`` counts as touching, since a squeeze of the default contact sinks
+        in about 1 cm), and the box centre's offset from between the fingertips in x and z
+        beyond ``CENTRE_SLACK``. Measuring each finger, not their midpoint, makes a hand that
+        closes before it is around the box score less than one that comes down open."""
         centre = qpos[:, 3:6] - cls._grasp_point(qpos)
         finger_y = torch.stack([FINGER_OPEN_Y - qpos[:, 1], -(FINGER_OPEN_Y - qpos[:, 2])], dim=1)
-        target_y = centre[:, 1:2] + torch.tensor([GRASP_Y, -GRASP_Y], dtype=qpos.dtype, device=qpos.device)
-        return (target_y - finger_y) ** 2 + (centre[:, 0] ** 2 + centre[:, 2] ** 2)[:, None]
+        # gap > 0: the finger is outside the box's side; < 0: pressed into it
+        gap = (finger_y - centre[:, 1:2]) * torch.tensor([1.0, -1.0], dtype=qpos.dtype, device=qpos.device) - GRASP_Y
+        side = torch.relu(gap) + torch.relu(-gap - SQUEEZE_DEPTH)
+        offset_sq = (torch.relu(centre[:, [0, 2]].abs() - CENTRE_SLACK) ** 2).sum(dim=1, keepdim=True)
+        return torch.sqrt(side ** 2 + offset_sq + 1e-12)
 
     def observe(self, qpos, qvel):
         relative = qpos[:, 3:6] - self._grasp_point(qpos)
@@ -88,12 +111,13 @@ class Gripper(BatchedEnv):
 
     def reward(self, qpos, qvel, action, qpos_next, qvel_next):
         lifted = (qpos_next[:, 5] - OBJECT_REST_Z) / LIFT_TARGET
-        fingers_sq = self._finger_distances_sq(qpos_next)
-        # a box tipped onto its corner raises its centre by 3 cm: only a held box earns lift
-        held = torch.exp(-200.0 * fingers_sq.max(dim=1).values)
+        misses = self._finger_misses(qpos_next)
+        # only a box gripped by both fingers earns lift: not one tipped onto its corner (its
+        # centre rises 3 cm), nor one pushed by a finger short of it through the contact's smoothing
+        held = torch.exp(-(misses / HOLD_TOLERANCE) ** 2).prod(dim=1)
         terms = {
-            "reward/reach": 0.5 * torch.exp(-50.0 * fingers_sq).mean(dim=1),
-            "reward/lift": 2.0 * lifted.clamp(0.0, 1.0) * held,
+            "reward/reach": 0.5 * (1.0 - torch.tanh(10.0 * misses)).mean(dim=1),
+            "reward/lift": 2.0 * lifted.clamp(max=1.0) * held,
             "reward/effort": -0.01 * (action ** 2).sum(dim=1),
         }
         return sum(terms.values()), terms
