@@ -263,3 +263,38 @@ def test_gripper_lift_reward_has_a_gradient_on_the_floor():
     _, terms = env.reward(qpos, qvel, torch.zeros(1, 2, dtype=torch.float64), qpos, qvel)
     (grad,) = torch.autograd.grad(terms["reward/lift"].sum(), qpos)
     assert grad[0, 5] > 1.0                                               # d lift / d box height, per m
+
+
+def test_gripper_lift_gradient_through_the_grip_agrees_with_finite_differences():
+    """With the box squeezed between the fingers, d (box height after 3 and 8 control steps)
+    / d (first action: lift and grip) flows through friction at the fingers and agrees with
+    central differences (float64). SHAC's failure on this task is the gradient's size over
+    long horizons (README, "The gripper"), not a wrong gradient."""
+    env = Gripper(num_envs=1, dtype=torch.float64, seed=0)
+    env.reset()
+    hold = 9.81 * 0.8 / 30
+    for command, steps in (([-0.3, 0.0], 12), ([hold - 0.05, 1.0], 12)):      # lower, then squeeze
+        for _ in range(steps):
+            env.step(torch.tensor([command], dtype=torch.float64))
+    qpos, qvel = env.qpos.clone(), env.qvel.clone()
+    assert qpos[0, 5] > 0.06                                                    # the box is in the hand, rising
+    later = torch.tensor([[hold + 0.3, 1.0]], dtype=torch.float64)
+
+    def box_height(first, steps):
+        env.qpos, env.qvel = qpos.clone(), qvel.clone()
+        env.steps.zero_()
+        for action in [first] + [later] * (steps - 1):
+            env.step(action)
+        return env.qpos[0, 5]
+
+    for steps in (3, 8):
+        first = torch.tensor([[hold + 0.3, 0.8]], dtype=torch.float64, requires_grad=True)
+        (grad,) = torch.autograd.grad(box_height(first, steps), first)
+        eps = 1e-6
+        with torch.no_grad():
+            for i in range(2):
+                step = torch.zeros(1, 2, dtype=torch.float64)
+                step[0, i] = eps
+                numeric = (box_height(first + step, steps) - box_height(first - step, steps)) / (2 * eps)
+                torch.testing.assert_close(grad[0, i], numeric, rtol=1e-5, atol=1e-9)
+        assert grad.abs().min() > 1e-3
