@@ -268,8 +268,8 @@ def test_gripper_lift_reward_has_a_gradient_on_the_floor():
 def test_gripper_lift_gradient_through_the_grip_agrees_with_finite_differences():
     """With the box squeezed between the fingers, d (box height after 3 and 8 control steps)
     / d (first action: lift and grip) flows through friction at the fingers and agrees with
-    central differences (float64). SHAC's failure on this task is the gradient's size over
-    long horizons (README, "The gripper"), not a wrong gradient."""
+    central differences (float64). Where SHAC struggles on this task (16-step windows, README
+    "The gripper") it is the gradient's size over long horizons, not a wrong gradient."""
     env = Gripper(num_envs=1, dtype=torch.float64, seed=0)
     env.reset()
     hold = 9.81 * 0.8 / 30
