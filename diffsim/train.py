@@ -324,7 +324,7 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m diffsim.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="config name (cartpole, ant) or YAML path")
+    parser.add_argument("--config", required=True, help="config name (cartpole, ant, gripper) or YAML path")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--logdir", help="where to write (default runs/<config>-seed<seed>)")
