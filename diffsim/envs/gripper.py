@@ -90,6 +90,11 @@ class Gripper(BatchedEnv):
         return torch.stack([torch.zeros_like(z), torch.zeros_like(z), z], dim=1)
 
     @classmethod
+    def _box_from_grasp_point(cls, qpos):
+        """(B, 3) the box centre relative to the point midway between the fingertips (m)."""
+        return qpos[:, 3:6] - cls._grasp_point(qpos)
+
+    @classmethod
     def _finger_misses(cls, qpos):
         """(B, 2) how far the left and right fingers are from gripping the box, in metres:
         each finger's gap to its side of the box (a finger pressed into the box by up to
@@ -97,17 +102,16 @@ class Gripper(BatchedEnv):
         in about 1 cm), and the box centre's offset from between the fingertips in x and z
         beyond ``CENTRE_SLACK``. Measuring each finger, not their midpoint, makes a hand that
         closes before it is around the box score less than one that comes down open."""
-        centre = qpos[:, 3:6] - cls._grasp_point(qpos)
-        finger_y = torch.stack([FINGER_OPEN_Y - qpos[:, 1], -(FINGER_OPEN_Y - qpos[:, 2])], dim=1)
+        centre = cls._box_from_grasp_point(qpos)
+        finger_y = FINGER_OPEN_Y - qpos[:, 1:3]       # |y| of the left (+y) and right (-y) finger
         # gap > 0: the finger is outside the box's side; < 0: pressed into it
-        gap = (finger_y - centre[:, 1:2]) * torch.tensor([1.0, -1.0], dtype=qpos.dtype, device=qpos.device) - GRASP_Y
+        gap = torch.stack([finger_y[:, 0] - centre[:, 1], finger_y[:, 1] + centre[:, 1]], dim=1) - GRASP_Y
         side = torch.relu(gap) + torch.relu(-gap - SQUEEZE_DEPTH)
         offset_sq = (torch.relu(centre[:, [0, 2]].abs() - CENTRE_SLACK) ** 2).sum(dim=1, keepdim=True)
         return torch.sqrt(side ** 2 + offset_sq + 1e-12)
 
     def observe(self, qpos, qvel):
-        relative = qpos[:, 3:6] - self._grasp_point(qpos)
-        return torch.cat([qpos[:, 0:3], qpos[:, 3:10], relative, qvel], dim=1)
+        return torch.cat([qpos[:, 0:10], self._box_from_grasp_point(qpos), qvel], dim=1)
 
     def reward(self, qpos, qvel, action, qpos_next, qvel_next):
         lifted = (qpos_next[:, 5] - OBJECT_REST_Z) / LIFT_TARGET
