@@ -97,7 +97,7 @@ def make_agent(config: dict, env, device):
     if config["agent"] == "hybrid":
         # the physics-gradient rollouts run on a model of their own, so they never touch the training envs' state
         physics_env = make_env(config, 1, config["seed"], device)
-        return Hybrid(physics_env, agent_config(config), device, config["seed"])
+        return Hybrid(physics_env, agent_config(config), device, config["seed"], total_steps=config["total_steps"])
     return SAC(env.observation_size, env.action_size, agent_config(config), device, config["seed"])
 
 
@@ -240,6 +240,7 @@ class Run:
         self.global_step += env.num_envs
         self._count_episodes(reward, terminated | truncated)
         logs = {}
+        self.agent.env_steps = self.global_step
         if self.global_step >= config["learning_starts"]:
             for _ in range(config["updates_per_step"]):
                 logs = self.agent.update(self.buffer.sample(self.agent.config.batch_size))

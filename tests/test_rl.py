@@ -104,13 +104,22 @@ def test_state_dict_round_trip_restores_weights_and_optimiser_state():
     assert all(torch.equal(ours[k]["exp_avg"], theirs[k]["exp_avg"]) for k in ours)
 
 
-def test_reloaded_agent_continues_exactly_like_the_original():
+@pytest.mark.parametrize("kind", ["sac", "hybrid"])
+def test_reloaded_agent_continues_exactly_like_the_original(kind):
+    """Weights and every optimiser's state (the hybrid agent's physics Adam too) come back."""
+    from diffsim.rl import Hybrid, HybridConfig
+
     env, buffer = filled_buffer(4, 20, 200)
-    config = SACConfig(batch_size=32, hidden=(16, 16))
-    agent = SAC(env.observation_size, env.action_size, config, seed=0)
+    if kind == "sac":
+        config = SACConfig(batch_size=32, hidden=(16, 16))
+        make = lambda seed: SAC(env.observation_size, env.action_size, config, seed=seed)  # noqa: E731
+    else:
+        config = HybridConfig(batch_size=32, hidden=(16, 16), horizon=4, physics_batch=8)
+        make = lambda seed: Hybrid(env, config, seed=seed)  # noqa: E731
+    agent = make(0)
     batches = [buffer.sample(32) for _ in range(3)]
     agent.update(batches[0])
-    copy = SAC(env.observation_size, env.action_size, config, seed=1)
+    copy = make(1)
     copy.load_state_dict(agent.state_dict())
     for batch in batches[1:]:
         torch.manual_seed(5)
@@ -123,38 +132,67 @@ def test_reloaded_agent_continues_exactly_like_the_original():
 
 
 def test_physics_gradient_alone_improves_the_short_horizon_return():
-    """Actor steps on the hybrid agent's physics loss (rollouts through the simulator)
-    raise the return of those rollouts: the analytic gradient carries learning signal."""
+    """Actor steps on the hybrid agent's physics loss (32-step rollouts through the
+    simulator, from the hanging pole) raise the return of those rollouts: the analytic
+    gradient carries learning signal. Measured when written: 0.08 before, 1.42 after 30 steps."""
     from diffsim.rl import Hybrid, HybridConfig
 
     env = CartpoleSwingUp(num_envs=1, seed=0)
-    agent = Hybrid(env, HybridConfig(hidden=(32, 32), horizon=8, actor_lr=3e-3), seed=0)
+    agent = Hybrid(env, HybridConfig(hidden=(32, 32), horizon=32, physics_lr=3e-3), seed=0)
     for p in agent.critic.parameters():
         torch.nn.init.zeros_(p)            # the critic adds nothing: only the physics counts
     qpos, qvel = env.initial_state(32)
     torch.manual_seed(0)
-    before = float(agent.physics_loss(qpos, qvel))
+    before = float(agent.physics_loss(qpos, qvel).detach())
     for _ in range(30):
         loss = agent.physics_loss(qpos, qvel)
-        agent.actor_optimizer.zero_grad()
+        agent.physics_optimizer.zero_grad()
         loss.backward()
         assert all(torch.isfinite(p.grad).all() for p in agent.actor.parameters())
-        agent.actor_optimizer.step()
+        agent.physics_optimizer.step()
     torch.manual_seed(0)
-    after = float(agent.physics_loss(qpos, qvel))
+    after = float(agent.physics_loss(qpos, qvel).detach())
     print(f"physics loss before {before:.3f}, after {after:.3f}")
-    assert after < before - 0.1
+    assert after < before - 0.5
+
+
+def test_hybrid_critic_closes_the_rollout_through_the_action_not_the_state():
+    """The critic's value at the horizon steers the action taken there, but its slope in
+    the state is not chained back through the simulator (README, Training: chaining it
+    made the agent collapse). So d(physics loss)/d(start state) is the same under two
+    different critics, while d(physics loss)/d(actor) is not."""
+    from diffsim.rl import Hybrid, HybridConfig
+
+    env = CartpoleSwingUp(num_envs=1, dtype=torch.float64, seed=0)
+    qpos0, qvel0 = env.initial_state(4)
+    grads = []
+    for critic_seed in (1, 2):
+        agent = Hybrid(env, HybridConfig(hidden=(32, 32), horizon=4), seed=0)
+        torch.manual_seed(critic_seed)
+        for p in agent.critic.parameters():
+            torch.nn.init.normal_(p, std=0.5)
+        qvel = qvel0.clone().requires_grad_(True)
+        torch.manual_seed(0)                 # the same policy noise for both critics
+        loss = agent.physics_loss(qpos0, qvel)
+        state_grad, = torch.autograd.grad(loss, qvel, retain_graph=True)
+        actor_grad = torch.autograd.grad(loss, list(agent.actor.parameters()))
+        grads.append((state_grad, torch.cat([g.flatten() for g in actor_grad])))
+    assert torch.allclose(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
+    assert grads[0][0].abs().max() > 0                     # the rewards do reach the start state
+    assert not torch.allclose(grads[0][1], grads[1][1])    # and the critic does reach the actor
 
 
 def test_hybrid_agent_learns_the_cartpole_swing_up_on_a_small_budget(tmp_path):
-    """The learning-signal test: 20k environment steps of the hybrid agent (the shipped
-    cartpole config, a few minutes on two CPU cores) against a random policy. Measured
-    when written: random policy -9.0, hybrid 16.8 (it swings the pole above horizontal)."""
+    """The learning-signal test: 10k environment steps of the hybrid agent (the shipped
+    cartpole config: 4k of them random warm-up, about a minute on one core) against a
+    random policy. Measured when written: random policy -9.0; hybrid 60.0 (seeds 2 and 3:
+    59.5, 46.0); SAC scores -10.6 at 10k steps and needs 40k-50k for 40 (README, Training)."""
     from diffsim import train
 
-    config = train.load_config("cartpole", ["agent=hybrid", "total_steps=20000", "eval_every=20000",
+    config = train.load_config("cartpole", ["agent=hybrid", "total_steps=10000", "eval_every=10000",
                                             "checkpoint_every=0"])
     summary = train.train(config, tmp_path, progress=False)
     random = train.random_policy_return(CartpoleSwingUp(num_envs=8, seed=11), seed=11)
-    print(f"cartpole return after 20k env steps: hybrid {summary['final_eval_return']:.1f}, random policy {random:.1f}")
-    assert summary["final_eval_return"] > random + 15
+    print(f"cartpole return after 10k env steps: hybrid {summary['final_eval_return']:.1f}, random policy {random:.1f}")
+    assert random < 0
+    assert summary["final_eval_return"] > 40

@@ -61,6 +61,7 @@ class SAC:
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
         self.skipped = 0
+        self.env_steps = 0              # environment steps so far, kept up to date by the training loop
 
     @property
     def alpha(self) -> torch.Tensor:
