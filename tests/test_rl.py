@@ -196,3 +196,20 @@ def test_hybrid_agent_learns_the_cartpole_swing_up_on_a_small_budget(tmp_path):
     print(f"cartpole return after 10k env steps: hybrid {summary['final_eval_return']:.1f}, random policy {random:.1f}")
     assert random < 0
     assert summary["final_eval_return"] > 40
+
+
+def test_hybrid_physics_learning_rate_decays_over_the_run():
+    """The physics step's rate falls linearly from ``physics_lr`` to 0 over the run's
+    ``total_steps``, which the training CLI hands the agent."""
+    from diffsim import train
+    from diffsim.rl import Hybrid, HybridConfig
+
+    env, buffer = filled_buffer(4, 20, 200)
+    config = HybridConfig(batch_size=32, hidden=(16, 16), horizon=2, physics_batch=8, physics_lr=1e-3)
+    agent = Hybrid(env, config, seed=0, total_steps=1000)
+    for env_steps, lr in ((0, 1e-3), (250, 0.75e-3), (1000, 0.0), (1200, 0.0)):
+        agent.env_steps = env_steps
+        assert agent.update(buffer.sample(32))["charts/physics_lr"] == pytest.approx(lr, abs=1e-12)
+    assert Hybrid(env, config, seed=0).physics_lr() == 1e-3          # no run length: no decay
+    run_config = train.load_config("cartpole", ["agent=hybrid", "total_steps=1234"])
+    assert train.make_agent(run_config, env, "cpu").total_steps == 1234
