@@ -210,6 +210,8 @@ def test_hybrid_physics_learning_rate_decays_over_the_run():
     for env_steps, lr in ((0, 1e-3), (250, 0.75e-3), (1000, 0.0), (1200, 0.0)):
         agent.env_steps = env_steps
         assert agent.update(buffer.sample(32))["charts/physics_lr"] == pytest.approx(lr, abs=1e-12)
-    assert Hybrid(env, config, seed=0).physics_lr() == 1e-3          # no run length: no decay
+    constant = Hybrid(env, config, seed=0)                            # no run length: no decay
+    constant.env_steps = 900
+    assert constant.update(buffer.sample(32))["charts/physics_lr"] == 1e-3
     run_config = train.load_config("cartpole", ["agent=hybrid", "total_steps=1234"])
     assert train.make_agent(run_config, env, "cpu").total_steps == 1234

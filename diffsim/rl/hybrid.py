@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import torch
 
 import diffsim
-from diffsim.rl.sac import SAC, SACConfig, _apply
+from diffsim.rl.sac import SAC, SACConfig, _apply, decay_learning_rate
 
 
 @dataclass
@@ -66,13 +66,6 @@ class Hybrid(SAC):
         self.physics_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.physics_lr, betas=(0.7, 0.95))
         self.total_steps = total_steps       # for the physics step's learning-rate decay; None keeps it constant
         self.sac_updates = 0
-
-    def physics_lr(self) -> float:
-        """The physics step's learning rate now: ``physics_lr``, decayed linearly to 0 over
-        ``total_steps`` environment steps (``env_steps`` is kept by the training loop)."""
-        if not self.total_steps:
-            return self.config.physics_lr
-        return self.config.physics_lr * max(0.0, 1.0 - self.env_steps / self.total_steps)
 
     def physics_loss(self, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.Tensor:
         """Minus the return of an H-step differentiable rollout from (qpos, qvel) (B, nq), (B, nv),
@@ -107,15 +100,15 @@ class Hybrid(SAC):
             n = min(config.physics_batch, batch["qpos"].shape[0])
             qpos = batch["qpos"][:n].to(self.env.device, self.env.dtype)
             qvel = batch["qvel"][:n].to(self.env.device, self.env.dtype)
-            for group in self.physics_optimizer.param_groups:
-                group["lr"] = self.physics_lr()
+            # env_steps is kept by the training loop
+            physics_lr = decay_learning_rate(self.physics_optimizer, config.physics_lr, self.env_steps, self.total_steps)
             self.critic.requires_grad_(False)
             loss = self.physics_loss(qpos, qvel)
             stepped = _apply(self.physics_optimizer, loss, self.actor.parameters(), config.physics_grad_clip)
             self.critic.requires_grad_(True)
             self.skipped += int(not stepped)
             logs["losses/physics"] = float(loss.detach())
-            logs["charts/physics_lr"] = self.physics_optimizer.param_groups[0]["lr"]
+            logs["charts/physics_lr"] = physics_lr
             logs["losses/skipped"] = self.skipped
         return logs
 

@@ -44,6 +44,15 @@ def _apply(optimizer, loss, parameters, clip) -> bool:
     return True
 
 
+def decay_learning_rate(optimizer, lr: float, env_steps: int, total_steps: int | None) -> float:
+    """Set ``optimizer``'s rate to ``lr`` decayed linearly to 0 over ``total_steps``
+    environment steps (constant when the run's length is unknown); returns the rate set."""
+    rate = lr * max(0.0, 1.0 - env_steps / total_steps) if total_steps else lr
+    for group in optimizer.param_groups:
+        group["lr"] = rate
+    return rate
+
+
 class SAC:
     """The agent. ``act`` chooses actions; ``update(batch)`` learns from a replay sample
     (a dict with obs, action, reward, next_obs, terminated)."""

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from diffsim.rl.networks import mlp
-from diffsim.rl.sac import _apply
+from diffsim.rl.sac import _apply, decay_learning_rate
 
 
 @dataclass
@@ -116,12 +116,8 @@ class SHAC:
         return (self.critic_target if target else self.critic)(self.obs_norm(obs)).squeeze(-1)
 
     def _decay_learning_rates(self):
-        if not self.total_steps:
-            return
-        scale = max(0.0, 1.0 - self.env_steps / self.total_steps)
         for optimizer, lr in ((self.actor_optimizer, self.config.actor_lr), (self.critic_optimizer, self.config.critic_lr)):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * scale
+            decay_learning_rate(optimizer, lr, self.env_steps, self.total_steps)
 
     def iterate(self, env, obs: torch.Tensor):
         """One window of ``horizon`` steps of ``env`` from observation ``obs`` (B, obs_size),
