@@ -106,7 +106,8 @@ def test_state_dict_round_trip_restores_weights_and_optimiser_state():
 
 @pytest.mark.parametrize("kind", ["sac", "hybrid"])
 def test_reloaded_agent_continues_exactly_like_the_original(kind):
-    """Weights and every optimiser's state (the hybrid agent's physics Adam too) come back."""
+    """Weights, every optimiser's state (the hybrid agent's physics Adam too) and the
+    observation statistics come back."""
     from diffsim.rl import Hybrid, HybridConfig
 
     env, buffer = filled_buffer(4, 20, 200)
@@ -114,7 +115,7 @@ def test_reloaded_agent_continues_exactly_like_the_original(kind):
         config = SACConfig(batch_size=32, hidden=(16, 16))
         make = lambda seed: SAC(env.observation_size, env.action_size, config, seed=seed)  # noqa: E731
     else:
-        config = HybridConfig(batch_size=32, hidden=(16, 16), horizon=4, physics_batch=8)
+        config = HybridConfig(batch_size=32, hidden=(16, 16), horizon=4, physics_batch=8, normalize_obs=True)
         make = lambda seed: Hybrid(env, config, seed=seed)  # noqa: E731
     agent = make(0)
     batches = [buffer.sample(32) for _ in range(3)]
@@ -129,6 +130,34 @@ def test_reloaded_agent_continues_exactly_like_the_original(kind):
         assert a == b
     for p, q in zip(agent.actor.parameters(), copy.actor.parameters()):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("normalize_obs", [True, False])
+def test_normalised_agent_does_not_depend_on_the_units_of_its_observations(normalize_obs):
+    """With ``normalize_obs``, an agent trained on observations A x + b (A diagonal, here
+    from 1 to 1000) acts on A x + b exactly as one trained on x acts on x: it learns the
+    same thing whatever the units. Without it, the two differ (the test's contrast)."""
+    env, buffer = filled_buffer(4, 20, 200)
+    # x: the buffer's observations in units where each varies by about 1, far above the
+    # normaliser's variance floor (1e-5; one cartpole observation varies by 3e-3 here)
+    everything = buffer.sample(200)["obs"]
+    mean, std = everything.mean(0), everything.std(0)
+    scale = torch.logspace(0, 3, env.observation_size)
+    offset = torch.arange(env.observation_size, dtype=torch.float32) * 5
+    x = lambda obs: (obs - mean) / std               # noqa: E731
+    y = lambda obs: x(obs) * scale + offset          # noqa: E731
+    config = SACConfig(batch_size=32, hidden=(16, 16), normalize_obs=normalize_obs)
+    plain, scaled = (SAC(env.observation_size, env.action_size, config, seed=0) for _ in range(2))
+    for _ in range(3):
+        batch = buffer.sample(32)
+        torch.manual_seed(5)
+        plain.update(dict(batch, obs=x(batch["obs"]), next_obs=x(batch["next_obs"])))
+        torch.manual_seed(5)
+        scaled.update(dict(batch, obs=y(batch["obs"]), next_obs=y(batch["next_obs"])))
+    obs = buffer.sample(16)["obs"]
+    same = torch.allclose(plain.act(x(obs), deterministic=True), scaled.act(y(obs), deterministic=True),
+                          rtol=1e-4, atol=1e-5)
+    assert same == normalize_obs
 
 
 def test_physics_gradient_alone_improves_the_short_horizon_return():
@@ -156,18 +185,22 @@ def test_physics_gradient_alone_improves_the_short_horizon_return():
     assert after < before - 0.5
 
 
-def test_hybrid_critic_closes_the_rollout_through_the_action_not_the_state():
-    """The critic's value at the horizon steers the action taken there, but its slope in
-    the state is not chained back through the simulator (README, Training: chaining it
-    made the agent collapse). So d(physics loss)/d(start state) is the same under two
-    different critics, while d(physics loss)/d(actor) is not."""
+@pytest.mark.parametrize("critic_state_gradient", [False, True])
+def test_hybrid_critic_closes_the_rollout_through_the_action_not_the_state(critic_state_gradient):
+    """By default the critic's value at the horizon steers the action taken there, but its
+    slope in the state is not chained back through the simulator (README, Training:
+    chaining it made the cartpole agent collapse). So d(physics loss)/d(start state) is the
+    same under two different critics, while d(physics loss)/d(actor) is not. With
+    ``critic_state_gradient`` (the Ant's setting) the start state's gradient depends on
+    the critic too."""
     from diffsim.rl import Hybrid, HybridConfig
 
     env = CartpoleSwingUp(num_envs=1, dtype=torch.float64, seed=0)
     qpos0, qvel0 = env.initial_state(4)
     grads = []
     for critic_seed in (1, 2):
-        agent = Hybrid(env, HybridConfig(hidden=(32, 32), horizon=4), seed=0)
+        config = HybridConfig(hidden=(32, 32), horizon=4, critic_state_gradient=critic_state_gradient)
+        agent = Hybrid(env, config, seed=0)
         torch.manual_seed(critic_seed)
         for p in agent.critic.parameters():
             torch.nn.init.normal_(p, std=0.5)
@@ -177,7 +210,7 @@ def test_hybrid_critic_closes_the_rollout_through_the_action_not_the_state():
         state_grad, = torch.autograd.grad(loss, qvel, retain_graph=True)
         actor_grad = torch.autograd.grad(loss, list(agent.actor.parameters()))
         grads.append((state_grad, torch.cat([g.flatten() for g in actor_grad])))
-    assert torch.allclose(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
+    assert torch.allclose(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12) != critic_state_gradient
     assert grads[0][0].abs().max() > 0                     # the rewards do reach the start state
     assert not torch.allclose(grads[0][1], grads[1][1])    # and the critic does reach the actor
 

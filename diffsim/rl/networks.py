@@ -1,4 +1,5 @@
-"""Networks for the agents: an MLP, a tanh-squashed Gaussian actor and twin Q critics."""
+"""Networks for the agents: an MLP, an observation normaliser, a tanh-squashed Gaussian actor
+and twin Q critics."""
 from __future__ import annotations
 
 import math
@@ -17,6 +18,30 @@ def mlp(sizes, activation=nn.ELU, out_activation=None) -> nn.Sequential:
         elif out_activation is not None:
             layers.append(out_activation())
     return nn.Sequential(*layers)
+
+
+class RunningNorm(nn.Module):
+    """Observation normaliser with running mean and variance (Chan's parallel update)."""
+
+    def __init__(self, size: int, clip: float = 10.0):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("var", torch.ones(size))
+        self.register_buffer("count", torch.tensor(1e-4))
+        self.clip = clip
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor):
+        x = x.reshape(-1, x.shape[-1]).float()
+        count = x.shape[0]
+        mean, var = x.mean(0), x.var(0, unbiased=False)
+        delta, total = mean - self.mean, self.count + count
+        self.mean += delta * count / total
+        self.var.copy_((self.var * self.count + var * count + delta ** 2 * self.count * count / total) / total)
+        self.count.fill_(total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / (self.var + 1e-5).sqrt()).clamp(-self.clip, self.clip)
 
 
 class Actor(nn.Module):

@@ -1,7 +1,9 @@
 """Soft Actor-Critic: twin Q critics with target networks and automatic entropy tuning.
 
 Reads top to bottom: hyperparameters (``SACConfig``), the networks, then one
-``update`` = critic step, actor step, temperature step, target update. Log keys are
+``update`` = critic step, actor step, temperature step, target update. With
+``normalize_obs``, actor and critic see observations standardised by running statistics
+of the replay samples (``RunningNorm``, updated at the start of every update). Log keys are
 namespaced (``losses/...``, ``charts/...``). A loss or gradient that is not finite is
 never applied: the step is skipped and counted in ``losses/skipped``.
 """
@@ -13,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from diffsim.rl.networks import Actor, TwinQ
+from diffsim.rl.networks import Actor, RunningNorm, TwinQ
 
 
 @dataclass
@@ -28,6 +30,7 @@ class SACConfig:
     batch_size: int = 256
     hidden: tuple = (256, 256)
     grad_clip: float = 10.0        # max gradient norm of every update
+    normalize_obs: bool = False    # standardise observations with running statistics (as SHAC does)
 
 
 def _apply(optimizer, loss, parameters, clip) -> bool:
@@ -69,6 +72,7 @@ class SAC:
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
+        self.obs_norm = (RunningNorm(obs_size) if config.normalize_obs else nn.Identity()).to(self.device)
         self.skipped = 0
         self.env_steps = 0              # environment steps so far, kept up to date by the training loop
 
@@ -79,7 +83,7 @@ class SAC:
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """(B, action_size) actions in [-1, 1] for float32 observations (B, obs_size)."""
-        action, _, mean = self.actor(obs.to(self.device, torch.float32))
+        action, _, mean = self.actor(self.obs_norm(obs.to(self.device, torch.float32)))
         return mean if deterministic else action
 
     def critic_loss(self, batch: dict) -> torch.Tensor:
@@ -101,6 +105,9 @@ class SAC:
         batch = {k: v.to(self.device) for k, v in batch.items()}
         for key in ("obs", "action", "reward", "next_obs"):
             batch[key] = batch[key].float()
+        if self.config.normalize_obs:
+            self.obs_norm.update(batch["obs"])
+        batch["obs"], batch["next_obs"] = self.obs_norm(batch["obs"]), self.obs_norm(batch["next_obs"])
         clip = self.config.grad_clip
 
         critic_loss = self.critic_loss(batch)
@@ -127,6 +134,7 @@ class SAC:
         (torch's optimiser ``load_state_dict`` would otherwise reuse the moment tensors)."""
         return copy.deepcopy({"config": asdict(self.config), "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
                 "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
+                "obs_norm": self.obs_norm.state_dict(),
                 "actor_optimizer": self.actor_optimizer.state_dict(),
                 "critic_optimizer": self.critic_optimizer.state_dict(),
                 "alpha_optimizer": self.alpha_optimizer.state_dict(), "skipped": self.skipped})
@@ -135,6 +143,7 @@ class SAC:
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.critic_target.load_state_dict(state["critic_target"])
+        self.obs_norm.load_state_dict(state.get("obs_norm", {}))   # absent from checkpoints older than the option
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from diffsim.rl.networks import mlp
+from diffsim.rl.networks import RunningNorm, mlp
 from diffsim.rl.sac import _apply, decay_learning_rate
 
 
@@ -44,30 +44,6 @@ class SHACConfig:
     critic_minibatches: int = 4
     target_tau: float = 0.2        # target critic smoothing per window
     betas: tuple = (0.7, 0.95)     # Adam betas (SHAC's)
-
-
-class RunningNorm(nn.Module):
-    """Observation normaliser with running mean and variance (Chan's parallel update)."""
-
-    def __init__(self, size: int, clip: float = 10.0):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(size))
-        self.register_buffer("var", torch.ones(size))
-        self.register_buffer("count", torch.tensor(1e-4))
-        self.clip = clip
-
-    @torch.no_grad()
-    def update(self, x: torch.Tensor):
-        x = x.reshape(-1, x.shape[-1]).float()
-        count = x.shape[0]
-        mean, var = x.mean(0), x.var(0, unbiased=False)
-        delta, total = mean - self.mean, self.count + count
-        self.mean += delta * count / total
-        self.var.copy_((self.var * self.count + var * count + delta ** 2 * self.count * count / total) / total)
-        self.count.fill_(total)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / (self.var + 1e-5).sqrt()).clamp(-self.clip, self.clip)
 
 
 class GaussianPolicy(nn.Module):
