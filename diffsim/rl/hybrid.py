@@ -41,8 +41,9 @@ within 10 control steps. Standardised by running statistics and at 3e-4, the sam
 raise it (7.5 to 8.7). Second, ``critic_state_gradient``: there the critic's slope in
 the last state is chained back through the rollout, as SHAC chains its value's. The
 healthy bonus is 0 or 1, so the rollout's own reward cannot see a fall coming; the
-critic's slope can. With it, one seed reached 1700 at 550k environment steps (best
-2127); without it, the same seed was at 1441 after 600k.
+critic's slope can. With it, seeds 1 and 2 reached 1700 at 550k and 400k environment
+steps (best 2127 and 2799; SAC: 1096 after 600k); without it, seed 1 was at 1441 after
+600k.
 
 Short horizons keep the gradient informative (long contact-rich horizons make it
 explode); ``physics_grad_clip`` bounds the step, and a non-finite loss or gradient is
