@@ -1,0 +1,53 @@
+"""Table: how an Ant agent walks on fresh episodes (the README's "The hybrid agent walks too").
+
+    python docs/ant_gait.py runs/ant-seed1/best.pt [more checkpoints ...]
+
+Each checkpoint's agent acts deterministically in 32 episodes of up to 1000 control steps,
+all reset with the same seed (12345), so every agent meets the same initial states, none
+of which its training or evaluation used. Per agent: the mean return [min..max], how many
+episodes ended in a fall, the torso's mean forward speed (x displacement over the time
+alive) and the mean z component of its up axis (1: upright).
+"""
+import sys
+
+import torch
+
+from diffsim.train import make_agent, make_env
+
+EPISODES, SEED = 32, 12345
+
+
+def gait(path: str) -> dict:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    config = payload["config"]
+    env = make_env(config, EPISODES, SEED, "cpu")
+    agent = make_agent(config, env, "cpu")
+    agent.load_state_dict(payload["agent"])
+    obs, _ = env.reset(seed=SEED)
+    x0 = env.qpos[:, 0].clone()
+    x, returns, steps, up = x0.clone(), torch.zeros(EPISODES), torch.zeros(EPISODES), torch.zeros(EPISODES)
+    alive = torch.ones(EPISODES, dtype=torch.bool)
+    fell = torch.zeros(EPISODES, dtype=torch.bool)
+    with torch.no_grad():
+        while bool(alive.any()):
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
+            ended = terminated | truncated
+            returns += reward.float() * alive
+            steps += alive.float()
+            up += env.up_z(env.qpos).float() * (alive & ~ended)
+            x = torch.where(alive & ~ended, env.qpos[:, 0], x)   # an ended episode has already been reset
+            fell |= alive & terminated
+            alive &= ~ended
+    return {"return": returns, "falls": int(fell.sum()), "speed": float(((x - x0) / (steps * env.control_dt)).mean()),
+            "up_z": float((up / steps.clamp(min=1)).mean())}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    for path in sys.argv[1:]:
+        g = gait(path)
+        r = g["return"]
+        print(f"{path}: return {r.mean():.0f} [{r.min():.0f}..{r.max():.0f}], {g['falls']}/{EPISODES} falls, "
+              f"{g['speed']:.2f} m/s, up_z {g['up_z']:.3f}")
