@@ -72,6 +72,7 @@ def plot(runs: dict, target: float, title: str, path: Path):
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for agent, summaries in runs.items():
@@ -87,7 +88,8 @@ def plot(runs: dict, target: float, title: str, path: Path):
         ax.set_xlabel(xlabel)
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
+    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
