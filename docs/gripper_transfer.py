@@ -43,8 +43,8 @@ def in_diffsim(payload: dict, model: dict) -> dict:
     return {"return": returns, "held": int((box_z - OBJECT_REST_Z >= 0.15).sum())}
 
 
-def in_mujoco(path: str) -> int:
-    """In how many of gripper_grasp's 16 MuJoCo episodes the box ends more than 10 cm up."""
+def in_mujoco(path: str) -> tuple[int, int]:
+    """In how many of gripper_grasp's MuJoCo episodes the box ends more than 10 cm up, and of how many."""
     env, policy = load_policy(path)
     qpos, qvel = env.initial_state(env.num_envs)
     return int((episodes_in_mujoco(env, policy, qpos, qvel)[-1, :, 5] > 0.1).sum()), env.num_envs

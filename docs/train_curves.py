@@ -23,8 +23,9 @@ def main(out: str, title: str, specs: list[str]):
             raise SystemExit(f"expected LABEL=RESULT.json[:AGENT], got {spec!r}")
         result = json.loads(Path(path).read_text())
         agents = list(result["runs"])
-        agent = agent or agents[0]
-        if agent not in result["runs"] or (len(agents) > 1 and not source.count(":")):
+        if not agent and len(agents) == 1:
+            agent = agents[0]
+        if agent not in agents:
             raise SystemExit(f"{path} holds agents {agents}: name one, as {label}={path}:AGENT")
         runs[label] = result["runs"][agent]
         target = target if target is not None else result["summary"][agent]["target_return"]
