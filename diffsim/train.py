@@ -114,18 +114,30 @@ def make_env(config: dict, num_envs: int, seed: int, device):
     return env
 
 
-def policy_return(env, seed: int, policy) -> float:
-    """Mean return of one episode in each of the env's environments, reset with ``seed``,
-    taking ``policy(obs)`` (num_envs, action_size) at every control step."""
+def episode_returns(env, seed: int, policy, on_step=None) -> torch.Tensor:
+    """(num_envs,) return of one episode in each of the env's environments, reset with
+    ``seed``, taking ``policy(obs)`` (num_envs, action_size) at every control step.
+
+    ``on_step(running, terminated, truncated, info)``, if given, is called after every
+    step, with ``running`` marking the environments whose episode that step belonged to
+    (an environment whose episode ends is reset at once: ``info["final_obs"]`` holds its
+    last observation, ``env.qpos`` already the next episode's start)."""
     obs, _ = env.reset(seed=seed)
     returns = torch.zeros(env.num_envs, device=env.device)
     running = torch.ones(env.num_envs, dtype=torch.bool, device=env.device)
     with torch.no_grad():
         while bool(running.any()):
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
             returns += reward * running
-            running &= ~(terminated | truncated)
-    return float(returns.mean())
+            if on_step is not None:
+                on_step(running, terminated, truncated, info)
+            running = running & ~(terminated | truncated)
+    return returns
+
+
+def policy_return(env, seed: int, policy) -> float:
+    """Mean of ``episode_returns``: one episode in each of the env's environments."""
+    return float(episode_returns(env, seed, policy).mean())
 
 
 def evaluate(agent, env, seed: int) -> float:

@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from diffsim.train import make_agent, make_env
+from diffsim.train import episode_returns, make_agent, make_env
 
 EPISODES, SEED = 32, 12345
 
@@ -23,21 +23,19 @@ def gait(path: str) -> dict:
     env = make_env(config, EPISODES, SEED, "cpu")
     agent = make_agent(config, env, "cpu")
     agent.load_state_dict(payload["agent"])
-    obs, _ = env.reset(seed=SEED)
+    env.reset(seed=SEED)                     # the start episode_returns resets to, for the torso's x
     x0 = env.qpos[:, 0].clone()
-    x, returns, steps, up = x0.clone(), torch.zeros(EPISODES), torch.zeros(EPISODES), torch.zeros(EPISODES)
-    alive = torch.ones(EPISODES, dtype=torch.bool)
+    x, steps, up = x0.clone(), torch.zeros(EPISODES), torch.zeros(EPISODES)
     fell = torch.zeros(EPISODES, dtype=torch.bool)
-    with torch.no_grad():
-        while bool(alive.any()):
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
-            ended = terminated | truncated
-            returns += reward.float() * alive
-            steps += alive.float()
-            up += env.up_z(env.qpos).float() * (alive & ~ended)
-            x = torch.where(alive & ~ended, env.qpos[:, 0], x)   # an ended episode has already been reset
-            fell |= alive & terminated
-            alive &= ~ended
+
+    def record(running, terminated, truncated, info):
+        going = running & ~(terminated | truncated)   # an ended episode has already been reset
+        steps.add_(running.float())
+        up.add_(env.up_z(env.qpos).float() * going)
+        x.copy_(torch.where(going, env.qpos[:, 0], x))
+        fell.logical_or_(running & terminated)
+
+    returns = episode_returns(env, SEED, lambda obs: agent.act(obs, deterministic=True), record)
     return {"return": returns, "falls": int(fell.sum()), "speed": float(((x - x0) / (steps * env.control_dt)).mean()),
             "up_z": float((up / steps.clamp(min=1)).mean())}
 

@@ -17,7 +17,7 @@ import sys
 import torch
 
 from diffsim.envs.gripper import OBJECT_REST_Z
-from diffsim.train import make_agent, make_env
+from diffsim.train import episode_returns, make_agent, make_env
 from gripper_grasp import episodes_in_mujoco, load_policy
 
 EPISODES, SEED = 32, 777
@@ -30,16 +30,13 @@ def in_diffsim(payload: dict, model: dict) -> dict:
     env = make_env(config, EPISODES, SEED, "cpu")
     agent = make_agent(config, env, "cpu")
     agent.load_state_dict(payload["agent"])
-    obs, _ = env.reset(seed=SEED)
-    returns, box_z = torch.zeros(EPISODES), torch.zeros(EPISODES)
-    alive = torch.ones(EPISODES, dtype=torch.bool)
-    with torch.no_grad():
-        while bool(alive.any()):
-            obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=True))
-            ended = terminated | truncated
-            returns += reward.float() * alive
-            box_z = torch.where(alive & ended, info["final_obs"][:, 5].float(), box_z)   # obs[:, :10] is qpos
-            alive &= ~ended
+    box_z = torch.zeros(EPISODES)
+
+    def record(running, terminated, truncated, info):
+        ended = running & (terminated | truncated)
+        box_z.copy_(torch.where(ended, info["final_obs"][:, 5].float(), box_z))   # obs[:, :10] is qpos
+
+    returns = episode_returns(env, SEED, lambda obs: agent.act(obs, deterministic=True), record)
     return {"return": returns, "held": int((box_z - OBJECT_REST_Z >= 0.15).sum())}
 
 

@@ -111,3 +111,29 @@ def test_bench_train_reports_steps_episodes_and_time_to_target(tmp_path, capsys)
     assert again["runs"]["sac"] == result["runs"]["sac"]
     bench.main([*args, "--reuse", "--set", "sac.hidden=[8]"])                # another config: nothing reused
     assert "reusing" not in capsys.readouterr().out
+
+
+def test_episode_returns_counts_each_episode_to_its_end_and_no_further():
+    """Environments whose episodes end at different steps: ``on_step`` marks each one
+    running for exactly its episode's steps, and its return sums the rewards of those
+    steps only, not of the episode the environment was reset into."""
+    from diffsim.envs import CartpoleSwingUp
+
+    env = CartpoleSwingUp(num_envs=3, seed=0, max_episode_steps=6)
+    rewards, running_per_step = [], []
+    original_step, original_terminated = env.step, env.is_terminated
+
+    def recording_step(action):
+        out = original_step(action)
+        rewards.append(out[1].clone())
+        return out
+
+    # environment 0's episode ends (terminated) at its third step, the others' at the sixth (truncated)
+    env.is_terminated = lambda qpos, qvel: original_terminated(qpos, qvel) | torch.tensor([len(rewards) == 2, False, False])
+    env.step = recording_step
+    returns = train.episode_returns(env, 7, lambda obs: torch.ones(3, env.action_size),
+                                    lambda running, *_: running_per_step.append(running.clone()))
+    running = torch.stack(running_per_step)
+    assert running.sum(0).tolist() == [3, 6, 6]
+    assert torch.allclose(returns, (torch.stack(rewards) * running).sum(0))
+    assert not torch.allclose(returns[0], torch.stack(rewards)[:, 0].sum())   # the reset episode's rewards differ
