@@ -18,6 +18,7 @@ Agents (``--set agent=...``; each has its section in the config):
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -106,7 +107,15 @@ def make_agent(config: dict, env, device):
 def make_env(config: dict, num_envs: int, seed: int, device):
     if config["env"] not in ENVS:
         raise ValueError(f"unknown env {config['env']!r}; known: {', '.join(ENVS)}")
-    env = ENVS[config["env"]](num_envs=num_envs, device=device, seed=seed)
+    options = config.get("env_options") or {}               # e.g. env_options: {effort_weight: 0.1}
+    if not isinstance(options, dict):
+        raise ValueError(f"config 'env_options' must be a mapping of keyword arguments, got {options!r}")
+    accepted = set(inspect.signature(ENVS[config["env"]]).parameters) - {"num_envs", "device", "seed", "dtype"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(f"config 'env_options' section: {config['env']} has no option(s) {unknown}; "
+                         f"known: {', '.join(sorted(accepted))}")
+    env = ENVS[config["env"]](num_envs=num_envs, device=device, seed=seed, **options)
     for key, value in (config.get("model") or {}).items():   # e.g. model: {contact_width: 0.01}
         if not hasattr(env.model, key):
             raise ValueError(f"config 'model' section: the model has no setting {key!r}")

@@ -43,35 +43,42 @@ def load_policy(path):
     return env, lambda obs: agent.act(obs, deterministic=True)
 
 
-def episodes_in_diffsim(env, policy, qpos, qvel):
-    """(T+1, B, nq) positions of one episode per initial state, stepped by diffsim."""
+def episodes_in_diffsim(env, policy, qpos, qvel, with_velocities=False):
+    """(T+1, B, nq) positions of one episode per initial state, stepped by diffsim, and
+    with ``with_velocities`` the (T+1, B, nv) velocities too."""
     env.qpos, env.qvel = qpos.clone(), qvel.clone()
     env.steps.zero_()
-    trajectory = [env.qpos.clone()]
+    positions, velocities = [env.qpos.clone()], [env.qvel.clone()]
     with torch.no_grad():
         for _ in range(env.max_episode_steps - 1):       # the last step would auto-reset
             env.step(policy(env.observe(env.qpos, env.qvel)))
-            trajectory.append(env.qpos.clone())
-    return torch.stack(trajectory).numpy()
+            positions.append(env.qpos.clone())
+            velocities.append(env.qvel.clone())
+    positions = torch.stack(positions).numpy()
+    return (positions, torch.stack(velocities).numpy()) if with_velocities else positions
 
 
-def episodes_in_mujoco(env, policy, qpos, qvel):
-    """The same episodes stepped by MuJoCo: (T+1, B, nq)."""
-    model = mujoco.MjModel.from_xml_path(diffsim.asset("gripper.xml"))
+def episodes_in_mujoco(env, policy, qpos, qvel, with_velocities=False, model=None):
+    """The same episodes stepped by MuJoCo: (T+1, B, nq), and (T+1, B, nv) with ``with_velocities``;
+    ``model``: an ``MjModel`` of gripper.xml to use instead of the file's own."""
+    model = model or mujoco.MjModel.from_xml_path(diffsim.asset("gripper.xml"))
     data = mujoco.MjData(model)
-    trajectories = []
+    positions, velocities = [], []
     for b in range(qpos.shape[0]):
         mujoco.mj_resetData(model, data)
         data.qpos[:], data.qvel[:] = qpos[b].numpy(), qvel[b].numpy()
-        trajectory = [data.qpos.copy()]
+        episode_q, episode_v = [data.qpos.copy()], [data.qvel.copy()]
         for _ in range(env.max_episode_steps - 1):
             obs = env.observe(torch.tensor(data.qpos[None], dtype=env.dtype), torch.tensor(data.qvel[None], dtype=env.dtype))
             data.ctrl[:] = env.action_to_ctrl(policy(obs))[0].numpy()
             for _ in range(env.frame_skip):
                 mujoco.mj_step(model, data)
-            trajectory.append(data.qpos.copy())
-        trajectories.append(trajectory)
-    return np.array(trajectories).transpose(1, 0, 2)
+            episode_q.append(data.qpos.copy())
+            episode_v.append(data.qvel.copy())
+        positions.append(episode_q)
+        velocities.append(episode_v)
+    positions = np.array(positions).transpose(1, 0, 2)
+    return (positions, np.array(velocities).transpose(1, 0, 2)) if with_velocities else positions
 
 
 def main(path):

@@ -56,6 +56,24 @@ def test_config_errors_name_what_is_known():
     assert config["sac"]["batch_size"] == 64 and config["num_envs"] == 2
 
 
+def test_env_options_reach_the_environment_and_bad_ones_are_named():
+    config = train.load_config("gripper", ["env_options.effort_weight=0.5"])
+    env = train.make_env(config, 3, 0, "cpu")
+    default = train.make_env(train.load_config("gripper"), 3, 0, "cpu")
+    action = torch.full((3, env.action_size), 0.6)
+    qpos, qvel = env.initial_state(3)
+    reward, terms = env.reward(qpos, qvel, action, qpos, qvel)
+    reward_default, terms_default = default.reward(qpos, qvel, action, qpos, qvel)
+    assert torch.allclose(terms["reward/effort"], torch.full((3,), -0.5 * 2 * 0.36))
+    assert torch.allclose(reward - reward_default, terms["reward/effort"] - terms_default["reward/effort"])
+    with pytest.raises(ValueError, match=r"gripper has no option\(s\) \['effort'\]; known: .*effort_weight"):
+        train.make_env(train.load_config("gripper", ["env_options.effort=0.5"]), 1, 0, "cpu")
+    with pytest.raises(ValueError, match="'env_options' must be a mapping"):
+        train.make_env(train.load_config("gripper", ["env_options=3"]), 1, 0, "cpu")
+    with pytest.raises(ValueError, match="effort_weight .* must be >= 0, got -1"):
+        train.make_env(train.load_config("gripper", ["env_options.effort_weight=-1"]), 1, 0, "cpu")
+
+
 def test_crashed_shac_run_resumes_exactly(tmp_path, monkeypatch):
     """SHAC's learning rate decays over total_steps, so the interrupted run must be the same
     run: it crashes after its checkpoint at step 256 and is resumed from that checkpoint."""

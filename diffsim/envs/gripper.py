@@ -30,7 +30,7 @@ reward      term                                                            per 
 reach       0.5 mean_f (1 - tanh(10 m_f)), m_f = finger f's miss (below)    [0, 0.5]
 lift        2 min((z_object - z_rest) / 0.2, 1) held, where                 up to 2
             held = prod_f exp(-(m_f / 0.01)^2): only a gripped box counts
-effort      -0.01 sum(action^2)                                             [-0.02, 0]
+effort      -w sum(action^2), w = effort_weight (0.01 by default)           [-2 w, 0]
 ==========  ==============================================================  ======
 
 A finger's miss ``m_f`` (m) is its gap to its side of the box (zero while it presses in
@@ -65,10 +65,14 @@ class Gripper(BatchedEnv):
     observation_size = 22
 
     def __init__(self, num_envs: int = 1, device="cpu", dtype=torch.float32, frame_skip: int = 5,
-                 max_episode_steps: int = 200, seed: int | None = None, coupled_fingers: bool = True):
+                 max_episode_steps: int = 200, seed: int | None = None, coupled_fingers: bool = True,
+                 effort_weight: float = 0.01):
+        if effort_weight < 0:
+            raise ValueError(f"effort_weight is a cost per squared action and must be >= 0, got {effort_weight}")
         model = diffsim.load_mjcf(diffsim.asset("gripper.xml"), dtype=dtype, device=device)
         super().__init__(model, num_envs, frame_skip, max_episode_steps, seed)
         self.coupled_fingers = coupled_fingers
+        self.effort_weight = effort_weight
         if coupled_fingers:
             self.action_size = 2
 
@@ -122,7 +126,7 @@ class Gripper(BatchedEnv):
         terms = {
             "reward/reach": 0.5 * (1.0 - torch.tanh(10.0 * misses)).mean(dim=1),
             "reward/lift": 2.0 * lifted.clamp(max=1.0) * held,
-            "reward/effort": -0.01 * (action ** 2).sum(dim=1),
+            "reward/effort": -self.effort_weight * (action ** 2).sum(dim=1),
         }
         return sum(terms.values()), terms
 
