@@ -27,6 +27,7 @@ from diffsim.train import make_agent, make_env  # noqa: E402
 
 EPISODES = 16
 BOX_WIDTH = 0.08           # the box's side (m)
+HELD_Z = 0.1               # a box whose centre ends above this height (m) was held
 
 
 def finger_gap(qpos):
@@ -107,7 +108,7 @@ def main(path):
     final = [ours[-1, :, 5], theirs[-1, :, 5]]
     ax.boxplot(final, tick_labels=["diffsim", "MuJoCo"])
     ax.axhline(0.04, color="k", lw=1, ls=":", label="box on the floor")
-    lifted = [int((f > 0.1).sum()) for f in final]
+    lifted = [int((f > HELD_Z).sum()) for f in final]
     ax.set_title(f"final box height, {EPISODES} episodes\nheld above 10 cm: {lifted[0]} (diffsim), {lifted[1]} (MuJoCo)")
     ax.set_ylabel("m")
     ax.legend(fontsize=8)

@@ -13,8 +13,9 @@ policy acting deterministically, stepped by diffsim and by MuJoCo on the same MJ
   simulator. Past the capsule's radius, 15 mm, the finger's axis is inside the box:
   in how many episodes that happens is given beside it;
 - held: in how many MuJoCo episodes the box ends more than 10 cm up (and of the others,
-  in how many a finger's axis had gone inside the box): the agent as it is, with its grip command clipped to 0.5 and to 0.3, and on MuJoCo contact stiffened
-  to a 10 ms time constant (``solref``; gripper.xml keeps MuJoCo's default, 20 ms).
+  in how many a finger's axis had gone inside the box): the agent as it is, with its
+  grip command clipped to 0.5 and to 0.3, and on MuJoCo contact stiffened to a 10 ms
+  time constant (``solref``; gripper.xml keeps MuJoCo's default, 20 ms).
 """
 import argparse
 
@@ -23,15 +24,16 @@ import numpy as np
 import torch
 
 import diffsim
-from gripper_grasp import episodes_in_diffsim, episodes_in_mujoco, load_policy
+from diffsim.envs.gripper import FINGER_DROP, FINGER_OPEN_Y, HAND_HEIGHT
+from gripper_grasp import HELD_Z, episodes_in_diffsim, episodes_in_mujoco, load_policy
 
 GRIP = 1                  # the action's grip component
-HELD_Z = 0.1              # a box ending above this height (m) was held
 GRASP_STEPS = 40          # control steps (0.4 s) that cover the grasp: fingers touch the box after about 8
 CAPS = (0.5, 0.3)         # grip commands to clip the agent's to
 STIFF_TIMECONST = 0.01    # a stiffer MuJoCo contact's solref time constant (s)
-HALF_BOX, RADIUS = 0.04, 0.015                 # the box's half side and the fingers' capsule radius (m)
-HAND_Z, FINGER_DROP, FINGER_OPEN_Y, HALF_FINGER = 0.3, 0.1, 0.1, 0.08   # gripper.xml's layout (m)
+_SIZES = mujoco.MjModel.from_xml_path(diffsim.asset("gripper.xml")).geom
+HALF_BOX = float(_SIZES("object").size[0])                   # the box's half side (m)
+RADIUS, HALF_FINGER = map(float, _SIZES("left").size[:2])    # the fingers' capsule radius and half length (m)
 
 
 def capped(policy, cap: float):
@@ -54,7 +56,7 @@ def finger_reach(qpos, samples: int = 33):
     """(..., 2) how far the left and right fingers' surfaces reach into the box (m; < 0: outside):
     the deepest of ``samples`` points along each finger's axis, plus the capsule radius."""
     box, quat = qpos[..., None, 3:6], qpos[..., None, 6:10]
-    tip_z = HAND_Z + qpos[..., 0] - FINGER_DROP
+    tip_z = HAND_HEIGHT + qpos[..., 0] - FINGER_DROP
     z = tip_z[..., None] + np.linspace(-HALF_FINGER, HALF_FINGER, samples)     # (..., samples)
     reach = []
     for side, closing in ((1.0, qpos[..., 1]), (-1.0, qpos[..., 2])):
@@ -79,8 +81,9 @@ def measure(path: str) -> dict:
     for name, run in (("diffsim", episodes_in_diffsim), ("MuJoCo", episodes_in_mujoco)):
         positions, velocities = run(env, policy, qpos, qvel, with_velocities=True)
         reach = finger_reach(positions[:GRASP_STEPS]).max(axis=2)          # (T, B): the deeper finger
-        result[f"reach {name}"] = 1000 * np.median(reach.max(axis=0))
-        inside = reach.max(axis=0) > RADIUS                                # (B,) the axis entered the box
+        deepest = reach.max(axis=0)                                        # (B,)
+        result[f"reach {name}"] = 1000 * np.median(deepest)
+        inside = deepest > RADIUS                                          # the axis entered the box
         result[f"axis inside {name}"] = int(inside.sum())
         if name == "diffsim":
             touch = np.argmax(reach > 0, axis=0)                           # first control step touching

@@ -18,7 +18,7 @@ import torch
 
 from diffsim.envs.gripper import OBJECT_REST_Z
 from diffsim.train import episode_returns, make_agent, make_env
-from gripper_grasp import episodes_in_mujoco, load_policy
+from gripper_grasp import HELD_Z, episodes_in_mujoco, load_policy
 
 EPISODES, SEED = 32, 777
 CONTACTS = {"default contact": {}, "1 mm contact": {"contact_width": 0.001, "contact_slip": 0.05}}
@@ -44,7 +44,7 @@ def in_mujoco(path: str) -> tuple[int, int]:
     """In how many of gripper_grasp's MuJoCo episodes the box ends more than 10 cm up, and of how many."""
     env, policy = load_policy(path)
     qpos, qvel = env.initial_state(env.num_envs)
-    return int((episodes_in_mujoco(env, policy, qpos, qvel)[-1, :, 5] > 0.1).sum()), env.num_envs
+    return int((episodes_in_mujoco(env, policy, qpos, qvel)[-1, :, 5] > HELD_Z).sum()), env.num_envs
 
 
 if __name__ == "__main__":
