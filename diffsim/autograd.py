@@ -22,7 +22,8 @@ How gradients work (``_Rollout``):
   recomputes every step;
 * parameters of the model that have ``requires_grad`` (``model.body_mass``, ...) are
   inputs of the op; their gradients are accumulated by Warp in buffers of its own
-  (``model.param_grads``) and handed to torch as copies.
+  (``model.param_grads``) and handed to torch as copies. The adjoints of a step are
+  recorded for the set of such parameters, and accumulate nothing for the others.
 """
 from __future__ import annotations
 
@@ -49,11 +50,13 @@ class SimulationError(RuntimeError):
         self.step = step
 
 
-def _simulator(model: Model) -> Simulator:
-    sim = model.__dict__.get("_simulator")
-    if sim is None:
-        sim = model.__dict__["_simulator"] = Simulator(model)
-    return sim
+def _simulator(model: Model, grad_params: frozenset = frozenset()) -> Simulator:
+    """The model's simulator whose adjoints accumulate the gradients of ``grad_params``
+    (the parameters that require grad) and of no other parameter."""
+    cache = model.__dict__.setdefault("_simulators", {})
+    if grad_params not in cache:
+        cache[grad_params] = Simulator(model, grad_params)
+    return cache[grad_params]
 
 
 def _buffers(model: Model, batch: int) -> StepBuffers:
@@ -126,10 +129,13 @@ class _StateArrays:
 
 class _ControlStepRunner:
     """Cached machinery for one (batch size, frame_skip): the ``frame_skip`` chained
-    ``StepProgram``s of one control step, recorded once and replayed for every step."""
+    ``StepProgram``s of one control step, recorded once and replayed for every step.
+    Their adjoints accumulate the gradients of the parameters in ``grad_params`` only."""
 
-    def __init__(self, model: Model, batch: int, frame_skip: int, requires_grad: bool):
-        sim = _simulator(model)
+    def __init__(self, model: Model, batch: int, frame_skip: int, requires_grad: bool,
+                 grad_params: frozenset = frozenset()):
+        sim = _simulator(model, grad_params)
+        self.grad_params = grad_params
         # forward-only work ping-pongs between two state sets; gradients need every substep's
         states = [_StateArrays(model, batch, requires_grad) for _ in range(frame_skip + 1 if requires_grad else 2)]
         self.ctrl = torch.zeros(batch, model.nu, dtype=model.dtype, device=model.device)
@@ -214,12 +220,15 @@ class _TrajectoryStaging:
             self.store_and_load.append(Replay(device, [launch.launch for launch in launches]))
 
 
-def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool) -> _ControlStepRunner:
+def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool,
+            grad_params: frozenset = frozenset()) -> _ControlStepRunner:
     cache = model.__dict__.setdefault("_runners", {})
     # a forward-only runner serves every frame_skip; contact on/off is baked into the recording
     key = (batch, frame_skip if requires_grad else 0, requires_grad, model.enable_contact)
+    if grad_params:
+        key += (grad_params,)                    # recorded with those parameters' gradient buffers
     if key not in cache:
-        cache[key] = _ControlStepRunner(model, batch, frame_skip if requires_grad else 1, requires_grad)
+        cache[key] = _ControlStepRunner(model, batch, frame_skip if requires_grad else 1, requires_grad, grad_params)
     runner = cache[key]
     runner.frame_skip = frame_skip
     return runner
@@ -257,14 +266,31 @@ class _StoredSteps:
         self.free = []
         self.allocated = 0
         self.bytes_per_step = None
+        self.grad_params = frozenset()
 
     def _new_runner(self) -> _ControlStepRunner:
         self.allocated += 1
-        return _ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True)
+        return _ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True,
+                                  grad_params=self.grad_params)
 
-    def lease(self, horizon: int):
-        """Up to ``horizon`` runners, as many as ``stored_bytes_budget`` leaves beside the
+    def give_back(self, runners: list):
+        """Runners a forward pass is done with: kept for reuse if they accumulate the
+        gradients of the parameters the pool records for now, else dropped."""
+        for runner in runners:
+            if runner.grad_params == self.grad_params:
+                self.free.append(runner)
+            else:
+                self.allocated -= 1
+
+    def lease(self, horizon: int, grad_params: frozenset = frozenset()):
+        """Up to ``horizon`` runners whose adjoints accumulate the gradients of the
+        parameters ``grad_params``, as many as ``stored_bytes_budget`` leaves beside the
         runners other forward passes hold; None if not one fits."""
+        if grad_params != self.grad_params:
+            # runners record which parameters get gradients: the free ones of another set go
+            self.grad_params = grad_params
+            self.allocated -= len(self.free)
+            self.free.clear()
         if self.bytes_per_step is None:
             self.free.append(self._new_runner())           # to measure one control step's buffers
             arrays = [a for p in self.free[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
@@ -289,7 +315,7 @@ class _Lease:
 
     def release(self):
         if self.runners is not None:
-            self.pool.free.extend(self.runners)
+            self.pool.give_back(self.runners)
             self.runners = None
 
 
@@ -303,7 +329,7 @@ def _stored_steps(model: Model, batch: int, frame_skip: int) -> _StoredSteps:
 
 def free_buffers(model: Model):
     """Release the buffers diffsim caches for a model (recorded steps, stored rollouts)."""
-    for name in ("_runners", "_stored", "_buffers"):
+    for name in ("_runners", "_stored", "_buffers", "_simulators"):
         model.__dict__.pop(name, None)
 
 
@@ -332,11 +358,12 @@ def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpo
         qvel_traj[:, start:end] = staging.qvel[:, :end - start]
 
 
-def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel):
+def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel,
+                        grad_params: frozenset = frozenset()):
     """Re-run one control step and pull ``(grad_qpos, grad_qvel)`` of its output back to
     its inputs. Returns (d qpos, d qvel, d ctrl), views valid until the next call;
     parameter gradients accumulate into ``model.param_grads``."""
-    runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=True)
+    runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=True, grad_params=grad_params)
     runner.load(qpos, qvel, ctrl)
     runner.forward()
     return runner.backward(grad_qpos, grad_qvel)
@@ -377,7 +404,7 @@ class _Rollout(torch.autograd.Function):
     def forward(ctx, model, frame_skip, param_names, qpos, qvel, ctrls, *params):
         horizon = ctrls.shape[1]
         qpos_traj, qvel_traj = _empty_trajectories(model, qpos.shape[0], horizon)
-        lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon)
+        lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon, frozenset(param_names))
         # the last control steps keep their intermediates (as many as the lease holds)
         first_stored = horizon - len(lease.runners) if lease is not None else horizon
         with _torch_stream(model):
@@ -426,7 +453,8 @@ class _Rollout(torch.autograd.Function):
                 grad_v = grad_qvel_traj[:, t] + carry_qvel
                 q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
                 v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
-                d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v)
+                d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v,
+                                                             frozenset(ctx.param_names))
                 # views of the runner's buffers: consumed (added into a new tensor) before its next backward
                 carry_qpos, carry_qvel = d_qpos, d_qvel
                 grad_ctrls[:, t] = d_ctrl

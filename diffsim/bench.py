@@ -109,11 +109,16 @@ def _loss(qpos_traj, qvel_traj):
     return qpos_traj[:, -1, 0].sum() - 1e-3 * (qvel_traj ** 2).sum()
 
 
-def _time_diffsim(batch, horizon, frame_skip, dtype, device, repeats):
+def _time_diffsim(batch, horizon, frame_skip, dtype, device, repeats, every_param=False):
+    """Best forward and backward seconds of the gradient w.r.t. the controls (and, with
+    ``every_param``, w.r.t. every physical parameter of the model as well)."""
     import diffsim
 
     model, qpos, qvel, ctrls = _ant_problem(batch, horizon, dtype, device)
     ctrls.requires_grad_()
+    if every_param:
+        for tensor in model.params.values():
+            tensor.requires_grad_()
     _loss(*diffsim.rollout(model, qpos, qvel, ctrls, frame_skip)).backward()  # warm-up: compile kernels
     forward, backward = [], []
     for _ in range(repeats):
@@ -189,20 +194,30 @@ def bench_grad(args):
         with _temporarily("autograd", "MAX_STORED_BYTES", _stored_bytes(args.max_stored_mib)):
             f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats)
             budget = autograd.stored_bytes_budget(torch.device(args.device))
+            if args.every_param:
+                fp, bp, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats,
+                                          every_param=True)
         entry = {"batch": batch, "diffsim_forward_s": f, "diffsim_backward_s": b, "diffsim_total_s": f + b,
                  "backward_over_forward": b / f,
                  "stored_budget_mib": budget / 2**20}
+        every_param = []
+        if args.every_param:
+            entry.update({"every_param_forward_s": fp, "every_param_backward_s": bp,
+                          "every_param_backward_over_forward": bp / fp})
+            every_param = [f"{bp:.3f}", f"{bp / fp:.2f}"]
         if not args.skip_mjstep:
             mf, mb, _ = _time_mjstep(batch, args.horizon, args.frame_skip, max(1, args.repeats // 2))
             entry.update({"mjstep_forward_s": mf, "mjstep_backward_s": mb, "mjstep_total_s": mf + mb,
                           "speedup": (mf + mb) / (f + b)})
         results.append(entry)
         mjstep = [f"{entry['mjstep_total_s']:.3f}", f"{entry['speedup']:.1f}x"] if "speedup" in entry else ["skipped", "-"]
-        rows.append([batch, f"{f:.3f}", f"{b:.3f}", f"{b / f:.2f}", *mjstep])
+        rows.append([batch, f"{f:.3f}", f"{b:.3f}", f"{b / f:.2f}", *every_param, *mjstep])
         print(f"batch {batch}: done", file=sys.stderr)
     print(f"\nGradient of a {args.horizon}-step Ant rollout loss w.r.t. all controls "
           f"(frame_skip {args.frame_skip}, {args.dtype}, {args.device})")
-    print(_table(["envs", "diffsim fwd s", "diffsim bwd s", "bwd/fwd", "MjStep fwd+bwd s", "diffsim speed-up"], rows))
+    every_param = ["bwd s, + every parameter", "bwd/fwd, + every parameter"] if args.every_param else []
+    print(_table(["envs", "diffsim fwd s", "diffsim bwd s", "bwd/fwd", *every_param, "MjStep fwd+bwd s",
+                  "diffsim speed-up"], rows))
     _write(args.out or "bench_grad.json", {"benchmark": "grad", "machine": machine_info(), "settings": _settings(args),
                                           "results": results})
 
@@ -443,6 +458,8 @@ def main(argv=None):
     grad.add_argument("--device", default="cpu")
     grad.add_argument("--repeats", type=int, default=3)
     grad.add_argument("--skip-mjstep", action="store_true")
+    grad.add_argument("--every-param", action="store_true",
+                      help="also time the gradient w.r.t. every physical parameter of the model as well as the controls")
     grad.add_argument("--max-stored-mib", type=float, help=_STORED_HELP)
     grad.add_argument("--out")
     grad.set_defaults(run=bench_grad)

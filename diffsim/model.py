@@ -93,6 +93,8 @@ class Model:
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but torch sees no CUDA device")
+        if self.device.type == "cuda" and self.device.index is None:   # "cuda" means torch's current GPU
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.wp_device = wp.device_from_torch(self.device)
         self.wp_scalar = _WARP_SCALAR[dtype]
 
@@ -133,17 +135,25 @@ class Model:
     def _build_warp_views(self):
         lengths = dict(PARAMETERS, gravity=3, dt=None, limit_params=None, contact_params=None)
         self.param_grads = {}
+        self._warp_without_grad = {}
         for name, t in self.params.items():
             # Warp accumulates a taped backward pass into a buffer of its own (not
             # ``tensor.grad``): the torch bridge hands torch copies of it.
             self.param_grads[name] = torch.zeros_like(t)
-            self._warp[name] = wp.from_torch(t, dtype=warp_type(self.wp_scalar, lengths[name]),
-                                             requires_grad=True, grad=self.param_grads[name])
+            dtype = warp_type(self.wp_scalar, lengths[name])
+            self._warp[name] = wp.from_torch(t, dtype=dtype, requires_grad=True, grad=self.param_grads[name])
+            # the same memory without a gradient: an adjoint kernel launched with it adds
+            # nothing for this parameter (every environment's atomic add into the same few
+            # addresses is what costs, on a GPU)
+            self._warp_without_grad[name] = wp.from_torch(t, dtype=dtype, requires_grad=False)
         for name, t in self.topology.items():
             self._warp[name] = wp.from_torch(t, dtype=wp.int32)
 
-    def warp(self, name: str):
-        """The Warp array behind a parameter or topology tensor."""
+    def warp(self, name: str, grad: bool = True):
+        """The Warp array behind a parameter or topology tensor; a parameter's carries its
+        gradient buffer (``param_grads[name]``) unless ``grad`` is False."""
+        if not grad and name in self._warp_without_grad:
+            return self._warp_without_grad[name]
         return self._warp[name]
 
     # --- convenient views ------------------------------------------------------------

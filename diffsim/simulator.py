@@ -123,9 +123,17 @@ class Simulator:
     which is how ``StepProgram`` resolves a step's launches once and replays them.
     """
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, grad_params=None):
+        """``grad_params``: the names of the parameters whose gradients the adjoint of the
+        launches accumulates (into ``model.param_grads``); None: all of them."""
         self.model = model
+        self.grad_params = None if grad_params is None else frozenset(grad_params)
         self._ops = None
+
+    def warp(self, name: str):
+        """The Warp array of a model parameter or topology tensor for a launch: with its
+        gradient buffer only for the parameters in ``grad_params``."""
+        return self.model.warp(name, grad=self.grad_params is None or name in self.grad_params)
 
     def _tree_walks(self, kind: str) -> list:
         """The index ranges of the tree recursions' launches (see kinematics.py), parents
@@ -161,7 +169,7 @@ class Simulator:
             array.zero_()
 
     def kinematics(self, buf: StepBuffers, qpos):
-        m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         for body_ranges in self._tree_walks("body"):
             self._launch(kinematics.forward_kinematics, (E, body_ranges.shape[0]), [
                 body_ranges, w("body_parent"), w("body_jntadr"), w("body_jntnum"), w("body_pos"), w("body_quat"),
@@ -176,14 +184,14 @@ class Simulator:
 
     def mass_matrix(self, buf: StepBuffers):
         """Needs ``kinematics`` first. Fills ``buf.M``."""
-        m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self._launch(dynamics.mass_matrix_rows, (E, m.nbody), [
             w("body_dofadr"), w("body_dofnum"), w("dof_ancestor"), w("dof_armature"), w("body_subtree_end"), w("body_mass"),
             buf.cinert_h, buf.cinert_J, buf.cdof, buf.M], dev)
 
     def bias_forces(self, buf: StepBuffers, qvel):
         """Needs ``kinematics`` first. Fills ``buf.qfrc_bias`` (and the velocities contact needs)."""
-        m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         for dof_ranges in self._tree_walks("dof"):
             self._launch(kinematics.velocities_and_bias_acceleration, (E, dof_ranges.shape[0]), [
                 dof_ranges, w("dof_parent"), w("dof_rate_src"), w("gravity"),
@@ -196,7 +204,7 @@ class Simulator:
 
     def contact_forces(self, buf: StepBuffers):
         """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_ext``."""
-        m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self._zero(buf.cfrc_ext)
         for kind, slots in m.contact_kinds:
             self._launch(contact.contact_kernels(kind)[0], (E, w(slots).shape[0]), [
@@ -209,7 +217,7 @@ class Simulator:
 
     def step(self, buf: StepBuffers, qpos, qvel, ctrl, qpos_next, qvel_next):
         """One physics step of ``model.dt``: writes ``qpos_next``, ``qvel_next``."""
-        m, w, dev, E = self.model, self.model.warp, self.model.wp_device, buf.batch
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self.kinematics(buf, qpos)
         self.mass_matrix(buf)
         self.bias_forces(buf, qvel)
@@ -320,9 +328,12 @@ class StepProgram:
                         # an analytic adjoint in place of the one Warp generates (see solve.py)
                         M, ancestor, subtree_end, diag_add, dt, rhs, U, _, x = inputs
                         z, adj_f = self.buffers.solve_scratch
+                        # a parameter without a gradient gets an empty one: the kernel skips it
+                        no_grad = wp.empty(0, dtype=dt.dtype, device=device)
                         launch = wp.launch(solve.factor_and_solve_adjoint, dim=dim, device=device, record_cmd=True,
-                                           inputs=[U, ancestor, subtree_end, x, diag_add, dt, x.grad, z, adj_f,
-                                                   M.grad, diag_add.grad, dt.grad, rhs.grad])
+                                           inputs=[U, ancestor, subtree_end, x, diag_add, dt, x.grad, z, adj_f, M.grad,
+                                                   diag_add.grad if diag_add.requires_grad else no_grad,
+                                                   dt.grad if dt.requires_grad else no_grad, rhs.grad])
                     else:
                         # contact: the adjoint of a twin kernel that skips far slots at once (see contact.py)
                         source = contact.ADJOINT_SOURCE.get(kernel, kernel)

@@ -221,10 +221,11 @@ class Run:
             self.buffer.load_state_dict(state["buffer"])
         env = self.env
         env.qpos, env.qvel, env.steps = (state["env"][k].to(self.device) for k in ("qpos", "qvel", "steps"))
-        env.generator.set_state(state["env"]["generator"])
+        # RNG states are CPU byte tensors, whatever device the checkpoint was loaded onto
+        env.generator.set_state(state["env"]["generator"].cpu())
         self.obs = env.observe(env.qpos, env.qvel)
-        self.explore.set_state(state["explore"])
-        torch.set_rng_state(state["torch_rng"])
+        self.explore.set_state(state["explore"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
         self.running_return = state["running_return"].to(self.device)
         for key in ("global_step", "episodes", "evaluations", "episode_returns", "solved_step", "solved_episode",
                     "solved_wall_seconds", "wall_seconds"):

@@ -45,6 +45,37 @@ def test_gradcheck_step_hinge_model_all_inputs_and_parameters():
         damping.requires_grad_(False)
 
 
+@pytest.mark.parametrize("steps_that_fit", [None, 0])                   # stored, or recomputed in backward
+def test_only_the_parameters_that_require_grad_accumulate_gradients(monkeypatch, steps_that_fit):
+    """A step is recorded for the set of parameters that require grad: the adjoints add
+    nothing for the others, and switching the set between rollouts of one model gives
+    each parameter the gradient it gets when every parameter requires grad."""
+    if steps_that_fit is not None:
+        monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", steps_that_fit)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    qpos = model.qpos0[None].repeat(2, 1)                  # falls onto its feet: contact and friction
+    ctrls = 0.4 * torch.sin(torch.arange(2 * 6 * model.nu, dtype=F64)).reshape(2, 6, model.nu)
+    qvel = torch.zeros(2, model.nv, dtype=F64)
+
+    def gradients(names):
+        params = [model.params[name].requires_grad_() for name in names]
+        try:
+            loss = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=2)[0][:, -1, :3].sum()
+            return dict(zip(names, torch.autograd.grad(loss, params)))
+        finally:
+            for p in params:
+                p.requires_grad_(False)
+
+    everything = gradients(["body_mass", "dof_damping", "geom_friction"])
+    assert all(g.abs().max() > 0 for g in everything.values())
+    for name in ("body_mass", "dof_damping", "geom_friction", "body_mass"):
+        alone = gradients([name])
+        torch.testing.assert_close(alone[name], everything[name], rtol=1e-12, atol=1e-12)
+        untouched = [other for other in everything if other != name]
+        assert all(model.param_grads[other].abs().max() == 0 for other in untouched), \
+            f"a backward pass for {name} accumulated gradients of {untouched}"
+
+
 def test_gradcheck_step_free_flight():
     """A free body in the air: qvel and its mass and inertia (quaternions in the state)."""
     model = diffsim.load_mjcf(diffsim.asset("free_body.xml"), dtype=F64)
@@ -263,7 +294,7 @@ def test_cuda_matches_cpu():
     results = []
     for model in (cpu, gpu):
         for _ in range(2):                        # the second run replays captured graphs
-            c = ctrls.to(model.device).requires_grad_()
+            c = ctrls.to(model.device, copy=True).requires_grad_()
             qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(4, 1),
                                          torch.zeros(4, model.nv, dtype=F64, device=model.device), c)
             qpos[:, -1, :3].sum().backward()

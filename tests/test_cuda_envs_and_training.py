@@ -32,7 +32,11 @@ def test_cuda_env_matches_the_cpu_env(env_class):
         (grad,) = torch.autograd.grad(total, first)
         results.append((torch.stack(trajectory).detach().cpu(), total.detach().cpu(), grad.cpu()))
     (obs_cpu, return_cpu, grad_cpu), (obs_gpu, return_gpu, grad_gpu) = results
-    torch.testing.assert_close(obs_gpu, obs_cpu, rtol=1e-7, atol=1e-7)
+    # CUDA's float64 rounding (fused multiply-adds, its own sqrt/sin) differs from the CPU's in
+    # the last bits; stiff contact amplifies that for a few steps. Measured on an H100 for the
+    # Ant: 2e-13 after one step, at most 2.3e-6 (step 18, a foot landing), 1e-11 again by
+    # step 21; CUDA repeats itself bit for bit, and the tree layout changes nothing.
+    torch.testing.assert_close(obs_gpu, obs_cpu, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(return_gpu, return_cpu, rtol=1e-7, atol=1e-7)
     torch.testing.assert_close(grad_gpu, grad_cpu, rtol=1e-5, atol=1e-7)
     assert grad_cpu.abs().max() > 0

@@ -132,7 +132,10 @@ def factor_and_solve_adjoint(
             if dof_ancestor[i, j] != 0:
                 adj_M[e, i, j] = adj_M[e, i, j] - g * x[e, j]
                 adj_M[e, j, i] = adj_M[e, j, i] - adj_f[e, j] * x[e, i]
-        # A's diagonal holds M + dt * diag_add
-        wp.atomic_add(adj_diag_add, i, -h * g * x[e, i])
+        # A's diagonal holds M + dt * diag_add; the parameters' gradients only where asked
+        # for (a null array otherwise: every environment adding into one address is slow)
+        if adj_diag_add.shape[0] > 0:
+            wp.atomic_add(adj_diag_add, i, -h * g * x[e, i])
         adj_h = adj_h - diag_add[i] * g * x[e, i]
-    wp.atomic_add(adj_dt, 0, adj_h)
+    if adj_dt.shape[0] > 0:
+        wp.atomic_add(adj_dt, 0, adj_h)

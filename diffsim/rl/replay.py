@@ -59,4 +59,4 @@ class ReplayBuffer:
         for key, values in state["data"].items():
             self.data[key][:len(values)] = values.to(self.device)
         self.size, self.cursor = state["size"], state["cursor"]
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())         # a CPU byte tensor on every device
