@@ -439,6 +439,7 @@ class _Rollout(torch.autograd.Function):
         carry_qpos = torch.zeros_like(qpos0)
         carry_qvel = torch.zeros_like(qvel0)
         reported = False
+        grad_params = frozenset(ctx.param_names)
         # the forward's intermediates, unless an earlier backward of this graph released them
         lease = ctx.lease if ctx.lease is not None and ctx.lease.runners is not None else None
         with _torch_stream(model):
@@ -454,7 +455,7 @@ class _Rollout(torch.autograd.Function):
                 q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
                 v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
                 d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v,
-                                                             frozenset(ctx.param_names))
+                                                             grad_params)
                 # views of the runner's buffers: consumed (added into a new tensor) before its next backward
                 carry_qpos, carry_qvel = d_qpos, d_qvel
                 grad_ctrls[:, t] = d_ctrl
