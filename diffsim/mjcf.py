@@ -15,6 +15,7 @@ Pure Python + numpy: no Warp, torch or MuJoCo needed.  Public API:
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 import xml.parsers.expat
@@ -88,6 +89,17 @@ class _Element:
         name = self.attrib.get("name")
         return f"<{self.tag}{' name=' + repr(name) if name else ''}> ({loc})"
 
+
+
+def _length(v) -> float:
+    """Euclidean length summed left to right in Python floats, as MuJoCo's mju_norm does.
+
+    ``np.linalg.norm`` of a vector is a BLAS dot product, whose kernel (and so its last
+    bit) depends on the CPU: OpenBLAS's AVX-512 and AVX2 kernels gave the Ant's body
+    quaternions different last bits on an Intel Xeon and an AMD EPYC. The compiled model
+    must be the same on every machine.
+    """
+    return math.sqrt(sum(float(x) * float(x) for x in v))
 
 def _parse_xml_text(text: str, filename: str) -> _Element:
     """Parse XML text into an _Element tree (expat records line/column of each start tag)."""
@@ -269,7 +281,7 @@ def _mat_to_quat(m: np.ndarray) -> np.ndarray:
         s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
         q = [(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s]
     q = np.array(q)
-    return q / np.linalg.norm(q)
+    return q / _length(q)
 
 
 def _axis_angle_quat(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -284,7 +296,7 @@ def _z_to_vec_quat(vec: np.ndarray) -> np.ndarray:
     so -z gives a half-turn about x (as MuJoCo does).
     """
     axis = np.cross([0.0, 0.0, 1.0], vec)
-    s = np.linalg.norm(axis)
+    s = _length(axis)
     axis = np.array([1.0, 0.0, 0.0]) if s < 1e-10 else axis / s
     return _axis_angle_quat(axis, np.arctan2(s, vec[2]))
 
@@ -587,7 +599,7 @@ class _Builder:
 
     @staticmethod
     def _norm(a: _Attrs, v: np.ndarray, name: str) -> float:
-        n = np.linalg.norm(v)
+        n = _length(v)
         if n < 1e-10:
             raise MJCFError(f"{a.el.where()}: attribute {name} has a zero-length vector/quaternion")
         return n
@@ -623,7 +635,7 @@ class _Builder:
                     continue
                 if a.flag("mocap", False):
                     self._warn_once(child, "mocap bodies are treated as static bodies", "mocap")
-                self.bodies.append(_Body(child.attrib.get("name", ""), body, pos, quat / np.linalg.norm(quat), child))
+                self.bodies.append(_Body(child.attrib.get("name", ""), body, pos, quat / _length(quat), child))
                 self._walk(child, len(self.bodies) - 1, np.zeros(3), np.array([1.0, 0, 0, 0]), cc)
             elif tag in ("joint", "freejoint"):
                 if body == 0:
@@ -691,7 +703,7 @@ class _Builder:
         axis = np.array([0.0, 0.0, 1.0])
         if jtype in (JOINT_HINGE, JOINT_SLIDE):
             axis = fmat @ a.vec("axis", 3, axis)
-            n = np.linalg.norm(axis)
+            n = _length(axis)
             if n < 1e-10:
                 raise MJCFError(f"{el.where()}: joint axis is too small")
             axis = axis / n
@@ -738,7 +750,7 @@ class _Builder:
         self._check_size(el, gtype, size)
         pos = fpos + _quat_to_mat(fquat) @ pos
         quat = _quat_mul(fquat, quat)
-        quat = quat / np.linalg.norm(quat)
+        quat = quat / _length(quat)
 
         # mass properties: density (kg/m^3), or mass (kg) spread over the volume
         volume, unit_inertia = _geom_volume_inertia(gtype, size)
@@ -766,7 +778,7 @@ class _Builder:
         """
         ft = a.vec("fromto", 6)
         vec = ft[:3] - ft[3:]
-        half = 0.5 * np.linalg.norm(vec)
+        half = 0.5 * _length(vec)
         if half < 1e-10:
             raise MJCFError(f"{a.el.where()}: fromto has zero length")
         size = size.copy()
