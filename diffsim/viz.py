@@ -540,20 +540,144 @@ def animate(model, qpos_traj, fps=30, follow=None, stride=1, *, dt=None, title=N
     return anim
 
 
-def to_html(anim, fps=None, frame_format="jpeg"):
-    """Inline HTML for an animation (``anim.to_jshtml()``), frames embedded, with a player.
+class _FrameGrabber(animation.AbstractMovieWriter):
+    """A matplotlib movie writer that keeps each frame as PNG bytes in memory."""
 
-    Works offline, in Colab and in saved notebooks. Closes the animation's figure so that
-    Jupyter does not show it a second time as a still. ``frame_format`` "jpeg" keeps the
-    output about 5x smaller than "png".
+    def __init__(self, fps):
+        super().__init__(fps=fps)
+        self.frames = []
+
+    def setup(self, fig, outfile, dpi=None):
+        super().setup(fig, outfile, dpi)
+
+    def grab_frame(self, **savefig_kwargs):
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=self.dpi, **savefig_kwargs)
+        self.frames.append(buffer.getvalue())
+
+    def finish(self):
+        pass
+
+
+def _frames_png(anim, fps) -> list[bytes]:
+    grabber = _FrameGrabber(fps)
+    anim.save("frames", writer=grabber)   # the writer keeps the frames; nothing is written
+    return grabber.frames
+
+
+def _palette_frames(images, colors=64):
+    """The frames on one shared palette of ``colors`` colours, without dithering.
+
+    Flat-shaded renders need few colours, and undithered frames compress several times
+    better (GIF and PNG are both LZW/deflate). The palette comes from up to eight frames
+    spread over the animation, so colours that appear late are in it too.
+    """
+    from PIL import Image
+
+    sample = [images[k] for k in np.unique(np.linspace(0, len(images) - 1, min(8, len(images))).astype(int))]
+    width, height = images[0].size
+    montage = Image.new("RGB", (width, height * len(sample)))
+    for k, image in enumerate(sample):
+        montage.paste(image.convert("RGB"), (0, height * k))
+    palette = montage.quantize(colors=colors, dither=Image.Dither.NONE)
+    return [image.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+
+
+def _gif(frames, fps) -> bytes:
+    """An animated GIF that loops forever: it plays in any viewer, trusted or not."""
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                   duration=max(20, round(1000 / fps)), optimize=True)
+    return buffer.getvalue()
+
+
+def _player_html(frames_uri: list[str], gif_uri: str, fps: float) -> str:
+    """HTML that shows ``gif_uri`` and, where scripts run, replaces it with a player of ``frames_uri``.
+
+    A notebook that is not trusted (JupyterLab, GitHub) shows HTML outputs with their
+    scripts removed: then the animated GIF is what remains, and it plays by itself. Where
+    the script runs (a trusted notebook, Colab, VS Code, an HTML export) it builds a player
+    with buttons and a slider. Every byte is inline: no CDN, so it works offline.
+    """
+    import json
+    import uuid
+
+    box = "diffsim-anim-" + uuid.uuid4().hex[:12]
+    script = (
+        "(function(){var box=document.getElementById(%(box)s);if(!box)return;"
+        "var frames=%(frames)s,delay=%(delay)d,i=0,timer=null,dir=1;"
+        "var img=document.createElement('img');img.src=frames[0];img.style.display='block';"
+        "var bar=document.createElement('div');bar.style.cssText='display:flex;align-items:center;gap:4px;"
+        "font:13px sans-serif;margin-top:2px';"
+        "function btn(label,title,f){var b=document.createElement('button');b.textContent=label;b.title=title;"
+        "b.style.cssText='min-width:2.2em;cursor:pointer';b.onclick=f;bar.appendChild(b);return b;}"
+        "var slider=document.createElement('input');slider.type='range';slider.min=0;slider.max=frames.length-1;"
+        "slider.value=0;slider.style.flex='1';var label=document.createElement('span');"
+        "label.style.cssText='min-width:5em;text-align:right;font-variant-numeric:tabular-nums';"
+        "function show(k){i=(k+frames.length)%%frames.length;img.src=frames[i];slider.value=i;"
+        "label.textContent=(i+1)+' / '+frames.length;}"
+        "function stop(){if(timer){clearInterval(timer);timer=null;}play.textContent='\\u25B6';}"
+        "function start(d){stop();dir=d;play.textContent='| |';timer=setInterval(function(){show(i+dir);},delay);}"
+        "btn('|\\u25C0','first frame',function(){stop();show(0);});"
+        "btn('\\u25C0\\u25C0','play backwards',function(){start(-1);});"
+        "btn('\\u25C1','previous frame',function(){stop();show(i-1);});"
+        "var play=btn('\\u25B6','play / pause',function(){timer?stop():start(1);});"
+        "btn('\\u25B7','next frame',function(){stop();show(i+1);});"
+        "btn('\\u25B6|','last frame',function(){stop();show(frames.length-1);});"
+        "bar.appendChild(slider);bar.appendChild(label);"
+        "slider.oninput=function(){stop();show(parseInt(slider.value));};"
+        "box.innerHTML='';box.appendChild(img);box.appendChild(bar);show(0);start(1);})();"
+    ) % {"box": json.dumps(box), "frames": json.dumps(frames_uri), "delay": max(1, round(1000 / fps))}
+    return (f'<div id="{box}" class="diffsim-animation">'
+            f'<img src="{gif_uri}" alt="animation ({len(frames_uri)} frames)"/></div>\n'
+            f"<script>{script}</script>\n")
+
+
+def to_html(anim, fps=None, frame_format="png"):
+    """Inline HTML for an animation: an animated GIF, and a player wherever scripts run.
+
+    The stored output needs neither a trusted notebook nor a network: untrusted notebooks
+    (JupyterLab, GitHub) strip scripts and show the GIF, which plays by itself; trusted
+    ones, Colab, VS Code and HTML exports run the script, which swaps the GIF for a player
+    (play, pause, step, slider) of the same frames. Closes the animation's figure so that
+    Jupyter does not show it a second time as a still.
+
+    Args:
+        anim: an animation from ``animate`` (any ``matplotlib.animation.Animation``).
+        fps: playback frames per second; default: the animation's own interval.
+        frame_format: the player's frames: "png" (the GIF's 64 colours, the smaller for
+            flat-shaded renders) or "jpeg" (full colour, for photographic frames).
+    Returns:
+        an ``IPython.display.HTML``.
     """
     from IPython.display import HTML
-    import matplotlib as mpl
+    from PIL import Image
 
-    with mpl.rc_context({"animation.frame_format": frame_format}):
-        html = anim.to_jshtml(fps=fps, default_mode="loop")
-    plt.close(anim._fig)
-    return HTML(html)
+    if frame_format not in ("jpeg", "png"):
+        raise ValueError(f"frame_format must be 'jpeg' or 'png', got {frame_format!r}")
+    fps = fps or 1000.0 / anim._interval
+    try:
+        images = [Image.open(io.BytesIO(png)) for png in _frames_png(anim, fps)]
+    finally:
+        plt.close(anim._fig)
+    return HTML(_images_html(images, fps, frame_format))
+
+
+def _images_html(images, fps, frame_format="png") -> str:
+    """``to_html``'s HTML for a list of PIL images played at ``fps``."""
+    import base64
+
+    palette_frames = _palette_frames(images)
+    frames = []
+    for image, indexed in zip(images, palette_frames):
+        buffer = io.BytesIO()
+        if frame_format == "jpeg":
+            image.convert("RGB").save(buffer, format="JPEG", quality=85)
+        else:
+            indexed.save(buffer, format="PNG", optimize=True)
+        frames.append(f"data:image/{frame_format};base64," + base64.b64encode(buffer.getvalue()).decode())
+    gif = "data:image/gif;base64," + base64.b64encode(_gif(palette_frames, fps)).decode()
+    return _player_html(frames, gif, fps)
 
 
 def player(model, qpos_traj, follow=None, fps=30, stride=1, *, dt=None, **draw_kwargs):

@@ -99,15 +99,79 @@ def test_draw_every_geom_type():
         assert len(geoms.get_paths()) > 0
 
 
+def assert_plays_without_trust(html):
+    """An HTML animation that an untrusted notebook (scripts removed) still plays, offline.
+
+    JupyterLab and GitHub sanitise the HTML of untrusted outputs: scripts go, images with
+    data: URIs stay. So what remains without the scripts must be an animated image, and
+    nothing may be fetched from the network (no CDN icons, styles or scripts).
+    """
+    from html.parser import HTMLParser
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    sources = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            for name in ("src", "href"):
+                assert not (attrs.get(name) or "").startswith(("http:", "https:", "//")), f"fetches {attrs[name]}"
+            if tag == "img":
+                sources.append(attrs.get("src") or "")
+
+    assert not re.search(r"https?://", html), "an animation must not load anything from the network"
+    Images().feed(re.sub(r"<script.*?</script>", "", html, flags=re.S))
+    gifs = [s for s in sources if s.startswith("data:image/gif;base64,")]
+    assert len(gifs) == 1, f"expected one inline animated GIF outside the scripts, found images {[s[:30] for s in sources]}"
+    image = Image.open(io.BytesIO(base64.b64decode(gifs[0].split(",", 1)[1], validate=True)))
+    assert image.format == "GIF" and image.is_animated and image.n_frames > 1
+    # where scripts run, the player shows frames that are images too, of the GIF's size
+    frames = json.loads(re.search(r"var frames=(\[.*?\]),", html).group(1))
+    assert len(frames) == image.n_frames
+    for frame in frames:
+        header, data = frame.split(",", 1)
+        assert header in ("data:image/png;base64", "data:image/jpeg;base64"), header
+        assert Image.open(io.BytesIO(base64.b64decode(data, validate=True))).size == image.size
+    return image
+
+
 def test_animate_and_html(ant):
     traj = ant.qpos0.repeat(7, 1)
     traj[:, 7] = torch.linspace(-0.5, 0.5, 7, dtype=ant.dtype)
     anim = viz.animate(ant, traj, fps=20, stride=2, dt=0.01)
     assert anim.n_frames == 4 and len(list(anim.new_saved_frame_seq())) == 4
     html = viz.to_html(anim).data
-    assert "<img" in html and "Animation" in html
-    assert len(re.findall(r"frames\[\d+\]", html)) == 4
     assert not plt.get_fignums()   # to_html closed the figure
+    gif = assert_plays_without_trust(html)
+    assert gif.n_frames == 4 and gif.info["duration"] == 50 and gif.info["loop"] == 0   # 20 fps, forever
+    # where scripts run, the player gets the same frames (PNG by default, JPEG on request)
+    assert len(re.findall(r"data:image/png;base64,", html)) == 4 and "<script>" in html
+    jpeg = viz.to_html(viz.animate(ant, traj, fps=20, stride=2), frame_format="jpeg").data
+    assert len(re.findall(r"data:image/jpeg;base64,", jpeg)) == 4
+    with pytest.raises(ValueError, match="frame_format"):
+        viz.to_html(viz.animate(ant, traj), frame_format="webm")
+
+
+def test_notebook_animations_play_untrusted_and_offline():
+    """Every animation stored in the notebooks plays in a notebook nobody has trusted, and
+    its player works where the notebook is trusted (docs/notebook04_untrusted_jupyterlab.png
+    is notebook 04 in JupyterLab, untrusted, in headless Chromium: docs/notebook_screenshot.py)."""
+    import json
+    import pathlib
+
+    found = 0
+    for path in sorted(pathlib.Path(__file__).parent.parent.glob("notebooks/*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                html = "".join(output.get("data", {}).get("text/html", ""))
+                if "<script" in html or "<img" in html:
+                    assert_plays_without_trust(html)
+                    found += 1
+    assert found >= 5, f"expected the notebooks' stored animations, found {found}"
 
 
 def test_player(ant):
