@@ -1,5 +1,8 @@
 """Train an agent: ``python -m diffsim.train --config cartpole [--set key=value ...]``.
 
+``python -m diffsim.train --config cartpole --set agent=shac`` swings the cartpole up in
+a few minutes on one CPU core.
+
 Configs are YAML files shipped in ``diffsim/configs/`` (or a path to your own). A run
 writes to ``--logdir`` (default ``runs/<config>-seed<seed>``): TensorBoard events, a
 checkpoint written atomically every ``checkpoint_every`` environment steps (and at the
@@ -261,11 +264,12 @@ class Run:
         self.obs = obs
         self.global_step += env.num_envs
         self._count_episodes(reward, terminated | truncated)
-        logs = {}
+        # the env's reward terms (mean over the envs), as SHAC logs them over its windows
+        logs = {key: float(value.float().mean()) for key, value in info.items() if key.startswith("reward/")}
         self.agent.env_steps = self.global_step
         if self.global_step >= config["learning_starts"]:
             for _ in range(config["updates_per_step"]):
-                logs = self.agent.update(self.buffer.sample(self.agent.config.batch_size))
+                logs.update(self.agent.update(self.buffer.sample(self.agent.config.batch_size)))
         return logs
 
 
@@ -276,6 +280,8 @@ def _crossed(before: int, after: int, every: int) -> bool:
 def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, progress: bool = True) -> dict:
     """Run training; returns the summary (also written to ``logdir/summary.json``)."""
     logdir.mkdir(parents=True, exist_ok=True)
+    print(f"{config['name']} / {config['agent']} on {device}: {config['total_steps']:,} env steps, target return "
+          f"{config['target_return']:g}\nwriting to {logdir}/ (watch: tensorboard --logdir {logdir.parent})")
     run = Run(config, device)
     if resume is not None:
         state = torch.load(resume, map_location=device, weights_only=False)
@@ -337,19 +343,36 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
     tmp = logdir / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
     os.replace(tmp, logdir / "summary.json")
-    print(f"\n{config['name']} / {config['agent']}: {run.global_step} env steps, {run.episodes} episodes, "
-          f"{run.wall_seconds:.0f} s; final eval return {summary['final_eval_return']}, best "
-          f"{summary['best_eval_return']} (target {config['target_return']}"
-          f"{', reached at step ' + str(run.solved_step) if run.solved_step else ', not reached'})")
+    print(_summary_line(summary, run.wall_seconds))
+    print(f"wrote {logdir}/: summary.json, checkpoint.pt (resume with --resume), best.pt (the best evaluation's agent)")
     return summary
 
 
+def _summary_line(summary: dict, wall_seconds: float) -> str:
+    """The run's outcome in one line, with returns rounded to what an evaluation resolves."""
+    def value(x):
+        return "none" if x is None else f"{x:.1f}"
+    solved = summary["solved_at_env_step"]
+    return (f"\n{summary['config']} / {summary['agent']}: {summary['env_steps']:,} env steps, {summary['episodes']:,} "
+            f"episodes, {wall_seconds:.0f} s; final eval return {value(summary['final_eval_return'])}, best "
+            f"{value(summary['best_eval_return'])} (target {summary['target_return']:g}, "
+            + (f"reached at step {solved:,})" if solved is not None else "not reached)"))
+
+
+def _plain(text: str) -> str:
+    """A docstring as --help prints it: reStructuredText's ``literal`` marks removed."""
+    return text.replace("``", "")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m diffsim.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m diffsim.train", description=_plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="config name (cartpole, ant, gripper) or YAML path")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--config", required=True,
+                        help="a shipped config (cartpole, ant, gripper: diffsim/configs/) or the path of a YAML file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set agent=shac --set sac.lr=1e-3 (repeatable)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)")
     parser.add_argument("--logdir", help="where to write (default runs/<config>-seed<seed>)")
     parser.add_argument("--resume", help="checkpoint to continue from; its config is used, --set still applies")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,5 +1,6 @@
 """The training CLI: configs, checkpoints, exact resume, error messages."""
 import json
+import re
 
 import pytest
 import torch
@@ -155,3 +156,37 @@ def test_episode_returns_counts_each_episode_to_its_end_and_no_further():
     assert running.sum(0).tolist() == [3, 6, 6]
     assert torch.allclose(returns, (torch.stack(rewards) * running).sum(0))
     assert not torch.allclose(returns[0], torch.stack(rewards)[:, 0].sum())   # the reset episode's rewards differ
+
+
+@pytest.mark.parametrize("agent", ["sac", "hybrid"])
+def test_off_policy_runs_log_the_reward_terms_and_say_where_they_write(tmp_path, capsys, agent):
+    """SAC and the hybrid agent log the env's reward terms as SHAC does; the trainer prints
+    where it writes and a rounded summary."""
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    extra = ["hybrid.horizon=4", "hybrid.physics_batch=8"] if agent == "hybrid" else []
+    summary = run(flags(*SMALL, *extra, f"agent={agent}", "total_steps=1200"), tmp_path / agent)
+    events = event_accumulator.EventAccumulator(str(tmp_path / agent))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    for term in ("reward/upright", "reward/centre", "reward/effort"):   # CartpoleSwingUp's terms
+        assert term in tags, f"{term} not logged; logged: {sorted(tags)}"
+    upright = [e.value for e in events.Scalars("reward/upright")]
+    assert all(0.0 <= value <= 1.0 for value in upright)   # (1 + cos) / 2, averaged over the envs
+    assert any(tag.startswith("losses/") for tag in tags)
+    out = capsys.readouterr().out
+    assert f"writing to {tmp_path / agent}/" in out and "tensorboard --logdir" in out
+    line = re.search(r"final eval return (-?\d+\.\d|none), best (-?\d+\.\d) \(target 150, (reached|not)", out)
+    assert line and float(line.group(2)) == round(summary["best_eval_return"], 1), out
+    assert f"wrote {tmp_path / agent}/: summary.json" in out
+
+
+def test_help_is_plain_text_with_help_for_every_option(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and "--config cartpole --set agent=shac" in text
+    options = re.findall(r"^  (--[a-z-]+)(.*)$", text, flags=re.M)
+    assert {name for name, _ in options} >= {"--config", "--set", "--device", "--logdir", "--resume", "--threads"}
+    for name, rest in options:   # each option's help starts on its line, or on the next one
+        following = text.split(f"  {name}{rest}\n", 1)[1].split("\n", 1)[0]
+        assert rest.split(name.upper().strip("-").replace("-", "_"), 1)[-1].strip() or following.startswith(" " * 10), name
