@@ -122,7 +122,8 @@ def bench_train(args):
                 print(f"== {args.env} / {agent} / seed {seed}: reusing the finished run in {logdir}")
             else:
                 print(f"== {args.env} / {agent} / seed {seed}: {config['total_steps']} env steps")
-                summary = train(config, logdir, args.device, progress=not args.no_progress)
+                # a run that is not reused is trained again from the start, in its own folder
+                summary = train(config, logdir, args.device, progress=not args.no_progress, overwrite=True)
             runs[agent].append(summary)
     target = config["target_return"]
     table = summarise(runs, target)

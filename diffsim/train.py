@@ -24,50 +24,24 @@ import argparse
 import inspect
 import json
 import os
+import signal
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import torch
-import yaml
 
+from diffsim.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from diffsim.envs import Ant, CartpoleSwingUp, Gripper
 from diffsim.rl import SAC, SHAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig, SHACConfig
+from diffsim.run_config import CONFIGS, ConfigError, apply_overrides, load_config  # noqa: F401 (public here)
+from diffsim.run_dir import RunDirError, RunLock, new_run_dir, run_files
 
-CONFIGS = Path(__file__).parent / "configs"
 ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}
 
 
 # --- configuration -----------------------------------------------------------------------------
-
-def load_config(name_or_path: str, overrides=()) -> dict:
-    """A config by name (``cartpole``) or path, with ``key=value`` overrides (dotted keys, YAML values)."""
-    path = Path(name_or_path)
-    if not path.exists():
-        path = CONFIGS / f"{name_or_path}.yaml"
-    if not path.exists():
-        available = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
-        raise ValueError(f"no config {name_or_path!r}: give a YAML path or one of: {available}")
-    config = yaml.safe_load(path.read_text())
-    config["name"] = path.stem
-    return apply_overrides(config, overrides)
-
-
-def apply_overrides(config: dict, overrides) -> dict:
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            node = node.setdefault(part, {})
-        if leaf not in node and not parents:
-            raise ValueError(f"unknown config key {key!r}; known: {', '.join(sorted(config))}")
-        node[leaf] = yaml.safe_load(value)
-    return config
-
 
 AGENTS = ("sac", "hybrid", "shac")
 
@@ -174,13 +148,6 @@ def zero_action_return(env, seed: int) -> float:
     return policy_return(env, seed, lambda obs: obs.new_zeros(env.num_envs, env.action_size))
 
 
-def save_atomically(payload, path: Path):
-    """torch.save to a temporary file, then rename: a checkpoint is never half-written."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
 class Run:
     """Everything a training run is made of, and how to checkpoint it."""
 
@@ -277,15 +244,61 @@ def _crossed(before: int, after: int, every: int) -> bool:
     return every > 0 and before // every != after // every
 
 
-def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, progress: bool = True) -> dict:
-    """Run training; returns the summary (also written to ``logdir/summary.json``)."""
-    logdir.mkdir(parents=True, exist_ok=True)
+class _StopRequests:
+    """SIGINT and SIGTERM, while installed, ask the training loop to stop after the current
+    step (which then writes its checkpoint) instead of killing it mid-step."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signal = None
+        self.previous = {}
+
+    def _handle(self, signum, frame):
+        if self.signal is not None and signum == signal.SIGINT:
+            print("\n(stopping after this step: the checkpoint is being written)", file=sys.stderr)
+        self.signal = signum
+
+    def __enter__(self):
+        import threading
+
+        if threading.current_thread() is threading.main_thread():   # handlers can only be set there
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
+def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, progress: bool = True,
+          overwrite: bool = False) -> dict:
+    """Run training; returns the summary (also written to ``logdir/summary.json``).
+
+    ``logdir`` is locked for the run (a second writer is refused). If it already holds a
+    run's files, only the resumption of its own checkpoint, or ``overwrite=True``, may
+    write there. SIGINT (Ctrl-C) and SIGTERM stop the run after the current step with a
+    checkpoint written; the summary then has ``"interrupted": "SIGINT"`` (or "SIGTERM").
+    """
+    logdir = Path(logdir)
+    with RunLock(logdir):
+        existing = run_files(logdir)
+        own = resume is not None and Path(resume).resolve().parent == logdir.resolve()
+        if existing and not own and not overwrite:
+            raise RunDirError(f"{logdir} holds another run ({', '.join(existing)}): continue it with --resume "
+                              f"{logdir / 'checkpoint.pt'}, choose another --logdir, or pass --overwrite to replace it")
+        with _StopRequests() as stop:
+            return _train(config, logdir, device, resume, progress, stop)
+
+
+def _train(config, logdir, device, resume, progress, stop) -> dict:
     print(f"{config['name']} / {config['agent']} on {device}: {config['total_steps']:,} env steps, target return "
           f"{config['target_return']:g}\nwriting to {logdir}/ (watch: tensorboard --logdir {logdir.parent})")
     run = Run(config, device)
     if resume is not None:
-        state = torch.load(resume, map_location=device, weights_only=False)
-        run.load_state_dict(state)
+        run.load_state_dict(load_checkpoint(resume, "run", map_location=device))
         print(f"resumed from {resume} at step {run.global_step}")
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -316,8 +329,8 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
         if _crossed(before, run.global_step, config["eval_every"]):
             value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
             if not run.evaluations or value > max(e[2] for e in run.evaluations):
-                save_atomically({"config": config, "agent": run.agent.state_dict(), "env_step": run.global_step,
-                                 "eval_return": value}, logdir / "best.pt")
+                save_checkpoint({"config": config, "agent": run.agent.state_dict(), "env_step": run.global_step,
+                                 "eval_return": value}, logdir / "best.pt", "agent")
             run.evaluations.append((run.global_step, run.wall_seconds, value))
             if run.solved_step is None and value >= config["target_return"]:
                 run.solved_step, run.solved_episode, run.solved_wall_seconds = (
@@ -327,8 +340,10 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
             if bar is not None:
                 bar.set_postfix(eval_return=f"{value:.1f}")
         finished = run.global_step >= config["total_steps"]
-        if _crossed(before, run.global_step, config["checkpoint_every"]) or finished:
-            save_atomically(run.state_dict(), checkpoint)
+        if _crossed(before, run.global_step, config["checkpoint_every"]) or finished or stop.signal:
+            save_checkpoint(run.state_dict(), checkpoint, "run")
+        if stop.signal and not finished:
+            break
     if bar is not None:
         bar.close()
     if writer is not None:
@@ -339,13 +354,22 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
                "best_eval_return": max((e[2] for e in run.evaluations), default=None),
                "target_return": config["target_return"], "solved_at_env_step": run.solved_step,
                "solved_at_episode": run.solved_episode, "solved_at_wall_seconds": run.solved_wall_seconds,
-               "evaluations": run.evaluations, "resolved_config": config}
-    tmp = logdir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, logdir / "summary.json")
+               "evaluations": run.evaluations, "resolved_config": config,
+               "interrupted": signal.Signals(stop.signal).name if stop.signal and run.global_step < config["total_steps"]
+               else None}
+    _write_json_atomically(summary, logdir / "summary.json")
+    if summary["interrupted"]:
+        print(f"\n{summary['interrupted']}: stopped at step {run.global_step:,} of {config['total_steps']:,} with "
+              f"a checkpoint; continue with --resume {checkpoint}")
     print(_summary_line(summary, run.wall_seconds))
     print(f"wrote {logdir}/: summary.json, checkpoint.pt (resume with --resume), best.pt (the best evaluation's agent)")
     return summary
+
+
+def _write_json_atomically(data, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
 
 
 def _summary_line(summary: dict, wall_seconds: float) -> str:
@@ -364,34 +388,72 @@ def _plain(text: str) -> str:
     return text.replace("``", "")
 
 
+# settings that fix the shapes of what a run checkpoint holds: a resumed run must keep them
+SHAPE_SETTINGS = ("env", "agent", "num_envs", "buffer_size", "env_options", "sac.hidden", "sac.normalize_obs",
+                  "hybrid.hidden", "hybrid.normalize_obs", "shac.actor_hidden", "shac.critic_hidden")
+
+
+def _setting(config: dict, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def resumed_config(checkpoint: dict, overrides, path) -> dict:
+    """The checkpoint's config with ``overrides``; refuses overrides of settings that fix shapes."""
+    import copy
+
+    before = checkpoint["config"]
+    after = apply_overrides(copy.deepcopy(before), overrides, source=f"{path}'s config")
+    changed = [f"{key}: {_setting(before, key)!r} -> {_setting(after, key)!r}" for key in SHAPE_SETTINGS
+               if _setting(before, key) != _setting(after, key)]
+    if changed:
+        raise ConfigError(f"cannot resume {path} with changed {'; '.join(changed)}: these fix the shapes of what "
+                          f"the checkpoint holds (start a new run instead)")
+    return after
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m diffsim.train", description=_plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True,
-                        help="a shipped config (cartpole, ant, gripper: diffsim/configs/) or the path of a YAML file")
+    parser.add_argument("--config",
+                        help="a shipped config (cartpole, ant, gripper: diffsim/configs/) or a .yaml file's path; "
+                             "not needed with --resume")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set agent=shac --set sac.lr=1e-3 (repeatable)")
+                        help="override a config value, e.g. --set agent=shac --set sac.actor_lr=1e-3 (repeatable)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)")
-    parser.add_argument("--logdir", help="where to write (default runs/<config>-seed<seed>)")
-    parser.add_argument("--resume", help="checkpoint to continue from; its config is used, --set still applies")
+    parser.add_argument("--logdir", help="where to write (default: a new runs/<config>-<agent>-seed<seed>-<time>; "
+                                         "with --resume, the checkpoint's folder)")
+    parser.add_argument("--resume", help="a run's checkpoint.pt to continue from; its config is used, --set "
+                                         "still applies to settings that do not change shapes")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="let a new run replace the run files in an existing --logdir")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: the networks are small, and several threads "
                              "spin against each other, and against the simulator, on a busy CPU)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.config and not args.resume:
+        parser.error("give --config (a shipped config or a .yaml file) or --resume (a run's checkpoint.pt)")
     torch.set_num_threads(args.threads)
-    if args.resume:
-        resume = Path(args.resume)
-        if not resume.exists():
-            parser.error(f"no checkpoint at {resume}")
-        config = apply_overrides(torch.load(resume, map_location="cpu", weights_only=False)["config"], args.set)
-    else:
-        resume = None
-        config = load_config(args.config, args.set)
-    logdir = Path(args.logdir) if args.logdir else (
-        resume.parent if resume else Path("runs") / f"{config['name']}-seed{config['seed']}")
-    return train(config, logdir, args.device, resume, progress=not args.no_progress)
+    try:
+        if args.resume:
+            resume = Path(args.resume)
+            config = resumed_config(load_checkpoint(resume, "run", map_location="cpu"), args.set, resume)
+        else:
+            resume = None
+            config = load_config(args.config, args.set)
+        logdir = Path(args.logdir) if args.logdir else (resume.parent if resume else new_run_dir(config))
+        summary = train(config, logdir, args.device, resume, progress=not args.no_progress, overwrite=args.overwrite)
+    except (ConfigError, CheckpointError, RunDirError) as e:
+        raise SystemExit(f"python -m diffsim.train: error: {e}") from None
+    if summary["interrupted"]:
+        raise SystemExit(128 + int(signal.Signals[summary["interrupted"]]))
+    return summary
 
 
 if __name__ == "__main__":

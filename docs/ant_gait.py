@@ -12,13 +12,14 @@ import sys
 
 import torch
 
+from diffsim.checkpoints import load_checkpoint
 from diffsim.train import episode_returns, make_agent, make_env
 
 EPISODES, SEED = 32, 12345
 
 
 def gait(path: str) -> dict:
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = load_checkpoint(path, ("agent", "run"), map_location="cpu")
     config = payload["config"]
     env = make_env(config, EPISODES, SEED, "cpu")
     agent = make_agent(config, env, "cpu")

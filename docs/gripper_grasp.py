@@ -23,6 +23,7 @@ import torch  # noqa: E402
 
 import diffsim  # noqa: E402
 import diffsim.viz as viz  # noqa: E402
+from diffsim.checkpoints import load_checkpoint  # noqa: E402
 from diffsim.train import make_agent, make_env  # noqa: E402
 
 EPISODES = 16
@@ -37,7 +38,7 @@ def finger_gap(qpos):
 
 
 def load_policy(path):
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_checkpoint(path, ("agent", "run"), map_location="cpu")
     env = make_env(state["config"], EPISODES, 0, "cpu")
     agent = make_agent(state["config"], env, "cpu")
     agent.load_state_dict(state["agent"])

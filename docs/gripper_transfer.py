@@ -17,6 +17,7 @@ import sys
 import torch
 
 from diffsim.envs.gripper import OBJECT_REST_Z
+from diffsim.checkpoints import load_checkpoint
 from diffsim.train import episode_returns, make_agent, make_env
 from gripper_grasp import HELD_Z, episodes_in_mujoco, load_policy
 
@@ -52,7 +53,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
     for path in sys.argv[1:]:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = load_checkpoint(path, ("agent", "run"), map_location="cpu")
         columns = []
         for name, model in CONTACTS.items():
             result = in_diffsim(payload, model)

@@ -62,7 +62,7 @@ def test_training_runs_and_resumes_on_cuda(agent, tmp_path):
     assert summary["env_steps"] == 512
     assert all(torch.isfinite(torch.tensor(value)) for _, _, value in summary["evaluations"])
 
-    checkpoint = torch.load(tmp_path / "checkpoint.pt", map_location="cpu", weights_only=False)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", map_location="cpu", weights_only=True)
     tensors = [v for v in checkpoint["agent"]["actor"].values() if isinstance(v, torch.Tensor)]
     assert tensors and all(v.device.type == "cpu" for v in tensors)
     config = checkpoint["config"]
@@ -72,4 +72,4 @@ def test_training_runs_and_resumes_on_cuda(agent, tmp_path):
     resumed = train.main(["--config", "cartpole", "--device", "cuda", "--no-progress",
                           "--resume", str(tmp_path / "checkpoint.pt"), "--set", "total_steps=768"])
     assert resumed["env_steps"] == 768
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["global_step"] == 768
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["global_step"] == 768

@@ -24,8 +24,8 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     run(flags(*SMALL, "total_steps=400"), tmp_path / "interrupted")
     resumed = train.main(["--config", "cartpole", "--no-progress", "--resume", str(tmp_path / "interrupted" / "checkpoint.pt"),
                           "--set", "total_steps=800"])
-    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
-    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=True)
     assert a["global_step"] == b["global_step"] == 800
     for key, value in a["agent"]["actor"].items():
         assert torch.equal(value, b["agent"]["actor"][key]), key
@@ -35,7 +35,7 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert summary["env_steps"] == 800 and len(summary["evaluations"]) == 2
     assert list((tmp_path / "straight").glob("events.out.tfevents.*")), "TensorBoard events are written"
     # best.pt holds the agent of the best evaluation: evaluated again the same way, it scores the same
-    best = torch.load(tmp_path / "straight" / "best.pt", weights_only=False)
+    best = torch.load(tmp_path / "straight" / "best.pt", weights_only=True)
     index, (step, _, value) = max(enumerate(summary["evaluations"]), key=lambda e: e[1][2])
     assert (best["env_step"], best["eval_return"]) == (step, value) == (step, summary["best_eval_return"])
     config = best["config"]
@@ -92,10 +92,10 @@ def test_crashed_shac_run_resumes_exactly(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="simulated crash"):
         run(flags(*shac), tmp_path / "interrupted")
     monkeypatch.setattr(train.Run, "step", step)
-    assert torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)["global_step"] == 256
+    assert torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=True)["global_step"] == 256
     train.main(["--config", "cartpole", "--no-progress", "--resume", str(tmp_path / "interrupted" / "checkpoint.pt")])
-    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
-    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=True)
     assert a["global_step"] == b["global_step"] == 512 and a["buffer"] is None
     for key, value in a["agent"]["actor"].items():
         assert torch.equal(value, b["agent"]["actor"][key]), key
