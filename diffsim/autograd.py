@@ -23,7 +23,11 @@ How gradients work (``_Rollout``):
 * parameters of the model that have ``requires_grad`` (``model.body_mass``, ...) are
   inputs of the op; their gradients are accumulated by Warp in buffers of its own
   (``model.param_grads``) and handed to torch as copies. The adjoints of a step are
-  recorded for the set of such parameters, and accumulate nothing for the others.
+  recorded for the set of such parameters, and accumulate nothing for the others;
+* backward re-runs steps with the model's parameters as they are then, so a parameter
+  edited in place between forward and backward (``model.contact_slip = ...``) makes the
+  backward raise, as torch does for its own saved tensors; the gradient is first-order
+  only: differentiating it again (``create_graph=True``, then a second backward) raises.
 """
 from __future__ import annotations
 
@@ -77,8 +81,41 @@ def _torch_stream(model: Model):
         yield
 
 
+class _WithoutGradient(torch.autograd.Function):
+    """A value computed without autograd, attached to the inputs that require grad so that
+    asking for its gradient raises ``message`` instead of silently giving none."""
+
+    @staticmethod
+    def forward(ctx, message, compute, *inputs):
+        ctx.message = message
+        return compute()
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(ctx.message)
+
+
+def _value(model: Model, what: str, compute, *inputs):
+    """``compute()``, refusing a later gradient request if any input or model parameter requires grad."""
+    needs = [t for t in (*inputs, *model.params.values()) if t.requires_grad]
+    if torch.is_grad_enabled() and needs:
+        message = (f"{what} is not differentiable in diffsim: its value is exact, but no gradient flows through "
+                   f"it. Gradients of the dynamics come from diffsim.step and diffsim.rollout; compute {what} "
+                   f"under torch.no_grad() or from detached inputs.")
+        return _WithoutGradient.apply(message, compute, *needs)
+    return compute()
+
+
+SECOND_DERIVATIVES = ("diffsim's gradients are first-order: differentiating the gradient of diffsim.step or "
+                      "diffsim.rollout again (a Hessian or Hessian-vector product) is not supported. Use finite "
+                      "differences of the gradient instead.")
+
+
 def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
     """Joint-space inertia matrix, armature included (MuJoCo's ``mj_fullM``).
+
+    Not differentiable: asking for a gradient through it raises (``diffsim.step`` and
+    ``diffsim.rollout`` are).
 
     Args:
         qpos: (B, nq) generalised positions.
@@ -88,14 +125,20 @@ def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
     qpos = check_state(model, "qpos", qpos, model.nq)
     buf = _buffers(model, qpos.shape[0])
     sim = _simulator(model)
-    with torch.no_grad(), _torch_stream(model):
-        sim.kinematics(buf, wp.from_torch(qpos))
-        sim.mass_matrix(buf)
-        return wp.to_torch(buf.M).clone()
+
+    def compute():
+        with torch.no_grad(), _torch_stream(model):
+            sim.kinematics(buf, wp.from_torch(qpos.detach()))
+            sim.mass_matrix(buf)
+            return wp.to_torch(buf.M).clone()
+    return _value(model, "diffsim.mass_matrix", compute, qpos)
 
 
 def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.Tensor:
     """Coriolis, centrifugal and gravity forces (MuJoCo's ``qfrc_bias``).
+
+    Not differentiable: asking for a gradient through it raises (``diffsim.step`` and
+    ``diffsim.rollout`` are).
 
     Args:
         qpos: (B, nq) generalised positions.
@@ -107,10 +150,13 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
     qvel = check_state(model, "qvel", qvel, model.nv, batch=qpos.shape[0])
     buf = _buffers(model, qpos.shape[0])
     sim = _simulator(model)
-    with torch.no_grad(), _torch_stream(model):
-        sim.kinematics(buf, wp.from_torch(qpos))
-        sim.bias_forces(buf, wp.from_torch(qvel))
-        return wp.to_torch(buf.qfrc_bias).clone()
+
+    def compute():
+        with torch.no_grad(), _torch_stream(model):
+            sim.kinematics(buf, wp.from_torch(qpos.detach()))
+            sim.bias_forces(buf, wp.from_torch(qvel.detach()))
+            return wp.to_torch(buf.qfrc_bias).clone()
+    return _value(model, "diffsim.bias_forces", compute, qpos, qvel)
 
 
 class _StateArrays:
@@ -418,6 +464,7 @@ class _Rollout(torch.autograd.Function):
                                       qpos_traj[:, first_stored:], qvel_traj[:, first_stored:])
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
         ctx.lease, ctx.first_stored = lease, first_stored
+        ctx.param_versions = _param_versions(model)
         if lease is not None:
             # a graph dropped without backward gives its runners back too
             weakref.finalize(ctx, lease.release)
@@ -426,7 +473,27 @@ class _Rollout(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_qpos_traj, grad_qvel_traj):
+        with torch.no_grad():
+            grads = _Rollout._gradients(ctx, grad_qpos_traj, grad_qvel_traj)
+        if not torch.is_grad_enabled():
+            return grads
+        # create_graph=True: the gradients would be differentiated again, which the adjoints do not support
+        needs = [t for t in (*ctx.saved_tensors, grad_qpos_traj, grad_qvel_traj,
+                             *(ctx.model.params[name] for name in ctx.param_names))
+                 if t is not None and t.requires_grad]
+        if not needs:
+            return grads
+        return tuple(g if g is None else _WithoutGradient.apply(SECOND_DERIVATIVES, lambda g=g: g, *needs)
+                     for g in grads)
+
+    @staticmethod
+    def _gradients(ctx, grad_qpos_traj, grad_qvel_traj):
         model, frame_skip = ctx.model, ctx.frame_skip
+        changed = [name for name, version in _param_versions(model).items() if version != ctx.param_versions[name]]
+        if changed:
+            raise RuntimeError(f"model parameter(s) {changed} were modified in place after diffsim's forward pass: "
+                               f"its backward pass would use the new values and give a wrong gradient. Run the "
+                               f"rollout again after changing them (or change them on a copy of the model).")
         qpos0, qvel0, ctrls, qpos_traj, qvel_traj = ctx.saved_tensors
         horizon = ctrls.shape[1]
         if grad_qpos_traj is None:
@@ -473,6 +540,12 @@ class _Rollout(torch.autograd.Function):
                 _warn_nonfinite(grad_ctrls[:, t:t + 1], t, horizon)
         param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
         return (None, None, None, carry_qpos.clone(), carry_qvel.clone(), grad_ctrls, *param_grads)
+
+
+def _param_versions(model: Model) -> dict:
+    """torch's in-place version counter of each model parameter tensor (and of the scalars
+    that live beside them, such as ``dt``)."""
+    return {name: t._version for name, t in model.params.items()}
 
 
 def _forward_stored_steps(runners: list, qpos, qvel, ctrls, qpos_traj, qvel_traj):

@@ -534,3 +534,58 @@ def test_stored_buffers_return_to_the_pool_after_backward_or_when_the_graph_is_d
     del kept
     gc.collect()
     assert len(pool.free) == pool.allocated == 5
+
+
+def test_a_parameter_edited_in_place_between_forward_and_backward_is_refused():
+    """The backward pass re-runs steps with the model's parameters as they are then: an
+    in-place edit after the forward pass would silently change the gradient."""
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    qpos = model.qpos0[None] + torch.tensor([[0.0, 0.4]], dtype=F64)
+    ctrls = torch.full((1, 10, model.nu), 0.3, dtype=F64, requires_grad=True)
+    qvel = torch.zeros(1, model.nv, dtype=F64)
+    (reference,) = torch.autograd.grad(diffsim.rollout(model, qpos, qvel, ctrls)[0].sum(), ctrls)
+    damping = float(model.dof_damping[1])
+    for edit in (lambda: model.dof_damping.__setitem__(1, damping + 0.5), lambda: setattr(model, "dt", 0.011)):
+        dt = model.dt
+        qpos_traj, _ = diffsim.rollout(model, qpos, qvel, ctrls)
+        edit()
+        with pytest.raises(RuntimeError, match=r"model parameter\(s\) \['(dof_damping|dt)'\] were modified in place"):
+            qpos_traj.sum().backward()
+        model.dof_damping[1], model.dt = damping, dt
+    (again,) = torch.autograd.grad(diffsim.rollout(model, qpos, qvel, ctrls)[0].sum(), ctrls)
+    assert torch.equal(again, reference)   # restored values, a fresh forward: the same gradient
+
+
+def test_second_derivatives_through_step_are_refused_not_wrong():
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    qpos = (model.qpos0[None] + torch.tensor([[0.0, 0.4]], dtype=F64)).requires_grad_()
+    ctrl = torch.full((1, model.nu), 0.3, dtype=F64, requires_grad=True)
+    qpos_next, _ = diffsim.step(model, qpos, torch.zeros(1, model.nv, dtype=F64), ctrl, frame_skip=4)
+    (grad,) = torch.autograd.grad(qpos_next[:, 1].sum(), qpos, create_graph=True)
+    with pytest.raises(RuntimeError, match="diffsim's gradients are first-order"):
+        torch.autograd.grad(grad.sum(), ctrl)
+    # first derivatives with create_graph=True are still right (a loss of the gradient may ignore its graph)
+    (plain,) = torch.autograd.grad(diffsim.step(model, qpos, torch.zeros(1, model.nv, dtype=F64), ctrl,
+                                                frame_skip=4)[0][:, 1].sum(), qpos)
+    assert torch.equal(grad.detach(), plain)
+
+
+def test_mass_matrix_and_bias_forces_refuse_a_gradient_instead_of_giving_none():
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    qpos = model.qpos0[None].clone()
+    qvel = torch.linspace(-1, 1, model.nv, dtype=F64)[None]
+    M, c = diffsim.mass_matrix(model, qpos), diffsim.bias_forces(model, qpos, qvel)
+    assert not M.requires_grad and not c.requires_grad
+    for asks in ("qpos", "qvel", "body_mass"):
+        q, v = qpos.clone().requires_grad_(asks == "qpos"), qvel.clone().requires_grad_(asks == "qvel")
+        model.body_mass.requires_grad_(asks == "body_mass")
+        try:
+            values = [diffsim.bias_forces(model, q, v)] + ([diffsim.mass_matrix(model, q)] if asks != "qvel" else [])
+        finally:
+            model.body_mass.requires_grad_(False)
+        for value, exact in zip(values, (c, M)):
+            assert torch.equal(value.detach(), exact)     # the same value, with a graph that refuses to be used
+            with pytest.raises(RuntimeError, match=r"diffsim\.(mass_matrix|bias_forces) is not differentiable"):
+                value.sum().backward()
+        with torch.no_grad():
+            assert not diffsim.mass_matrix(model, q).requires_grad
