@@ -123,6 +123,8 @@ def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
         (B, nv, nv) symmetric positive definite matrices, kg m^2 / kg.
     """
     qpos = check_state(model, "qpos", qpos, model.nq)
+    if qpos.shape[0] == 0 or model.nv == 0:
+        return qpos.new_zeros(qpos.shape[0], model.nv, model.nv)
     buf = _buffers(model, qpos.shape[0])
     sim = _simulator(model)
 
@@ -148,6 +150,8 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
     """
     qpos = check_state(model, "qpos", qpos, model.nq)
     qvel = check_state(model, "qvel", qvel, model.nv, batch=qpos.shape[0])
+    if qpos.shape[0] == 0 or model.nv == 0:
+        return qvel.new_zeros(qpos.shape[0], model.nv)
     buf = _buffers(model, qpos.shape[0])
     sim = _simulator(model)
 
@@ -612,6 +616,11 @@ def _check_step_inputs(model, qpos, qvel, ctrl, ctrl_time=None):
 
 def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
     """The differentiable rollout on checked inputs."""
+    if qpos.shape[0] == 0 or model.nv == 0:
+        # nothing to simulate: no environments, or a model whose bodies are all fixed (its state is empty)
+        horizon = ctrls.shape[1]
+        return (qpos[:, None, :].expand(qpos.shape[0], horizon, model.nq).clone(),
+                qvel[:, None, :].expand(qvel.shape[0], horizon, model.nv).clone())
     names = tuple(name for name, t in model.params.items() if t.requires_grad)
     params = [model.params[name] for name in names]
     needs_grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or ctrls.requires_grad

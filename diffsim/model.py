@@ -7,6 +7,8 @@ identification. Topology (parents, addresses, joint types) is integer data and f
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import warp as wp
@@ -16,6 +18,17 @@ from diffsim.spec import JOINT_BALL, JOINT_FREE, ModelSpec
 
 # Parameters a user may identify or tune, with their per-element Warp vector length
 # (None for scalars, 9 for 3x3 matrices). Quaternions are stored (w, x, y, z).
+def _checked(name: str, value, positive: bool = False) -> float:
+    """``value`` as a float, or a ValueError naming ``name``: it must be finite and >= 0 (> 0 if ``positive``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    return number
+
+
 PARAMETERS = {
     "body_pos": 3,
     "body_quat": 4,
@@ -38,6 +51,8 @@ PARAMETERS = {
     "geom_size": 3,
     "geom_friction": 3,
 }
+# parameters that a whole-tensor assignment (model.body_mass = ...) must keep >= 0
+NON_NEGATIVE = ("body_mass", "jnt_stiffness", "dof_damping", "dof_armature", "geom_size", "geom_friction")
 
 # Contact law defaults (see diffsim/kernels/contact.py): stiffness k [N/m], damping
 # beta [s/m], smoothing width w [m], friction regularisation eps [m/s].
@@ -171,6 +186,10 @@ class Model:
             value = torch.as_tensor(value, dtype=target.dtype, device=target.device)
             if value.shape != target.shape:
                 raise ValueError(f"model.{name} has shape {tuple(target.shape)}; got {tuple(value.shape)}")
+            if not bool(torch.isfinite(value).all()):
+                raise ValueError(f"model.{name} must be finite; got NaN or inf")
+            if name in NON_NEGATIVE and bool((value < 0).any()):
+                raise ValueError(f"model.{name} must be >= 0; got {value.min().item():g}")
             with torch.no_grad():
                 target.copy_(value)
             return
@@ -182,7 +201,7 @@ class Model:
 
     @dt.setter
     def dt(self, value: float):
-        self.params["dt"][0] = float(value)
+        self.params["dt"][0] = _checked("dt", value, positive=True)
 
     @property
     def gravity(self) -> torch.Tensor:
@@ -194,7 +213,7 @@ class Model:
 
     @limit_stiffness.setter
     def limit_stiffness(self, value: float):
-        self.params["limit_params"][0] = float(value)
+        self.params["limit_params"][0] = _checked("limit_stiffness", value)
 
     @property
     def limit_damping(self) -> float:
@@ -202,7 +221,7 @@ class Model:
 
     @limit_damping.setter
     def limit_damping(self, value: float):
-        self.params["limit_params"][1] = float(value)
+        self.params["limit_params"][1] = _checked("limit_damping", value)
 
     @property
     def limit_width(self) -> float:
@@ -210,9 +229,7 @@ class Model:
 
     @limit_width.setter
     def limit_width(self, value: float):
-        if value <= 0:
-            raise ValueError(f"limit_width must be > 0, got {value}")
-        self.params["limit_params"][2] = float(value)
+        self.params["limit_params"][2] = _checked("limit_width", value, positive=True)
 
     # contact law (see diffsim/kernels/contact.py); each is differentiable through ``contact_params``
     def _contact_property(index, doc):
@@ -220,9 +237,7 @@ class Model:
             return float(self.params["contact_params"][index])
 
         def set(self, value):
-            if value < 0 or (index == 2 and value == 0):
-                raise ValueError(f"{doc.split(':')[0]} must be {'> 0' if index == 2 else '>= 0'}, got {value}")
-            self.params["contact_params"][index] = float(value)
+            self.params["contact_params"][index] = _checked(doc.split(":")[0], value, positive=index == 2)
         return property(get, set, doc=doc)
 
     contact_stiffness = _contact_property(0, "contact_stiffness: normal stiffness k, N/m")
