@@ -212,6 +212,16 @@ class Run:
     def step(self) -> dict:
         """One step of every environment and the agent's updates (SHAC: one window of
         ``horizon`` steps and its updates); returns logs."""
+        logs = self._step()
+        # observations and transitions left out because they held NaN or inf (counted since the start)
+        skipped = getattr(getattr(self.agent, "obs_norm", None), "skipped", 0)
+        if skipped:
+            logs["charts/nonfinite_obs_skipped"] = skipped
+        if self.buffer is not None and self.buffer.skipped:
+            logs["charts/nonfinite_transitions_skipped"] = self.buffer.skipped
+        return logs
+
+    def _step(self) -> dict:
         config, env = self.config, self.env
         if self.on_policy:
             logs, self.obs, rewards, terminated, truncated = self.agent.iterate(env, self.obs)
@@ -284,6 +294,8 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
     """
     logdir = Path(logdir)
     with RunLock(logdir):
+        for stale in logdir.glob(".*.tmp"):     # left by a writer that was killed mid-write: we hold the lock
+            stale.unlink()
         existing = run_files(logdir)
         own = resume is not None and Path(resume).resolve().parent == logdir.resolve()
         if existing and not own and not overwrite:

@@ -48,8 +48,7 @@ def load_policy(path):
 def episodes_in_diffsim(env, policy, qpos, qvel, with_velocities=False):
     """(T+1, B, nq) positions of one episode per initial state, stepped by diffsim, and
     with ``with_velocities`` the (T+1, B, nv) velocities too."""
-    env.qpos, env.qvel = qpos.clone(), qvel.clone()
-    env.steps.zero_()
+    env.set_state(qpos, qvel)
     positions, velocities = [env.qpos.clone()], [env.qvel.clone()]
     with torch.no_grad():
         for _ in range(env.max_episode_steps - 1):       # the last step would auto-reset

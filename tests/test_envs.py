@@ -298,3 +298,87 @@ def test_gripper_lift_gradient_through_the_grip_agrees_with_finite_differences()
                 numeric = (box_height(first + step, steps) - box_height(first - step, steps)) / (2 * eps)
                 torch.testing.assert_close(grad[0, i], numeric, rtol=1e-5, atol=1e-9)
         assert grad.abs().min() > 1e-3
+
+
+def test_step_before_reset_raises_and_set_state_starts_episodes():
+    env = CartpoleSwingUp(num_envs=2, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match=r"CartpoleSwingUp.step\(\) before reset\(\)"):
+        env.step(torch.zeros(2, 1))
+    qpos, qvel = env.initial_state(2)
+    obs = env.set_state(qpos, qvel)
+    assert torch.equal(obs, env.observe(qpos, qvel)) and env.steps.tolist() == [0, 0]
+    env.step(torch.zeros(2, 1))
+
+
+def test_actions_are_clipped_for_the_physics_and_the_reward():
+    """An action of 1e30 acts, and is charged, as an action of 1 (the env's action table)."""
+    rewards, states = [], []
+    for value in (1.0, 1e30):
+        env = Ant(num_envs=2, dtype=torch.float64, seed=0)
+        env.reset(seed=0)
+        action = torch.full((2, env.action_size), value, dtype=torch.float64)
+        action[1] = -value
+        _, reward, _, _, info = env.step(action)
+        rewards.append(reward)
+        states.append(env.qpos)
+    assert torch.isfinite(rewards[1]).all()
+    assert torch.equal(rewards[0], rewards[1]) and torch.equal(states[0], states[1])
+
+
+def test_gymnasium_adapter_follows_the_vector_conventions():
+    pytest.importorskip("gymnasium")
+    from diffsim.envs.gym_adapter import GymVectorEnv
+
+    envs = GymVectorEnv(CartpoleSwingUp(num_envs=3, max_episode_steps=4))
+    obs_np, _ = envs.reset(seed=np.int64(3))
+    obs_int, _ = envs.reset(seed=3)
+    assert np.array_equal(obs_np, obs_int)
+    obs, reward, terminated, truncated, info = envs.step(np.zeros((3, 1), dtype=np.float32))
+    for key in ("reward/upright", "reward/effort", "blew_up"):
+        assert info[f"_{key}"].tolist() == [True, True, True], key
+    with pytest.raises(ValueError, match=r"unknown reset option\(s\) \['bogus'\]; known: reset_mask"):
+        envs.reset(options={"bogus": 1})
+    with pytest.raises(ValueError, match="seed must be an int"):
+        envs.reset(seed=1.5)
+    before = envs.env.qpos.clone()
+    envs.step(np.zeros((3, 1), dtype=np.float32))
+    moved = envs.env.qpos.clone()
+    envs.reset(options={"reset_mask": np.array([True, False, False])})
+    assert not torch.equal(envs.env.qpos[0], moved[0]) and torch.equal(envs.env.qpos[1:], moved[1:])
+    assert envs.env.steps.tolist() == [0, 2, 2] and not torch.equal(before, moved)
+
+
+def test_gymnasium_next_step_autoreset_and_its_wrappers():
+    pytest.importorskip("gymnasium")
+    from gymnasium.vector import AutoresetMode
+    from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
+
+    from diffsim.envs.gym_adapter import GymVectorEnv
+
+    same = GymVectorEnv(CartpoleSwingUp(num_envs=2, max_episode_steps=3, seed=5))
+    nxt = GymVectorEnv(CartpoleSwingUp(num_envs=2, max_episode_steps=3, seed=5), autoreset_mode=AutoresetMode.NEXT_STEP)
+    assert nxt.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    same.reset(seed=1)
+    nxt.reset(seed=1)
+    action = np.full((2, 1), 0.5, dtype=np.float32)
+    for _ in range(2):
+        a, b = same.step(action), nxt.step(action)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    a, b = same.step(action), nxt.step(action)                   # both episodes end: 3 steps
+    assert a[3].all() and b[3].all()
+    assert np.array_equal(b[0], np.stack(a[4]["final_obs"]))    # NEXT_STEP: the last observation now,
+    first_obs, started = a[0], same.env.qpos.clone()
+    obs, reward, terminated, truncated, info = nxt.step(action)  # the first one at the next step, action ignored
+    assert np.array_equal(obs, first_obs) and (reward == 0).all() and not (terminated | truncated).any()
+    assert info["_reset"].all() and torch.equal(nxt.env.qpos, started) and nxt.env.steps.tolist() == [0, 0]
+    assert np.array_equal(same.step(action)[0], nxt.step(action)[0])   # and then the same new episode
+    # Gymnasium's wrappers that need its default mode accept it and run
+    wrapped = RecordEpisodeStatistics(NormalizeObservation(
+        GymVectorEnv(CartpoleSwingUp(num_envs=2, max_episode_steps=3), autoreset_mode=AutoresetMode.NEXT_STEP)))
+    wrapped.reset(seed=0)
+    episodes = 0
+    for _ in range(8):
+        obs, *_, info = wrapped.step(np.zeros((2, 1), dtype=np.float32))
+        assert np.isfinite(obs).all()
+        episodes += int(info.get("_episode", np.zeros(2, dtype=bool)).sum())
+    assert episodes == 4      # steps 3 and 7 end an episode in each environment (step 4 is the reset)

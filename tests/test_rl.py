@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from diffsim.envs import CartpoleSwingUp
+from diffsim import train
 from diffsim.rl import Actor, ReplayBuffer, SAC, SACConfig
 
 
@@ -248,3 +249,55 @@ def test_hybrid_physics_learning_rate_decays_over_the_run():
     assert constant.update(buffer.sample(32))["charts/physics_lr"] == 1e-3
     run_config = train.load_config("cartpole", ["agent=hybrid", "total_steps=1234"])
     assert train.make_agent(run_config, env, "cpu").total_steps == 1234
+
+
+def test_nonfinite_observations_never_reach_the_normaliser_or_the_replay_buffer():
+    from diffsim.rl import ReplayBuffer, RunningNorm
+
+    clean = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+    dirty = clean.clone()
+    dirty[2, 1], dirty[4, 0] = float("nan"), float("inf")
+    a, b = RunningNorm(3), RunningNorm(3)
+    a.update(clean[[0, 1, 3, 5]])
+    b.update(dirty)
+    assert b.skipped == 2 and torch.equal(a.mean, b.mean) and torch.equal(a.var, b.var)
+    b.update(dirty[[2]])                                   # a batch with nothing finite changes nothing
+    assert b.skipped == 3 and torch.equal(a.mean, b.mean) and torch.isfinite(b(clean)).all()
+
+    buffer = ReplayBuffer(10, obs_size=3, action_size=1, nq=2, nv=2)
+    batch = dict(obs=dirty, action=torch.zeros(6, 1), reward=torch.zeros(6), next_obs=clean, terminated=torch.zeros(6, dtype=torch.bool),
+                 qpos=torch.zeros(6, 2), qvel=torch.zeros(6, 2))
+    batch["reward"][5] = float("nan")
+    buffer.add(**batch)
+    assert buffer.size == 3 and buffer.skipped == 3
+    sample = buffer.sample(50)
+    assert all(torch.isfinite(v.float()).all() for v in sample.values())
+
+
+def test_a_nan_observation_is_skipped_counted_and_logged_by_the_trainer(monkeypatch):
+    """One bad observation in a SAC run with normalised observations: the agent keeps
+    acting on clean input, and the run logs what it left out."""
+    config = train.load_config("cartpole", ["num_envs=4", "learning_starts=64", "updates_per_step=1",
+                                            "sac.batch_size=32", "sac.hidden=[16]", "sac.normalize_obs=true",
+                                            "total_steps=400", "buffer_size=1000"])
+    run = train.Run(config)
+    observe = type(run.env).observe
+    calls = {"n": 0}
+
+    def observe_once_badly(self, qpos, qvel):
+        obs = observe(self, qpos, qvel)
+        calls["n"] += 1
+        if calls["n"] == 30:
+            obs = obs.clone()
+            obs[1, 0] = float("nan")
+        return obs
+
+    monkeypatch.setattr(type(run.env), "observe", observe_once_badly)
+    logs = {}
+    with pytest.warns(RuntimeWarning, match=r"NaN/inf observation in environment\(s\) \[1\]; they are reset|"
+                                            r"NaN/inf observation in environment\(s\) \[1\] at episode"):
+        while run.global_step < config["total_steps"]:
+            logs = run.step() or logs
+    assert logs["charts/nonfinite_transitions_skipped"] == 1     # its transition, whose next_obs held the NaN
+    assert torch.isfinite(run.agent.obs_norm.mean).all() and torch.isfinite(run.agent.obs_norm.var).all()
+    assert torch.isfinite(run.agent.act(torch.zeros(4, run.env.observation_size))).all()

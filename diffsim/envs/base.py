@@ -9,11 +9,15 @@ Conventions (Gymnasium's, batched):
 
 * ``reset(seed=None) -> (obs, info)``; ``step(action) -> (obs, reward, terminated,
   truncated, info)``, all torch tensors with a leading batch dimension;
-* actions live in [-1, 1] and are mapped affinely onto each actuator's ``ctrlrange``;
+* actions live in [-1, 1]: they are clipped to it, then mapped affinely onto each
+  actuator's ``ctrlrange``; the reward sees the clipped action too;
+* ``step`` before the first ``reset`` raises;
 * finished environments reset themselves: the returned ``obs`` is then the first
   observation of the new episode and ``info["final_obs"]`` holds the last one of the old;
-* an environment whose simulation blew up (NaN/inf) is reported with a warning naming it
-  and the step, counted as terminated, and reset (``info["blew_up"]`` marks it);
+* an environment whose simulation blew up (NaN/inf), or whose observation is not finite,
+  is reported with a warning naming it and the step, counted as terminated with a reward
+  of 0, and reset (``info["blew_up"]`` marks it; ``info["final_obs"]`` keeps what it
+  observed);
 * ``detach()`` cuts the autograd graph, e.g. between short differentiable rollouts.
 """
 from __future__ import annotations
@@ -23,6 +27,7 @@ import warnings
 import torch
 
 import diffsim
+from diffsim.validation import check_state
 
 
 class BatchedEnv:
@@ -57,6 +62,7 @@ class BatchedEnv:
         self.qvel = torch.zeros(num_envs, model.nv, dtype=self.dtype, device=self.device)
         self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.total_steps = 0
+        self.started = False    # set by reset(): the state above is a placeholder until then
 
     @property
     def control_dt(self) -> float:
@@ -92,7 +98,18 @@ class BatchedEnv:
             self.generator.manual_seed(seed)
         self.qpos, self.qvel = self.initial_state(self.num_envs)
         self.steps.zero_()
+        self.started = True
         return self.observe(self.qpos, self.qvel), {}
+
+    def set_state(self, qpos, qvel):
+        """Start new episodes from given states instead of drawn ones: (B, nq), (B, nv).
+        Returns the observations (B, obs)."""
+        qpos = check_state(self.model, "qpos", qpos, self.model.nq, batch=self.num_envs)
+        qvel = check_state(self.model, "qvel", qvel, self.model.nv, batch=self.num_envs)
+        self.qpos, self.qvel = qpos.clone(), qvel.clone()
+        self.steps.zero_()
+        self.started = True
+        return self.observe(self.qpos, self.qvel)
 
     def action_to_ctrl(self, action):
         """Map actions in [-1, 1] onto the actuators' control ranges."""
@@ -102,7 +119,8 @@ class BatchedEnv:
         """Advance every environment by one control step.
 
         Args:
-            action: (B, action_size) in [-1, 1] (values outside are clamped by the actuators).
+            action: (B, action_size) in [-1, 1]; values outside are clipped to it, for the
+                physics and the reward alike.
         Returns:
             obs (B, obs), reward (B,), terminated (B,) bool, truncated (B,) bool, info dict.
         """
@@ -110,10 +128,13 @@ class BatchedEnv:
             shape = tuple(action.shape) if isinstance(action, torch.Tensor) else type(action).__name__
             raise ValueError(f"action must be a tensor of shape (num_envs, action_size) = "
                              f"({self.num_envs}, {self.action_size}), got {shape}")
+        if not self.started:
+            raise RuntimeError(f"{type(self).__name__}.step() before reset(): call reset() first")
         action = action.to(dtype=self.dtype, device=self.device)
         if not bool(torch.isfinite(action).all()):
             bad = torch.nonzero(~torch.isfinite(action).all(dim=1)).flatten().tolist()
             raise ValueError(f"action contains NaN or inf in environment(s) {bad[:10]}")
+        action = action.clamp(-1.0, 1.0)
         qpos, qvel = diffsim.step(self.model, self.qpos, self.qvel, self.action_to_ctrl(action), self.frame_skip,
                                   check_finite=False)
         blew_up = ~(torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1))
@@ -132,6 +153,14 @@ class BatchedEnv:
         terminated = self.is_terminated(qpos, qvel) | blew_up
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
         obs = self.observe(qpos, qvel)
+        bad_obs = ~torch.isfinite(obs).all(dim=1) & ~blew_up
+        if bool(bad_obs.any()):
+            envs = torch.nonzero(bad_obs).flatten().tolist()
+            warnings.warn(f"{type(self).__name__}: NaN/inf observation in environment(s) {envs[:10]} at episode "
+                          f"step(s) {self.steps[bad_obs][:10].tolist()}; they are reset", RuntimeWarning, stacklevel=2)
+            blew_up = blew_up | bad_obs
+            terminated, truncated = terminated | bad_obs, truncated & ~bad_obs
+            reward = torch.where(bad_obs, torch.zeros_like(reward), reward)
         info = dict(terms, blew_up=blew_up, final_obs=obs)
         done = terminated | truncated
         if bool(done.any()):

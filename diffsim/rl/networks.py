@@ -21,7 +21,11 @@ def mlp(sizes, activation=nn.ELU, out_activation=None) -> nn.Sequential:
 
 
 class RunningNorm(nn.Module):
-    """Observation normaliser with running mean and variance (Chan's parallel update)."""
+    """Observation normaliser with running mean and variance (Chan's parallel update).
+
+    Rows with a NaN or inf never enter the statistics (one would poison them for good):
+    they are skipped and counted in ``skipped``.
+    """
 
     def __init__(self, size: int, clip: float = 10.0):
         super().__init__()
@@ -29,11 +33,18 @@ class RunningNorm(nn.Module):
         self.register_buffer("var", torch.ones(size))
         self.register_buffer("count", torch.tensor(1e-4))
         self.clip = clip
+        self.skipped = 0        # observations left out of the statistics because they were not finite
 
     @torch.no_grad()
     def update(self, x: torch.Tensor):
         x = x.reshape(-1, x.shape[-1]).float()
+        finite = torch.isfinite(x).all(dim=1)
+        if not bool(finite.all()):
+            self.skipped += int((~finite).sum())
+            x = x[finite]
         count = x.shape[0]
+        if count == 0:
+            return
         mean, var = x.mean(0), x.var(0, unbiased=False)
         delta, total = mean - self.mean, self.count + count
         self.mean += delta * count / total

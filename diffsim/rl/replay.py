@@ -11,6 +11,8 @@ class ReplayBuffer:
 
     ``add`` takes batches of shape (num_envs, ...); ``sample(n)`` returns a dict of
     tensors with leading dimension n, drawn uniformly with the buffer's own generator.
+    A transition with a NaN or inf in any field is not stored (it would reach every
+    update that samples it); ``skipped`` counts them.
     """
 
     def __init__(self, capacity: int, obs_size: int, action_size: int, nq: int, nv: int,
@@ -28,6 +30,7 @@ class ReplayBuffer:
         }
         self.size = 0
         self.cursor = 0
+        self.skipped = 0
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
 
     def __len__(self):
@@ -38,10 +41,18 @@ class ReplayBuffer:
         missing = set(self.data) - set(batch)
         if missing:
             raise ValueError(f"ReplayBuffer.add is missing {sorted(missing)}")
+        batch = {key: batch[key].detach().to(device=self.device, dtype=store.dtype) for key, store in self.data.items()}
+        finite = torch.ones(batch["obs"].shape[0], dtype=torch.bool, device=self.device)
+        for values in batch.values():
+            if values.is_floating_point():
+                finite &= torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
+        if not bool(finite.all()):
+            self.skipped += int((~finite).sum())
+            batch = {key: values[finite] for key, values in batch.items()}
         n = batch["obs"].shape[0]
         index = (self.cursor + torch.arange(n, device=self.device)) % self.capacity
         for key, store in self.data.items():
-            store[index] = batch[key].detach().to(device=self.device, dtype=store.dtype)
+            store[index] = batch[key]
         self.cursor = (self.cursor + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
