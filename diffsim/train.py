@@ -3,13 +3,16 @@
 ``python -m diffsim.train --config cartpole --set agent=shac`` swings the cartpole up in
 a few minutes on one CPU core.
 
-Configs are YAML files shipped in ``diffsim/configs/`` (or a path to your own). A run
-writes to ``--logdir`` (default ``runs/<config>-seed<seed>``): TensorBoard events, a
-checkpoint written atomically every ``checkpoint_every`` environment steps (and at the
-end), ``best.pt`` (the agent at its best evaluation so far, with that return and step)
-and ``summary.json``. ``--resume <checkpoint>`` continues a run exactly where it
-stopped: agent, replay buffer, environments and random generators are all restored, so
-on the CPU an interrupted and resumed run ends where an uninterrupted one does.
+Configs are YAML files shipped in ``diffsim/configs/`` (or a ``.yaml`` file of your own),
+checked before anything is built. A run writes to a folder of its own (default
+``runs/<config>-<agent>-seed<seed>-<date>-<time>``, or ``--logdir``, which must not hold
+another run unless ``--overwrite``): TensorBoard events, a checkpoint written atomically
+every ``checkpoint_every`` environment steps (and at the end, and on Ctrl-C or SIGTERM),
+``best.pt`` (the agent at its best evaluation so far, with that return and step) and
+``summary.json``. ``--resume <checkpoint>`` continues a run exactly where it stopped:
+agent, replay buffer, environments and random generators are all restored, so on the
+CPU an interrupted and resumed run ends where an uninterrupted one does. Checkpoints are
+read as data only (no code in them runs).
 
 Agents (``--set agent=...``; each has its section in the config):
 
@@ -438,7 +441,7 @@ def main(argv=None):
                         help="override a config value, e.g. --set agent=shac --set sac.actor_lr=1e-3 (repeatable)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)")
-    parser.add_argument("--logdir", help="where to write (default: a new runs/<config>-<agent>-seed<seed>-<time>; "
+    parser.add_argument("--logdir", help="where to write (default: a new runs/<config>-<agent>-seed<seed>-<date>-<time>; "
                                          "with --resume, the checkpoint's folder)")
     parser.add_argument("--resume", help="a run's checkpoint.pt to continue from; its config is used, --set "
                                          "still applies to settings that do not change shapes")

@@ -1,6 +1,6 @@
 """Table: how a gripper agent's grasp transfers (the README's table in "The gripper").
 
-    python docs/gripper_transfer.py runs/gripper-seed1/checkpoint.pt [more checkpoints ...]
+    python docs/gripper_transfer.py runs/gripper-shac-seed1-<date>-<time>/checkpoint.pt [more checkpoints ...]
 
 Each checkpoint's agent acts deterministically, whatever contact it trained on, in
 - 32 fresh 200-step episodes in diffsim on the model's default contact (2 mm wide,
