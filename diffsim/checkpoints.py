@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import uuid
+import warnings
 from pathlib import Path
 
 import torch
@@ -111,17 +113,18 @@ def load_checkpoint(path, kind: str | tuple[str, ...], map_location=None) -> dic
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "global" in str(e).lower():
+        with warnings.catch_warnings():      # torch warns about pickle protocols of non-torch files
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:   # whatever a damaged or foreign file makes the reader raise
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if isinstance(e, pickle.UnpicklingError) and refused:
             raise CheckpointError(f"{path}: refused: the file holds objects other than tensors and plain "
-                                  f"containers, which could run code when loaded; nothing was run "
-                                  f"({reason[:200]})") from None
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
-    except (EOFError, OSError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"{path}: truncated or not a torch checkpoint "
-                              f"({type(e).__name__}: {str(e).strip()[:200]})") from None
+                                  f"containers ({refused.group(1)}), which could run code when loaded; "
+                                  f"nothing was run") from None
+        reason = (str(e).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(f"{path}: truncated or not a torch checkpoint ({type(e).__name__}"
+                              f"{': ' + reason if reason else ''})") from None
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a diffsim checkpoint (holds a {type(payload).__name__}, not a dict)")
     if "digest" in payload and payload["digest"] != digest(payload):

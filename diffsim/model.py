@@ -51,8 +51,12 @@ PARAMETERS = {
     "geom_size": 3,
     "geom_friction": 3,
 }
-# parameters that a whole-tensor assignment (model.body_mass = ...) must keep >= 0
-NON_NEGATIVE = ("body_mass", "jnt_stiffness", "dof_damping", "dof_armature", "geom_size", "geom_friction")
+# parameters that a whole-tensor assignment (model.body_mass = ...) must keep >= 0, and the
+# entries that must be > 0 (dt; the contact and limit smoothing widths, the friction slip velocity,
+# which the friction law divides by)
+NON_NEGATIVE = ("body_mass", "jnt_stiffness", "dof_damping", "dof_armature", "geom_size", "geom_friction",
+                "contact_params", "limit_params", "dt")
+POSITIVE = {"contact_params": (2, 3), "limit_params": (2,), "dt": (0,)}
 
 # Contact law defaults (see diffsim/kernels/contact.py): stiffness k [N/m], damping
 # beta [s/m], smoothing width w [m], friction regularisation eps [m/s].
@@ -190,6 +194,9 @@ class Model:
                 raise ValueError(f"model.{name} must be finite; got NaN or inf")
             if name in NON_NEGATIVE and bool((value < 0).any()):
                 raise ValueError(f"model.{name} must be >= 0; got {value.min().item():g}")
+            for index in POSITIVE.get(name, ()):
+                if float(value.reshape(-1)[index]) <= 0:
+                    raise ValueError(f"model.{name}[{index}] must be > 0; got {float(value.reshape(-1)[index]):g}")
             with torch.no_grad():
                 target.copy_(value)
             return
@@ -237,7 +244,7 @@ class Model:
             return float(self.params["contact_params"][index])
 
         def set(self, value):
-            self.params["contact_params"][index] = _checked(doc.split(":")[0], value, positive=index == 2)
+            self.params["contact_params"][index] = _checked(doc.split(":")[0], value, positive=index in POSITIVE["contact_params"])
         return property(get, set, doc=doc)
 
     contact_stiffness = _contact_property(0, "contact_stiffness: normal stiffness k, N/m")

@@ -14,6 +14,7 @@ agent (``sac``, ``hybrid``, ``shac``: the fields of ``SACConfig``, ``HybridConfi
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import re
 import types
@@ -176,6 +177,12 @@ def check_config(config: dict, source: str = "config") -> dict:
             config[section] = {}
         if not isinstance(config[section], dict):
             raise ConfigError(f"{source}: section {section!r} must be a mapping, got {config[section]!r}")
+    _check_model_settings(config["model"], source)
+    accepted = set(inspect.signature(ENVS[config["env"]]).parameters) - {"num_envs", "device", "seed", "dtype"}
+    unknown = sorted(set(config["env_options"]) - accepted)
+    if unknown:
+        raise ConfigError(f"{source}: section 'env_options': {config['env']} has no option(s) {unknown}; "
+                          f"known: {', '.join(sorted(accepted))}")
     for section in ("sac", "hybrid", "shac"):
         fields = _agent_fields(section)     # the hybrid section adds to (and overrides) the sac one
         values = config[section]
@@ -199,6 +206,24 @@ def check_config(config: dict, source: str = "config") -> dict:
             raise ConfigError(f"{source}: buffer_size ({config['buffer_size']}) must hold at least one batch "
                               f"(batch_size = {batch})")
     return config
+
+
+def _check_model_settings(settings: dict, source: str) -> None:
+    """The ``model`` section: names of the model's settings, and the scalar ones' values."""
+    from diffsim.model import PARAMETERS, POSITIVE, Model, _checked
+
+    scalars = {name for name, attr in vars(Model).items() if isinstance(attr, property) and attr.fset is not None}
+    known = scalars | set(PARAMETERS) | {"enable_contact"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ConfigError(f"{source}: section 'model' has no setting(s) {unknown}; known: {', '.join(sorted(known))}")
+    positive = {"dt", "contact_width", "contact_slip", "limit_width"}
+    assert {"contact_width", "contact_slip"} <= positive and POSITIVE["contact_params"] == (2, 3)
+    for name in sorted(set(settings) & scalars):
+        try:
+            settings[name] = _checked(f"model.{name}", settings[name], positive=name in positive)
+        except ValueError as e:
+            raise ConfigError(f"{source}: {e}") from None
 
 
 def _default(section: str, key: str):

@@ -24,9 +24,9 @@ Agents (``--set agent=...``; each has its section in the config):
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -38,7 +38,7 @@ import torch
 from diffsim.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from diffsim.envs import Ant, CartpoleSwingUp, Gripper
 from diffsim.rl import SAC, SHAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig, SHACConfig
-from diffsim.run_config import CONFIGS, ConfigError, apply_overrides, load_config  # noqa: F401 (public here)
+from diffsim.run_config import CONFIGS, ConfigError, apply_overrides, check_config, load_config  # noqa: F401
 from diffsim.run_dir import RunDirError, RunLock, new_run_dir, run_files
 
 ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}
@@ -85,20 +85,13 @@ def make_agent(config: dict, env, device):
 # --- the pieces of a run --------------------------------------------------------------------------
 
 def make_env(config: dict, num_envs: int, seed: int, device):
-    if config["env"] not in ENVS:
-        raise ValueError(f"unknown env {config['env']!r}; known: {', '.join(ENVS)}")
-    options = config.get("env_options") or {}               # e.g. env_options: {effort_weight: 0.1}
-    if not isinstance(options, dict):
-        raise ValueError(f"config 'env_options' must be a mapping of keyword arguments, got {options!r}")
-    accepted = set(inspect.signature(ENVS[config["env"]]).parameters) - {"num_envs", "device", "seed", "dtype"}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise ValueError(f"config 'env_options' section: {config['env']} has no option(s) {unknown}; "
-                         f"known: {', '.join(sorted(accepted))}")
-    env = ENVS[config["env"]](num_envs=num_envs, device=device, seed=seed, **options)
-    for key, value in (config.get("model") or {}).items():   # e.g. model: {contact_width: 0.01}
-        if not hasattr(env.model, key):
-            raise ValueError(f"config 'model' section: the model has no setting {key!r}")
+    """The config's environment with ``num_envs`` environments: its ``env_options`` passed to
+    the constructor (``{effort_weight: 0.1}``), its ``model`` settings applied (``{contact_width: 0.01}``)."""
+    import copy
+
+    config = check_config(copy.deepcopy(config))
+    env = ENVS[config["env"]](num_envs=num_envs, device=device, seed=seed, **config["env_options"])
+    for key, value in config["model"].items():
         setattr(env.model, key, value)
     return env
 
@@ -217,6 +210,8 @@ class Run:
         ``horizon`` steps and its updates); returns logs."""
         logs = self._step()
         # observations and transitions left out because they held NaN or inf (counted since the start)
+        if self.env.nonfinite_observations:
+            logs["charts/nonfinite_obs_reset"] = self.env.nonfinite_observations
         skipped = getattr(getattr(self.agent, "obs_norm", None), "skipped", 0)
         if skipped:
             logs["charts/nonfinite_obs_skipped"] = skipped
@@ -269,8 +264,10 @@ class _StopRequests:
 
     def _handle(self, signum, frame):
         if self.signal is not None and signum == signal.SIGINT:
-            print("\n(stopping after this step: the checkpoint is being written)", file=sys.stderr)
+            raise KeyboardInterrupt      # a second Ctrl-C: stop at once (the last checkpoint stays)
         self.signal = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after this step and writing a checkpoint"
+              + (" (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""), file=sys.stderr)
 
     def __enter__(self):
         import threading
@@ -304,6 +301,9 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
         if existing and not own and not overwrite:
             raise RunDirError(f"{logdir} holds another run ({', '.join(existing)}): continue it with --resume "
                               f"{logdir / 'checkpoint.pt'}, choose another --logdir, or pass --overwrite to replace it")
+        if existing and not own:      # --overwrite: the old run's files go, so none of them outlives it
+            for old in [*(logdir / name for name in existing), *logdir.glob("events.out.tfevents.*")]:
+                old.unlink()
         with _StopRequests() as stop:
             return _train(config, logdir, device, resume, progress, stop)
 
@@ -311,7 +311,10 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
 def _train(config, logdir, device, resume, progress, stop) -> dict:
     print(f"{config['name']} / {config['agent']} on {device}: {config['total_steps']:,} env steps, target return "
           f"{config['target_return']:g}\nwriting to {logdir}/ (watch: tensorboard --logdir {logdir.parent})")
-    run = Run(config, device)
+    try:
+        run = Run(config, device)
+    except ValueError as e:       # a value the environment or the agent refuses, e.g. env_options.effort_weight=-1
+        raise ConfigError(f"the config's settings: {e}") from e
     if resume is not None:
         run.load_state_dict(load_checkpoint(resume, "run", map_location=device))
         print(f"resumed from {resume} at step {run.global_step}")
@@ -404,17 +407,23 @@ def _plain(text: str) -> str:
 
 
 # settings that fix the shapes of what a run checkpoint holds: a resumed run must keep them
-SHAPE_SETTINGS = ("env", "agent", "num_envs", "buffer_size", "env_options", "sac.hidden", "sac.normalize_obs",
-                  "hybrid.hidden", "hybrid.normalize_obs", "shac.actor_hidden", "shac.critic_hidden")
+SHAPE_SETTINGS = ("env", "agent", "num_envs", "buffer_size", "env_options")
+SHAPE_AGENT_SETTINGS = ("hidden", "normalize_obs", "actor_hidden", "critic_hidden")
 
 
-def _setting(config: dict, dotted: str):
-    node = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+def _shape_settings(config: dict) -> dict:
+    """The settings that fix shapes, as the run uses them (agent defaults filled in, lists as tuples)."""
+    import dataclasses
+
+    agent = dataclasses.asdict(agent_config(config))
+    values = {key: config.get(key) for key in SHAPE_SETTINGS}
+    values.update({f"{config['agent']}.{key}": tuple(v) if isinstance(v, list) else v
+                   for key, v in agent.items() if key in SHAPE_AGENT_SETTINGS})
+    return values
+
+
+def _show(value):
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)
 
 
 def resumed_config(checkpoint: dict, overrides, path) -> dict:
@@ -423,8 +432,8 @@ def resumed_config(checkpoint: dict, overrides, path) -> dict:
 
     before = checkpoint["config"]
     after = apply_overrides(copy.deepcopy(before), overrides, source=f"{path}'s config")
-    changed = [f"{key}: {_setting(before, key)!r} -> {_setting(after, key)!r}" for key in SHAPE_SETTINGS
-               if _setting(before, key) != _setting(after, key)]
+    old, new = _shape_settings(check_config(copy.deepcopy(before), str(path))), _shape_settings(after)
+    changed = [f"{key}: {_show(old[key])} -> {_show(new[key])}" for key in old if old[key] != new[key]]
     if changed:
         raise ConfigError(f"cannot resume {path} with changed {'; '.join(changed)}: these fix the shapes of what "
                           f"the checkpoint holds (start a new run instead)")
@@ -463,7 +472,14 @@ def main(argv=None):
             resume = None
             config = load_config(args.config, args.set)
         logdir = Path(args.logdir) if args.logdir else (resume.parent if resume else new_run_dir(config))
-        summary = train(config, logdir, args.device, resume, progress=not args.no_progress, overwrite=args.overwrite)
+        created = not args.logdir and not resume
+        try:
+            summary = train(config, logdir, args.device, resume, progress=not args.no_progress,
+                            overwrite=args.overwrite)
+        except BaseException:
+            if created and {p.name for p in logdir.iterdir()} <= {".lock"}:   # nothing was written: leave no trace
+                shutil.rmtree(logdir, ignore_errors=True)
+            raise
     except (ConfigError, CheckpointError, RunDirError) as e:
         raise SystemExit(f"python -m diffsim.train: error: {e}") from None
     if summary["interrupted"]:

@@ -22,7 +22,8 @@ F64 = torch.float64
     ("contact_stiffness", float("nan"), "contact_stiffness must be a finite number >= 0, got nan"),
     ("contact_stiffness", -1.0, "contact_stiffness must be a finite number >= 0"),
     ("contact_width", 0.0, "contact_width must be a finite number > 0"),
-    ("contact_slip", float("inf"), "contact_slip must be a finite number >= 0, got inf"),
+    ("contact_slip", float("inf"), "contact_slip must be a finite number > 0, got inf"),
+    ("contact_slip", 0.0, "contact_slip must be a finite number > 0, got 0"),   # friction divides by it
     ("limit_damping", float("inf"), "limit_damping must be a finite number >= 0, got inf"),
     ("limit_width", 0.0, "limit_width must be a finite number > 0"),
     ("contact_damping", "soft", "contact_damping must be a number, got 'soft'"),
@@ -45,6 +46,10 @@ def test_parameter_tensor_assignment_refuses_nan_and_negative_values():
     with pytest.raises(ValueError, match="model.body_inertia must be finite"):
         model.body_inertia = torch.full_like(model.body_inertia, float("inf"))
     assert torch.equal(model.body_mass, mass)
+    with pytest.raises(ValueError, match=r"model.contact_params\[3\] must be > 0; got 0"):
+        model.contact_params = torch.tensor([2000.0, 3.0, 0.002, 0.0], dtype=F64)
+    with pytest.raises(ValueError, match=r"model.limit_params must be >= 0"):
+        model.limit_params = torch.tensor([-1.0, 10.0, 0.01], dtype=F64)
     model.body_mass = 2 * mass                      # a valid assignment still copies into the kernels' memory
     assert torch.equal(model.body_mass, 2 * mass)
 

@@ -298,6 +298,7 @@ def test_a_nan_observation_is_skipped_counted_and_logged_by_the_trainer(monkeypa
                                             r"NaN/inf observation in environment\(s\) \[1\] at episode"):
         while run.global_step < config["total_steps"]:
             logs = run.step() or logs
-    assert logs["charts/nonfinite_transitions_skipped"] == 1     # its transition, whose next_obs held the NaN
+    assert logs["charts/nonfinite_obs_reset"] == 1               # the env replaced it and reset that env
+    assert run.buffer.skipped == 0 and torch.isfinite(run.buffer.data["next_obs"]).all()
     assert torch.isfinite(run.agent.obs_norm.mean).all() and torch.isfinite(run.agent.obs_norm.var).all()
     assert torch.isfinite(run.agent.act(torch.zeros(4, run.env.observation_size))).all()

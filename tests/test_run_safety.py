@@ -84,6 +84,13 @@ def test_broken_and_wrong_kind_checkpoints_name_the_file_and_the_problem(tmp_pat
     assert str(tampered) in message and ("do not match the digest" in message
                                          or "truncated or not a torch checkpoint" in message), message
 
+    junk, pickled = tmp_path / "junk.pt", tmp_path / "pickled.pt"
+    junk.write_bytes(b"abc")
+    pickled.write_bytes(__import__("pickle").dumps({"x": 1}))
+    for path in (junk, pickled):        # foreign files: not torch checkpoints, and no false alarm about code
+        message = error_of("--resume", str(path))
+        assert f"{path}: truncated or not a torch checkpoint" in message, message
+
     message = error_of("--resume", str(finished / "best.pt"))
     assert "best.pt: holds an agent and its evaluation (best.pt); expected a training run" in message
     assert "no such checkpoint file" in error_of("--resume", str(tmp_path / "missing.pt"))
@@ -118,10 +125,29 @@ def test_a_folder_holding_a_run_is_only_written_by_its_resume_or_with_overwrite(
     assert summary["env_steps"] == 400 and not summary["interrupted"]
 
 
+def test_overwrite_replaces_the_whole_run(tmp_path):
+    logdir = tmp_path / "run"
+    cli("--config", "cartpole", "--logdir", str(logdir), *flags(*TINY))
+    cli("--config", "cartpole", "--logdir", str(logdir), "--overwrite", *flags(*TINY, "eval_every=0", "total_steps=200"))
+    assert not (logdir / "best.pt").exists(), "the old run's best.pt outlived it"
+    assert len(list(logdir.glob("events.out.tfevents.*"))) == 1
+    assert load_checkpoint(logdir / "checkpoint.pt", "run")["global_step"] == 200
+
+
 def test_resume_refuses_settings_that_change_shapes(finished):
     message = error_of("--resume", str(finished / "checkpoint.pt"), *flags("num_envs=8", "sac.hidden=[32, 32]"))
     assert "num_envs: 4 -> 8" in message and "sac.hidden: [16] -> [32, 32]" in message
     assert "fix the shapes" in message
+    # settings as the run uses them: stating a default, or the same widths as a list, is no change
+    summary = cli("--resume", str(finished / "checkpoint.pt"), *flags("sac.normalize_obs=false", "sac.hidden=[16]"))
+    assert summary["env_steps"] == 400
+
+
+def test_a_run_whose_settings_fail_at_setup_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    message = error_of("--config", "gripper", *flags("env_options.effort_weight=-1"))
+    assert "effort_weight" in message and "must be >= 0" in message
+    assert not list((tmp_path / "runs").iterdir())
 
 
 def _train_in_a_subprocess(logdir, *settings, total_steps):
@@ -199,6 +225,9 @@ def test_numbers_in_exponent_form_are_numbers():
     ("sac.actor_lr=fast", r"sac.actor_lr must be a float, got 'fast'"),
     ("total_steps=.nan", r"total_steps .* must be a int, got nan"),
     ("agent=ppo", r"unknown agent 'ppo'; known: sac, hybrid, shac"),
+    ("model.bogus=1", r"section 'model' has no setting\(s\) \['bogus'\]; known: .*contact_width"),
+    ("model.contact_width=0", r"model.contact_width must be a finite number > 0, got 0"),
+    ("env_options.bogus=1", r"section 'env_options': cartpole has no option\(s\) \['bogus'\]"),
 ])
 def test_bad_settings_are_named_when_the_config_is_loaded(override, expected):
     with pytest.raises(ConfigError, match=expected):

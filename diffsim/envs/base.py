@@ -16,8 +16,9 @@ Conventions (Gymnasium's, batched):
   observation of the new episode and ``info["final_obs"]`` holds the last one of the old;
 * an environment whose simulation blew up (NaN/inf), or whose observation is not finite,
   is reported with a warning naming it and the step, counted as terminated with a reward
-  of 0, and reset (``info["blew_up"]`` marks it; ``info["final_obs"]`` keeps what it
-  observed);
+  of 0, and reset (``info["blew_up"]`` marks it; its ``info["final_obs"]`` is the
+  observation of the state before the step, so nothing non-finite leaves the env;
+  ``nonfinite_observations`` counts the observations replaced);
 * ``detach()`` cuts the autograd graph, e.g. between short differentiable rollouts.
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ class BatchedEnv:
         self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.total_steps = 0
         self.started = False    # set by reset(): the state above is a placeholder until then
+        self.nonfinite_observations = 0
 
     @property
     def control_dt(self) -> float:
@@ -158,9 +160,13 @@ class BatchedEnv:
             envs = torch.nonzero(bad_obs).flatten().tolist()
             warnings.warn(f"{type(self).__name__}: NaN/inf observation in environment(s) {envs[:10]} at episode "
                           f"step(s) {self.steps[bad_obs][:10].tolist()}; they are reset", RuntimeWarning, stacklevel=2)
+            self.nonfinite_observations += len(envs)
             blew_up = blew_up | bad_obs
             terminated, truncated = terminated | bad_obs, truncated & ~bad_obs
             reward = torch.where(bad_obs, torch.zeros_like(reward), reward)
+            keep = ~bad_obs[:, None]      # as for a blow-up: the state and observation before the step
+            qpos, qvel = torch.where(keep, qpos, self.qpos.detach()), torch.where(keep, qvel, self.qvel.detach())
+            obs = torch.where(keep, obs, self.observe(qpos, qvel))
         info = dict(terms, blew_up=blew_up, final_obs=obs)
         done = terminated | truncated
         if bool(done.any()):

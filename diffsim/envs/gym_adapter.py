@@ -54,11 +54,14 @@ class GymVectorEnv(VectorEnv):
     def _numpy(tensor, dtype=np.float32):
         return tensor.detach().cpu().numpy().astype(dtype)
 
-    def _with_masks(self, info: dict) -> dict:
+    def _with_masks(self, info: dict, valid: np.ndarray | None = None) -> dict:
+        """``info`` with Gymnasium's mask ``_key`` beside each ``key``: the environments whose
+        value it is (all, or ``valid``)."""
+        valid = np.ones(self.num_envs, dtype=bool) if valid is None else valid
         out = dict(info)
         for key in info:
             if not key.startswith("_"):
-                out.setdefault(f"_{key}", np.ones(self.num_envs, dtype=bool))
+                out.setdefault(f"_{key}", valid.copy())
         return out
 
     def reset(self, *, seed=None, options: dict | None = None):
@@ -115,9 +118,9 @@ class GymVectorEnv(VectorEnv):
             reward[restart], terminated[restart], truncated[restart], done[restart] = 0.0, False, False, False
             for key, value in out_info.items():
                 out_info[key] = np.where(restart, np.zeros_like(value), value)
-            out_info["_reset"] = restart
         self._reset_next = done
-        return obs, reward, terminated, truncated, self._with_masks(out_info)
+        # a restarted environment took no step: none of this step's info is its
+        return obs, reward, terminated, truncated, self._with_masks(out_info, ~restart)
 
     def _restart(self, chosen: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor):
         """Put the ``chosen`` (B,) environments at the start of an episode in state (qpos, qvel)."""
