@@ -57,21 +57,16 @@ def _static_bodies(spec: ModelSpec) -> np.ndarray:
     return static
 
 
-def contact_pairs(spec: ModelSpec) -> list[tuple[int, int]]:
-    """Geom pairs ``(g1, g2)``, ``g1 < g2``, that MuJoCo's default filtering lets collide, sorted.
-
-    Two static geoms never collide, so every pair has a geom that moves: the pairs are
-    found moving geom by moving geom, each against all geoms at once, in time that grows
-    linearly with the number of geoms for a fixed number of moving ones (a robot on a
-    terrain of thousands of static geoms).
-    """
+def _pair_arrays(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """``contact_pairs`` as two int arrays (g1, g2), sorted by g1, then g2."""
     n = spec.ngeom
-    body = np.asarray(spec.geom_body)
-    parent = np.asarray(spec.body_parent)
-    contype, conaffinity = np.asarray(spec.geom_contype), np.asarray(spec.geom_conaffinity)
+    body = np.asarray(spec.geom_body, dtype=np.int64)
+    parent = np.asarray(spec.body_parent, dtype=np.int64)
+    contype = np.asarray(spec.geom_contype, dtype=np.int64)
+    conaffinity = np.asarray(spec.geom_conaffinity, dtype=np.int64)
     moving = ~_static_bodies(spec)[body]
     index = np.arange(n)
-    first, second = [], []
+    first, second = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for g in np.flatnonzero(moving):
         b = body[g]
         other = (~moving | (index > g)) & (body != b)           # each moving-moving pair once
@@ -80,35 +75,48 @@ def contact_pairs(spec: ModelSpec) -> list[tuple[int, int]]:
         partners = np.flatnonzero(other)
         first.append(np.minimum(g, partners))
         second.append(np.maximum(g, partners))
-    if not first:
-        return []
     g1, g2 = np.concatenate(first), np.concatenate(second)
     order = np.lexsort((g2, g1))
-    return list(zip(g1[order].tolist(), g2[order].tolist()))
+    return g1[order], g2[order]
+
+
+def contact_pairs(spec: ModelSpec) -> list[tuple[int, int]]:
+    """Geom pairs ``(g1, g2)``, ``g1 < g2``, that MuJoCo's default filtering lets collide, sorted.
+
+    Two static geoms never collide, so every pair has a geom that moves: the pairs are
+    found moving geom by moving geom, each against all geoms at once, in time that grows
+    linearly with the number of geoms for a fixed number of moving ones (a robot on a
+    terrain of thousands of static geoms).
+    """
+    g1, g2 = _pair_arrays(spec)
+    return list(zip(g1.tolist(), g2.tolist()))
 
 
 def contact_slots(spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Arrays describing every contact slot: ``geom_a``, ``geom_b``, ``kind``, ``sub`` (int32, one entry per slot)."""
-    geom_a, geom_b, kind, sub = [], [], [], []
-    skipped = set()
-    for g1, g2 in contact_pairs(spec):
-        t1, t2 = spec.geom_type[g1], spec.geom_type[g2]
-        if (t1, t2) in _KINDS:
-            a, b = g1, g2
-        elif (t2, t1) in _KINDS:
-            a, b = g2, g1
-        else:
-            skipped.add(tuple(sorted((_TYPE_NAMES.get(t1, str(t1)), _TYPE_NAMES.get(t2, str(t2))))))
-            continue
-        k, count = _KINDS[(spec.geom_type[a], spec.geom_type[b])]
-        for s in range(count):
-            geom_a.append(a)
-            geom_b.append(b)
-            kind.append(k)
-            sub.append(s)
-    if skipped:
+    """Arrays describing every contact slot: ``geom_a``, ``geom_b``, ``kind``, ``sub`` (int32, one entry per slot).
+
+    Slots come pair by pair in ``contact_pairs`` order, each pair's ``count`` slots in turn.
+    """
+    g1, g2 = _pair_arrays(spec)
+    types = np.asarray(spec.geom_type, dtype=np.int64)
+    size = max(max(_TYPE_NAMES), int(types.max(initial=0))) + 1
+    kind_of = np.full((size, size), -1, dtype=np.int64)
+    count_of = np.zeros((size, size), dtype=np.int64)
+    for (ta, tb), (k, count) in _KINDS.items():
+        kind_of[ta, tb], count_of[ta, tb] = k, count
+    t1, t2 = types[g1], types[g2]
+    direct = kind_of[t1, t2] >= 0
+    known = direct | (kind_of[t2, t1] >= 0)
+    if not known.all():
+        skipped = {tuple(sorted((_TYPE_NAMES.get(int(x), str(x)), _TYPE_NAMES.get(int(y), str(y)))))
+                   for x, y in set(zip(t1[~known].tolist(), t2[~known].tolist()))}
         listed = ", ".join(f"{x}-{y}" for x, y in sorted(skipped))
         warnings.warn(f"diffsim has no contact model for these geom pairs, which will pass through each other: {listed}",
                       stacklevel=3)
+    a = np.where(direct, g1, g2)[known]
+    b = np.where(direct, g2, g1)[known]
+    kind, count = kind_of[types[a], types[b]], count_of[types[a], types[b]]
+    first_slot = np.repeat(np.cumsum(count) - count, count)
     as_int = lambda values: np.asarray(values, dtype=np.int32)  # noqa: E731
-    return {"slot_geom_a": as_int(geom_a), "slot_geom_b": as_int(geom_b), "slot_kind": as_int(kind), "slot_sub": as_int(sub)}
+    return {"slot_geom_a": as_int(np.repeat(a, count)), "slot_geom_b": as_int(np.repeat(b, count)),
+            "slot_kind": as_int(np.repeat(kind, count)), "slot_sub": as_int(np.arange(len(first_slot)) - first_slot)}

@@ -319,20 +319,29 @@ def _derived_topology(spec: ModelSpec) -> dict:
             rate_src[adr:adr + 3] = -1
             rate_src[adr + 3:adr + 6] = adr + 3
 
+    parents = np.asarray(spec.dof_parent, dtype=np.int64)
+    late = np.flatnonzero(parents >= np.arange(nv))
+    if len(late):     # also what keeps the ancestor walk below from cycling
+        k = int(late[0])
+        raise ValueError(f"dof {k}'s parent dof {parents[k]} comes after it: dofs must be in depth-first order")
     ancestor = np.zeros((max(nv, 1), max(nv, 1)), dtype=np.int32)
     for k in range(nv):
         j = spec.dof_parent[k]
         while j >= 0:
             ancestor[k, j] = 1
             j = spec.dof_parent[j]
-    # the descendants of a dof are the dofs right after it, up to the end of its subtree
+    # the descendants of a dof are the dofs right after it, up to the end of its subtree: one
+    # pass from the last dof up gives each subtree's end and size, and the two must agree
     subtree_end = np.arange(1, nv + 1, dtype=np.int32)
-    for k in range(nv):
-        descendants = np.flatnonzero(ancestor[:, k])
-        if len(descendants):
-            subtree_end[k] = descendants[-1] + 1
-            if not np.array_equal(descendants, np.arange(k + 1, subtree_end[k])):
-                raise ValueError(f"the descendants of dof {k} are not contiguous: dofs must be in depth-first order")
+    size = np.ones(nv, dtype=np.int64)
+    for k in range(nv - 1, -1, -1):
+        j = spec.dof_parent[k]
+        if j >= 0:
+            subtree_end[j] = max(subtree_end[j], subtree_end[k])
+            size[j] += size[k]
+    broken = np.flatnonzero(subtree_end - np.arange(nv) != size)
+    if len(broken):
+        raise ValueError(f"the descendants of dof {broken[0]} are not contiguous: dofs must be in depth-first order")
     # each joint's actuators, in actuator order: actuator_by_joint[adr[j] .. adr[j] + num[j] - 1]
     trnid = np.asarray(spec.actuator_trnid, dtype=np.int64).reshape(-1)
     by_joint = np.argsort(trnid, kind="stable").astype(np.int32)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import diffsim
-from diffsim.collision import contact_pairs
+from diffsim.collision import _KINDS, contact_pairs, contact_slots
 from diffsim.mjcf import parse_mjcf
 
 F64 = torch.float64
@@ -120,11 +120,30 @@ def _terrain(tiles: int, seed: int = 0) -> str:
     </worldbody></mujoco>"""
 
 
-def test_contact_pairs_are_those_of_mujocos_filter():
+def _slots_one_by_one(spec, pairs):
+    """Each supported pair's slots in turn, the geom whose type comes first in the table as a."""
+    slots = []
+    for g1, g2 in pairs:
+        for a, b in ((g1, g2), (g2, g1)):
+            if (spec.geom_type[a], spec.geom_type[b]) in _KINDS:
+                kind, count = _KINDS[(spec.geom_type[a], spec.geom_type[b])]
+                slots += [(a, b, kind, sub) for sub in range(count)]
+                break
+    return slots
+
+
+def test_contact_pairs_and_slots_are_those_of_mujocos_filter():
     assets = sorted(glob.glob(os.path.join(os.path.dirname(diffsim.__file__), "assets", "*.xml")))
     for source in [*assets, _terrain(60, seed=1), _terrain(60, seed=2)]:
         spec = parse_mjcf(source)
-        assert contact_pairs(spec) == _pairs_one_by_one(spec), source[:60]
+        pairs = _pairs_one_by_one(spec)
+        assert contact_pairs(spec) == pairs, source[:60]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            slots = contact_slots(spec)
+        assert all(v.dtype == np.int32 for v in slots.values())
+        found = list(zip(*(slots[k].tolist() for k in ("slot_geom_a", "slot_geom_b", "slot_kind", "slot_sub"))))
+        assert found == _slots_one_by_one(spec, pairs), source[:60]
 
 
 def test_a_robot_on_thousands_of_static_geoms_loads():
@@ -139,3 +158,18 @@ def test_a_robot_on_thousands_of_static_geoms_loads():
         warnings.simplefilter("ignore")     # box-box pairs have no contact model yet
         model = diffsim.load_mjcf(_terrain(3000), dtype=torch.float32)
     assert model.ngeom == spec.ngeom
+
+
+def test_dofs_out_of_depth_first_order_are_named():
+    from diffsim.model import _derived_topology
+
+    spec = parse_mjcf(diffsim.asset("ant.xml"))
+    topology = _derived_topology(spec)
+    assert topology["dof_subtree_end"][0] == spec.nv      # the free joint's first dof: everything below it
+    spec.dof_parent = np.array(spec.dof_parent)
+    spec.dof_parent[9] = 7          # knee 2 (dof 9) under knee 1 (dof 7): hip 2 (dof 8) sits in between
+    with pytest.raises(ValueError, match="the descendants of dof 6 are not contiguous"):
+        _derived_topology(spec)
+    spec.dof_parent[9], spec.dof_parent[8] = 8, 9
+    with pytest.raises(ValueError, match="dof 8's parent dof 9 comes after it"):
+        _derived_topology(spec)
