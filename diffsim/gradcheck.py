@@ -23,7 +23,7 @@ class GradientReport:
     eps: float = 1e-6
 
     def relative_error(self, name: str | None = None) -> float:
-        """max |analytic - numeric| / max |numeric|, for one input or over all of them."""
+        """``max |analytic - numeric| / max |numeric|``, for one input or over all of them."""
         names = [name] if name else list(self.analytic)
         diff = max(float((self.analytic[n] - self.numeric[n]).abs().max()) for n in names)
         scale = max(float(self.numeric[n].abs().max()) for n in names)
