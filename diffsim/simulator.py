@@ -276,8 +276,8 @@ def capture_graph(device, launches):
 
 class Replay:
     """Recorded launches, replayed one by one on the first call and as one captured graph
-    from the second on. Capturing costs about as much as recording (3 ms for an Ant
-    step on the CPU), so a program that runs only once (in a one-off rollout) never pays it."""
+    from the second on. Capturing costs about as much as recording, so a program that
+    runs only once (in a one-off rollout) never pays it."""
 
     def __init__(self, device, launches: list):
         self.device, self.launches = device, launches
@@ -299,7 +299,7 @@ class StepProgram:
     """One physics step from fixed state arrays to fixed state arrays, its kernel launches
     resolved once (``wp.launch(record_cmd=True)``) so that replaying it costs no Python
     argument handling, and from its second run on replayed as one captured graph
-    (``capture_graph``): a step of one Ant costs about 8 us on the CPU instead of 59.
+    (``capture_graph``), which removes the per-launch Python cost (docs/results/cpu_benchmarks.md).
     With ``requires_grad`` it also holds the adjoint launches, in reverse order, replayed
     the same way: ``backward()`` pulls the gradients in ``qpos_next.grad`` and
     ``qvel_next.grad`` back to the inputs' and the model parameters' gradients.

@@ -157,14 +157,14 @@ def contact_kernels(kind: int):
     contact widths apart (``softplus(-40) < 5e-18``: no force, no gradient) skip the exact
     geometry, and it records which did in ``contact_near``. ``forces_of_near_slots`` is
     the same code reading ``contact_near`` instead of testing, so its adjoint returns at
-    once for far slots instead of replaying their poses and bounding test: most of an
-    Ant's slots (77% in a random walk; the contact adjoint per step at 1024 envs on one
-    CPU core: 2.9 ms -> 2.0 ms). Both give the same gradients bit for bit; a ``wp.Tape``
+    once for far slots instead of replaying their poses and bounding test, which most of
+    an Ant's slots are (docs/results/cpu_benchmarks.md). Both give the same gradients bit
+    for bit; a ``wp.Tape``
     over ``forces`` differentiates it as it is.
 
     A pair of kernels per kind, its kind a compile-time constant (``wp.static``), holds
     only that pair's geometry, so its adjoint declares, zeroes and carries half the
-    adjoint variables of one kernel for every kind (3.3 ms -> 2.9 ms); on a GPU it also
+    adjoint variables of one kernel for every kind; on a GPU it also
     has no divergent branches and needs fewer registers.
     """
     if kind in _contact_kernels:

@@ -9,57 +9,23 @@ buffer (the simulator state is stored with each transition), so dL/dtheta flows 
 the physics and the reward of every step; the critic's value closes the rollout
 (``stop_grad`` unless ``critic_state_gradient``).
 
-Three choices, each measured on CartpoleSwingUp (README, Training):
+The choices that make it learn (the runs behind each: docs/results/hybrid_design.md):
 
-* The critic closes the rollout through the action it scores, not through the state:
-  ``s_H`` is detached, so the critic's value steers ``a_H`` as in SAC's own actor loss,
-  but its slope with respect to the state is never chained back through the simulator.
-  A critic fitted by one-step TD learns values, not slopes; chaining its state gradient
-  back through 32 control steps made the agent collapse (returns from 76 to -32), while
-  the detached closing learns as fast as no closing at all, and keeps the long-term value.
-  (``critic_state_gradient`` chains it; the Ant, below, wants it.)
+* The critic closes the rollout through the action it scores: ``s_H`` is detached, so the
+  critic's value steers ``a_H`` as in SAC's own actor loss, but its slope with respect to
+  the state is not chained back through the simulator (a critic fitted by one-step TD
+  learns values, not slopes). ``critic_state_gradient`` chains it, for tasks whose
+  reward cannot see a failure coming (the Ant's 0/1 healthy bonus).
 * The physics step has an Adam of its own (``physics_lr``, SHAC's betas): SAC's actor
-  loss and the rollout return differ in scale by orders of magnitude, and one optimiser's
-  moment estimates would let the larger drown the other. ``physics_lr`` against
-  ``actor_lr`` is the mixing weight of the two updates. It decays linearly to 0 over
-  the run (as SHAC's actor rate does): the physics step does the early learning, SAC's
-  update the late.
-* The entropy temperature is small and fixed (``init_alpha`` 0.01, ``alpha_lr`` 0). The
-  rollout return is the task's reward alone, and the task rewards near bang-bang
-  actions, whose tanh-squashed entropy is far below SAC's usual target. SAC's
-  temperature tuning then raised alpha from 0.2 to 18 in 60k cartpole steps and the
-  policy collapsed; with alpha fixed at 0.2 the soft values sank below -40 while the
-  returns were positive, and it collapsed too; with alpha fixed at 0.01 it did not.
-
-On the Ant, two more choices. First, ``normalize_obs`` and a smaller ``physics_lr``: the
-policy sits inside the rollout, so its Jacobian with respect to the observation
-multiplies the simulator's at every step. With raw observations (under random actions
-the joint velocities spread by 3.5 rad/s, the torso's height by 0.07 m), physics steps
-alone made the very 8-step return they descend *worse*, from a fixed set of start states
-(7.6 to 5.4 in 250 steps at rate 1e-3, to 6.5 at 3e-4), and in training the actor fell
-within 10 control steps. Standardised by running statistics and at 3e-4, the same steps
-raise it (7.5 to 8.7). Second, ``critic_state_gradient``: there the critic's slope in
-the last state is chained back through the rollout, as SHAC chains its value's. The
-healthy bonus is 0 or 1, so the rollout's own reward cannot see a fall coming; the
-critic's slope can. With it, seeds 1 to 3 reached 1700 at 550k, 400k and 350k
-environment steps (best 2127, 2799 and 2881; SAC: 1096 after 600k); without it, seed 1
-was at 1441 after 600k.
-
-How much of this is the physics step? SAC with the hybrid agent's own SAC settings and no
-physics step (``--set sac.init_alpha=0.01 --set sac.alpha_lr=0``, plus
-``sac.normalize_obs=true`` where the hybrid normalises) is the fair control, and it is
-much stronger than SAC with its tuned temperature. Three seeds each (README, Training):
-on the cartpole it reaches 40 at 10k-20k steps (hybrid 5k, tuned SAC 40k-50k) and its
-best evaluations are 77-96 (hybrid 121-167); on the gripper's default contact, with the
-Ant's recipe above, it lifts the box (300) at 10k-50k steps, the hybrid agent at
-10k-30k and tuned SAC at 90k-260k; on the Ant it walked in two seeds of three (1700 at
-350k and 550k, best 2871) and stood in the third, where the hybrid agent walked in all
-three. So a small fixed temperature (and, on
-the Ant and the gripper, normalisation) does much of the work; the physics step adds a
-factor of up to 3 in steps and higher returns on the cartpole, 1.5x in the median on the
-gripper, and on the Ant its share is within the spread between seeds. The gripper's
-first hybrid settings (raw observations, ``physics_lr`` 1e-3, detached closing) scored at
-most 78 in 60k steps (seed 1), where the Ant's recipe passed 300 at 30k.
+  loss and the rollout return differ in scale by orders of magnitude. ``physics_lr``
+  against ``actor_lr`` is the mixing weight of the two updates; it decays linearly to 0
+  over the run, so the physics step does the early learning and SAC's update the late.
+* The entropy temperature is small and fixed (``init_alpha`` 0.01, ``alpha_lr`` 0): the
+  task rewards near bang-bang actions, whose tanh-squashed entropy is far below SAC's
+  usual target, and a tuned temperature grows until the policy collapses.
+* ``normalize_obs``: the policy sits inside the rollout, so its Jacobian with respect to
+  the observation multiplies the simulator's at every step; standardised observations
+  (and a smaller ``physics_lr``) keep the product tame on the Ant and the gripper.
 
 Short horizons keep the gradient informative (long contact-rich horizons make it
 explode); ``physics_grad_clip`` bounds the step, and a non-finite loss or gradient is
