@@ -10,7 +10,7 @@ How gradients work (``_Rollout``):
 * every physics step is a ``StepProgram``: its kernel launches and their adjoints are
   recorded once and replayed, so Python does not re-resolve arguments per launch;
 * when gradients are needed, forward keeps the intermediates of as many of the rollout's
-  last control steps as fit in ``MAX_STORED_BYTES`` (by default 256 MiB on a CPU, a
+  last control steps as fit in ``model.options.max_stored_bytes`` (by default 256 MiB on a CPU, a
   quarter of the GPU's memory on CUDA), one set of buffers per control step leased from
   a cached pool until the backward pass has used them, and backward only replays the
   adjoints for those;
@@ -57,7 +57,7 @@ class SimulationError(RuntimeError):
 def _simulator(model: Model, grad_params: frozenset = frozenset()) -> Simulator:
     """The model's simulator whose adjoints accumulate the gradients of ``grad_params``
     (the parameters that require grad) and of no other parameter."""
-    cache = model.__dict__.setdefault("_simulators", {})
+    cache = model.caches.simulators
     if grad_params not in cache:
         cache[grad_params] = Simulator(model, grad_params)
     return cache[grad_params]
@@ -65,7 +65,7 @@ def _simulator(model: Model, grad_params: frozenset = frozenset()) -> Simulator:
 
 def _buffers(model: Model, batch: int) -> StepBuffers:
     """Reusable buffers for forward-only work, one set per batch size."""
-    cache = model.__dict__.setdefault("_buffers", {})
+    cache = model.caches.buffers
     if batch not in cache:
         cache[batch] = StepBuffers(model, batch)
     return cache[batch]
@@ -237,7 +237,6 @@ class _ControlStepRunner:
 # Forward-only rollouts stage up to this many control steps' controls and states at a
 # time, fewer where that would take more than 16 MiB (large batches, where the per-step
 # copies that staging saves cost little beside the step).
-TRAJECTORY_CHUNK = 64
 _STAGING_BYTES = 16 * 2**20
 
 
@@ -251,7 +250,7 @@ class _TrajectoryStaging:
     def __init__(self, model: Model, batch: int, states: list, ctrl_wp):
         device = model.wp_device
         bytes_per_step = batch * (model.nq + model.nv + model.nu) * torch.finfo(model.dtype).bits // 8
-        self.chunk = chunk = max(1, min(TRAJECTORY_CHUNK, _STAGING_BYTES // bytes_per_step))
+        self.chunk = chunk = max(1, min(model.options.trajectory_chunk, _STAGING_BYTES // bytes_per_step))
         self.ctrls = torch.zeros(batch, chunk, model.nu, dtype=model.dtype, device=model.device)
         self.qpos = torch.zeros(batch, chunk, model.nq, dtype=model.dtype, device=model.device)
         self.qvel = torch.zeros(batch, chunk, model.nv, dtype=model.dtype, device=model.device)
@@ -267,12 +266,13 @@ class _TrajectoryStaging:
             if model.nu > 0:
                 launches.append(wp.launch(trajectory.load_control, dim=batch, device=device, record_cmd=True,
                                           inputs=[ctrls, step, ctrl_wp]))
-            self.store_and_load.append(Replay(device, [launch.launch for launch in launches]))
+            self.store_and_load.append(Replay(device, [launch.launch for launch in launches],
+                                              model.options.capture_graphs))
 
 
 def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool,
             grad_params: frozenset = frozenset()) -> _ControlStepRunner:
-    cache = model.__dict__.setdefault("_runners", {})
+    cache = model.caches.runners
     # a forward-only runner serves every frame_skip; contact on/off is baked into the recording
     key = (batch, frame_skip if requires_grad else 0, requires_grad, model.enable_contact)
     if grad_params:
@@ -284,20 +284,15 @@ def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool,
     return runner
 
 
-# Forward keeps the per-step intermediates of as many control steps as fit in this many
-# bytes (the rollout's last ones), so backward only replays the adjoint kernels there; it
-# recomputes the earlier steps, and memory stays bounded by the saved states plus this.
-# None: 256 MiB for a model on the CPU, a quarter of the GPU's memory for one on CUDA
-# (see ``stored_bytes_budget``). The pool keeps what it allocated for reuse until
-# ``free_buffers(model)``.
-MAX_STORED_BYTES = None
-
-
-def stored_bytes_budget(device: torch.device) -> int:
-    """The bytes of intermediates that rollouts of a model on ``device`` may keep for
-    their backward passes (``MAX_STORED_BYTES``, or its device default)."""
-    if MAX_STORED_BYTES is not None:
-        return int(MAX_STORED_BYTES)
+def stored_bytes_budget(model: Model) -> int:
+    """The bytes of intermediates that the model's rollouts may keep for their backward
+    passes: ``model.options.max_stored_bytes``, or its device default (256 MiB on a CPU, a
+    quarter of the GPU's memory on CUDA). Forward keeps the intermediates of as many of a
+    rollout's last control steps as fit; backward recomputes the earlier ones. The pool
+    keeps what it allocated for reuse until ``free_buffers(model)``."""
+    if model.options.max_stored_bytes is not None:
+        return int(model.options.max_stored_bytes)
+    device = model.device
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).total_memory // 4
     return 256 * 2**20
@@ -345,7 +340,7 @@ class _StoredSteps:
             self.free.append(self._new_runner())           # to measure one control step's buffers
             arrays = [a for p in self.free[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
             self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
-        budget = stored_bytes_budget(self.model.device) // self.bytes_per_step   # control steps
+        budget = stored_bytes_budget(self.model) // self.bytes_per_step   # control steps
         while self.free and self.allocated > budget:        # the budget was lowered since
             self.free.pop()
             self.allocated -= 1
@@ -370,7 +365,7 @@ class _Lease:
 
 
 def _stored_steps(model: Model, batch: int, frame_skip: int) -> _StoredSteps:
-    cache = model.__dict__.setdefault("_stored", {})
+    cache = model.caches.stored_steps
     key = (batch, frame_skip, model.enable_contact)
     if key not in cache:
         cache[key] = _StoredSteps(model, batch, frame_skip)
@@ -378,9 +373,9 @@ def _stored_steps(model: Model, batch: int, frame_skip: int) -> _StoredSteps:
 
 
 def free_buffers(model: Model):
-    """Release the buffers diffsim caches for a model (recorded steps, stored rollouts)."""
-    for name in ("_runners", "_stored", "_buffers", "_simulators"):
-        model.__dict__.pop(name, None)
+    """Release the buffers diffsim caches for a model (recorded steps, stored rollouts);
+    the next rollout records its steps again, with the model's current ``options``."""
+    model.caches.clear()
 
 
 def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpos_traj, qvel_traj):

@@ -22,7 +22,6 @@ compared side by side in one run; this is the only place speed and memory are me
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -93,10 +92,14 @@ def _write(path, payload):
 
 # --- grad ------------------------------------------------------------------------------------
 
-def _ant_problem(batch, horizon, dtype, device="cpu", seed=0):
+def _ant_problem(batch, horizon, dtype, device="cpu", seed=0, options=None):
+    """The Ant, a batch of its initial states and random controls; ``options``: the model's
+    simulation options to set (``diffsim.options.Options`` field -> value)."""
     import diffsim
 
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, device=device)
+    for name, value in (options or {}).items():
+        setattr(model.options, name, value)
     g = torch.Generator().manual_seed(seed)
     qpos = model.qpos0[None].repeat(batch, 1).to(device)
     qvel = torch.zeros(batch, model.nv, dtype=dtype, device=device)
@@ -109,12 +112,12 @@ def _loss(qpos_traj, qvel_traj):
     return qpos_traj[:, -1, 0].sum() - 1e-3 * (qvel_traj ** 2).sum()
 
 
-def _time_diffsim(batch, horizon, frame_skip, dtype, device, repeats, every_param=False):
+def _time_diffsim(batch, horizon, frame_skip, dtype, device, repeats, every_param=False, options=None):
     """Best forward and backward seconds of the gradient w.r.t. the controls (and, with
     ``every_param``, w.r.t. every physical parameter of the model as well)."""
     import diffsim
 
-    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, dtype, device)
+    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, dtype, device, options=options)
     ctrls.requires_grad_()
     if every_param:
         for tensor in model.params.values():
@@ -161,23 +164,8 @@ def _time_mjstep(batch, horizon, frame_skip, repeats):
     return min(forward), min(backward), c.grad
 
 
-_STORED_HELP = ("MiB of intermediates a rollout keeps for its backward pass (diffsim.autograd.MAX_STORED_BYTES; "
+_STORED_HELP = ("MiB of intermediates a rollout keeps for its backward pass (model.options.max_stored_bytes; "
                 "default: 256 on a CPU, a quarter of the GPU's memory on CUDA)")
-
-
-@contextlib.contextmanager
-def _temporarily(module_name: str, name: str, value):
-    """Set ``diffsim.<module_name>.<name>`` to ``value`` for the block (None: leave it)."""
-    import importlib
-
-    module = importlib.import_module(f"diffsim.{module_name}")
-    saved = getattr(module, name)
-    if value is not None:
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, saved)
 
 
 def _stored_bytes(mib):
@@ -185,18 +173,28 @@ def _stored_bytes(mib):
     return None if mib is None else int(mib * 2**20)
 
 
+def _stored_budget(device, mib) -> int:
+    """The budget a model on ``device`` gets with ``--max-stored-mib mib``, in bytes."""
+    from types import SimpleNamespace
+
+    from diffsim.autograd import stored_bytes_budget
+    from diffsim.options import Options
+
+    return stored_bytes_budget(SimpleNamespace(options=Options(max_stored_bytes=_stored_bytes(mib)),
+                                               device=torch.device(device)))
+
+
 def bench_grad(args):
-    from diffsim import autograd
 
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     rows, results = [], []
     for batch in args.batch:
-        with _temporarily("autograd", "MAX_STORED_BYTES", _stored_bytes(args.max_stored_mib)):
-            f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats)
-            budget = autograd.stored_bytes_budget(torch.device(args.device))
-            if args.every_param:
-                fp, bp, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats,
-                                          every_param=True)
+        options = {"max_stored_bytes": _stored_bytes(args.max_stored_mib)}
+        f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats, options=options)
+        budget = _stored_budget(args.device, args.max_stored_mib)
+        if args.every_param:
+            fp, bp, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats,
+                                      every_param=True, options=options)
         entry = {"batch": batch, "diffsim_forward_s": f, "diffsim_backward_s": b, "diffsim_total_s": f + b,
                  "backward_over_forward": b / f,
                  "stored_budget_mib": budget / 2**20}
@@ -288,10 +286,10 @@ def _time_mujoco_warp_forward(batch, steps, device, repeats):
     return best
 
 
-def _time_diffsim_forward(batch, steps, dtype, device, repeats):
+def _time_diffsim_forward(batch, steps, dtype, device, repeats, options=None):
     import diffsim
 
-    model, qpos, qvel, _ = _ant_problem(batch, 1, dtype, device)
+    model, qpos, qvel, _ = _ant_problem(batch, 1, dtype, device, options=options)
     g = torch.Generator().manual_seed(0)
     ctrls = (2 * torch.rand(batch, steps, model.nu, generator=g, dtype=torch.float64) - 1).to(dtype).to(device)
     with torch.no_grad():
@@ -313,7 +311,7 @@ def bench_forward(args):
     args.batch = batches = args.batch or ([1, 64, 1024, 4096, 16384] if on_gpu else [1, 64, 1024])
     mujoco_warp = args.mujoco_warp if args.mujoco_warp is not None else on_gpu
     rows, results = [], []
-    # the tree recursions' launch layout that is not this device's default (see diffsim.simulator.TREE_PARALLEL)
+    # the tree recursions' launch layout that is not this device's default (see diffsim.options)
     other_walk = "tree per env" if on_gpu else "tree per level"
     for batch in batches:
         seconds, dt = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
@@ -322,13 +320,13 @@ def bench_forward(args):
                  "diffsim_sim_s_per_s": batch * args.steps * dt / seconds}
         row = [batch, f"{entry['diffsim_steps_per_s']:.0f}", f"{entry['diffsim_sim_s_per_s']:.1f}"]
         if args.compare_launches:
-            with _temporarily("simulator", "CAPTURE_GRAPHS", False):    # a fresh model records without graphs
-                seconds_launched, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
+            seconds_launched, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats,
+                                                        options={"capture_graphs": False})
             entry["diffsim_launch_by_launch_steps_per_s"] = batch * args.steps / seconds_launched
             row += [f"{entry['diffsim_launch_by_launch_steps_per_s']:.0f}"]
         if args.compare_tree_walks:
-            with _temporarily("simulator", "TREE_PARALLEL", not on_gpu):
-                seconds_other, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
+            seconds_other, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats,
+                                                     options={"tree_parallel": not on_gpu})
             steps_per_s = batch * args.steps / seconds_other
             entry[f"diffsim_{other_walk.replace(' ', '_')}_steps_per_s"] = steps_per_s
             row += [f"{steps_per_s:.0f}"]
@@ -389,8 +387,8 @@ def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib
     import diffsim
     from diffsim.simulator import Simulator, StepBuffers
 
-    diffsim.autograd.MAX_STORED_BYTES = _stored_bytes(max_stored_mib)   # a fresh process: no need to restore
-    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32, device)
+    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32, device,
+                                            options={"max_stored_bytes": _stored_bytes(max_stored_mib)})
     base = _peak_mib(device)
     if mode == "diffsim":
         ctrls.requires_grad_()
@@ -412,7 +410,7 @@ def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib
     if device != "cpu":
         torch.cuda.synchronize(device)
     print(json.dumps({"peak_mib": _peak_mib(device), "baseline_mib": base,
-                      "stored_budget_mib": diffsim.autograd.stored_bytes_budget(torch.device(device)) / 2**20}))
+                      "stored_budget_mib": diffsim.autograd.stored_bytes_budget(model) / 2**20}))
 
 
 def bench_memory(args):

@@ -14,6 +14,7 @@ import torch
 import warp as wp
 
 from diffsim.collision import contact_slots
+from diffsim.options import Options
 from diffsim.spec import JOINT_BALL, JOINT_FREE, ModelSpec
 
 # Parameters a user may identify or tune, with their per-element Warp vector length
@@ -83,6 +84,28 @@ def warp_type(scalar, length):
     return wp.types.vector(length=length, dtype=scalar)
 
 
+class ModelCaches:
+    """What ``diffsim.autograd`` keeps for a model between calls, so that repeated rollouts
+    reuse their recorded steps and buffers; ``diffsim.autograd.free_buffers(model)``
+    empties it.
+
+    Attributes:
+        simulators: frozenset of parameter names whose gradients the adjoints accumulate
+            -> ``Simulator``.
+        buffers: batch size -> ``StepBuffers`` for forward-only work (mass matrix, bias forces).
+        runners: (batch, frame_skip, ...) -> the recorded control step of a rollout.
+        stored_steps: (batch, frame_skip, contact on) -> the pool of recorded steps whose
+            intermediates a rollout keeps for its backward pass.
+    """
+
+    def __init__(self):
+        self.simulators, self.buffers, self.runners, self.stored_steps = {}, {}, {}, {}
+
+    def clear(self):
+        for cache in (self.runners, self.stored_steps, self.buffers, self.simulators):
+            cache.clear()
+
+
 class Model:
     """A compiled model on ``device`` in ``dtype``; see ``diffsim.load_mjcf``.
 
@@ -102,12 +125,17 @@ class Model:
         tree_walks, contact_kinds: how the simulator launches the tree recursions (the
             whole tree per thread, or level by level) and the contact kernels (one per
             pair kind); index arrays in ``topology``.
+        options: how the steps run (``diffsim.options.Options``: graph capture, tree
+            layout, the budget of intermediates stored for backward).
+        caches: what ``diffsim.autograd`` keeps between calls (``ModelCaches``).
     """
 
     def __init__(self, spec: ModelSpec, dtype=torch.float32, device="cpu"):
         if dtype not in _WARP_SCALAR:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.spec = spec
+        self.options = Options()
+        self.caches = ModelCaches()
         self.dtype = dtype
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():

@@ -106,14 +106,6 @@ def _element_shape(dtype) -> tuple:
     return tuple(getattr(dtype, "_shape_", ()))
 
 
-# How the tree recursions (body frames, dof velocities) are launched: True, a thread per
-# (environment, body), one launch per tree level, which fills a GPU; False, a thread per
-# environment walking the whole tree, the least work and the fewest launches, fastest on
-# a CPU. None: True on a GPU, False on a CPU. Both give the same states bit for bit.
-# Like CAPTURE_GRAPHS, it applies to steps not recorded yet.
-TREE_PARALLEL = None
-
-
 class Simulator:
     """Launches the stages of a step for one model. All arrays are Warp arrays of shape
     (B, nq), (B, nv) or (B, nu) in the model's precision and on its device.
@@ -139,7 +131,9 @@ class Simulator:
         """The index ranges of the tree recursions' launches (see kinematics.py), parents
         first; ``kind``: "body" or "dof"."""
         walks = self.model.tree_walks
-        parallel = TREE_PARALLEL if TREE_PARALLEL is not None else self.model.wp_device.is_cuda
+        parallel = self.model.options.tree_parallel      # see diffsim.options; both give the same states
+        if parallel is None:
+            parallel = self.model.wp_device.is_cuda
         column = 0 if kind == "body" else 1
         if not parallel:
             return [self.model.warp(walks["whole"][column])]
@@ -239,11 +233,6 @@ class Simulator:
             w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next], dev)
 
 
-# Replay each step as one captured graph (a CUDA graph on a GPU, Warp's APIC operation
-# stream on the CPU) rather than launch by launch. Set False to compare or debug; it
-# applies to steps not captured yet (``diffsim.autograd.free_buffers(model)`` drops the others).
-CAPTURE_GRAPHS = True
-
 _capture_streams = {}
 
 
@@ -254,7 +243,7 @@ def capture_graph(device, launches):
     On CUDA the capture runs on a side stream of its own (capture is illegal on torch's
     default stream); ``wp.capture_launch`` later replays the graph on the current stream.
     """
-    if not CAPTURE_GRAPHS or not launches:
+    if not launches:
         return None
     try:
         stream = None
@@ -276,16 +265,17 @@ def capture_graph(device, launches):
 
 class Replay:
     """Recorded launches, replayed one by one on the first call and as one captured graph
-    from the second on. Capturing costs about as much as recording, so a program that
-    runs only once (in a one-off rollout) never pays it."""
+    from the second on (unless ``capture`` is False: ``model.options.capture_graphs``).
+    Capturing costs about as much as recording, so a program that runs only once (in a
+    one-off rollout) never pays it."""
 
-    def __init__(self, device, launches: list):
-        self.device, self.launches = device, launches
+    def __init__(self, device, launches: list, capture: bool = True):
+        self.device, self.launches, self.capture = device, launches, capture
         self.graph = None
         self.calls = 0
 
     def __call__(self):
-        if self.calls == 1 and self.graph is None:
+        if self.capture and self.calls == 1 and self.graph is None:
             self.graph = capture_graph(self.device, self.launches)
         self.calls += 1
         if self.graph is not None:
@@ -341,8 +331,9 @@ class StepProgram:
                         launch = wp.launch(source, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
                                            adjoint=True, record_cmd=True)
                     self._adjoint.append(launch.launch)
-        self._forward = Replay(device, self._forward)
-        self._adjoint = Replay(device, self._adjoint)
+        capture = sim.model.options.capture_graphs
+        self._forward = Replay(device, self._forward, capture)
+        self._adjoint = Replay(device, self._adjoint, capture)
 
     def gradient_arrays(self) -> list:
         """The torch buffers holding the gradients of every intermediate array, to be zeroed before a replay."""

@@ -46,13 +46,12 @@ def test_gradcheck_step_hinge_model_all_inputs_and_parameters():
 
 
 @pytest.mark.parametrize("steps_that_fit", [None, 0])                   # stored, or recomputed in backward
-def test_only_the_parameters_that_require_grad_accumulate_gradients(monkeypatch, steps_that_fit):
+def test_only_the_parameters_that_require_grad_accumulate_gradients(steps_that_fit):
     """A step is recorded for the set of parameters that require grad: the adjoints add
     nothing for the others, and switching the set between rollouts of one model gives
     each parameter the gradient it gets when every parameter requires grad."""
-    if steps_that_fit is not None:
-        monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", steps_that_fit)
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model.options.max_stored_bytes = steps_that_fit
     qpos = model.qpos0[None].repeat(2, 1)                  # falls onto its feet: contact and friction
     ctrls = 0.4 * torch.sin(torch.arange(2 * 6 * model.nu, dtype=F64)).reshape(2, 6, model.nu)
     qvel = torch.zeros(2, model.nv, dtype=F64)
@@ -300,12 +299,12 @@ def test_blow_up_names_environments_and_step():
 
 @pytest.mark.parametrize("asset", ["pendulum.xml", "free_body.xml"])   # with controls and without (nu = 0)
 @pytest.mark.parametrize("steps_that_fit", [None, 0, 3])                 # all, none or the last 3 steps stored
-def test_non_finite_gradient_is_reported_with_step_and_environment(monkeypatch, asset, steps_that_fit):
+def test_non_finite_gradient_is_reported_with_step_and_environment(asset, steps_that_fit):
     model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)
     if steps_that_fit is not None:
         pool = diffsim.autograd._stored_steps(model, 2, 1)
         pool.lease(1).release()                                          # measures one step's bytes
-        monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", steps_that_fit * pool.bytes_per_step)
+        model.options.max_stored_bytes = steps_that_fit * pool.bytes_per_step
     ctrls = torch.zeros(2, 10, model.nu, dtype=F64, requires_grad=True)
     qvel = torch.zeros(2, model.nv, dtype=F64, requires_grad=True)
     qpos_traj, _ = diffsim.rollout(model, model.qpos0[None].repeat(2, 1) + 0.2, qvel, ctrls)
@@ -332,7 +331,7 @@ def test_cuda_matches_cpu():
             qpos[:, -1, :3].sum().backward()
         results.append((qpos.cpu(), c.grad.cpu()))
     # the steps ran as CUDA graphs, not launch by launch
-    programs = [p for pool in gpu.__dict__["_stored"].values() for r in pool.free for p in r.programs]
+    programs = [p for pool in gpu.caches.stored_steps.values() for r in pool.free for p in r.programs]
     assert programs and all(p._forward.graph is not None and p._adjoint.graph is not None for p in programs)
     # ... with the tree recursions launched level by level, a thread per (env, body)
     assert all(_launch_dims(p, "forward_kinematics") == [(4, 1), (4, 1), (4, 4), (4, 4)] for p in programs)
@@ -350,17 +349,15 @@ def _launch_dims(program, kernel_name):
 
 
 @pytest.mark.parametrize("asset", ["ant.xml", "ball_chain.xml"])
-def test_tree_walks_per_level_equal_tree_walks_per_environment(monkeypatch, asset):
-    """``TREE_PARALLEL`` launches the tree recursions a level at a time, a thread per (env,
+def test_tree_walks_per_level_equal_tree_walks_per_environment(asset):
+    """``options.tree_parallel`` launches the tree recursions a level at a time, a thread per (env,
     body) (the GPU's default), or a thread per env walking the whole tree (the CPU's). The
     same arithmetic in the same order: states agree bit for bit, through contact; gradients
     differ only in the order the adjoints of sibling bodies are summed."""
-    from diffsim import simulator
-
     results = []
     for parallel in (True, False):
-        monkeypatch.setattr(simulator, "TREE_PARALLEL", parallel)
         model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)      # fresh: nothing recorded yet
+        model.options.tree_parallel = parallel
         g = torch.Generator().manual_seed(3)
         qpos = model.qpos0[None].repeat(2, 1) + 0.1 * torch.randn(2, model.nq, generator=g, dtype=F64)
         if asset == "ant.xml":
@@ -371,7 +368,7 @@ def test_tree_walks_per_level_equal_tree_walks_per_environment(monkeypatch, asse
         mass = model.body_mass.requires_grad_()
         q, v = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=2)
         (q[:, -1].sin().sum() + (v ** 2).sum()).backward()
-        program = next(iter(model.__dict__["_stored"].values())).free[0].programs[0]
+        program = next(iter(model.caches.stored_steps.values())).free[0].programs[0]
         results.append((_launch_dims(program, "forward_kinematics"), q.detach(), v.detach(),
                         qvel.grad, ctrls.grad, mass.grad))
     levels = diffsim.model.body_levels(model.spec.body_parent)
@@ -393,20 +390,28 @@ def test_stored_bytes_budget_defaults_by_device(monkeypatch):
     """256 MiB of stored intermediates on a CPU, a quarter of the card on CUDA, unless set."""
     from types import SimpleNamespace
 
+    from diffsim.options import Options
+
     budget = diffsim.autograd.stored_bytes_budget
-    assert budget(torch.device("cpu")) == 256 * 2**20
+    cpu = diffsim.load_mjcf(diffsim.asset("pendulum.xml"))
+    gpu = SimpleNamespace(options=Options(), device=torch.device("cuda:0"))    # what the budget reads of a model
+    assert budget(cpu) == 256 * 2**20
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=80 * 2**30))
-    assert budget(torch.device("cuda:0")) == 20 * 2**30
-    monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", 3 * 2**20)
-    assert budget(torch.device("cuda:0")) == budget(torch.device("cpu")) == 3 * 2**20
+    assert budget(gpu) == 20 * 2**30
+    cpu.options.max_stored_bytes = gpu.options.max_stored_bytes = 3 * 2**20
+    assert budget(gpu) == budget(cpu) == 3 * 2**20
+    with pytest.raises(ValueError, match="max_stored_bytes must be a number of bytes >= 0 or None"):
+        cpu.options.max_stored_bytes = -1
+    with pytest.raises(AttributeError, match="no simulation option 'max_stored'"):
+        cpu.options.max_stored = 1
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs CUDA"))])
 @pytest.mark.parametrize("steps_that_fit", [0, 5])
-def test_recomputing_backward_equals_stored_backward(monkeypatch, steps_that_fit, device):
+def test_recomputing_backward_equals_stored_backward(steps_that_fit, device):
     """Forward keeps the intermediates of as many of a rollout's last control steps as fit
-    in ``MAX_STORED_BYTES``; backward recomputes the others: the same gradients whether
+    in ``options.max_stored_bytes``; backward recomputes the others: the same gradients whether
     all, some or none of the 12 steps were stored (on CUDA, recomputed steps replay graphs)."""
     model, qpos, qvel = settled_ant()
     if device != "cpu":
@@ -416,26 +421,23 @@ def test_recomputing_backward_equals_stored_backward(monkeypatch, steps_that_fit
     stored = _ant_gradients(model, qpos, qvel, ctrls)
     pool = diffsim.autograd._stored_steps(model, 1, 2)
     assert pool.allocated == 12
-    monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", steps_that_fit * pool.bytes_per_step)
+    model.options.max_stored_bytes = steps_that_fit * pool.bytes_per_step
     recomputed = _ant_gradients(model, qpos, qvel, ctrls)
     assert pool.allocated == steps_that_fit              # the pool shrank to the budget
     torch.testing.assert_close(recomputed, stored, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("stored", [True, False])
-def test_captured_graphs_replay_exactly_what_the_launches_do(monkeypatch, stored):
-    """Each step runs as one captured graph (``CAPTURE_GRAPHS``): the same kernels in the
+def test_captured_graphs_replay_exactly_what_the_launches_do(stored):
+    """Each step runs as one captured graph (``options.capture_graphs``): the same kernels in the
     same order as launch by launch, so states and gradients agree bit for bit, through
     contact and with a parameter gradient, whether backward stores or recomputes."""
-    from diffsim import simulator
-
-    if not stored:
-        monkeypatch.setattr(diffsim.autograd, "MAX_STORED_BYTES", 0)
     _, qpos, qvel = settled_ant()
     results = []
     for capture in (True, False):
-        monkeypatch.setattr(simulator, "CAPTURE_GRAPHS", capture)
         model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)   # fresh: nothing recorded yet
+        model.options.capture_graphs = capture
+        model.options.max_stored_bytes = None if stored else 0
         assert feet_touch(model, qpos, qvel)
         mass = model.body_mass.requires_grad_()
         ctrls = (0.4 * torch.sin(torch.arange(2 * 15 * model.nu, dtype=F64))).reshape(2, 15, model.nu)
@@ -444,8 +446,8 @@ def test_captured_graphs_replay_exactly_what_the_launches_do(monkeypatch, stored
             c = ctrls.clone().requires_grad_()
             q, v = diffsim.rollout(model, qpos.repeat(2, 1), qvel.repeat(2, 1), c, frame_skip=3)
             (q[:, -1, :3].sum() + (v ** 2).sum()).backward()
-        programs = [p for runner in model.__dict__["_runners"].values() for p in runner.programs]
-        programs += [p for pool in model.__dict__.get("_stored", {}).values() for r in pool.free for p in r.programs]
+        programs = [p for runner in model.caches.runners.values() for p in runner.programs]
+        programs += [p for pool in model.caches.stored_steps.values() for r in pool.free for p in r.programs]
         for replay in ("_forward", "_adjoint"):
             rerun = [getattr(p, replay) for p in programs if getattr(p, replay).calls >= 2]
             assert rerun and all((r.graph is not None) == capture for r in rerun)
@@ -456,15 +458,15 @@ def test_captured_graphs_replay_exactly_what_the_launches_do(monkeypatch, stored
 
 
 @pytest.mark.parametrize("frame_skip", [1, 2, 3])
-def test_forward_only_rollout_equals_step_by_step_and_the_stored_rollout(monkeypatch, frame_skip):
+def test_forward_only_rollout_equals_step_by_step_and_the_stored_rollout(frame_skip):
     """A rollout without gradients moves controls in and states out through staging
-    buffers, a chunk of control steps at a time (``TRAJECTORY_CHUNK``, 4 here, so 11 steps
+    buffers, a chunk of control steps at a time (``options.trajectory_chunk``, 4 here, so 11 steps
     cross two chunk boundaries, the last chunk short): its states equal, bit for bit,
     stepping one control at a time and the rollout that stores its steps for backward
     (which loads and stores with torch), through contact and with two environments."""
-    monkeypatch.setattr(diffsim.autograd, "TRAJECTORY_CHUNK", 4)
     _, qpos, qvel = settled_ant()
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model.options.trajectory_chunk = 4
     assert feet_touch(model, qpos, qvel)
     qpos, qvel = qpos.repeat(2, 1), qvel.repeat(2, 1)
     ctrls = (0.4 * torch.sin(torch.arange(2 * 11 * model.nu, dtype=F64))).reshape(2, 11, model.nu)
@@ -477,7 +479,7 @@ def test_forward_only_rollout_equals_step_by_step_and_the_stored_rollout(monkeyp
     stored_q, stored_v = diffsim.rollout(model, qpos, qvel, ctrls.clone().requires_grad_(), frame_skip=frame_skip)
     assert stored_q.grad_fn is not None
     assert torch.equal(stored_q.detach(), q_traj) and torch.equal(stored_v.detach(), v_traj)
-    staging = model.__dict__["_runners"][(2, 0, False, True)].staging
+    staging = model.caches.runners[(2, 0, False, True)].staging
     assert staging.ctrls.shape[1] == 4 and any(replay.graph is not None for replay in staging.store_and_load)
     assert not torch.equal(q_traj[:, 0], q_traj[:, -1])
 
@@ -500,7 +502,7 @@ def test_a_warp_that_cannot_capture_falls_back_to_launches_with_a_warning(monkey
     with pytest.warns(RuntimeWarning, match="could not capture a step as a graph"):
         qpos = diffsim.rollout(model, *start, ctrls)[0]
     torch.testing.assert_close(qpos, expected, rtol=0, atol=0)
-    runner = next(iter(model.__dict__["_runners"].values()))
+    runner = next(iter(model.caches.runners.values()))
     rerun = [p._forward for p in runner.programs if p._forward.calls >= 2]
     assert rerun and all(r.graph is None for r in rerun)
 

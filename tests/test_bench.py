@@ -5,7 +5,6 @@ import importlib.util
 import json
 
 import pytest
-import torch
 
 from diffsim import bench
 
@@ -29,8 +28,6 @@ def test_forward_puts_diffsim_beside_mujoco(capsys, tmp_path):
         assert r["diffsim_sim_s_per_s"] == pytest.approx(r["diffsim_steps_per_s"] * 0.005)   # the Ant's dt
         assert r["diffsim_over_mujoco_1thread"] == pytest.approx(r["diffsim_steps_per_s"] / r["mujoco_1thread_steps_per_s"])
     assert "diffsim / MuJoCo 1 thread" in table and "tree per level" in table and "MuJoCo Warp" not in table
-    from diffsim import simulator
-    assert simulator.CAPTURE_GRAPHS is True and simulator.TREE_PARALLEL is None     # the variants were put back
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp is not installed")
@@ -48,8 +45,6 @@ def test_grad_times_forward_and_backward_beside_mjstep(capsys, tmp_path):
                          "--max-stored-mib", "0")
     r = report["results"][0]
     assert r["stored_budget_mib"] == 0
-    from diffsim import autograd
-    assert autograd.MAX_STORED_BYTES is None and autograd.stored_bytes_budget(torch.device("cpu")) == 256 * 2**20
     assert r["diffsim_backward_s"] > 0 and r["mjstep_total_s"] > 0
     assert r["backward_over_forward"] == pytest.approx(r["diffsim_backward_s"] / r["diffsim_forward_s"])
     assert "MjStep" in table

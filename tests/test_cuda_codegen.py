@@ -35,9 +35,9 @@ def _launched_kernels(model):
     """The step programs rollouts left in the model's caches, and the kernels of their
     forward and adjoint replays (the adjoint's contact kernels are ``contact.ADJOINT_SOURCE``'s)
     and of the forward-only runners' staging replays."""
-    programs = [p for pool in model.__dict__["_stored"].values() for r in pool.free for p in r.programs]
+    programs = [p for pool in model.caches.stored_steps.values() for r in pool.free for p in r.programs]
     replays = [launch for p in programs for launch in p._forward.launches + p._adjoint.launches]
-    for runner in model.__dict__["_runners"].values():
+    for runner in model.caches.runners.values():
         if runner.staging is not None:
             replays += [launch for replay in runner.staging.store_and_load for launch in replay.launches]
     kernels = set()

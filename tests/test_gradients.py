@@ -213,7 +213,7 @@ def test_contact_adjoint_twin_equals_warps_generated_adjoint():
     qpos_traj, qvel_traj = diffsim.rollout(model, qpos, qvel, c)
     (qpos_traj[0, -1] @ torch.tensor(w_qpos) + qvel_traj[0, -1] @ torch.tensor(w_qvel)).backward()
 
-    runner = next(iter(model.__dict__["_stored"].values())).free[0]
+    runner = next(iter(model.caches.stored_steps.values())).free[0]
     near = runner.programs[0].buffers.contact_near.numpy()
     assert near.min() == 0 and near.max() == 1               # both kinds of slot in one step
     np.testing.assert_allclose(qpos.grad.numpy()[0], g_qpos, rtol=1e-11, atol=1e-13)

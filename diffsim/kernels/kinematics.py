@@ -10,7 +10,7 @@ children in both orders), and are launched over (environment, range):
   work, fastest on a CPU;
 * one launch per tree level, a range per body of the level: a thread per (environment,
   body), which fills a GPU; each level reads its parents' values from the launch before.
-Both give the same numbers bit for bit (``diffsim.simulator.TREE_PARALLEL`` picks).
+Both give the same numbers bit for bit (``model.options.tree_parallel`` picks).
 The other kernels are launched over (environment, body) or (environment, dof).
 
 Gradient rules kept by every kernel here (Warp's adjoint needs them):
