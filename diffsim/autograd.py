@@ -5,7 +5,8 @@ Inputs and outputs are torch tensors with a leading batch dimension, in the mode
 dtype and on its device; Warp reads and writes them in place (``wp.from_torch``) on
 torch's current stream.
 
-How gradients work (``_Rollout``):
+How gradients work (``_Rollout``; the recorded control steps are ``diffsim.runners``, the
+stored-intermediates pool ``diffsim.stored_steps``):
 
 * every physics step is a ``StepProgram``: its kernel launches and their adjoints are
   recorded once and replayed, so Python does not re-resolve arguments per launch;
@@ -38,9 +39,9 @@ import weakref
 import torch
 import warp as wp
 
-from diffsim.kernels import trajectory
 from diffsim.model import Model
-from diffsim.simulator import Simulator, StepBuffers, StepProgram, Replay
+from diffsim.runners import buffers_for, runner_for, simulator_for
+from diffsim.stored_steps import free_buffers, stored_bytes_budget, stored_steps_for  # noqa: F401 (public here too)
 from diffsim.validation import all_finite, check_finite, check_frame_skip, check_state
 
 
@@ -52,23 +53,6 @@ class SimulationError(RuntimeError):
         super().__init__(message)
         self.envs = envs
         self.step = step
-
-
-def _simulator(model: Model, grad_params: frozenset = frozenset()) -> Simulator:
-    """The model's simulator whose adjoints accumulate the gradients of ``grad_params``
-    (the parameters that require grad) and of no other parameter."""
-    cache = model.caches.simulators
-    if grad_params not in cache:
-        cache[grad_params] = Simulator(model, grad_params)
-    return cache[grad_params]
-
-
-def _buffers(model: Model, batch: int) -> StepBuffers:
-    """Reusable buffers for forward-only work, one set per batch size."""
-    cache = model.caches.buffers
-    if batch not in cache:
-        cache[batch] = StepBuffers(model, batch)
-    return cache[batch]
 
 
 @contextlib.contextmanager
@@ -125,8 +109,8 @@ def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
     qpos = check_state(model, "qpos", qpos, model.nq)
     if qpos.shape[0] == 0 or model.nv == 0:
         return qpos.new_zeros(qpos.shape[0], model.nv, model.nv)
-    buf = _buffers(model, qpos.shape[0])
-    sim = _simulator(model)
+    buf = buffers_for(model, qpos.shape[0])
+    sim = simulator_for(model)
 
     def compute():
         with torch.no_grad(), _torch_stream(model):
@@ -152,8 +136,8 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
     qvel = check_state(model, "qvel", qvel, model.nv, batch=qpos.shape[0])
     if qpos.shape[0] == 0 or model.nv == 0:
         return qvel.new_zeros(qpos.shape[0], model.nv)
-    buf = _buffers(model, qpos.shape[0])
-    sim = _simulator(model)
+    buf = buffers_for(model, qpos.shape[0])
+    sim = simulator_for(model)
 
     def compute():
         with torch.no_grad(), _torch_stream(model):
@@ -163,229 +147,14 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
     return _value(model, "diffsim.bias_forces", compute, qpos, qvel)
 
 
-class _StateArrays:
-    """(qpos, qvel) as torch tensors with Warp views; with ``requires_grad`` the Warp
-    gradients live in torch tensors too, so they can be read and reset from torch."""
-
-    def __init__(self, model: Model, batch: int, requires_grad: bool):
-        def pair(width):
-            value = torch.zeros(batch, width, dtype=model.dtype, device=model.device)
-            grad = torch.zeros_like(value) if requires_grad else None
-            return value, grad, wp.from_torch(value, requires_grad=requires_grad, grad=grad)
-
-        self.qpos, self.qpos_grad, self.qpos_wp = pair(model.nq)
-        self.qvel, self.qvel_grad, self.qvel_wp = pair(model.nv)
-
-
-class _ControlStepRunner:
-    """Cached machinery for one (batch size, frame_skip): the ``frame_skip`` chained
-    ``StepProgram``s of one control step, recorded once and replayed for every step.
-    Their adjoints accumulate the gradients of the parameters in ``grad_params`` only."""
-
-    def __init__(self, model: Model, batch: int, frame_skip: int, requires_grad: bool,
-                 grad_params: frozenset = frozenset()):
-        sim = _simulator(model, grad_params)
-        self.grad_params = grad_params
-        # forward-only work ping-pongs between two state sets; gradients need every substep's
-        states = [_StateArrays(model, batch, requires_grad) for _ in range(frame_skip + 1 if requires_grad else 2)]
-        self.ctrl = torch.zeros(batch, model.nu, dtype=model.dtype, device=model.device)
-        self.ctrl_grad = torch.zeros_like(self.ctrl) if requires_grad else None
-        ctrl_wp = wp.from_torch(self.ctrl, requires_grad=requires_grad, grad=self.ctrl_grad)
-        self.states = states
-        self.programs = []
-        for i in range(frame_skip if requires_grad else 2):
-            a, b = states[i], states[(i + 1) % len(states)]
-            self.programs.append(StepProgram(sim, batch, a.qpos_wp, a.qvel_wp, ctrl_wp, b.qpos_wp, b.qvel_wp,
-                                             requires_grad=requires_grad))
-        self.frame_skip = frame_skip
-        if requires_grad:
-            self.grads = [g for p in self.programs for g in p.gradient_arrays()]
-            self.grads += [g for st in states for g in (st.qpos_grad, st.qvel_grad)] + [self.ctrl_grad]
-        self.staging = None if requires_grad else _TrajectoryStaging(model, batch, states, ctrl_wp)
-
-    def load(self, qpos, qvel, ctrl):
-        self.states[0].qpos.copy_(qpos)
-        self.states[0].qvel.copy_(qvel)
-        self.ctrl.copy_(ctrl)
-
-    def forward(self):
-        """Gradient runners: run the control step from state 0; returns the final (qpos,
-        qvel) views (copy them to keep them). Forward-only runners use ``advance``."""
-        for program in self.programs:
-            program.forward()
-        return self.states[-1].qpos, self.states[-1].qvel
-
-    def advance(self, current: int) -> int:
-        """Forward-only runners: ``frame_skip`` physics steps from ``states[current]``,
-        ping-ponging between the two state sets; returns the index of the set holding
-        the result, where the next control step can start without a copy."""
-        for i in range(self.frame_skip):
-            self.programs[(current + i) % 2].forward()
-        return (current + self.frame_skip) % 2
-
-    def backward(self, grad_qpos, grad_qvel):
-        """After ``forward``: pull the output gradients back to (qpos, qvel, ctrl) of the
-        input. Returns views of this runner's buffers, valid until its next backward."""
-        torch._foreach_zero_(self.grads)
-        self.states[-1].qpos_grad.copy_(grad_qpos)
-        self.states[-1].qvel_grad.copy_(grad_qvel)
-        for program in reversed(self.programs):
-            program.backward()
-        return self.states[0].qpos_grad, self.states[0].qvel_grad, self.ctrl_grad
-
-
-# Forward-only rollouts stage up to this many control steps' controls and states at a
-# time, fewer where that would take more than 16 MiB (large batches, where the per-step
-# copies that staging saves cost little beside the step).
-_STAGING_BYTES = 16 * 2**20
-
-
-class _TrajectoryStaging:
-    """Staging buffers for a forward-only runner: ``ctrls`` (B, chunk, nu) in, ``qpos``
-    (B, chunk, nq) and ``qvel`` (B, chunk, nv) out, and for each of the runner's two state
-    sets a small replay (a captured graph from its second call) that stores that state at
-    ``step``, advances ``step`` and loads ``ctrls[:, step]`` into the runner's control.
-    One replay per control step replaces three torch copies (see kernels/trajectory.py)."""
-
-    def __init__(self, model: Model, batch: int, states: list, ctrl_wp):
-        device = model.wp_device
-        bytes_per_step = batch * (model.nq + model.nv + model.nu) * torch.finfo(model.dtype).bits // 8
-        self.chunk = chunk = max(1, min(model.options.trajectory_chunk, _STAGING_BYTES // bytes_per_step))
-        self.ctrls = torch.zeros(batch, chunk, model.nu, dtype=model.dtype, device=model.device)
-        self.qpos = torch.zeros(batch, chunk, model.nq, dtype=model.dtype, device=model.device)
-        self.qvel = torch.zeros(batch, chunk, model.nv, dtype=model.dtype, device=model.device)
-        self.step = torch.zeros(1, dtype=torch.int32, device=model.device)
-        step, ctrls = wp.from_torch(self.step), wp.from_torch(self.ctrls)
-        qpos_traj, qvel_traj = wp.from_torch(self.qpos), wp.from_torch(self.qvel)
-        self.store_and_load = []
-        for state in states:
-            launches = [
-                wp.launch(trajectory.store_state, dim=batch, device=device, record_cmd=True,
-                          inputs=[state.qpos_wp, state.qvel_wp, step, qpos_traj, qvel_traj]),
-                wp.launch(trajectory.next_step, dim=1, inputs=[step], device=device, record_cmd=True)]
-            if model.nu > 0:
-                launches.append(wp.launch(trajectory.load_control, dim=batch, device=device, record_cmd=True,
-                                          inputs=[ctrls, step, ctrl_wp]))
-            self.store_and_load.append(Replay(device, [launch.launch for launch in launches],
-                                              model.options.capture_graphs))
-
-
-def _runner(model: Model, batch: int, frame_skip: int, requires_grad: bool,
-            grad_params: frozenset = frozenset()) -> _ControlStepRunner:
-    cache = model.caches.runners
-    # a forward-only runner serves every frame_skip; contact on/off is baked into the recording
-    key = (batch, frame_skip if requires_grad else 0, requires_grad, model.enable_contact)
-    if grad_params:
-        key += (grad_params,)                    # recorded with those parameters' gradient buffers
-    if key not in cache:
-        cache[key] = _ControlStepRunner(model, batch, frame_skip if requires_grad else 1, requires_grad, grad_params)
-    runner = cache[key]
-    runner.frame_skip = frame_skip
-    return runner
-
-
-def stored_bytes_budget(model: Model) -> int:
-    """The bytes of intermediates that the model's rollouts may keep for their backward
-    passes: ``model.options.max_stored_bytes``, or its device default (256 MiB on a CPU, a
-    quarter of the GPU's memory on CUDA). Forward keeps the intermediates of as many of a
-    rollout's last control steps as fit; backward recomputes the earlier ones. The pool
-    keeps what it allocated for reuse until ``free_buffers(model)``."""
-    if model.options.max_stored_bytes is not None:
-        return int(model.options.max_stored_bytes)
-    device = model.device
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device).total_memory // 4
-    return 256 * 2**20
-
-
-class _StoredSteps:
-    """A pool of gradient runners (one control step's buffers each) for rollouts that keep
-    their intermediates. Each forward pass leases the runners it can (as many as the
-    budget leaves) and holds them until its backward pass has used them, or its graph is
-    dropped; the steps it got no runner for are recomputed in backward. So any number
-    of interleaved calls (the hybrid agent's one-step calls, two rollouts then one
-    backward) each keep their own intermediates."""
-
-    def __init__(self, model: Model, batch: int, frame_skip: int):
-        self.model, self.batch, self.frame_skip = model, batch, frame_skip
-        self.free = []
-        self.allocated = 0
-        self.bytes_per_step = None
-        self.grad_params = frozenset()
-
-    def _new_runner(self) -> _ControlStepRunner:
-        self.allocated += 1
-        return _ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True,
-                                  grad_params=self.grad_params)
-
-    def give_back(self, runners: list):
-        """Runners a forward pass is done with: kept for reuse if they accumulate the
-        gradients of the parameters the pool records for now, else dropped."""
-        for runner in runners:
-            if runner.grad_params == self.grad_params:
-                self.free.append(runner)
-            else:
-                self.allocated -= 1
-
-    def lease(self, horizon: int, grad_params: frozenset = frozenset()):
-        """Up to ``horizon`` runners whose adjoints accumulate the gradients of the
-        parameters ``grad_params``, as many as ``stored_bytes_budget`` leaves beside the
-        runners other forward passes hold; None if not one fits."""
-        if grad_params != self.grad_params:
-            # runners record which parameters get gradients: the free ones of another set go
-            self.grad_params = grad_params
-            self.allocated -= len(self.free)
-            self.free.clear()
-        if self.bytes_per_step is None:
-            self.free.append(self._new_runner())           # to measure one control step's buffers
-            arrays = [a for p in self.free[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
-            self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
-        budget = stored_bytes_budget(self.model) // self.bytes_per_step   # control steps
-        while self.free and self.allocated > budget:        # the budget was lowered since
-            self.free.pop()
-            self.allocated -= 1
-        count = min(horizon, budget - (self.allocated - len(self.free)))
-        if count <= 0:
-            return None
-        reused = min(count, len(self.free))
-        runners = [self.free.pop() for _ in range(reused)] + [self._new_runner() for _ in range(count - reused)]
-        return _Lease(self, runners)
-
-
-class _Lease:
-    """Runners held by one forward pass; ``release`` (idempotent) returns them to the pool."""
-
-    def __init__(self, pool: _StoredSteps, runners: list):
-        self.pool, self.runners = pool, runners
-
-    def release(self):
-        if self.runners is not None:
-            self.pool.give_back(self.runners)
-            self.runners = None
-
-
-def _stored_steps(model: Model, batch: int, frame_skip: int) -> _StoredSteps:
-    cache = model.caches.stored_steps
-    key = (batch, frame_skip, model.enable_contact)
-    if key not in cache:
-        cache[key] = _StoredSteps(model, batch, frame_skip)
-    return cache[key]
-
-
-def free_buffers(model: Model):
-    """Release the buffers diffsim caches for a model (recorded steps, stored rollouts);
-    the next rollout records its steps again, with the model's current ``options``."""
-    model.caches.clear()
-
-
 def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpos_traj, qvel_traj):
     """Control steps with nothing recorded for backward: from (qpos, qvel), apply each of
     ``ctrls`` (B, T, nu) for ``frame_skip`` physics steps and write the states after each
     into ``qpos_traj``, ``qvel_traj`` (B, T, ...). The state stays in the runner's buffers
     between control steps, and controls and states move through its staging buffers a
     chunk of control steps at a time, so a control step costs its physics steps and one
-    small replay (``_TrajectoryStaging``)."""
-    runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=False)
+    small replay (``TrajectoryStaging``)."""
+    runner = runner_for(model, qpos.shape[0], frame_skip, requires_grad=False)
     staging = runner.staging
     runner.states[0].qpos.copy_(qpos)
     runner.states[0].qvel.copy_(qvel)
@@ -408,7 +177,7 @@ def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qp
     """Re-run one control step and pull ``(grad_qpos, grad_qvel)`` of its output back to
     its inputs. Returns (d qpos, d qvel, d ctrl), views valid until the next call;
     parameter gradients accumulate into ``model.param_grads``."""
-    runner = _runner(model, qpos.shape[0], frame_skip, requires_grad=True, grad_params=grad_params)
+    runner = runner_for(model, qpos.shape[0], frame_skip, requires_grad=True, grad_params=grad_params)
     runner.load(qpos, qvel, ctrl)
     runner.forward()
     return runner.backward(grad_qpos, grad_qvel)
@@ -449,7 +218,7 @@ class _Rollout(torch.autograd.Function):
     def forward(ctx, model, frame_skip, param_names, qpos, qvel, ctrls, *params):
         horizon = ctrls.shape[1]
         qpos_traj, qvel_traj = _empty_trajectories(model, qpos.shape[0], horizon)
-        lease = _stored_steps(model, qpos.shape[0], frame_skip).lease(horizon, frozenset(param_names))
+        lease = stored_steps_for(model, qpos.shape[0], frame_skip).lease(horizon, frozenset(param_names))
         # the last control steps keep their intermediates (as many as the lease holds)
         first_stored = horizon - len(lease.runners) if lease is not None else horizon
         with _torch_stream(model):

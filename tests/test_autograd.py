@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import diffsim
+import diffsim.stored_steps
 from diffsim.gradcheck import compare_gradients
 
 F64 = torch.float64
@@ -302,7 +303,7 @@ def test_blow_up_names_environments_and_step():
 def test_non_finite_gradient_is_reported_with_step_and_environment(asset, steps_that_fit):
     model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)
     if steps_that_fit is not None:
-        pool = diffsim.autograd._stored_steps(model, 2, 1)
+        pool = diffsim.stored_steps.stored_steps_for(model, 2, 1)
         pool.lease(1).release()                                          # measures one step's bytes
         model.options.max_stored_bytes = steps_that_fit * pool.bytes_per_step
     ctrls = torch.zeros(2, 10, model.nu, dtype=F64, requires_grad=True)
@@ -419,7 +420,7 @@ def test_recomputing_backward_equals_stored_backward(steps_that_fit, device):
         qpos, qvel = qpos.to(device), qvel.to(device)
     ctrls = 0.3 * torch.sin(torch.arange(12 * model.nu, dtype=F64, device=device)).reshape(1, 12, model.nu)
     stored = _ant_gradients(model, qpos, qvel, ctrls)
-    pool = diffsim.autograd._stored_steps(model, 1, 2)
+    pool = diffsim.stored_steps.stored_steps_for(model, 1, 2)
     assert pool.allocated == 12
     model.options.max_stored_bytes = steps_that_fit * pool.bytes_per_step
     recomputed = _ant_gradients(model, qpos, qvel, ctrls)
@@ -528,7 +529,7 @@ def test_stored_buffers_return_to_the_pool_after_backward_or_when_the_graph_is_d
     model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64)
     ctrls = torch.zeros(1, 5, model.nu, dtype=F64, requires_grad=True)
     start = (model.qpos0[None] + 0.2, torch.zeros(1, model.nv, dtype=F64))
-    pool = diffsim.autograd._stored_steps(model, 1, 1)
+    pool = diffsim.stored_steps.stored_steps_for(model, 1, 1)
     diffsim.rollout(model, *start, ctrls)[0].sum().backward()
     assert len(pool.free) == pool.allocated == 5
     kept = diffsim.rollout(model, *start, ctrls)          # a graph nobody differentiates
