@@ -27,8 +27,8 @@ import numpy as np
 from matplotlib import animation
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
-from diffsim.spec import (GEOM_BOX, GEOM_CAPSULE, GEOM_CYLINDER, GEOM_ELLIPSOID, GEOM_PLANE, GEOM_SPHERE,
-                          JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE, ModelSpec)
+from diffsim.poses import as_numpy, as_spec, body_poses, geom_poses, qpos_trajectory, qpos_vector
+from diffsim.spec import GEOM_BOX, GEOM_CAPSULE, GEOM_CYLINDER, GEOM_ELLIPSOID, GEOM_PLANE, GEOM_SPHERE, ModelSpec
 
 __all__ = ["animate", "body_poses", "draw", "geom_poses", "player", "plot_gradient_comparison",
            "plot_learning_curves", "to_html"]
@@ -39,138 +39,6 @@ ANIMATION_DPI = 70
 # mesh resolution: faces around the axis, and per quarter circle of a sphere/capsule profile
 _AROUND = 14
 _QUARTER = 4
-
-
-# ----------------------------------------------------------------------------------------
-# kinematics (numpy, one configuration)
-# ----------------------------------------------------------------------------------------
-
-def _spec(model) -> ModelSpec:
-    """The ModelSpec of a diffsim ``Model`` (or a ModelSpec itself)."""
-    if isinstance(model, ModelSpec):
-        return model
-    spec = getattr(model, "spec", None)
-    if isinstance(spec, ModelSpec):
-        return spec
-    raise ValueError(f"expected a diffsim Model or ModelSpec, got {type(model).__name__}")
-
-
-def _numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor, on any device
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
-def _qpos_vector(spec: ModelSpec, qpos) -> np.ndarray:
-    """qpos as a float64 (nq,) array; (1, nq) is accepted (one environment of a batch)."""
-    q = _numpy(qpos)
-    if q.ndim == 2 and q.shape[0] == 1:
-        q = q[0]
-    if q.shape != (spec.nq,):
-        raise ValueError(f"qpos must have shape (nq,)=({spec.nq},) for this model (or (1, {spec.nq})), "
-                         f"got {tuple(q.shape)}")
-    return q
-
-
-def _qpos_trajectory(spec: ModelSpec, qpos_traj) -> np.ndarray:
-    """A trajectory as a float64 (T, nq) array; (1, T, nq) (one environment of a rollout) is accepted."""
-    q = _numpy(qpos_traj)
-    if q.ndim == 3 and q.shape[0] == 1:
-        q = q[0]
-    if q.ndim != 2 or q.shape[1] != spec.nq or q.shape[0] < 1:
-        hint = "; pick one environment of a batch with qpos_traj[b]" if q.ndim == 3 else ""
-        raise ValueError(f"qpos_traj must have shape (T, nq)=(T, {spec.nq}) for this model, "
-                         f"got {tuple(q.shape)}{hint}")
-    return q
-
-
-def _quat_to_mat(q) -> np.ndarray:
-    """Rotation matrix of a quaternion (w, x, y, z), normalised first."""
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def _axis_angle_to_mat(axis, angle) -> np.ndarray:
-    """Rotation by ``angle`` (rad) about the unit ``axis`` (Rodrigues)."""
-    a = np.asarray(axis, dtype=np.float64)
-    a = a / np.linalg.norm(a)
-    K = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
-    return np.eye(3) + np.sin(angle) * K + (1.0 - np.cos(angle)) * (K @ K)
-
-
-def body_poses(model, qpos) -> tuple[np.ndarray, np.ndarray]:
-    """Forward kinematics of one configuration, like MuJoCo's ``d.xpos`` and ``d.xmat``.
-
-    Args:
-        model: a diffsim ``Model`` (or its ``ModelSpec``).
-        qpos: (nq,) generalised positions in MuJoCo's layout (tensor or array; (1, nq) is
-            also accepted).
-    Returns:
-        xpos (nbody, 3): each body frame's origin in the world, m;
-        xmat (nbody, 3, 3): each body frame's rotation, body axes as columns.
-        Row 0 is the world body.
-    Raises:
-        ValueError: qpos of the wrong shape.
-
-    Joints act in document order on the body's frame: a free joint sets the pose; a ball
-    or hinge joint rotates the frame about the joint's anchor (``jnt_pos``, body frame);
-    a slide joint translates it along the axis. Hinge and slide values are measured from
-    ``qpos0`` (the joint's ``ref``), quaternions are normalised.
-    """
-    spec = _spec(model)
-    q = _qpos_vector(spec, qpos)
-    nbody = spec.nbody
-    xpos = np.zeros((nbody, 3))
-    xmat = np.zeros((nbody, 3, 3))
-    xmat[0] = np.eye(3)
-    joints_of = [[] for _ in range(nbody)]
-    for j, b in enumerate(np.asarray(spec.jnt_body)):
-        joints_of[int(b)].append(j)
-    for b in range(1, nbody):
-        p = int(spec.body_parent[b])
-        R = xmat[p] @ _quat_to_mat(spec.body_quat[b])
-        pos = xpos[p] + xmat[p] @ spec.body_pos[b]
-        for j in joints_of[b]:
-            adr = int(spec.jnt_qposadr[j])
-            jtype = int(spec.jnt_type[j])
-            if jtype == JOINT_FREE:
-                pos = q[adr:adr + 3].copy()
-                R = _quat_to_mat(q[adr + 3:adr + 7])
-            elif jtype == JOINT_SLIDE:
-                pos = pos + (R @ spec.jnt_axis[j]) * (q[adr] - spec.qpos0[adr])
-            elif jtype in (JOINT_HINGE, JOINT_BALL):
-                anchor = pos + R @ spec.jnt_pos[j]
-                if jtype == JOINT_HINGE:
-                    R = R @ _axis_angle_to_mat(spec.jnt_axis[j], q[adr] - spec.qpos0[adr])
-                else:
-                    R = R @ _quat_to_mat(q[adr:adr + 4])
-                pos = anchor - R @ spec.jnt_pos[j]   # the rotation is about the anchor
-            else:
-                raise ValueError(f"joint {j} has unsupported type {jtype}")
-        xpos[b], xmat[b] = pos, R
-    return xpos, xmat
-
-
-def geom_poses(model, qpos) -> tuple[np.ndarray, np.ndarray]:
-    """World poses of all geoms, like MuJoCo's ``d.geom_xpos`` and ``d.geom_xmat``.
-
-    Args:
-        model: a diffsim ``Model`` (or its ``ModelSpec``).
-        qpos: (nq,) generalised positions.
-    Returns:
-        geom_xpos (ngeom, 3), m, and geom_xmat (ngeom, 3, 3), geom axes as columns.
-    """
-    spec = _spec(model)
-    xpos, xmat = body_poses(spec, qpos)
-    body = np.asarray(spec.geom_body, dtype=int)
-    gpos = xpos[body] + np.einsum("gij,gj->gi", xmat[body], spec.geom_pos)
-    local = np.stack([_quat_to_mat(qg) for qg in spec.geom_quat]) if spec.ngeom else np.zeros((0, 3, 3))
-    gmat = xmat[body] @ local
-    return gpos, gmat
 
 
 # ----------------------------------------------------------------------------------------
@@ -270,7 +138,7 @@ class _Renderer:
     """Draws one model into one 3D axes; ``update(qpos)`` moves everything to a new state."""
 
     def __init__(self, model, ax, follow=None, elev=20.0, azim=-60.0, extent=None, shadows=True, axis=None):
-        self.spec = spec = _spec(model)
+        self.spec = spec = as_spec(model)
         self.ax = ax
         self.follow = _body_index(spec, follow)
         self.extent = extent                # the user's horizontal half-width, m (None: fit the model)
@@ -379,7 +247,7 @@ class _Renderer:
     def update(self, qpos, title=None):
         """Move every artist to the state ``qpos`` (nq,) and set the view box."""
         spec, ax = self.spec, self.ax
-        q = _qpos_vector(spec, qpos)
+        q = qpos_vector(spec, qpos)
         gpos, gmat = geom_poses(spec, q)
         center, half = self._view_box(q)
         ax.set_xlim(center[0] - half[0], center[0] + half[0])
@@ -478,8 +346,8 @@ def draw(model, qpos, ax=None, follow=None, elev=20, azim=-60, extent=None, titl
         planes), ``diffsim-shadows`` and ``diffsim-geoms`` (one mesh per visible geom:
         spheres, capsules, boxes, cylinders and ellipsoids in the geoms' ``rgba``).
     """
-    spec = _spec(model)
-    q = _qpos_vector(spec, qpos)
+    spec = as_spec(model)
+    q = qpos_vector(spec, qpos)
     if ax is None:
         _, ax = _new_axes(figsize)
     elif getattr(ax, "name", "") != "3d":
@@ -520,8 +388,8 @@ def animate(model, qpos_traj, fps=30, follow=None, stride=1, *, dt=None, title=N
         a ``matplotlib.animation.FuncAnimation`` with ``ceil(T / stride)`` frames; show it
         with ``to_html(anim)``, or save it with ``anim.save("ant.gif")``.
     """
-    spec = _spec(model)
-    traj = _qpos_trajectory(spec, qpos_traj)
+    spec = as_spec(model)
+    traj = qpos_trajectory(spec, qpos_traj)
     if not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride must be a positive int, got {stride!r}")
     frames = list(range(0, len(traj), stride))
@@ -691,8 +559,8 @@ def player(model, qpos_traj, follow=None, fps=30, stride=1, *, dt=None, **draw_k
         import ipywidgets as widgets
     except ImportError:
         return to_html(animate(model, qpos_traj, fps=fps, follow=follow, stride=stride, dt=dt, **draw_kwargs))
-    spec = _spec(model)
-    traj = _qpos_trajectory(spec, qpos_traj)
+    spec = as_spec(model)
+    traj = qpos_trajectory(spec, qpos_traj)
     title = draw_kwargs.pop("title", None)
     figsize = draw_kwargs.pop("figsize", FIGSIZE)
     dpi = draw_kwargs.pop("dpi", ANIMATION_DPI)
@@ -736,8 +604,8 @@ def plot_learning_curves(curves: dict, target=None, ax=None, xlabel="environment
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.8))
     for name, (steps, returns) in curves.items():
-        steps = _numpy(steps)
-        returns = np.atleast_2d(_numpy(returns))
+        steps = as_numpy(steps)
+        returns = np.atleast_2d(as_numpy(returns))
         if steps.ndim == 2:
             steps = steps[0]
         if returns.shape[1] != len(steps):
@@ -790,7 +658,7 @@ def plot_gradient_comparison(analytic, finite_difference=None, labels=None, ax=N
         _, ax = plt.subplots(figsize=(4.2, 4.0))
     groups = []
     for k, (a, f) in enumerate(zip(analytic, finite_difference)):
-        a, f = _numpy(a).ravel(), _numpy(f).ravel()
+        a, f = as_numpy(a).ravel(), as_numpy(f).ravel()
         if a.shape != f.shape:
             raise ValueError(f"group {k}: analytic has {a.size} entries, finite differences {f.size}")
         groups.append((a, f, labels[k] if labels is not None and k < len(labels) else None))

@@ -70,7 +70,7 @@ class Ant(BatchedEnv):
         axis, the knee anchor, the shin capsule's two end points and its radius. The
         torso starts upright and the hips turn about the vertical, so only the knee
         angles move a shin up or down."""
-        from diffsim.viz import body_poses   # numpy forward kinematics (MuJoCo's xpos/xmat)
+        from diffsim.poses import body_poses   # numpy forward kinematics (MuJoCo's xpos/xmat)
         spec = self.model.spec
         xpos, xmat = body_poses(spec, spec.qpos0)
         rows = []

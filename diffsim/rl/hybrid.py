@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import torch
 
 import diffsim
-from diffsim.rl.sac import SAC, SACConfig, _apply, decay_learning_rate
+from diffsim.rl.optim import apply_step, decay_learning_rate
+from diffsim.rl.sac import SAC, SACConfig
 
 
 @dataclass
@@ -104,7 +105,7 @@ class Hybrid(SAC):
             physics_lr = decay_learning_rate(self.physics_optimizer, config.physics_lr, self.env_steps, self.total_steps)
             self.critic.requires_grad_(False)
             loss = self.physics_loss(qpos, qvel)
-            stepped = _apply(self.physics_optimizer, loss, self.actor.parameters(), config.physics_grad_clip)
+            stepped = apply_step(self.physics_optimizer, loss, self.actor.parameters(), config.physics_grad_clip)
             self.critic.requires_grad_(True)
             self.skipped += int(not stepped)
             logs["losses/physics"] = float(loss.detach())

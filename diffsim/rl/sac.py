@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from diffsim.rl.optim import apply_step
 from diffsim.rl.networks import Actor, RunningNorm, TwinQ
 
 
@@ -31,29 +32,6 @@ class SACConfig:
     hidden: tuple = (256, 256)
     grad_clip: float = 10.0        # max gradient norm of every update
     normalize_obs: bool = False    # standardise observations with running statistics (as SHAC does)
-
-
-def _apply(optimizer, loss, parameters, clip) -> bool:
-    """One optimiser step if the loss and its gradients are finite; returns whether it stepped."""
-    optimizer.zero_grad(set_to_none=True)
-    if not torch.isfinite(loss):
-        return False
-    loss.backward()
-    norm = nn.utils.clip_grad_norm_(parameters, clip)
-    if not torch.isfinite(norm):
-        optimizer.zero_grad(set_to_none=True)
-        return False
-    optimizer.step()
-    return True
-
-
-def decay_learning_rate(optimizer, lr: float, env_steps: int, total_steps: int | None) -> float:
-    """Set ``optimizer``'s rate to ``lr`` decayed linearly to 0 over ``total_steps``
-    environment steps (constant when the run's length is unknown); returns the rate set."""
-    rate = lr * max(0.0, 1.0 - env_steps / total_steps) if total_steps else lr
-    for group in optimizer.param_groups:
-        group["lr"] = rate
-    return rate
 
 
 class SAC:
@@ -111,15 +89,15 @@ class SAC:
         clip = self.config.grad_clip
 
         critic_loss = self.critic_loss(batch)
-        stepped = _apply(self.critic_optimizer, critic_loss, self.critic.parameters(), clip)
+        stepped = apply_step(self.critic_optimizer, critic_loss, self.critic.parameters(), clip)
 
         self.critic.requires_grad_(False)       # the actor step must not move the critic
         actor_loss, log_prob = self.actor_loss(batch["obs"])
-        stepped &= _apply(self.actor_optimizer, actor_loss, self.actor.parameters(), clip)
+        stepped &= apply_step(self.actor_optimizer, actor_loss, self.actor.parameters(), clip)
         self.critic.requires_grad_(True)
 
         alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        stepped &= _apply(self.alpha_optimizer, alpha_loss, [self.log_alpha], clip)
+        stepped &= apply_step(self.alpha_optimizer, alpha_loss, [self.log_alpha], clip)
 
         with torch.no_grad():
             for target, source in zip(self.critic_target.parameters(), self.critic.parameters()):

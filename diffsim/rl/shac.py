@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from diffsim.rl.networks import RunningNorm, mlp
-from diffsim.rl.sac import _apply, decay_learning_rate
+from diffsim.rl.optim import apply_step, decay_learning_rate
 
 
 @dataclass
@@ -130,7 +130,7 @@ class SHAC:
             truncated.append(trunc)
             next_values.append(final_value.detach())
         loss = loss / (H * N)
-        stepped = _apply(self.actor_optimizer, loss, self.actor.parameters(), config.grad_clip)
+        stepped = apply_step(self.actor_optimizer, loss, self.actor.parameters(), config.grad_clip)
         env.detach()
         obs = obs.detach()
         with torch.no_grad():
@@ -180,7 +180,7 @@ class SHAC:
             for start in range(0, count, size):
                 index = order[start:start + size]
                 loss = ((self.value(observations[index]) - targets[index]) ** 2).mean()
-                _apply(self.critic_optimizer, loss, self.critic.parameters(), config.grad_clip * 100)
+                apply_step(self.critic_optimizer, loss, self.critic.parameters(), config.grad_clip * 100)
                 total += float(loss.detach())
         return total / (config.critic_iterations * math.ceil(count / size))
 
