@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -34,60 +33,11 @@ import numpy as np
 import torch
 
 from diffsim import bench_train
-
-
-def machine_info() -> dict:
-    """Where a measurement was taken: CPU, cores, GPU and library versions."""
-    import warp as wp
-
-    info = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": _cpu_name(),
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "warp": wp.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    try:
-        import mujoco
-
-        info["mujoco"] = mujoco.__version__
-    except ImportError:
-        info["mujoco"] = None
-    return info
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _table(headers, rows) -> str:
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+from diffsim.bench_report import machine_info, table as _table, write_json as _write  # noqa: F401 (machine_info: public here too)
 
 
 def _settings(args) -> dict:
     return {k: v for k, v in vars(args).items() if k != "run"}
-
-
-def _write(path, payload):
-    """Write JSON atomically: a reader never sees half a file."""
-    text = json.dumps(payload, indent=2)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    print(f"\nwrote {path}")
 
 
 # --- grad ------------------------------------------------------------------------------------
@@ -445,7 +395,7 @@ def main(argv=None):
         _memory_child(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5],
                       None if argv[6] == "None" else float(argv[6]))
         return
-    parser = argparse.ArgumentParser(prog="python -m diffsim.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m diffsim.bench", description=__doc__.replace("``", ""),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     grad = sub.add_parser("grad", help="gradient of an Ant rollout: diffsim vs MjStep")

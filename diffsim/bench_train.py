@@ -97,7 +97,7 @@ def plot(runs: dict, target: float, title: str, path: Path):
 
 
 def bench_train(args):
-    from diffsim.bench import _table, _write, machine_info
+    from diffsim.bench_report import machine_info, table as _table, write_json as _write
     import torch
 
     from diffsim.train import AGENTS, load_config, train

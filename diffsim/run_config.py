@@ -23,7 +23,11 @@ from pathlib import Path
 
 import yaml
 
+from diffsim.envs import Ant, CartpoleSwingUp, Gripper
+
 CONFIGS = Path(__file__).parent / "configs"
+ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}    # the config's env: name -> class
+AGENTS = ("sac", "hybrid", "shac")                                      # the config's agent
 
 # trainer settings: (type, smallest allowed value or None, what it is)
 TRAINER = {
@@ -157,8 +161,6 @@ def _coerce(value, kind, where: str):
 def check_config(config: dict, source: str = "config") -> dict:
     """Check every setting's name, type and range; returns the config with values coerced
     (``1e5`` -> 100000 for an int setting). Raises ConfigError naming the first problem."""
-    from diffsim.train import AGENTS, ENVS
-
     unknown = sorted(set(config) - set(TRAINER) - set(SECTIONS) - {"name"})
     if unknown:
         raise ConfigError(f"{source}: unknown setting(s) {unknown}; known: {', '.join(sorted([*TRAINER, *SECTIONS]))}")

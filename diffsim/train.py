@@ -36,17 +36,15 @@ from pathlib import Path
 import torch
 
 from diffsim.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from diffsim.envs import Ant, CartpoleSwingUp, Gripper
 from diffsim.rl import SAC, SHAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig, SHACConfig
-from diffsim.run_config import CONFIGS, ConfigError, apply_overrides, check_config, load_config  # noqa: F401
+from diffsim.run_config import (AGENTS, CONFIGS, ENVS, ConfigError, apply_overrides,  # noqa: F401 (public here too)
+                                check_config, load_config)
 from diffsim.run_dir import RunDirError, RunLock, new_run_dir, run_files
 
-ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}
 
 
 # --- configuration -----------------------------------------------------------------------------
 
-AGENTS = ("sac", "hybrid", "shac")
 
 
 def agent_config(config: dict):
