@@ -17,8 +17,7 @@ from diffsim.collision import contact_slots
 from diffsim.options import Options
 from diffsim.spec import JOINT_BALL, JOINT_FREE, ModelSpec
 
-# Parameters a user may identify or tune, with their per-element Warp vector length
-# (None for scalars, 9 for 3x3 matrices). Quaternions are stored (w, x, y, z).
+
 def _checked(name: str, value, positive: bool = False) -> float:
     """``value`` as a float, or a ValueError naming ``name``: it must be finite and >= 0 (> 0 if ``positive``)."""
     try:
@@ -30,6 +29,8 @@ def _checked(name: str, value, positive: bool = False) -> float:
     return number
 
 
+# Parameters a user may identify or tune, with their per-element Warp vector length
+# (None for scalars, 9 for 3x3 matrices). Quaternions are stored (w, x, y, z).
 PARAMETERS = {
     "body_pos": 3,
     "body_quat": 4,
