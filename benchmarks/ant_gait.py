@@ -1,6 +1,6 @@
 """Table: how an Ant agent walks on fresh episodes (the README's "The hybrid agent walks too").
 
-    python docs/ant_gait.py runs/ant-shac-seed1-<date>-<time>/best.pt [more checkpoints ...]
+    python -m benchmarks.ant_gait runs/ant-shac-seed1-<date>-<time>/best.pt [more checkpoints ...]
 
 Each checkpoint's agent acts deterministically in 32 episodes of up to 1000 control steps,
 all reset with the same seed (12345), so every agent meets the same initial states, none

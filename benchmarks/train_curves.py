@@ -1,6 +1,6 @@
 """Figure: learning curves from several ``python -m diffsim.bench train`` JSON files in one plot.
 
-    python docs/train_curves.py OUT.png "TITLE" "LABEL=RESULT.json[:AGENT]" ...
+    python -m benchmarks.train_curves OUT.png "TITLE" "LABEL=RESULT.json[:AGENT]" ...
 
 Each ``LABEL=...`` names the curves of one agent's seeds in one benchmark file (the agent
 may be left out when the file holds one), so runs trained with different overrides,

@@ -1,8 +1,8 @@
 """Table: how hard a gripper agent's fingers hit the box, and what that costs in MuJoCo.
 
-    python docs/gripper_impact.py CHECKPOINT [more checkpoints ...]
+    python -m benchmarks.gripper_impact CHECKPOINT [more checkpoints ...]
 
-For each agent, the 16 episodes of ``docs/gripper_grasp.py`` (same initial states), the
+For each agent, the 16 episodes of ``benchmarks/gripper_grasp.py`` (same initial states), the
 policy acting deterministically, stepped by diffsim and by MuJoCo on the same MJCF:
 - grip: the agent's mean grip command (fraction of the 20 N finger force) over the
   first 100 control steps of its diffsim episodes;
@@ -25,7 +25,7 @@ import torch
 
 import diffsim
 from diffsim.envs.gripper import FINGER_DROP, FINGER_OPEN_Y, HAND_HEIGHT
-from gripper_grasp import HELD_Z, episodes_in_diffsim, episodes_in_mujoco, load_policy
+from benchmarks.gripper_grasp import HELD_Z, episodes_in_diffsim, episodes_in_mujoco, load_policy
 
 GRIP = 1                  # the action's grip component
 GRASP_STEPS = 40          # control steps (0.4 s) that cover the grasp: fingers touch the box after about 8

@@ -1,6 +1,6 @@
 """Table: how a gripper agent's grasp transfers (the README's table in "The gripper").
 
-    python docs/gripper_transfer.py runs/gripper-shac-seed1-<date>-<time>/checkpoint.pt [more checkpoints ...]
+    python -m benchmarks.gripper_transfer runs/gripper-shac-seed1-<date>-<time>/checkpoint.pt [more checkpoints ...]
 
 Each checkpoint's agent acts deterministically, whatever contact it trained on, in
 - 32 fresh 200-step episodes in diffsim on the model's default contact (2 mm wide,
@@ -9,7 +9,7 @@ Each checkpoint's agent acts deterministically, whatever contact it trained on, 
   episodes the box ends at least 15 cm above the floor;
 - the same 32 episodes on a harder contact (1 mm wide);
 - 16 episodes in MuJoCo itself, on the same MJCF with its own contact solver, the policy
-  reading MuJoCo's ``qpos``/``qvel`` (``docs/gripper_grasp.py``, which draws them): in how
+  reading MuJoCo's ``qpos``/``qvel`` (``benchmarks/gripper_grasp.py``, which draws them): in how
   many the box ends more than 10 cm up.
 """
 import sys
@@ -19,7 +19,7 @@ import torch
 from diffsim.envs.gripper import OBJECT_REST_Z
 from diffsim.checkpoints import load_checkpoint
 from diffsim.train import episode_returns, make_agent, make_env
-from gripper_grasp import HELD_Z, episodes_in_mujoco, load_policy
+from benchmarks.gripper_grasp import HELD_Z, episodes_in_mujoco, load_policy
 
 EPISODES, SEED = 32, 777
 CONTACTS = {"default contact": {}, "1 mm contact": {"contact_width": 0.001, "contact_slip": 0.05}}

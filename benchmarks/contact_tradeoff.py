@@ -1,13 +1,12 @@
 """Figure: contact smoothing trades realism for gradient quality.
 
-    python docs/contact_tradeoff.py      # writes docs/contact_tradeoff.png
+    python -m benchmarks.contact_tradeoff      # writes docs/contact_tradeoff.png
 
 A ball (10 cm radius, 1 kg) is dropped on the floor with a sideways push. For several
 smoothing widths w it shows (left) the normal force law, (middle) where the ball is
 after 0.4 s as a function of the drop height, and (right) the analytic derivative of
 that outcome with respect to the drop height, from diffsim's backward pass.
 """
-import os
 
 import matplotlib
 
@@ -16,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks import DOCS  # noqa: E402
 import diffsim  # noqa: E402
 
 BALL = """
@@ -41,7 +41,7 @@ def outcome_and_gradient(model, heights, horizon=40, frame_skip=5):
     return x_end.detach().numpy(), grad[:, 2].numpy()
 
 
-def main(path=os.path.join(os.path.dirname(__file__), "contact_tradeoff.png")):
+def main(path=DOCS / "contact_tradeoff.png"):
     model = diffsim.load_mjcf(BALL, dtype=torch.float64)
     heights = np.linspace(0.15, 0.35, 161)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))

@@ -1,0 +1,7 @@
+"""The scripts behind the documentation's results pages, run from the repository root as
+``python -m benchmarks.<script> ...``. They write their figures into ``docs/`` (``DOCS``),
+beside the data files the pages cite. Not part of the installed package."""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
