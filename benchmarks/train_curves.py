@@ -1,4 +1,4 @@
-"""Figure: learning curves from several ``python -m diffsim.bench train`` JSON files in one plot.
+"""Figure: learning curves from several ``python -m benchmarks.train_agents`` JSON files in one plot.
 
     python -m benchmarks.train_curves OUT.png "TITLE" "LABEL=RESULT.json[:AGENT]" ...
 
@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from diffsim.bench_train import plot
+from benchmarks.train_agents import plot
 
 
 def main(out: str, title: str, specs: list[str]):

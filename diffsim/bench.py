@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m diffsim.bench {forward,grad,memory,train} [options]``.
+"""Benchmarks: ``python -m diffsim.bench {forward,grad,memory} [options]``.
 
 Every subcommand prints a table and writes JSON (``--out``, default
 ``bench_<name>.json``) recording the machine, the library versions and the settings,
@@ -16,8 +16,9 @@ compared side by side in one run; this is the only place speed and memory are me
     memory  peak memory of forward + backward over horizons 100..1000, with diffsim's
             backward and with one tape kept over the whole rollout: resident memory on
             the CPU, device memory (torch's and Warp's allocators) on a GPU
-    train   agents side by side (sac, hybrid, shac) over seeds: environment steps, episodes
-            and wall time to the config's target return (see ``diffsim.bench_train``)
+
+Training agents side by side over seeds is a research harness beside the package:
+``python -m benchmarks.train_agents`` from the repository root.
 """
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ import time
 import numpy as np
 import torch
 
-from diffsim import bench_train
 from diffsim.bench_report import machine_info, table as _table, write_json as _write  # noqa: F401 (machine_info: public here too)
 
 
@@ -437,7 +437,6 @@ def main(argv=None):
     memory.add_argument("--max-stored-mib", type=float, help=_STORED_HELP)
     memory.add_argument("--out")
     memory.set_defaults(run=bench_memory)
-    bench_train.add_parser(sub)
     args = parser.parse_args(argv)
     args.run(args)
 

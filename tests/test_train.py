@@ -103,10 +103,10 @@ def test_crashed_shac_run_resumes_exactly(tmp_path, monkeypatch):
 
 
 def test_bench_train_reports_steps_episodes_and_time_to_target(tmp_path, capsys):
-    from diffsim import bench
+    from benchmarks import train_agents as bench      # the research harness beside the package
 
     out = tmp_path / "bench.json"
-    args = ["train", "--env", "cartpole", "--agents", "sac,shac", "--seeds", "2", "--total-steps", "1024",
+    args = ["--env", "cartpole", "--agents", "sac,shac", "--seeds", "2", "--total-steps", "1024",
             "--set", "eval_every=512", "--set", "eval_envs=2", "--set", "learning_starts=256",
             "--set", "sac.hidden=[16]", "--set", "shac.horizon=16", "--set", "target_return=-1000",
             "--no-progress", "--logdir", str(tmp_path / "runs"), "--out", str(out)]

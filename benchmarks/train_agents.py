@@ -1,4 +1,4 @@
-"""``python -m diffsim.bench train``: agents side by side on one task, several seeds.
+"""``python -m benchmarks.train_agents``: agents side by side on one task, several seeds.
 
 Runs ``diffsim.train`` for every (agent, seed) with the env's shipped config, then
 reports per agent the environment steps, training episodes and wall-clock seconds until
@@ -6,7 +6,7 @@ the evaluation return first reached the config's ``target_return``: the median o
 seeds and the spread (min..max), and how many seeds got there at all. Writes JSON (every
 evaluation of every run, machine and settings) and a learning-curve figure.
 
-    python -m diffsim.bench train --env cartpole --agents sac,hybrid,shac --seeds 3
+    python -m benchmarks.train_agents --env cartpole --agents sac,hybrid,shac --seeds 3
 
 ``--reuse`` keeps the finished runs already in the log directory (same resolved config,
 all of ``total_steps`` done) instead of training them again, so a long benchmark that
@@ -96,7 +96,7 @@ def plot(runs: dict, target: float, title: str, path: Path):
     plt.close(fig)
 
 
-def bench_train(args):
+def run(args):
     from diffsim.bench_report import machine_info, table as _table, write_json as _write
     import torch
 
@@ -150,18 +150,25 @@ def bench_train(args):
                  "summary": table, "runs": runs})
 
 
-def add_parser(sub):
-    train = sub.add_parser("train", help="agents side by side: steps, episodes and time to the target return")
-    train.add_argument("--env", default="cartpole", help="config name (cartpole, ant, gripper)")
-    train.add_argument("--agents", default="sac,hybrid,shac", help="comma-separated: sac, hybrid, shac")
-    train.add_argument("--seeds", type=int, default=3)
-    train.add_argument("--total-steps", type=int, help="override the config's total_steps")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every run")
-    train.add_argument("--device", default="cpu")
-    train.add_argument("--logdir", help="default runs/bench-train-<env>")
-    train.add_argument("--no-progress", action="store_true")
-    train.add_argument("--reuse", action="store_true",
-                       help="keep finished runs of the same config found in the log directory")
-    train.add_argument("--threads", type=int, default=1, help="torch CPU threads (see python -m diffsim.train --help)")
-    train.add_argument("--out", help="JSON path (default bench_train_<env>.json; the figure goes beside it as .png)")
-    train.set_defaults(run=bench_train)
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.train_agents",
+                                     description="Agents side by side: steps, episodes and time to the target return.")
+    parser.add_argument("--env", default="cartpole", help="config name (cartpole, ant, gripper)")
+    parser.add_argument("--agents", default="sac,hybrid,shac", help="comma-separated: sac, hybrid, shac")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N for every agent")
+    parser.add_argument("--total-steps", type=int, help="override the config's total_steps")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every run")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--logdir", help="default runs/bench-train-<env>")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep finished runs of the same config found in the log directory")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (see python -m diffsim.train --help)")
+    parser.add_argument("--out", help="JSON path (default bench_train_<env>.json; the figure goes beside it as .png)")
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
