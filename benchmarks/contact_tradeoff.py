@@ -1,6 +1,6 @@
 """Figure: contact smoothing trades realism for gradient quality.
 
-    python -m benchmarks.contact_tradeoff      # writes docs/contact_tradeoff.png
+    python -m benchmarks.contact_tradeoff      # writes docs/results/contact_tradeoff.png
 
 A ball (10 cm radius, 1 kg) is dropped on the floor with a sideways push. For several
 smoothing widths w it shows (left) the normal force law, (middle) where the ball is
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks import DOCS  # noqa: E402
+from benchmarks import RESULTS  # noqa: E402
 import diffsim  # noqa: E402
 
 BALL = """
@@ -41,7 +41,7 @@ def outcome_and_gradient(model, heights, horizon=40, frame_skip=5):
     return x_end.detach().numpy(), grad[:, 2].numpy()
 
 
-def main(path=DOCS / "contact_tradeoff.png"):
+def main(path=RESULTS / "contact_tradeoff.png"):
     model = diffsim.load_mjcf(BALL, dtype=torch.float64)
     heights = np.linspace(0.15, 0.35, 161)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))

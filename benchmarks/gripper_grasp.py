@@ -1,7 +1,7 @@
 """Figure: a gripper policy trained in diffsim, replayed in diffsim and in MuJoCo.
 
     python -m diffsim.train --config gripper --logdir runs/gripper
-    python -m benchmarks.gripper_grasp runs/gripper/checkpoint.pt   # writes docs/gripper_grasp.png
+    python -m benchmarks.gripper_grasp runs/gripper/checkpoint.pt   # writes docs/results/gripper_grasp.png
 
 One episode from the same initial state, stepped by diffsim (smoothed penalty contact)
 and by MuJoCo (its own constraint solver) on the same MJCF, the policy reading each
@@ -21,7 +21,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks import DOCS  # noqa: E402
+from benchmarks import RESULTS  # noqa: E402
 import diffsim  # noqa: E402
 import diffsim.viz as viz  # noqa: E402
 from diffsim.checkpoints import load_checkpoint  # noqa: E402
@@ -125,7 +125,7 @@ def main(path):
     ax.grid(alpha=0.3)
     fig.suptitle(f"A gripper policy trained in diffsim ({os.path.basename(path)}), replayed in diffsim and in MuJoCo")
     fig.tight_layout()
-    out = DOCS / "gripper_grasp.png"
+    out = RESULTS / "gripper_grasp.png"
     fig.savefig(out, dpi=100)
     print(f"wrote {out}; box held above 10 cm at the end: {lifted[0]}/{EPISODES} in diffsim, {lifted[1]}/{EPISODES} in MuJoCo")
 

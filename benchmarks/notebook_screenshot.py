@@ -1,6 +1,6 @@
 """Screenshot a notebook as a new user first sees it: opened in JupyterLab, never run, never trusted.
 
-    python -m benchmarks.notebook_screenshot notebooks/04_hybrid_training.ipynb docs/notebook04_untrusted.png
+    python -m benchmarks.notebook_screenshot notebooks/04_hybrid_training.ipynb docs/results/notebook04_untrusted_jupyterlab.png
 
 Starts JupyterLab on a free local port in a temporary folder that holds a copy of the
 notebook (so JupyterLab has never seen it, and does not trust it), opens it in headless

@@ -158,7 +158,7 @@ def test_animate_and_html(ant):
 
 def test_notebook_animations_play_untrusted_and_offline():
     """Every animation stored in the notebooks plays in a notebook nobody has trusted, and
-    its player works where the notebook is trusted (docs/notebook04_untrusted_jupyterlab.png
+    its player works where the notebook is trusted (docs/results/notebook04_untrusted_jupyterlab.png
     is notebook 04 in JupyterLab, untrusted, in headless Chromium: benchmarks/notebook_screenshot.py)."""
     import json
     import pathlib
