@@ -7,6 +7,7 @@
   set before any test module is imported; compiled kernels are reused across runs and checkouts.
 * ``MPLBACKEND=Agg``: figures are drawn without a display.
 """
+
 import os
 
 os.environ.setdefault("DIFFSIM_QUICK", "1")
@@ -16,5 +17,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 def pytest_report_header(config):
     mode = "quick" if os.environ["DIFFSIM_QUICK"] == "1" else "full"
-    return (f"diffsim: notebooks in {mode} mode (DIFFSIM_QUICK={os.environ['DIFFSIM_QUICK']}), "
-            f"WARP_CACHE_PATH={os.environ['WARP_CACHE_PATH']}")
+    return (
+        f"diffsim: notebooks in {mode} mode (DIFFSIM_QUICK={os.environ['DIFFSIM_QUICK']}), "
+        f"WARP_CACHE_PATH={os.environ['WARP_CACHE_PATH']}"
+    )

@@ -2,6 +2,7 @@
 ``python -m benchmarks.<script> ...``. They write their figures into ``docs/results/``
 (``RESULTS``), beside the pages and the data files that cite them. Not part of the
 installed package."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

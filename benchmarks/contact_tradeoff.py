@@ -34,7 +34,7 @@ def outcome_and_gradient(model, heights, horizon=40, frame_skip=5):
     qpos[:, 2] = torch.as_tensor(heights, dtype=model.dtype)
     qpos.requires_grad_()
     qvel = torch.zeros(n, model.nv, dtype=model.dtype)
-    qvel[:, 0] = 1.0          # pushed sideways: friction during the bounces decides where it ends
+    qvel[:, 0] = 1.0  # pushed sideways: friction during the bounces decides where it ends
     qvel[:, 2] = -1.0
     x_end = diffsim.rollout(model, qpos, qvel, torch.zeros(n, horizon, 0, dtype=model.dtype), frame_skip)[0][:, -1, 0]
     (grad,) = torch.autograd.grad(x_end.sum(), qpos)
@@ -54,16 +54,23 @@ def main(path=RESULTS / "contact_tradeoff.png"):
         axes[1].plot(heights, x_end, label=f"w = {w * 1000:g} mm")
         axes[2].plot(heights, grad, label=f"w = {w * 1000:g} mm")
     axes[0].axvline(0, color="k", lw=0.5)
-    axes[0].set(xlabel="signed distance d (mm)", ylabel="normal force at rest (N)", title="force law: k w softplus(-d/w)",
-                ylim=(0, 60))
+    axes[0].set(
+        xlabel="signed distance d (mm)",
+        ylabel="normal force at rest (N)",
+        title="force law: k w softplus(-d/w)",
+        ylim=(0, 60),
+    )
     axes[1].set(xlabel="drop height (m)", ylabel="x after 0.4 s (m)", title="outcome (realism)")
     axes[2].set(xlabel="drop height (m)", ylabel="d x_end / d height", title="analytic gradient (smoothness)")
     axes[2].set_yscale("symlog", linthresh=1.0)
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Contact smoothing: a small width is a hard, realistic contact with a jumpy gradient; "
-                 "a large one starts pushing early but its gradient varies smoothly", fontsize=10)
+    fig.suptitle(
+        "Contact smoothing: a small width is a hard, realistic contact with a jumpy gradient; "
+        "a large one starts pushing early but its gradient varies smoothly",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")

@@ -10,6 +10,7 @@ of the diffsim episode. Bottom: the box's height and the fingers' closing distan
 both simulators (MuJoCo's harder contact grips the box at its width, diffsim's squeeze
 sinks in), and the box height reached in each of 16 episodes per simulator.
 """
+
 import os
 import sys
 
@@ -28,8 +29,8 @@ from diffsim.checkpoints import load_checkpoint  # noqa: E402
 from diffsim.train import make_agent, make_env  # noqa: E402
 
 EPISODES = 16
-BOX_WIDTH = 0.08           # the box's side (m)
-HELD_Z = 0.1               # a box whose centre ends above this height (m) was held
+BOX_WIDTH = 0.08  # the box's side (m)
+HELD_Z = 0.1  # a box whose centre ends above this height (m) was held
 
 
 def finger_gap(qpos):
@@ -52,7 +53,7 @@ def episodes_in_diffsim(env, policy, qpos, qvel, with_velocities=False):
     env.set_state(qpos, qvel)
     positions, velocities = [env.qpos.clone()], [env.qvel.clone()]
     with torch.no_grad():
-        for _ in range(env.max_episode_steps - 1):       # the last step would auto-reset
+        for _ in range(env.max_episode_steps - 1):  # the last step would auto-reset
             env.step(policy(env.observe(env.qpos, env.qvel)))
             positions.append(env.qpos.clone())
             velocities.append(env.qvel.clone())
@@ -71,7 +72,9 @@ def episodes_in_mujoco(env, policy, qpos, qvel, with_velocities=False, model=Non
         data.qpos[:], data.qvel[:] = qpos[b].numpy(), qvel[b].numpy()
         episode_q, episode_v = [data.qpos.copy()], [data.qvel.copy()]
         for _ in range(env.max_episode_steps - 1):
-            obs = env.observe(torch.tensor(data.qpos[None], dtype=env.dtype), torch.tensor(data.qvel[None], dtype=env.dtype))
+            obs = env.observe(
+                torch.tensor(data.qpos[None], dtype=env.dtype), torch.tensor(data.qvel[None], dtype=env.dtype)
+            )
             data.ctrl[:] = env.action_to_ctrl(policy(obs))[0].numpy()
             for _ in range(env.frame_skip):
                 mujoco.mj_step(model, data)
@@ -110,7 +113,9 @@ def main(path):
     ax.boxplot(final, tick_labels=["diffsim", "MuJoCo"])
     ax.axhline(0.04, color="k", lw=1, ls=":", label="box on the floor")
     lifted = [int((f > HELD_Z).sum()) for f in final]
-    ax.set_title(f"final box height, {EPISODES} episodes\nheld above 10 cm: {lifted[0]} (diffsim), {lifted[1]} (MuJoCo)")
+    ax.set_title(
+        f"final box height, {EPISODES} episodes\nheld above 10 cm: {lifted[0]} (diffsim), {lifted[1]} (MuJoCo)"
+    )
     ax.set_ylabel("m")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -127,10 +132,14 @@ def main(path):
     fig.tight_layout()
     out = RESULTS / "gripper_grasp.png"
     fig.savefig(out, dpi=100)
-    print(f"wrote {out}; box held above 10 cm at the end: {lifted[0]}/{EPISODES} in diffsim, {lifted[1]}/{EPISODES} in MuJoCo")
+    print(
+        f"wrote {out}; box held above 10 cm at the end: {lifted[0]}/{EPISODES} in diffsim, {lifted[1]}/{EPISODES} in MuJoCo"
+    )
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        raise SystemExit("usage: python -m benchmarks.gripper_grasp CHECKPOINT (a gripper run's checkpoint.pt or best.pt)")
+        raise SystemExit(
+            "usage: python -m benchmarks.gripper_grasp CHECKPOINT (a gripper run's checkpoint.pt or best.pt)"
+        )
     main(sys.argv[1])

@@ -12,6 +12,7 @@ Each checkpoint's agent acts deterministically, whatever contact it trained on, 
   reading MuJoCo's ``qpos``/``qvel`` (``benchmarks/gripper_grasp.py``, which draws them): in how
   many the box ends more than 10 cm up.
 """
+
 import sys
 
 import torch
@@ -35,7 +36,7 @@ def in_diffsim(payload: dict, model: dict) -> dict:
 
     def record(running, terminated, truncated, info):
         ended = running & (terminated | truncated)
-        box_z.copy_(torch.where(ended, info["final_obs"][:, 5].float(), box_z))   # obs[:, :10] is qpos
+        box_z.copy_(torch.where(ended, info["final_obs"][:, 5].float(), box_z))  # obs[:, :10] is qpos
 
     returns = episode_returns(env, SEED, lambda obs: agent.act(obs, deterministic=True), record)
     return {"return": returns, "held": int((box_z - OBJECT_REST_Z >= 0.15).sum())}
@@ -58,8 +59,10 @@ if __name__ == "__main__":
         for name, model in CONTACTS.items():
             result = in_diffsim(payload, model)
             r = result["return"]
-            columns.append(f"{name}: return {r.mean():.0f} [{r.min():.0f}..{r.max():.0f}], "
-                           f"held >= 15 cm {result['held']}/{EPISODES}")
+            columns.append(
+                f"{name}: return {r.mean():.0f} [{r.min():.0f}..{r.max():.0f}], "
+                f"held >= 15 cm {result['held']}/{EPISODES}"
+            )
         held, episodes = in_mujoco(path)
         columns.append(f"MuJoCo: held > 10 cm {held}/{episodes}")
         print(f"{path}: " + "; ".join(columns))

@@ -11,6 +11,7 @@ size of the animated GIF that plays in their place.
 Needs: ``pip install playwright`` and a Chromium (Debian: ``apt-get install chromium``);
 ``--chromium`` names its executable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,9 +58,21 @@ def main(argv=None):
         shutil.copy(args.notebook, root)
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.token=",
-             "--ServerApp.password=", "--allow-root", f"--ServerApp.root_dir={root}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                f"--port={port}",
+                "--ServerApp.token=",
+                "--ServerApp.password=",
+                "--allow-root",
+                f"--ServerApp.root_dir={root}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             wait_for(url + "/api")
@@ -69,19 +82,21 @@ def main(argv=None):
                 page.goto(f"{url}/lab/tree/{args.notebook.name}?reset")
                 page.wait_for_selector(".jp-Notebook", timeout=120_000)
                 time.sleep(5)
-                for name in ("No Kernel", "No"):        # the kernel dialog and the news prompt
+                for name in ("No Kernel", "No"):  # the kernel dialog and the news prompt
                     try:
                         page.get_by_role("button", name=name, exact=True).click(timeout=3000)
                     except Exception:
                         pass
                 gif = page.locator(GIF).nth(args.animation)
-                for _ in range(2):                       # images above it load and move it
+                for _ in range(2):  # images above it load and move it
                     gif.evaluate("e => e.scrollIntoView({block: 'center'})")
                     time.sleep(3)
                 width, height, length = gif.evaluate("e => [e.naturalWidth, e.naturalHeight, e.src.length]")
                 scripts = page.evaluate("() => document.querySelectorAll('.jp-OutputArea-output script').length")
-                print(f"{args.notebook.name}: {scripts} scripts left in the outputs; animation {args.animation} "
-                      f"shows as a {width}x{height} GIF ({length:,} characters inline)")
+                print(
+                    f"{args.notebook.name}: {scripts} scripts left in the outputs; animation {args.animation} "
+                    f"shows as a {width}x{height} GIF ({length:,} characters inline)"
+                )
                 page.screenshot(path=str(args.output))
                 browser.close()
         finally:

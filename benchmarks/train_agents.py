@@ -12,6 +12,7 @@ evaluation of every run, machine and settings) and a learning-curve figure.
 all of ``total_steps`` done) instead of training them again, so a long benchmark that
 was interrupted, or extended by a seed or an agent, only trains what is missing.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,11 @@ import numpy as np
 
 def _at_target(summary: dict) -> dict:
     """Steps, episodes and seconds at which a run first reached its target (None if never)."""
-    return {"env_steps": summary["solved_at_env_step"], "episodes": summary.get("solved_at_episode"),
-            "wall_seconds": summary.get("solved_at_wall_seconds")}
+    return {
+        "env_steps": summary["solved_at_env_step"],
+        "episodes": summary.get("solved_at_episode"),
+        "wall_seconds": summary.get("solved_at_wall_seconds"),
+    }
 
 
 def _spread(values) -> str:
@@ -53,11 +57,15 @@ def summarise(runs: dict, target: float) -> dict:
     table = {}
     for agent, summaries in runs.items():
         reached = [_at_target(s) for s in summaries if s["solved_at_env_step"] is not None]
-        entry = {"seeds": len(summaries), "reached_target": len(reached), "target_return": target,
-                 "final_eval_return": [s["final_eval_return"] for s in summaries],
-                 "best_eval_return": [s["best_eval_return"] for s in summaries],
-                 "wall_seconds": [s["wall_seconds"] for s in summaries],
-                 "env_steps_run": [s["env_steps"] for s in summaries]}
+        entry = {
+            "seeds": len(summaries),
+            "reached_target": len(reached),
+            "target_return": target,
+            "final_eval_return": [s["final_eval_return"] for s in summaries],
+            "best_eval_return": [s["best_eval_return"] for s in summaries],
+            "wall_seconds": [s["wall_seconds"] for s in summaries],
+            "env_steps_run": [s["env_steps"] for s in summaries],
+        }
         for key in ("env_steps", "episodes", "wall_seconds"):
             values = [r[key] for r in reached]
             entry[f"{key}_to_target"] = values
@@ -80,8 +88,9 @@ def plot(runs: dict, target: float, title: str, path: Path):
         for i, summary in enumerate(summaries):
             evals = np.array(summary["evaluations"], dtype=float).reshape(-1, 3)
             for ax, column in ((axes[0], 0), (axes[1], 1)):
-                line, = ax.plot(evals[:, column], evals[:, 2], color=color, alpha=0.8, lw=1.5,
-                                label=agent if i == 0 else None)
+                (line,) = ax.plot(
+                    evals[:, column], evals[:, 2], color=color, alpha=0.8, lw=1.5, label=agent if i == 0 else None
+                )
             color = line.get_color()
     for ax, xlabel in ((axes[0], "environment steps"), (axes[1], "wall-clock seconds")):
         ax.axhline(target, color="k", ls="--", lw=1, label="target return")
@@ -130,31 +139,54 @@ def run(args):
 
     rows = []
     for agent, entry in table.items():
-        rows.append([agent, f"{entry['reached_target']}/{entry['seeds']}", _spread(entry["env_steps_to_target"]),
-                     _spread(entry["episodes_to_target"]), _spread(entry["wall_seconds_to_target"]),
-                     _spread(entry["final_eval_return"])])
+        rows.append(
+            [
+                agent,
+                f"{entry['reached_target']}/{entry['seeds']}",
+                _spread(entry["env_steps_to_target"]),
+                _spread(entry["episodes_to_target"]),
+                _spread(entry["wall_seconds_to_target"]),
+                _spread(entry["final_eval_return"]),
+            ]
+        )
     print(f"\n{args.env}: to reach evaluation return {target}; median [min..max] over the seeds that reached it")
     print(_table(["agent", "reached", "env steps", "episodes", "wall s", "final eval return"], rows))
     if "sac" in table and table["sac"]["median_env_steps_to_target"]:
         for agent, entry in table.items():
             if agent != "sac" and entry["median_env_steps_to_target"]:
-                print(f"{agent}: {table['sac']['median_env_steps_to_target'] / entry['median_env_steps_to_target']:.1f}x "
-                      f"fewer env steps than sac, {table['sac']['median_wall_seconds_to_target'] / entry['median_wall_seconds_to_target']:.1f}x less wall time")
+                print(
+                    f"{agent}: {table['sac']['median_env_steps_to_target'] / entry['median_env_steps_to_target']:.1f}x "
+                    f"fewer env steps than sac, {table['sac']['median_wall_seconds_to_target'] / entry['median_wall_seconds_to_target']:.1f}x less wall time"
+                )
     out = Path(args.out or f"bench_train_{args.env}.json")
     figure = out.with_suffix(".png")
     plot(runs, target, f"{args.env}: evaluation return, {args.seeds} seed(s) per agent", figure)
     print(f"wrote {figure}")
-    _write(out, {"benchmark": "train", "machine": machine_info(),
-                 "settings": {"env": args.env, "agents": agents, "seeds": args.seeds, "overrides": overrides,
-                              "device": args.device},
-                 "summary": table, "runs": runs})
+    _write(
+        out,
+        {
+            "benchmark": "train",
+            "machine": machine_info(),
+            "settings": {
+                "env": args.env,
+                "agents": agents,
+                "seeds": args.seeds,
+                "overrides": overrides,
+                "device": args.device,
+            },
+            "summary": table,
+            "runs": runs,
+        },
+    )
 
 
 def main(argv=None):
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.train_agents",
-                                     description="Agents side by side: steps, episodes and time to the target return.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.train_agents",
+        description="Agents side by side: steps, episodes and time to the target return.",
+    )
     parser.add_argument("--env", default="cartpole", help="config name (cartpole, ant, gripper)")
     parser.add_argument("--agents", default="sac,hybrid,shac", help="comma-separated: sac, hybrid, shac")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N for every agent")
@@ -163,8 +195,9 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--logdir", help="default runs/bench-train-<env>")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep finished runs of the same config found in the log directory")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep finished runs of the same config found in the log directory"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (see python -m diffsim.train --help)")
     parser.add_argument("--out", help="JSON path (default bench_train_<env>.json; the figure goes beside it as .png)")
     run(parser.parse_args(argv))

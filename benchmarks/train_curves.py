@@ -7,6 +7,7 @@ may be left out when the file holds one), so runs trained with different overrid
 which one benchmark invocation cannot mix, can be compared side by side. The target
 return is the first file's.
 """
+
 import json
 import sys
 from pathlib import Path

@@ -11,6 +11,7 @@ Quick start::
 
 States use MuJoCo's ``qpos``/``qvel`` layout, so they can be exchanged with MuJoCo.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,9 @@ def asset(name: str) -> str:
     return str(path)
 
 
-def load_mjcf(source: str | os.PathLike, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> Model:
+def load_mjcf(
+    source: str | os.PathLike, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+) -> Model:
     """Load an MJCF model (a file path or an XML string) onto ``device`` in ``dtype``.
 
     Raises:
@@ -55,6 +58,15 @@ def load_mjcf(source: str | os.PathLike, dtype: torch.dtype = torch.float32, dev
 
 
 __all__ = [
-    "ASSETS", "MJCFError", "Model", "SimulationError", "asset", "bias_forces", "load_mjcf", "mass_matrix",
-    "parse_mjcf", "rollout", "step",
+    "ASSETS",
+    "MJCFError",
+    "Model",
+    "SimulationError",
+    "asset",
+    "bias_forces",
+    "load_mjcf",
+    "mass_matrix",
+    "parse_mjcf",
+    "rollout",
+    "step",
 ]

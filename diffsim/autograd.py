@@ -30,6 +30,7 @@ stored-intermediates pool ``diffsim.stored_steps``):
   backward raise, as torch does for its own saved tensors; the gradient is first-order
   only: differentiating it again (``create_graph=True``, then a second backward) raises.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,16 +84,20 @@ def _value(model: Model, what: str, compute, *inputs):
     """``compute()``, refusing a later gradient request if any input or model parameter requires grad."""
     needs = [t for t in (*inputs, *model.params.values()) if t.requires_grad]
     if torch.is_grad_enabled() and needs:
-        message = (f"{what} is not differentiable in diffsim: its value is exact, but no gradient flows through "
-                   f"it. Gradients of the dynamics come from diffsim.step and diffsim.rollout; compute {what} "
-                   f"under torch.no_grad() or from detached inputs.")
+        message = (
+            f"{what} is not differentiable in diffsim: its value is exact, but no gradient flows through "
+            f"it. Gradients of the dynamics come from diffsim.step and diffsim.rollout; compute {what} "
+            f"under torch.no_grad() or from detached inputs."
+        )
         return _WithoutGradient.apply(message, compute, *needs)
     return compute()
 
 
-SECOND_DERIVATIVES = ("diffsim's gradients are first-order: differentiating the gradient of diffsim.step or "
-                      "diffsim.rollout again (a Hessian or Hessian-vector product) is not supported. Use finite "
-                      "differences of the gradient instead.")
+SECOND_DERIVATIVES = (
+    "diffsim's gradients are first-order: differentiating the gradient of diffsim.step or "
+    "diffsim.rollout again (a Hessian or Hessian-vector product) is not supported. Use finite "
+    "differences of the gradient instead."
+)
 
 
 def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
@@ -117,6 +122,7 @@ def mass_matrix(model: Model, qpos: torch.Tensor) -> torch.Tensor:
             sim.kinematics(buf, wp.from_torch(qpos.detach()))
             sim.mass_matrix(buf)
             return wp.to_torch(buf.M).clone()
+
     return _value(model, "diffsim.mass_matrix", compute, qpos)
 
 
@@ -144,6 +150,7 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
             sim.kinematics(buf, wp.from_torch(qpos.detach()))
             sim.bias_forces(buf, wp.from_torch(qvel.detach()))
             return wp.to_torch(buf.qfrc_bias).clone()
+
     return _value(model, "diffsim.bias_forces", compute, qpos, qvel)
 
 
@@ -161,19 +168,20 @@ def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpo
     current = 0
     for start in range(0, ctrls.shape[1], staging.chunk):
         end = min(start + staging.chunk, ctrls.shape[1])
-        runner.ctrl.copy_(ctrls[:, start])          # the chunk's first control; the replays load the others
+        runner.ctrl.copy_(ctrls[:, start])  # the chunk's first control; the replays load the others
         if end - start > 1:
-            staging.ctrls[:, 1:end - start].copy_(ctrls[:, start + 1:end])
+            staging.ctrls[:, 1 : end - start].copy_(ctrls[:, start + 1 : end])
         staging.step.zero_()
         for _ in range(start, end):
             current = runner.advance(current)
             staging.store_and_load[current]()
-        qpos_traj[:, start:end] = staging.qpos[:, :end - start]
-        qvel_traj[:, start:end] = staging.qvel[:, :end - start]
+        qpos_traj[:, start:end] = staging.qpos[:, : end - start]
+        qvel_traj[:, start:end] = staging.qvel[:, : end - start]
 
 
-def _taped_control_step(model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel,
-                        grad_params: frozenset = frozenset()):
+def _taped_control_step(
+    model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel, grad_params: frozenset = frozenset()
+):
     """Re-run one control step and pull ``(grad_qpos, grad_qvel)`` of its output back to
     its inputs. Returns (d qpos, d qvel, d ctrl), views valid until the next call;
     parameter gradients accumulate into ``model.param_grads``."""
@@ -200,8 +208,12 @@ def _warn_nonfinite(grads: torch.Tensor, t: int, horizon: int) -> bool:
     bad = _first_bad(grads)
     if bad is None:
         return False
-    warnings.warn(f"non-finite gradient appeared at control step {t} (going backward from step {horizon - 1}) "
-                  f"in environment(s) {bad[0][:10]}", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"non-finite gradient appeared at control step {t} (going backward from step {horizon - 1}) "
+        f"in environment(s) {bad[0][:10]}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
     return True
 
 
@@ -223,13 +235,28 @@ class _Rollout(torch.autograd.Function):
         first_stored = horizon - len(lease.runners) if lease is not None else horizon
         with _torch_stream(model):
             if first_stored > 0:
-                _forward_control_steps(model, qpos, qvel, ctrls[:, :first_stored], frame_skip,
-                                       qpos_traj[:, :first_stored], qvel_traj[:, :first_stored])
+                _forward_control_steps(
+                    model,
+                    qpos,
+                    qvel,
+                    ctrls[:, :first_stored],
+                    frame_skip,
+                    qpos_traj[:, :first_stored],
+                    qvel_traj[:, :first_stored],
+                )
             if lease is not None:
-                start = (qpos, qvel) if first_stored == 0 else (qpos_traj[:, first_stored - 1],
-                                                                qvel_traj[:, first_stored - 1])
-                _forward_stored_steps(lease.runners, *start, ctrls[:, first_stored:],
-                                      qpos_traj[:, first_stored:], qvel_traj[:, first_stored:])
+                start = (
+                    (qpos, qvel)
+                    if first_stored == 0
+                    else (qpos_traj[:, first_stored - 1], qvel_traj[:, first_stored - 1])
+                )
+                _forward_stored_steps(
+                    lease.runners,
+                    *start,
+                    ctrls[:, first_stored:],
+                    qpos_traj[:, first_stored:],
+                    qvel_traj[:, first_stored:],
+                )
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
         ctx.lease, ctx.first_stored = lease, first_stored
         ctx.param_versions = _param_versions(model)
@@ -246,22 +273,32 @@ class _Rollout(torch.autograd.Function):
         if not torch.is_grad_enabled():
             return grads
         # create_graph=True: the gradients would be differentiated again, which the adjoints do not support
-        needs = [t for t in (*ctx.saved_tensors, grad_qpos_traj, grad_qvel_traj,
-                             *(ctx.model.params[name] for name in ctx.param_names))
-                 if t is not None and t.requires_grad]
+        needs = [
+            t
+            for t in (
+                *ctx.saved_tensors,
+                grad_qpos_traj,
+                grad_qvel_traj,
+                *(ctx.model.params[name] for name in ctx.param_names),
+            )
+            if t is not None and t.requires_grad
+        ]
         if not needs:
             return grads
-        return tuple(g if g is None else _WithoutGradient.apply(SECOND_DERIVATIVES, lambda g=g: g, *needs)
-                     for g in grads)
+        return tuple(
+            g if g is None else _WithoutGradient.apply(SECOND_DERIVATIVES, lambda g=g: g, *needs) for g in grads
+        )
 
     @staticmethod
     def _gradients(ctx, grad_qpos_traj, grad_qvel_traj):
         model, frame_skip = ctx.model, ctx.frame_skip
         changed = [name for name, version in _param_versions(model).items() if version != ctx.param_versions[name]]
         if changed:
-            raise RuntimeError(f"model parameter(s) {changed} were modified in place after diffsim's forward pass: "
-                               f"its backward pass would use the new values and give a wrong gradient. Run the "
-                               f"rollout again after changing them (or change them on a copy of the model).")
+            raise RuntimeError(
+                f"model parameter(s) {changed} were modified in place after diffsim's forward pass: "
+                f"its backward pass would use the new values and give a wrong gradient. Run the "
+                f"rollout again after changing them (or change them on a copy of the model)."
+            )
         qpos0, qvel0, ctrls, qpos_traj, qvel_traj = ctx.saved_tensors
         horizon = ctrls.shape[1]
         if grad_qpos_traj is None:
@@ -281,16 +318,22 @@ class _Rollout(torch.autograd.Function):
             first_recomputed = horizon
             if lease is not None:
                 carry_qpos, carry_qvel, reported = _backward_stored_steps(
-                    lease.runners, grad_qpos_traj[:, ctx.first_stored:], grad_qvel_traj[:, ctx.first_stored:],
-                    grad_ctrls[:, ctx.first_stored:], ctx.first_stored, horizon)
+                    lease.runners,
+                    grad_qpos_traj[:, ctx.first_stored :],
+                    grad_qvel_traj[:, ctx.first_stored :],
+                    grad_ctrls[:, ctx.first_stored :],
+                    ctx.first_stored,
+                    horizon,
+                )
                 first_recomputed = ctx.first_stored
             for t in reversed(range(first_recomputed)):
                 grad_q = grad_qpos_traj[:, t] + carry_qpos
                 grad_v = grad_qvel_traj[:, t] + carry_qvel
                 q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
                 v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
-                d_qpos, d_qvel, d_ctrl = _taped_control_step(model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v,
-                                                             grad_params)
+                d_qpos, d_qvel, d_ctrl = _taped_control_step(
+                    model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v, grad_params
+                )
                 # views of the runner's buffers: consumed (added into a new tensor) before its next backward
                 carry_qpos, carry_qvel = d_qpos, d_qvel
                 grad_ctrls[:, t] = d_ctrl
@@ -305,7 +348,7 @@ class _Rollout(torch.autograd.Function):
             if bad is not None:
                 envs, flipped = bad
                 t = horizon - 1 - flipped
-                _warn_nonfinite(grad_ctrls[:, t:t + 1], t, horizon)
+                _warn_nonfinite(grad_ctrls[:, t : t + 1], t, horizon)
         param_grads = [model.param_grads[name].clone() for name in ctx.param_names]
         return (None, None, None, carry_qpos.clone(), carry_qvel.clone(), grad_ctrls, *param_grads)
 
@@ -342,21 +385,24 @@ def _backward_stored_steps(runners: list, grad_qpos_traj, grad_qvel_traj, grad_c
     reported = False
     for i in reversed(range(len(runners))):
         runner = runners[i]
-        if i + 1 < len(runners):     # the gradient that flows back from the next control step
+        if i + 1 < len(runners):  # the gradient that flows back from the next control step
             runner.states[-1].qpos_grad.add_(runners[i + 1].states[0].qpos_grad)
             runner.states[-1].qvel_grad.add_(runners[i + 1].states[0].qvel_grad)
         for program in reversed(runner.programs):
             program.backward()
         if runner.ctrl.shape[1] == 0 and not reported:
-            reported = _warn_nonfinite_state_grad(runner.states[0].qpos_grad, runner.states[0].qvel_grad,
-                                                  first + i, horizon)
+            reported = _warn_nonfinite_state_grad(
+                runner.states[0].qpos_grad, runner.states[0].qvel_grad, first + i, horizon
+            )
     grad_ctrls.copy_(torch.stack([r.ctrl_grad for r in runners], dim=1))
     return runners[0].states[0].qpos_grad, runners[0].states[0].qvel_grad, reported
 
 
 def _empty_trajectories(model: Model, batch: int, horizon: int):
-    return (torch.empty(batch, horizon, model.nq, dtype=model.dtype, device=model.device),
-            torch.empty(batch, horizon, model.nv, dtype=model.dtype, device=model.device))
+    return (
+        torch.empty(batch, horizon, model.nq, dtype=model.dtype, device=model.device),
+        torch.empty(batch, horizon, model.nv, dtype=model.dtype, device=model.device),
+    )
 
 
 def _rollout_without_grad(model: Model, qpos, qvel, ctrls, frame_skip: int):
@@ -383,30 +429,45 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
     if qpos.shape[0] == 0 or model.nv == 0:
         # nothing to simulate: no environments, or a model whose bodies are all fixed (its state is empty)
         horizon = ctrls.shape[1]
-        return (qpos[:, None, :].expand(qpos.shape[0], horizon, model.nq).clone(),
-                qvel[:, None, :].expand(qvel.shape[0], horizon, model.nv).clone())
+        return (
+            qpos[:, None, :].expand(qpos.shape[0], horizon, model.nq).clone(),
+            qvel[:, None, :].expand(qvel.shape[0], horizon, model.nv).clone(),
+        )
     names = tuple(name for name, t in model.params.items() if t.requires_grad)
     params = [model.params[name] for name in names]
-    needs_grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or ctrls.requires_grad
-                                              or len(params) > 0)
+    needs_grad = torch.is_grad_enabled() and (
+        qpos.requires_grad or qvel.requires_grad or ctrls.requires_grad or len(params) > 0
+    )
     if needs_grad:
         qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, qpos, qvel, ctrls, *params)
     else:
         qpos_traj, qvel_traj = _rollout_without_grad(model, qpos, qvel, ctrls, frame_skip)
     if check_finite:
-        bad = None if all_finite(qpos_traj) and all_finite(qvel_traj) else \
-            _first_bad(torch.cat([qpos_traj.detach(), qvel_traj.detach()], dim=2))
+        bad = (
+            None
+            if all_finite(qpos_traj) and all_finite(qvel_traj)
+            else _first_bad(torch.cat([qpos_traj.detach(), qvel_traj.detach()], dim=2))
+        )
         if bad is not None:
             envs, step = bad
             raise SimulationError(
                 f"the simulation blew up (NaN/inf) in environment(s) {envs[:10]}{' ...' if len(envs) > 10 else ''} "
                 f"at control step {step} (t = {(step + 1) * frame_skip * model.dt:.4g} s); try a smaller model.dt, "
-                f"softer contact (model.contact_stiffness) or smaller controls", envs, step)
+                f"softer contact (model.contact_stiffness) or smaller controls",
+                envs,
+                step,
+            )
     return qpos_traj, qvel_traj
 
 
-def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrls: torch.Tensor, frame_skip: int = 1,
-            check_finite: bool = True):
+def rollout(
+    model: Model,
+    qpos: torch.Tensor,
+    qvel: torch.Tensor,
+    ctrls: torch.Tensor,
+    frame_skip: int = 1,
+    check_finite: bool = True,
+):
     """Apply a sequence of controls, each held for ``frame_skip`` physics steps of ``model.dt``.
 
     Differentiable with respect to ``qpos``, ``qvel``, ``ctrls`` and every model
@@ -428,8 +489,14 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrls: torch.T
     return _run(model, qpos, qvel, ctrls, frame_skip, check_finite)
 
 
-def step(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor, frame_skip: int = 1,
-         check_finite: bool = True):
+def step(
+    model: Model,
+    qpos: torch.Tensor,
+    qvel: torch.Tensor,
+    ctrl: torch.Tensor,
+    frame_skip: int = 1,
+    check_finite: bool = True,
+):
     """Advance ``frame_skip`` physics steps of ``model.dt`` with ``ctrl`` held; differentiable.
 
     Args:

@@ -20,6 +20,7 @@ compared side by side in one run; this is the only place speed and memory are me
 Training agents side by side over seeds is a research harness beside the package:
 ``python -m benchmarks.train_agents`` from the repository root.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,6 +43,7 @@ def _settings(args) -> dict:
 
 # --- grad ------------------------------------------------------------------------------------
 
+
 def _ant_problem(batch, horizon, dtype, device="cpu", seed=0, options=None):
     """The Ant, a batch of its initial states and random controls; ``options``: the model's
     simulation options to set (``diffsim.options.Options`` field -> value)."""
@@ -59,7 +61,7 @@ def _ant_problem(batch, horizon, dtype, device="cpu", seed=0, options=None):
 
 def _loss(qpos_traj, qvel_traj):
     """Forward progress of the torso, minus a small velocity penalty: touches every state."""
-    return qpos_traj[:, -1, 0].sum() - 1e-3 * (qvel_traj ** 2).sum()
+    return qpos_traj[:, -1, 0].sum() - 1e-3 * (qvel_traj**2).sum()
 
 
 def _time_diffsim(batch, horizon, frame_skip, dtype, device, repeats, every_param=False, options=None):
@@ -114,8 +116,10 @@ def _time_mjstep(batch, horizon, frame_skip, repeats):
     return min(forward), min(backward), c.grad
 
 
-_STORED_HELP = ("MiB of intermediates a rollout keeps for its backward pass (model.options.max_stored_bytes; "
-                "default: 256 on a CPU, a quarter of the GPU's memory on CUDA)")
+_STORED_HELP = (
+    "MiB of intermediates a rollout keeps for its backward pass (model.options.max_stored_bytes; "
+    "default: 256 on a CPU, a quarter of the GPU's memory on CUDA)"
+)
 
 
 def _stored_bytes(mib):
@@ -130,8 +134,9 @@ def _stored_budget(device, mib) -> int:
     from diffsim.autograd import stored_bytes_budget
     from diffsim.options import Options
 
-    return stored_bytes_budget(SimpleNamespace(options=Options(max_stored_bytes=_stored_bytes(mib)),
-                                               device=torch.device(device)))
+    return stored_bytes_budget(
+        SimpleNamespace(options=Options(max_stored_bytes=_stored_bytes(mib)), device=torch.device(device))
+    )
 
 
 def bench_grad(args):
@@ -143,34 +148,69 @@ def bench_grad(args):
         f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats, options=options)
         budget = _stored_budget(args.device, args.max_stored_mib)
         if args.every_param:
-            fp, bp, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats,
-                                      every_param=True, options=options)
-        entry = {"batch": batch, "diffsim_forward_s": f, "diffsim_backward_s": b, "diffsim_total_s": f + b,
-                 "backward_over_forward": b / f,
-                 "stored_budget_mib": budget / 2**20}
+            fp, bp, _ = _time_diffsim(
+                batch,
+                args.horizon,
+                args.frame_skip,
+                dtype,
+                args.device,
+                args.repeats,
+                every_param=True,
+                options=options,
+            )
+        entry = {
+            "batch": batch,
+            "diffsim_forward_s": f,
+            "diffsim_backward_s": b,
+            "diffsim_total_s": f + b,
+            "backward_over_forward": b / f,
+            "stored_budget_mib": budget / 2**20,
+        }
         every_param = []
         if args.every_param:
-            entry.update({"every_param_forward_s": fp, "every_param_backward_s": bp,
-                          "every_param_backward_over_forward": bp / fp})
+            entry.update(
+                {
+                    "every_param_forward_s": fp,
+                    "every_param_backward_s": bp,
+                    "every_param_backward_over_forward": bp / fp,
+                }
+            )
             every_param = [f"{bp:.3f}", f"{bp / fp:.2f}"]
         if not args.skip_mjstep:
             mf, mb, _ = _time_mjstep(batch, args.horizon, args.frame_skip, max(1, args.repeats // 2))
-            entry.update({"mjstep_forward_s": mf, "mjstep_backward_s": mb, "mjstep_total_s": mf + mb,
-                          "speedup": (mf + mb) / (f + b)})
+            entry.update(
+                {
+                    "mjstep_forward_s": mf,
+                    "mjstep_backward_s": mb,
+                    "mjstep_total_s": mf + mb,
+                    "speedup": (mf + mb) / (f + b),
+                }
+            )
         results.append(entry)
-        mjstep = [f"{entry['mjstep_total_s']:.3f}", f"{entry['speedup']:.1f}x"] if "speedup" in entry else ["skipped", "-"]
+        mjstep = (
+            [f"{entry['mjstep_total_s']:.3f}", f"{entry['speedup']:.1f}x"] if "speedup" in entry else ["skipped", "-"]
+        )
         rows.append([batch, f"{f:.3f}", f"{b:.3f}", f"{b / f:.2f}", *every_param, *mjstep])
         print(f"batch {batch}: done", file=sys.stderr)
-    print(f"\nGradient of a {args.horizon}-step Ant rollout loss w.r.t. all controls "
-          f"(frame_skip {args.frame_skip}, {args.dtype}, {args.device})")
+    print(
+        f"\nGradient of a {args.horizon}-step Ant rollout loss w.r.t. all controls "
+        f"(frame_skip {args.frame_skip}, {args.dtype}, {args.device})"
+    )
     every_param = ["bwd s, + every parameter", "bwd/fwd, + every parameter"] if args.every_param else []
-    print(_table(["envs", "diffsim fwd s", "diffsim bwd s", "bwd/fwd", *every_param, "MjStep fwd+bwd s",
-                  "diffsim speed-up"], rows))
-    _write(args.out or "bench_grad.json", {"benchmark": "grad", "machine": machine_info(), "settings": _settings(args),
-                                          "results": results})
+    print(
+        _table(
+            ["envs", "diffsim fwd s", "diffsim bwd s", "bwd/fwd", *every_param, "MjStep fwd+bwd s", "diffsim speed-up"],
+            rows,
+        )
+    )
+    _write(
+        args.out or "bench_grad.json",
+        {"benchmark": "grad", "machine": machine_info(), "settings": _settings(args), "results": results},
+    )
 
 
 # --- forward ---------------------------------------------------------------------------------
+
 
 def _time_mujoco_forward(batch, steps, threads, repeats):
     import mujoco
@@ -189,7 +229,7 @@ def _time_mujoco_forward(batch, steps, threads, repeats):
     datas = [mujoco.MjData(m) for _ in range(threads)]
     best = float("inf")
     with mj_rollout.Rollout(nthread=threads) as runner:
-        runner.rollout(m, datas, initial, control)            # warm-up
+        runner.rollout(m, datas, initial, control)  # warm-up
         for _ in range(repeats):
             t0 = time.perf_counter()
             runner.rollout(m, datas, initial, control)
@@ -220,7 +260,7 @@ def _time_mujoco_warp_forward(batch, steps, device, repeats):
         initial_qpos, initial_qvel = wp.clone(data.qpos), wp.clone(data.qvel)
         g = np.random.default_rng(0)
         data.ctrl.assign(g.uniform(-1, 1, size=(batch, m.nu)).astype(np.float32))
-        mjw.step(model, data)                                   # warm-up: compile kernels
+        mjw.step(model, data)  # warm-up: compile kernels
         with wp.ScopedCapture() as capture:
             mjw.step(model, data)
         best = float("inf")
@@ -243,7 +283,7 @@ def _time_diffsim_forward(batch, steps, dtype, device, repeats, options=None):
     g = torch.Generator().manual_seed(0)
     ctrls = (2 * torch.rand(batch, steps, model.nu, generator=g, dtype=torch.float64) - 1).to(dtype).to(device)
     with torch.no_grad():
-        diffsim.rollout(model, qpos, qvel, ctrls)                  # warm-up: compile, record launches
+        diffsim.rollout(model, qpos, qvel, ctrls)  # warm-up: compile, record launches
         best = float("inf")
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -265,18 +305,24 @@ def bench_forward(args):
     other_walk = "tree per env" if on_gpu else "tree per level"
     for batch in batches:
         seconds, dt = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats)
-        entry = {"batch": batch, "steps": args.steps, "diffsim_s": seconds,
-                 "diffsim_steps_per_s": batch * args.steps / seconds,
-                 "diffsim_sim_s_per_s": batch * args.steps * dt / seconds}
+        entry = {
+            "batch": batch,
+            "steps": args.steps,
+            "diffsim_s": seconds,
+            "diffsim_steps_per_s": batch * args.steps / seconds,
+            "diffsim_sim_s_per_s": batch * args.steps * dt / seconds,
+        }
         row = [batch, f"{entry['diffsim_steps_per_s']:.0f}", f"{entry['diffsim_sim_s_per_s']:.1f}"]
         if args.compare_launches:
-            seconds_launched, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats,
-                                                        options={"capture_graphs": False})
+            seconds_launched, _ = _time_diffsim_forward(
+                batch, args.steps, dtype, args.device, args.repeats, options={"capture_graphs": False}
+            )
             entry["diffsim_launch_by_launch_steps_per_s"] = batch * args.steps / seconds_launched
             row += [f"{entry['diffsim_launch_by_launch_steps_per_s']:.0f}"]
         if args.compare_tree_walks:
-            seconds_other, _ = _time_diffsim_forward(batch, args.steps, dtype, args.device, args.repeats,
-                                                     options={"tree_parallel": not on_gpu})
+            seconds_other, _ = _time_diffsim_forward(
+                batch, args.steps, dtype, args.device, args.repeats, options={"tree_parallel": not on_gpu}
+            )
             steps_per_s = batch * args.steps / seconds_other
             entry[f"diffsim_{other_walk.replace(' ', '_')}_steps_per_s"] = steps_per_s
             row += [f"{steps_per_s:.0f}"]
@@ -311,14 +357,19 @@ def bench_forward(args):
         headers += [f"MuJoCo Warp ({args.device}) steps/s", "diffsim / MuJoCo Warp"]
     rows = [r + [""] * (len(headers) - len(r)) for r in rows]
     where = "Warp's CPU kernels use one core" if not on_gpu else machine_info()["cuda"]
-    print(f"\nAnt with contact, {args.steps} physics steps of {dt:.4g} s, diffsim in {args.dtype} on {args.device} "
-          f"({where}); MuJoCo in float64 on the CPU")
+    print(
+        f"\nAnt with contact, {args.steps} physics steps of {dt:.4g} s, diffsim in {args.dtype} on {args.device} "
+        f"({where}); MuJoCo in float64 on the CPU"
+    )
     print(_table(headers, rows))
-    _write(args.out or "bench_forward.json", {"benchmark": "forward", "machine": machine_info(),
-                                              "settings": _settings(args), "results": results})
+    _write(
+        args.out or "bench_forward.json",
+        {"benchmark": "forward", "machine": machine_info(), "settings": _settings(args), "results": results},
+    )
 
 
 # --- memory -----------------------------------------------------------------------------------
+
 
 def _peak_mib(device) -> float:
     """Peak memory so far: resident memory of the process on the CPU; on a GPU the
@@ -337,8 +388,9 @@ def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib
     import diffsim
     from diffsim.simulator import Simulator, StepBuffers
 
-    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, torch.float32, device,
-                                            options={"max_stored_bytes": _stored_bytes(max_stored_mib)})
+    model, qpos, qvel, ctrls = _ant_problem(
+        batch, horizon, torch.float32, device, options={"max_stored_bytes": _stored_bytes(max_stored_mib)}
+    )
     base = _peak_mib(device)
     if mode == "diffsim":
         ctrls.requires_grad_()
@@ -359,8 +411,15 @@ def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib
         tape.backward(grads={q: wp.ones_like(q), v: wp.ones_like(v)})
     if device != "cpu":
         torch.cuda.synchronize(device)
-    print(json.dumps({"peak_mib": _peak_mib(device), "baseline_mib": base,
-                      "stored_budget_mib": diffsim.autograd.stored_bytes_budget(model) / 2**20}))
+    print(
+        json.dumps(
+            {
+                "peak_mib": _peak_mib(device),
+                "baseline_mib": base,
+                "stored_budget_mib": diffsim.autograd.stored_bytes_budget(model) / 2**20,
+            }
+        )
+    )
 
 
 def bench_memory(args):
@@ -370,8 +429,18 @@ def bench_memory(args):
         for mode in ("diffsim", "full_tape"):
             if mode == "full_tape" and horizon > args.full_tape_max:
                 continue
-            cmd = [sys.executable, "-m", "diffsim.bench", "_memory_child", mode, str(args.batch[0]), str(horizon),
-                   str(args.frame_skip), args.device, str(args.max_stored_mib)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "diffsim.bench",
+                "_memory_child",
+                mode,
+                str(args.batch[0]),
+                str(horizon),
+                str(args.frame_skip),
+                args.device,
+                str(args.max_stored_mib),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             measured = json.loads(out)
             entry[f"{mode}_peak_mib"] = measured["peak_mib"]
@@ -379,35 +448,55 @@ def bench_memory(args):
             if mode == "diffsim":
                 entry["stored_budget_mib"] = measured["stored_budget_mib"]
         results.append(entry)
-        rows.append([horizon, f"{entry['baseline_mib']:.0f}", f"{entry['diffsim_peak_mib']:.0f}",
-                     f"{entry.get('full_tape_peak_mib', float('nan')):.0f}"])
+        rows.append(
+            [
+                horizon,
+                f"{entry['baseline_mib']:.0f}",
+                f"{entry['diffsim_peak_mib']:.0f}",
+                f"{entry.get('full_tape_peak_mib', float('nan')):.0f}",
+            ]
+        )
         print(f"horizon {horizon}: done", file=sys.stderr)
     what = "Peak RSS" if args.device == "cpu" else f"Peak {args.device} memory"
     print(f"\n{what} (MiB) of forward + backward, Ant, {args.batch[0]} envs, frame_skip {args.frame_skip}, float32")
     print(_table(["horizon", "after setup", "diffsim", "one tape over the rollout"], rows))
-    _write(args.out or "bench_memory.json", {"benchmark": "memory", "machine": machine_info(), "settings": _settings(args),
-                                            "results": results})
+    _write(
+        args.out or "bench_memory.json",
+        {"benchmark": "memory", "machine": machine_info(), "settings": _settings(args), "results": results},
+    )
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_memory_child":
-        _memory_child(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5],
-                      None if argv[6] == "None" else float(argv[6]))
+        _memory_child(
+            argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5], None if argv[6] == "None" else float(argv[6])
+        )
         return
-    parser = argparse.ArgumentParser(prog="python -m diffsim.bench", description=__doc__.replace("``", ""),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m diffsim.bench",
+        description=__doc__.replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     grad = sub.add_parser("grad", help="gradient of an Ant rollout: diffsim vs MjStep")
     grad.add_argument("--batch", type=int, nargs="+", default=[1, 64])
     grad.add_argument("--horizon", type=int, default=100)
     grad.add_argument("--frame-skip", type=int, default=1)
-    grad.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="diffsim's precision (MuJoCo is float64 either way)")
+    grad.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="diffsim's precision (MuJoCo is float64 either way)",
+    )
     grad.add_argument("--device", default="cpu")
     grad.add_argument("--repeats", type=int, default=3)
     grad.add_argument("--skip-mjstep", action="store_true")
-    grad.add_argument("--every-param", action="store_true",
-                      help="also time the gradient w.r.t. every physical parameter of the model as well as the controls")
+    grad.add_argument(
+        "--every-param",
+        action="store_true",
+        help="also time the gradient w.r.t. every physical parameter of the model as well as the controls",
+    )
     grad.add_argument("--max-stored-mib", type=float, help=_STORED_HELP)
     grad.add_argument("--out")
     grad.set_defaults(run=bench_grad)
@@ -419,13 +508,23 @@ def main(argv=None):
     forward.add_argument("--threads", type=int, default=0, help="MuJoCo threads besides 1 (default: all cores)")
     forward.add_argument("--repeats", type=int, default=3)
     forward.add_argument("--skip-mujoco", action="store_true")
-    forward.add_argument("--compare-launches", action="store_true",
-                         help="also time diffsim without graph capture (each kernel launched from Python)")
-    forward.add_argument("--compare-tree-walks", action="store_true",
-                         help="also time diffsim with the tree recursions launched the other way: a thread per "
-                              "(env, body), level by level (the GPU's default), on a CPU; a thread per env on a GPU")
-    forward.add_argument("--mujoco-warp", action=argparse.BooleanOptionalAction, default=None,
-                         help="also time MuJoCo Warp on --device (default: on a GPU, when mujoco_warp is installed)")
+    forward.add_argument(
+        "--compare-launches",
+        action="store_true",
+        help="also time diffsim without graph capture (each kernel launched from Python)",
+    )
+    forward.add_argument(
+        "--compare-tree-walks",
+        action="store_true",
+        help="also time diffsim with the tree recursions launched the other way: a thread per "
+        "(env, body), level by level (the GPU's default), on a CPU; a thread per env on a GPU",
+    )
+    forward.add_argument(
+        "--mujoco-warp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time MuJoCo Warp on --device (default: on a GPU, when mujoco_warp is installed)",
+    )
     forward.add_argument("--out")
     forward.set_defaults(run=bench_forward)
     memory = sub.add_parser("memory", help="peak memory of forward + backward over long horizons")

@@ -1,5 +1,6 @@
 """What every benchmark report holds: the machine it ran on, a text table, and its JSON
 written atomically. Shared by ``python -m diffsim.bench`` and the train benchmark."""
+
 from __future__ import annotations
 
 import json

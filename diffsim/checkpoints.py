@@ -14,6 +14,7 @@ weight would otherwise load silently.
 
 Every problem with a file gives one ``CheckpointError`` line that names the file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,10 @@ from pathlib import Path
 import torch
 
 FORMAT = 1
-KINDS = {"run": "a training run (checkpoint.pt, what --resume continues)",
-         "agent": "an agent and its evaluation (best.pt)"}
+KINDS = {
+    "run": "a training run (checkpoint.pt, what --resume continues)",
+    "agent": "an agent and its evaluation (best.pt)",
+}
 
 
 class CheckpointError(ValueError):
@@ -113,23 +116,28 @@ def load_checkpoint(path, kind: str | tuple[str, ...], map_location=None) -> dic
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint")
     try:
-        with warnings.catch_warnings():      # torch warns about pickle protocols of non-torch files
+        with warnings.catch_warnings():  # torch warns about pickle protocols of non-torch files
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:   # whatever a damaged or foreign file makes the reader raise
+    except Exception as e:  # whatever a damaged or foreign file makes the reader raise
         refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
         if isinstance(e, pickle.UnpicklingError) and refused:
-            raise CheckpointError(f"{path}: refused: the file holds objects other than tensors and plain "
-                                  f"containers ({refused.group(1)}), which could run code when loaded; "
-                                  f"nothing was run") from None
+            raise CheckpointError(
+                f"{path}: refused: the file holds objects other than tensors and plain "
+                f"containers ({refused.group(1)}), which could run code when loaded; "
+                f"nothing was run"
+            ) from None
         reason = (str(e).strip().splitlines() or [""])[0][:200]
-        raise CheckpointError(f"{path}: truncated or not a torch checkpoint ({type(e).__name__}"
-                              f"{': ' + reason if reason else ''})") from None
+        raise CheckpointError(
+            f"{path}: truncated or not a torch checkpoint ({type(e).__name__}{': ' + reason if reason else ''})"
+        ) from None
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a diffsim checkpoint (holds a {type(payload).__name__}, not a dict)")
     if "digest" in payload and payload["digest"] != digest(payload):
-        raise CheckpointError(f"{path}: its contents do not match the digest saved with them: the file was "
-                              f"altered or corrupted after it was written")
+        raise CheckpointError(
+            f"{path}: its contents do not match the digest saved with them: the file was "
+            f"altered or corrupted after it was written"
+        )
     accepted = (kind,) if isinstance(kind, str) else tuple(kind)
     found = _kind(payload)
     if found not in accepted:

@@ -22,6 +22,7 @@ capsule - box       3       the end spheres and the mid sphere of the capsule
 Other pairs (cylinders, ellipsoids, box-box, plane-plane) are skipped; a model that has
 them gets one warning listing them.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -31,7 +32,9 @@ import numpy as np
 from diffsim.spec import GEOM_BOX, GEOM_CAPSULE, GEOM_PLANE, GEOM_SPHERE, ModelSpec
 
 # contact kinds, in the order of the table above
-SPHERE_PLANE, CAPSULE_PLANE, BOX_PLANE, SPHERE_SPHERE, CAPSULE_SPHERE, CAPSULE_CAPSULE, SPHERE_BOX, CAPSULE_BOX = range(8)
+SPHERE_PLANE, CAPSULE_PLANE, BOX_PLANE, SPHERE_SPHERE, CAPSULE_SPHERE, CAPSULE_CAPSULE, SPHERE_BOX, CAPSULE_BOX = range(
+    8
+)
 
 # (type of geom a, type of geom b) -> (kind, number of slots)
 _KINDS = {
@@ -52,7 +55,7 @@ def _static_bodies(spec: ModelSpec) -> np.ndarray:
     """(nbody,) True where a body cannot move: the world, or welded to it through joint-less bodies."""
     static = np.zeros(len(spec.body_parent), dtype=bool)
     static[0] = True
-    for body in range(1, len(static)):           # parents come before their children
+    for body in range(1, len(static)):  # parents come before their children
         static[body] = spec.body_jntnum[body] == 0 and static[spec.body_parent[body]]
     return static
 
@@ -69,9 +72,9 @@ def _pair_arrays(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
     first, second = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for g in np.flatnonzero(moving):
         b = body[g]
-        other = (~moving | (index > g)) & (body != b)           # each moving-moving pair once
+        other = (~moving | (index > g)) & (body != b)  # each moving-moving pair once
         other &= ((contype[g] & conaffinity) != 0) | ((contype & conaffinity[g]) != 0)
-        other &= ~(((parent == b) & (b != 0))[body] | ((parent[b] == body) & (body != 0)))   # parent and child
+        other &= ~(((parent == b) & (b != 0))[body] | ((parent[b] == body) & (body != 0)))  # parent and child
         partners = np.flatnonzero(other)
         first.append(np.minimum(g, partners))
         second.append(np.maximum(g, partners))
@@ -108,15 +111,23 @@ def contact_slots(spec: ModelSpec) -> dict[str, np.ndarray]:
     direct = kind_of[t1, t2] >= 0
     known = direct | (kind_of[t2, t1] >= 0)
     if not known.all():
-        skipped = {tuple(sorted((_TYPE_NAMES.get(int(x), str(x)), _TYPE_NAMES.get(int(y), str(y)))))
-                   for x, y in set(zip(t1[~known].tolist(), t2[~known].tolist()))}
+        skipped = {
+            tuple(sorted((_TYPE_NAMES.get(int(x), str(x)), _TYPE_NAMES.get(int(y), str(y)))))
+            for x, y in set(zip(t1[~known].tolist(), t2[~known].tolist()))
+        }
         listed = ", ".join(f"{x}-{y}" for x, y in sorted(skipped))
-        warnings.warn(f"diffsim has no contact model for these geom pairs, which will pass through each other: {listed}",
-                      stacklevel=3)
+        warnings.warn(
+            f"diffsim has no contact model for these geom pairs, which will pass through each other: {listed}",
+            stacklevel=3,
+        )
     a = np.where(direct, g1, g2)[known]
     b = np.where(direct, g2, g1)[known]
     kind, count = kind_of[types[a], types[b]], count_of[types[a], types[b]]
     first_slot = np.repeat(np.cumsum(count) - count, count)
     as_int = lambda values: np.asarray(values, dtype=np.int32)  # noqa: E731
-    return {"slot_geom_a": as_int(np.repeat(a, count)), "slot_geom_b": as_int(np.repeat(b, count)),
-            "slot_kind": as_int(np.repeat(kind, count)), "slot_sub": as_int(np.arange(len(first_slot)) - first_slot)}
+    return {
+        "slot_geom_a": as_int(np.repeat(a, count)),
+        "slot_geom_b": as_int(np.repeat(b, count)),
+        "slot_kind": as_int(np.repeat(kind, count)),
+        "slot_sub": as_int(np.arange(len(first_slot)) - first_slot),
+    }

@@ -5,6 +5,7 @@
 All +/- perturbations run as one batch of environments, so a check costs one rollout of
 ``2 * n`` environments (plus the analytic backward), not ``2 * n`` rollouts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,13 +31,16 @@ class GradientReport:
         return diff / max(scale, 1e-300)
 
     def __str__(self):
-        rows = [f"{n:6s} max|grad| {float(self.numeric[n].abs().max()):.3e}  rel. error {self.relative_error(n):.2e}"
-                for n in self.analytic]
+        rows = [
+            f"{n:6s} max|grad| {float(self.numeric[n].abs().max()):.3e}  rel. error {self.relative_error(n):.2e}"
+            for n in self.analytic
+        ]
         return "\n".join(rows)
 
 
-def compare_gradients(model, loss_fn, qpos, qvel, ctrls, frame_skip: int = 1, wrt=("qpos", "qvel", "ctrls"),
-                      eps: float = 1e-6) -> GradientReport:
+def compare_gradients(
+    model, loss_fn, qpos, qvel, ctrls, frame_skip: int = 1, wrt=("qpos", "qvel", "ctrls"), eps: float = 1e-6
+) -> GradientReport:
     """Analytic and central-difference gradients of ``loss_fn`` for ONE environment.
 
     Args:

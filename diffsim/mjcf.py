@@ -13,6 +13,7 @@ Pure Python + numpy: no Warp, torch or MuJoCo needed.  Public API:
 * :class:`MJCFError` -- raised for every import error (malformed XML, bad values,
   unsupported structure); its message names the element and its line.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,19 @@ from typing import Optional
 import numpy as np
 
 from .spec import (
-    GEOM_BOX, GEOM_CAPSULE, GEOM_CYLINDER, GEOM_ELLIPSOID, GEOM_PLANE, GEOM_SPHERE,
-    JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_NQ, JOINT_NV, JOINT_SLIDE, ModelSpec,
+    GEOM_BOX,
+    GEOM_CAPSULE,
+    GEOM_CYLINDER,
+    GEOM_ELLIPSOID,
+    GEOM_PLANE,
+    GEOM_SPHERE,
+    JOINT_BALL,
+    JOINT_FREE,
+    JOINT_HINGE,
+    JOINT_NQ,
+    JOINT_NV,
+    JOINT_SLIDE,
+    ModelSpec,
 )
 
 __all__ = ["parse_mjcf", "MJCFError"]
@@ -35,20 +47,35 @@ __all__ = ["parse_mjcf", "MJCFError"]
 _MINVAL = 1e-15
 
 _JOINT_TYPES = {"free": JOINT_FREE, "ball": JOINT_BALL, "slide": JOINT_SLIDE, "hinge": JOINT_HINGE}
-_GEOM_TYPES = {"plane": GEOM_PLANE, "sphere": GEOM_SPHERE, "capsule": GEOM_CAPSULE,
-               "ellipsoid": GEOM_ELLIPSOID, "cylinder": GEOM_CYLINDER, "box": GEOM_BOX}
+_GEOM_TYPES = {
+    "plane": GEOM_PLANE,
+    "sphere": GEOM_SPHERE,
+    "capsule": GEOM_CAPSULE,
+    "ellipsoid": GEOM_ELLIPSOID,
+    "cylinder": GEOM_CYLINDER,
+    "box": GEOM_BOX,
+}
 _SKIPPED_GEOM_TYPES = ("mesh", "hfield", "sdf")
 _ORIENTATION_KEYS = ("quat", "axisangle", "euler", "xyaxes", "zaxis")
 
 # Actuator shortcuts MuJoCo knows; only <motor> and plain <general> are compiled.
-_ACTUATOR_KINDS = ("motor", "general", "position", "velocity", "intvelocity", "damper",
-                   "cylinder", "muscle", "adhesion", "plugin")
+_ACTUATOR_KINDS = (
+    "motor",
+    "general",
+    "position",
+    "velocity",
+    "intvelocity",
+    "damper",
+    "cylinder",
+    "muscle",
+    "adhesion",
+    "plugin",
+)
 
 # Elements skipped without a warning: they do not change the dynamics.
 _SILENT_TOP = {"size", "visual", "statistic", "custom", "extension", "asset", "sensor", "keyframe"}
 _SILENT_IN_BODY = {"site", "camera", "light"}
-_SILENT_IN_DEFAULT = {"site", "camera", "light", "pair", "equality", "tendon", "mesh",
-                      "material", "flex"}
+_SILENT_IN_DEFAULT = {"site", "camera", "light", "pair", "equality", "tendon", "mesh", "material", "flex"}
 
 # Elements that carry physics diffsim does not simulate: warn once per kind.
 _UNSUPPORTED_REASON = {
@@ -72,6 +99,7 @@ class MJCFError(ValueError):
 # XML with line numbers
 # =====================================================================================
 
+
 @dataclass
 class _Element:
     """A parsed XML element that remembers where it came from."""
@@ -80,7 +108,7 @@ class _Element:
     attrib: dict
     line: int
     column: int
-    file: str                                   # file name or "<string>"
+    file: str  # file name or "<string>"
     children: list = field(default_factory=list)
 
     def where(self) -> str:
@@ -88,7 +116,6 @@ class _Element:
         loc = f"line {self.line}" if self.file == "<string>" else f"{os.path.basename(self.file)} line {self.line}"
         name = self.attrib.get("name")
         return f"<{self.tag}{' name=' + repr(name) if name else ''}> ({loc})"
-
 
 
 def _length(v) -> float:
@@ -100,6 +127,7 @@ def _length(v) -> float:
     must be the same on every machine.
     """
     return math.sqrt(sum(float(x) * float(x) for x in v))
+
 
 def _parse_xml_text(text: str, filename: str) -> _Element:
     """Parse XML text into an _Element tree (expat records line/column of each start tag)."""
@@ -120,8 +148,10 @@ def _parse_xml_text(text: str, filename: str) -> _Element:
     try:
         parser.Parse(text, True)
     except xml.parsers.expat.ExpatError as exc:
-        raise MJCFError(f"malformed XML in {filename}: {xml.parsers.expat.ErrorString(exc.code)} "
-                        f"at line {exc.lineno}, column {exc.offset + 1}") from None
+        raise MJCFError(
+            f"malformed XML in {filename}: {xml.parsers.expat.ErrorString(exc.code)} "
+            f"at line {exc.lineno}, column {exc.offset + 1}"
+        ) from None
     return roots[0]
 
 
@@ -163,6 +193,7 @@ def _expand_includes(el: _Element, base_dir: str, depth: int = 0) -> None:
 # =====================================================================================
 # attribute values
 # =====================================================================================
+
 
 def _numbers(el: _Element, name: str, text: str) -> np.ndarray:
     """Whitespace-separated numbers of attribute ``name`` as float64."""
@@ -237,9 +268,11 @@ class _Attrs:
             if name in attrib:
                 v = _numbers(owner, name, attrib[name])
                 if not 1 <= len(v) <= len(out):
-                    raise MJCFError(f"{owner.where()}: attribute {name}={attrib[name]!r} needs 1 to "
-                                    f"{len(out)} numbers, got {len(v)}")
-                out[:len(v)] = v
+                    raise MJCFError(
+                        f"{owner.where()}: attribute {name}={attrib[name]!r} needs 1 to "
+                        f"{len(out)} numbers, got {len(v)}"
+                    )
+                out[: len(v)] = v
         return out
 
 
@@ -247,22 +280,31 @@ class _Attrs:
 # rotations (quaternions are w, x, y, z)
 # =====================================================================================
 
+
 def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a*b (rotation b first, then a)."""
     aw, ax, ay, az = a
     bw, bx, by, bz = b
-    return np.array([aw * bw - ax * bx - ay * by - az * bz,
-                     aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw])
+    return np.array(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ]
+    )
 
 
 def _quat_to_mat(q: np.ndarray) -> np.ndarray:
     """(3, 3) rotation matrix of a unit quaternion."""
     w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def _mat_to_quat(m: np.ndarray) -> np.ndarray:
@@ -315,6 +357,7 @@ def _euler_quat(angles: np.ndarray, seq: str) -> np.ndarray:
 # geom mass properties
 # =====================================================================================
 
+
 def _geom_volume_inertia(gtype: int, size: np.ndarray) -> tuple:
     """(volume m^3, (3,) principal inertia per unit density m^5) about the geom centre, geom axes.
 
@@ -325,11 +368,11 @@ def _geom_volume_inertia(gtype: int, size: np.ndarray) -> tuple:
     """
     if gtype == GEOM_SPHERE:
         r = size[0]
-        v = 4.0 / 3.0 * np.pi * r ** 3
+        v = 4.0 / 3.0 * np.pi * r**3
         return v, np.full(3, 0.4 * v * r * r)
     if gtype == GEOM_CAPSULE:
         r, h = size[0], 2.0 * size[1]
-        v_cyl, v_sph = np.pi * r * r * h, 4.0 / 3.0 * np.pi * r ** 3
+        v_cyl, v_sph = np.pi * r * r * h, 4.0 / 3.0 * np.pi * r**3
         i_sph = 0.4 * v_sph * r * r
         ixx = v_cyl * (3 * r * r + h * h) / 12.0 + i_sph + v_sph * (h * h / 4.0 + 3.0 * h * r / 8.0)
         izz = v_cyl * r * r / 2.0 + i_sph
@@ -347,7 +390,7 @@ def _geom_volume_inertia(gtype: int, size: np.ndarray) -> tuple:
         a, b, c = size
         v = 4.0 / 3.0 * np.pi * a * b * c
         return v, v / 5.0 * np.array([b * b + c * c, a * a + c * c, a * a + b * b])
-    return 0.0, np.zeros(3)                     # plane: no volume
+    return 0.0, np.zeros(3)  # plane: no volume
 
 
 def _combine_masses(parts: list) -> tuple:
@@ -362,7 +405,7 @@ def _combine_masses(parts: list) -> tuple:
     com = sum(m * c for m, c, _ in parts) / mass
     inertia = np.zeros((3, 3))
     for m, c, i in parts:
-        d = c - com                              # parallel-axis shift to the combined COM
+        d = c - com  # parallel-axis shift to the combined COM
         inertia += i + m * (d @ d * np.eye(3) - np.outer(d, d))
     return mass, com, inertia
 
@@ -371,12 +414,13 @@ def _combine_masses(parts: list) -> tuple:
 # compiler settings and default classes
 # =====================================================================================
 
+
 @dataclass
 class _Compiler:
-    degree: bool = True                          # angle="degree" (MuJoCo's default)
+    degree: bool = True  # angle="degree" (MuJoCo's default)
     eulerseq: str = "xyz"
-    inertiafromgeom: str = "auto"                # "auto" | "true" | "false"
-    inertiagrouprange: tuple = (0, 5)            # geoms in these groups contribute mass
+    inertiafromgeom: str = "auto"  # "auto" | "true" | "false"
+    inertiagrouprange: tuple = (0, 5)  # geoms in these groups contribute mass
     settotalmass: float = -1.0
     autolimits: bool = True
 
@@ -411,7 +455,7 @@ class _DefaultClass:
     """One <default> class: per element kind, the chain of attribute dicts from the root class."""
 
     name: str
-    levels: dict                                  # kind ("joint"|"geom"|"actuator") -> [(attrib, element)]
+    levels: dict  # kind ("joint"|"geom"|"actuator") -> [(attrib, element)]
 
 
 class _Defaults:
@@ -462,6 +506,7 @@ class _Defaults:
 # the model being built
 # =====================================================================================
 
+
 @dataclass
 class _Joint:
     name: str
@@ -489,8 +534,8 @@ class _Geom:
     contype: int
     conaffinity: int
     rgba: np.ndarray
-    mass: float                                   # kg (0 when it does not count towards body mass)
-    inertia: np.ndarray                           # (3, 3) about geom centre, body axes
+    mass: float  # kg (0 when it does not count towards body mass)
+    inertia: np.ndarray  # (3, 3) about geom centre, body axes
 
 
 @dataclass
@@ -502,7 +547,7 @@ class _Body:
     element: _Element
     joints: list = field(default_factory=list)
     geoms: list = field(default_factory=list)
-    inertial: Optional[tuple] = None              # (mass, (3,) ipos, (3, 3) inertia) from <inertial>
+    inertial: Optional[tuple] = None  # (mass, (3,) ipos, (3, 3) inertia) from <inertial>
 
 
 @dataclass
@@ -528,8 +573,10 @@ def _auto_limited(a: _Attrs, flag: str, rng_name: str, autolimits: bool, default
     if mode == "auto":
         if not autolimits:
             if a.has(rng_name):
-                raise MJCFError(f"{a.el.where()}: has '{rng_name}' but not '{flag}'; set compiler "
-                                f"autolimits='true' or give '{flag}' explicitly")
+                raise MJCFError(
+                    f"{a.el.where()}: has '{rng_name}' but not '{flag}'; set compiler "
+                    f"autolimits='true' or give '{flag}' explicitly"
+                )
             return False, rng
         return bool(rng[0] < rng[1]), rng
     limited = mode == "true"
@@ -573,7 +620,7 @@ class _Builder:
     def _orientation(self, a: _Attrs) -> np.ndarray:
         """Unit quaternion from whichever of quat/axisangle/euler/xyaxes/zaxis is given."""
         given = [k for k in _ORIENTATION_KEYS if k in a.el.attrib]
-        if not given:                              # fall back to a default class's orientation
+        if not given:  # fall back to a default class's orientation
             given = [k for k in _ORIENTATION_KEYS if a.has(k)][-1:]
         if len(given) > 1:
             raise MJCFError(f"{a.el.where()}: at most one of {', '.join(given)} may be given")
@@ -591,7 +638,7 @@ class _Builder:
         if key == "xyaxes":
             v = a.vec("xyaxes", 6)
             x = v[:3] / self._norm(a, v[:3], key)
-            y = v[3:] - (v[3:] @ x) * x          # Gram-Schmidt: y orthogonal to x
+            y = v[3:] - (v[3:] @ x) * x  # Gram-Schmidt: y orthogonal to x
             y = y / self._norm(a, y, key)
             return _mat_to_quat(np.column_stack([x, y, np.cross(x, y)]))
         v = a.vec("zaxis", 3)
@@ -693,8 +740,9 @@ class _Builder:
             text, owner = a.raw("type")
             text = "hinge" if text is None else text.strip()
             if text not in _JOINT_TYPES:
-                raise MJCFError(f"{owner.where()}: unknown joint type {text!r} "
-                                f"(expected one of {', '.join(_JOINT_TYPES)})")
+                raise MJCFError(
+                    f"{owner.where()}: unknown joint type {text!r} (expected one of {', '.join(_JOINT_TYPES)})"
+                )
             jtype = _JOINT_TYPES[text]
         if jtype == JOINT_FREE and self.bodies[body].parent != 0:
             raise MJCFError(f"{el.where()}: a free joint is only allowed in a body whose parent is the world")
@@ -708,12 +756,12 @@ class _Builder:
                 raise MJCFError(f"{el.where()}: joint axis is too small")
             axis = axis / n
         elif jtype == JOINT_FREE:
-            pos = np.zeros(3)                      # MuJoCo ignores the anchor of free joints
+            pos = np.zeros(3)  # MuJoCo ignores the anchor of free joints
 
         limited, rng = _auto_limited(a, "limited", "range", self.compiler.autolimits)
         ref, springref = a.number("ref", 0.0), a.number("springref", 0.0)
         if jtype == JOINT_FREE:
-            limited = False                        # free joints cannot be limited
+            limited = False  # free joints cannot be limited
         elif jtype == JOINT_BALL:
             rng = self.compiler.angle(rng)
             if limited and rng[0] != 0:
@@ -721,20 +769,28 @@ class _Builder:
         elif jtype == JOINT_HINGE:
             rng, ref, springref = (self.compiler.angle(v) for v in (rng, ref, springref))
         return _Joint(
-            name=a.el.attrib.get("name", ""), type=jtype, pos=pos, axis=axis, limited=limited,
-            range=np.asarray(rng, dtype=np.float64), stiffness=a.number("stiffness", 0.0),
-            ref=float(ref), springref=float(springref), damping=a.number("damping", 0.0),
-            armature=a.number("armature", 0.0), frictionloss=a.number("frictionloss", 0.0))
+            name=a.el.attrib.get("name", ""),
+            type=jtype,
+            pos=pos,
+            axis=axis,
+            limited=limited,
+            range=np.asarray(rng, dtype=np.float64),
+            stiffness=a.number("stiffness", 0.0),
+            ref=float(ref),
+            springref=float(springref),
+            damping=a.number("damping", 0.0),
+            armature=a.number("armature", 0.0),
+            frictionloss=a.number("frictionloss", 0.0),
+        )
 
     # ----------------------------------------------------------------------------- geoms
     def _read_geom(self, el: _Element, fpos, fquat, childclass) -> Optional[_Geom]:
         """A <geom> with pose in body frame and its mass/inertia; None for skipped types."""
         a = self.defaults.attrs(el, "geom", childclass)
-        default_type = "mesh" if a.has("mesh") else "sphere"   # a mesh= attribute implies type mesh
+        default_type = "mesh" if a.has("mesh") else "sphere"  # a mesh= attribute implies type mesh
         tname = a.text("type", default_type)
         if tname in _SKIPPED_GEOM_TYPES:
-            self._warn_once(el, f"{tname} geoms are neither simulated nor counted in body mass",
-                            f"geom type {tname}")
+            self._warn_once(el, f"{tname} geoms are neither simulated nor counted in body mass", f"geom type {tname}")
             return None
         if tname not in _GEOM_TYPES:
             raise MJCFError(f"{el.where()}: unknown geom type {tname!r}")
@@ -759,15 +815,22 @@ class _Builder:
             density = a.number("mass", 0.0) / volume if volume > 0 else 0.0
         group = a.integer("group", 0)
         lo, hi = self.compiler.inertiagrouprange
-        if not lo <= group <= hi:                  # MuJoCo: geoms outside the group range carry no mass
+        if not lo <= group <= hi:  # MuJoCo: geoms outside the group range carry no mass
             density = 0.0
         rot = _quat_to_mat(quat)
         return _Geom(
-            name=el.attrib.get("name", ""), type=gtype, pos=pos, quat=quat, size=size,
+            name=el.attrib.get("name", ""),
+            type=gtype,
+            pos=pos,
+            quat=quat,
+            size=size,
             friction=a.partial_vec("friction", [1.0, 0.005, 0.0001]),
-            contype=a.integer("contype", 1), conaffinity=a.integer("conaffinity", 1),
+            contype=a.integer("contype", 1),
+            conaffinity=a.integer("conaffinity", 1),
             rgba=a.vec("rgba", 4, [0.5, 0.5, 0.5, 1.0]),
-            mass=density * volume, inertia=rot @ np.diag(density * unit_inertia) @ rot.T)
+            mass=density * volume,
+            inertia=rot @ np.diag(density * unit_inertia) @ rot.T,
+        )
 
     @staticmethod
     def _fromto(a: _Attrs, gtype: int, size: np.ndarray) -> tuple:
@@ -792,7 +855,7 @@ class _Builder:
     def _check_size(el: _Element, gtype: int, size: np.ndarray) -> None:
         """MuJoCo's positivity requirements on the sizes each geom type uses."""
         if gtype == GEOM_PLANE:
-            needed = [2]                           # grid spacing; 0 half-sizes mean infinite
+            needed = [2]  # grid spacing; 0 half-sizes mean infinite
         else:
             needed = {GEOM_SPHERE: [0], GEOM_CAPSULE: [0, 1], GEOM_CYLINDER: [0, 1]}.get(gtype, [0, 1, 2])
         for i in needed:
@@ -807,8 +870,12 @@ class _Builder:
                 joint_index[jnt.name] = (j, jnt.type)
         for el in section.children:
             if el.tag not in ("motor", "general"):
-                self._warn_once(el, "only <motor> and plain <general> actuators are simulated"
-                                if el.tag in _ACTUATOR_KINDS else "unrecognised element")
+                self._warn_once(
+                    el,
+                    "only <motor> and plain <general> actuators are simulated"
+                    if el.tag in _ACTUATOR_KINDS
+                    else "unrecognised element",
+                )
                 continue
             act = self._read_actuator(el, joint_index)
             if act is not None:
@@ -817,13 +884,17 @@ class _Builder:
     def _read_actuator(self, el: _Element, joint_index: dict) -> Optional[_Actuator]:
         a = self.defaults.attrs(el, "actuator", None)
         if el.tag == "general" and not self._is_plain_general(a):
-            self._warn_once(el, "only <general> actuators with fixed unit gain, no bias and no "
-                                "activation dynamics are simulated", "general with gain/bias/dynamics")
+            self._warn_once(
+                el,
+                "only <general> actuators with fixed unit gain, no bias and no activation dynamics are simulated",
+                "general with gain/bias/dynamics",
+            )
             return None
         other = [t for t in ("tendon", "site", "body", "cranksite") if t in el.attrib]
         if other:
-            self._warn_once(el, f"actuators with {other[0]}= transmission are not simulated",
-                            f"{other[0]} transmission")
+            self._warn_once(
+                el, f"actuators with {other[0]}= transmission are not simulated", f"{other[0]} transmission"
+            )
             return None
         jname = el.attrib.get("joint", el.attrib.get("jointinparent"))
         if jname is None:
@@ -839,26 +910,33 @@ class _Builder:
             warnings.warn(f"diffsim uses only the first gear entry of {el.where()}", stacklevel=5)
         ctrllimited, ctrlrange = _auto_limited(a, "ctrllimited", "ctrlrange", self.compiler.autolimits)
         forcelimited, forcerange = _auto_limited(a, "forcelimited", "forcerange", self.compiler.autolimits)
-        return _Actuator(el.attrib.get("name", ""), jid, float(gear[0]), ctrllimited, ctrlrange,
-                         forcelimited, forcerange)
+        return _Actuator(
+            el.attrib.get("name", ""), jid, float(gear[0]), ctrllimited, ctrlrange, forcelimited, forcerange
+        )
 
     @staticmethod
     def _is_plain_general(a: _Attrs) -> bool:
         """True when a <general> is a motor: fixed gain (gainprm[0] = 1), no bias, no dynamics."""
         gainprm = a.partial_vec("gainprm", np.r_[1.0, np.zeros(9)])
-        return (a.text("gaintype", "fixed") == "fixed" and a.text("biastype", "none") == "none"
-                and a.text("dyntype", "none") == "none" and gainprm[0] == 1.0 and not np.any(gainprm[1:]))
+        return (
+            a.text("gaintype", "fixed") == "fixed"
+            and a.text("biastype", "none") == "none"
+            and a.text("dyntype", "none") == "none"
+            and gainprm[0] == 1.0
+            and not np.any(gainprm[1:])
+        )
 
 
 # =====================================================================================
 # assembling the ModelSpec
 # =====================================================================================
 
+
 def _body_mass_properties(bodies: list, compiler: _Compiler) -> tuple:
     """(nbody,) mass, (nbody, 3) COM, (nbody, 3, 3) inertia about COM, all in body frames."""
     n = len(bodies)
     mass, ipos, inertia = np.zeros(n), np.zeros((n, 3)), np.zeros((n, 3, 3))
-    for i, b in enumerate(bodies[1:], start=1):       # the world body has no mass
+    for i, b in enumerate(bodies[1:], start=1):  # the world body has no mass
         use_geoms = compiler.inertiafromgeom == "true" or (compiler.inertiafromgeom == "auto" and b.inertial is None)
         if use_geoms:
             mass[i], ipos[i], inertia[i] = _combine_masses([(g.mass, g.pos, g.inertia) for g in b.geoms])
@@ -963,7 +1041,7 @@ def _assemble(b: _Builder) -> ModelSpec:
         p = spec.body_parent[i]
         spec.body_rootid[i] = i if p == 0 else spec.body_rootid[p]
     spec.body_subtree_end = np.arange(1, nbody + 1, dtype=i32)
-    for i in range(nbody - 1, 0, -1):           # children come after parents in DFS order
+    for i in range(nbody - 1, 0, -1):  # children come after parents in DFS order
         p = spec.body_parent[i]
         spec.body_subtree_end[p] = max(spec.body_subtree_end[p], spec.body_subtree_end[i])
     spec.dof_parent = _dof_parents(spec)
@@ -1018,6 +1096,7 @@ def _dof_parents(spec: ModelSpec) -> np.ndarray:
 # =====================================================================================
 # public entry point
 # =====================================================================================
+
 
 def parse_mjcf(source) -> ModelSpec:
     """Compile an MJCF model into a ModelSpec.

@@ -5,6 +5,7 @@ Physical parameters live in torch tensors (``model.body_mass``, ``model.dof_damp
 place changes the simulation, and a tensor can be marked ``requires_grad`` for system
 identification. Topology (parents, addresses, joint types) is integer data and fixed.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,17 @@ PARAMETERS = {
 # parameters that a whole-tensor assignment (model.body_mass = ...) must keep >= 0, and the
 # entries that must be > 0 (dt; the contact and limit smoothing widths, the friction slip velocity,
 # which the friction law divides by)
-NON_NEGATIVE = ("body_mass", "jnt_stiffness", "dof_damping", "dof_armature", "geom_size", "geom_friction",
-                "contact_params", "limit_params", "dt")
+NON_NEGATIVE = (
+    "body_mass",
+    "jnt_stiffness",
+    "dof_damping",
+    "dof_armature",
+    "geom_size",
+    "geom_friction",
+    "contact_params",
+    "limit_params",
+    "dt",
+)
 POSITIVE = {"contact_params": (2, 3), "limit_params": (2,), "dt": (0,)}
 
 # Contact law defaults (see diffsim/kernels/contact.py): stiffness k [N/m], damping
@@ -66,11 +76,25 @@ CONTACT_DEFAULTS = (2.0e3, 3.0, 2.0e-3, 0.05)
 
 # Integer topology copied to the device as int32 arrays.
 TOPOLOGY = (
-    "body_parent", "body_jntadr", "body_jntnum", "body_dofadr", "body_dofnum", "body_rootid", "body_subtree_end",
-    "jnt_type", "jnt_qposadr", "jnt_dofadr", "jnt_limited",
-    "dof_body", "dof_jnt", "dof_parent",
-    "actuator_trnid", "actuator_ctrllimited", "actuator_forcelimited",
-    "geom_type", "geom_body",
+    "body_parent",
+    "body_jntadr",
+    "body_jntnum",
+    "body_dofadr",
+    "body_dofnum",
+    "body_rootid",
+    "body_subtree_end",
+    "jnt_type",
+    "jnt_qposadr",
+    "jnt_dofadr",
+    "jnt_limited",
+    "dof_body",
+    "dof_jnt",
+    "dof_parent",
+    "actuator_trnid",
+    "actuator_ctrllimited",
+    "actuator_forcelimited",
+    "geom_type",
+    "geom_body",
 )
 
 _WARP_SCALAR = {torch.float32: wp.float32, torch.float64: wp.float64}
@@ -141,7 +165,7 @@ class Model:
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but torch sees no CUDA device")
-        if self.device.type == "cuda" and self.device.index is None:   # "cuda" means torch's current GPU
+        if self.device.type == "cuda" and self.device.index is None:  # "cuda" means torch's current GPU
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.wp_device = wp.device_from_torch(self.device)
         self.wp_scalar = _WARP_SCALAR[dtype]
@@ -273,7 +297,10 @@ class Model:
             return float(self.params["contact_params"][index])
 
         def set(self, value):
-            self.params["contact_params"][index] = _checked(doc.split(":")[0], value, positive=index in POSITIVE["contact_params"])
+            self.params["contact_params"][index] = _checked(
+                doc.split(":")[0], value, positive=index in POSITIVE["contact_params"]
+            )
+
         return property(get, set, doc=doc)
 
     contact_stiffness = _contact_property(0, "contact_stiffness: normal stiffness k, N/m")
@@ -282,8 +309,10 @@ class Model:
     contact_slip = _contact_property(3, "contact_slip: friction regularisation velocity eps, m/s")
 
     def __repr__(self):
-        return (f"Model(nq={self.nq}, nv={self.nv}, nu={self.nu}, nbody={self.nbody}, "
-                f"dt={self.dt}, dtype={self.dtype}, device='{self.device}')")
+        return (
+            f"Model(nq={self.nq}, nv={self.nv}, nu={self.nu}, nbody={self.nbody}, "
+            f"dt={self.dt}, dtype={self.dtype}, device='{self.device}')"
+        )
 
 
 def _launch_layouts(spec: ModelSpec, slot_kind) -> tuple:
@@ -317,8 +346,9 @@ def body_levels(body_parent) -> list:
     depth = [0] * len(body_parent)
     for b in range(1, len(body_parent)):
         depth[b] = depth[body_parent[b]] + 1
-    return [np.array([b for b in range(len(body_parent)) if depth[b] == d], dtype=np.int32)
-            for d in range(max(depth) + 1)]
+    return [
+        np.array([b for b in range(len(body_parent)) if depth[b] == d], dtype=np.int32) for d in range(max(depth) + 1)
+    ]
 
 
 def _derived_topology(spec: ModelSpec) -> dict:
@@ -343,14 +373,14 @@ def _derived_topology(spec: ModelSpec) -> dict:
     for j in range(spec.njnt):
         adr = spec.jnt_dofadr[j]
         if spec.jnt_type[j] == JOINT_BALL:
-            rate_src[adr:adr + 3] = adr
+            rate_src[adr : adr + 3] = adr
         elif spec.jnt_type[j] == JOINT_FREE:
-            rate_src[adr:adr + 3] = -1
-            rate_src[adr + 3:adr + 6] = adr + 3
+            rate_src[adr : adr + 3] = -1
+            rate_src[adr + 3 : adr + 6] = adr + 3
 
     parents = np.asarray(spec.dof_parent, dtype=np.int64)
     late = np.flatnonzero(parents >= np.arange(nv))
-    if len(late):     # also what keeps the ancestor walk below from cycling
+    if len(late):  # also what keeps the ancestor walk below from cycling
         k = int(late[0])
         raise ValueError(f"dof {k}'s parent dof {parents[k]} comes after it: dofs must be in depth-first order")
     ancestor = np.zeros((max(nv, 1), max(nv, 1)), dtype=np.int32)
@@ -376,6 +406,12 @@ def _derived_topology(spec: ModelSpec) -> dict:
     by_joint = np.argsort(trnid, kind="stable").astype(np.int32)
     num = np.bincount(trnid, minlength=spec.njnt).astype(np.int32)
     adr = (np.cumsum(num) - num).astype(np.int32)
-    return {"body_lastdof": lastdof, "dof_rate_src": rate_src, "dof_ancestor": ancestor,
-            "dof_subtree_end": subtree_end, "jnt_actuator_adr": adr, "jnt_actuator_num": num,
-            "actuator_by_joint": by_joint}
+    return {
+        "body_lastdof": lastdof,
+        "dof_rate_src": rate_src,
+        "dof_ancestor": ancestor,
+        "dof_subtree_end": subtree_end,
+        "jnt_actuator_adr": adr,
+        "jnt_actuator_num": num,
+        "actuator_by_joint": by_joint,
+    }

@@ -18,6 +18,7 @@ backend and diffsim's gradients can be checked against MuJoCo's::
     qpos, qvel = step(qpos, qvel, ctrl)
     qpos[:, 2].sum().backward()                                 # d height / d (qpos, ctrl)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,11 +38,13 @@ def require_mujoco():
 
 def _quat_to_matrix(q):
     w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def spec_from_mujoco(m) -> ModelSpec:
@@ -60,9 +63,12 @@ def spec_from_mujoco(m) -> ModelSpec:
     for b in range(nbody - 1, 0, -1):
         parent = m.body_parentid[b]
         subtree_end[parent] = max(subtree_end[parent], subtree_end[b])
-    inertia = np.stack([
-        _quat_to_matrix(m.body_iquat[b]) @ np.diag(m.body_inertia[b]) @ _quat_to_matrix(m.body_iquat[b]).T
-        for b in range(nbody)])
+    inertia = np.stack(
+        [
+            _quat_to_matrix(m.body_iquat[b]) @ np.diag(m.body_inertia[b]) @ _quat_to_matrix(m.body_iquat[b]).T
+            for b in range(nbody)
+        ]
+    )
     parent = m.body_parentid.astype(np.int32).copy()
     parent[0] = -1
     if m.nu and np.any(m.actuator_trntype != mujoco.mjtTrn.mjTRN_JOINT):
@@ -74,21 +80,35 @@ def spec_from_mujoco(m) -> ModelSpec:
         integrator="Euler",
         body_name=names(mujoco.mjtObj.mjOBJ_BODY, nbody),
         body_parent=parent,
-        body_pos=m.body_pos.copy(), body_quat=m.body_quat.copy(),
-        body_mass=m.body_mass.copy(), body_ipos=m.body_ipos.copy(), body_inertia=inertia,
-        body_jntadr=m.body_jntadr.astype(np.int32), body_jntnum=m.body_jntnum.astype(np.int32),
-        body_dofadr=m.body_dofadr.astype(np.int32), body_dofnum=m.body_dofnum.astype(np.int32),
-        body_rootid=m.body_rootid.astype(np.int32), body_subtree_end=subtree_end,
+        body_pos=m.body_pos.copy(),
+        body_quat=m.body_quat.copy(),
+        body_mass=m.body_mass.copy(),
+        body_ipos=m.body_ipos.copy(),
+        body_inertia=inertia,
+        body_jntadr=m.body_jntadr.astype(np.int32),
+        body_jntnum=m.body_jntnum.astype(np.int32),
+        body_dofadr=m.body_dofadr.astype(np.int32),
+        body_dofnum=m.body_dofnum.astype(np.int32),
+        body_rootid=m.body_rootid.astype(np.int32),
+        body_subtree_end=subtree_end,
         jnt_name=names(mujoco.mjtObj.mjOBJ_JOINT, m.njnt),
-        jnt_type=m.jnt_type.astype(np.int32), jnt_body=m.jnt_bodyid.astype(np.int32),
-        jnt_qposadr=m.jnt_qposadr.astype(np.int32), jnt_dofadr=m.jnt_dofadr.astype(np.int32),
-        jnt_pos=m.jnt_pos.copy(), jnt_axis=m.jnt_axis.copy(),
-        jnt_limited=m.jnt_limited.astype(np.int32), jnt_range=m.jnt_range.copy(),
+        jnt_type=m.jnt_type.astype(np.int32),
+        jnt_body=m.jnt_bodyid.astype(np.int32),
+        jnt_qposadr=m.jnt_qposadr.astype(np.int32),
+        jnt_dofadr=m.jnt_dofadr.astype(np.int32),
+        jnt_pos=m.jnt_pos.copy(),
+        jnt_axis=m.jnt_axis.copy(),
+        jnt_limited=m.jnt_limited.astype(np.int32),
+        jnt_range=m.jnt_range.copy(),
         jnt_stiffness=m.jnt_stiffness.copy(),
-        dof_body=m.dof_bodyid.astype(np.int32), dof_jnt=m.dof_jntid.astype(np.int32),
-        dof_parent=m.dof_parentid.astype(np.int32), dof_damping=m.dof_damping.copy(),
-        dof_armature=m.dof_armature.copy(), dof_frictionloss=m.dof_frictionloss.copy(),
-        qpos0=m.qpos0.copy(), qpos_spring=m.qpos_spring.copy(),
+        dof_body=m.dof_bodyid.astype(np.int32),
+        dof_jnt=m.dof_jntid.astype(np.int32),
+        dof_parent=m.dof_parentid.astype(np.int32),
+        dof_damping=m.dof_damping.copy(),
+        dof_armature=m.dof_armature.copy(),
+        dof_frictionloss=m.dof_frictionloss.copy(),
+        qpos0=m.qpos0.copy(),
+        qpos_spring=m.qpos_spring.copy(),
         actuator_name=names(mujoco.mjtObj.mjOBJ_ACTUATOR, m.nu),
         actuator_trnid=m.actuator_trnid[:, 0].astype(np.int32),
         actuator_gear=m.actuator_gear[:, 0].copy(),
@@ -97,10 +117,15 @@ def spec_from_mujoco(m) -> ModelSpec:
         actuator_forcelimited=m.actuator_forcelimited.astype(np.int32),
         actuator_forcerange=m.actuator_forcerange.copy(),
         geom_name=names(mujoco.mjtObj.mjOBJ_GEOM, m.ngeom),
-        geom_type=m.geom_type.astype(np.int32), geom_body=m.geom_bodyid.astype(np.int32),
-        geom_pos=m.geom_pos.copy(), geom_quat=m.geom_quat.copy(), geom_size=m.geom_size.copy(),
-        geom_friction=m.geom_friction.copy(), geom_contype=m.geom_contype.astype(np.int32),
-        geom_conaffinity=m.geom_conaffinity.astype(np.int32), geom_rgba=m.geom_rgba.copy(),
+        geom_type=m.geom_type.astype(np.int32),
+        geom_body=m.geom_bodyid.astype(np.int32),
+        geom_pos=m.geom_pos.copy(),
+        geom_quat=m.geom_quat.copy(),
+        geom_size=m.geom_size.copy(),
+        geom_friction=m.geom_friction.copy(),
+        geom_contype=m.geom_contype.astype(np.int32),
+        geom_conaffinity=m.geom_conaffinity.astype(np.int32),
+        geom_rgba=m.geom_rgba.copy(),
     )
 
 
@@ -138,12 +163,14 @@ _FREE, _BALL = 0, 1  # mujoco.mjtJoint.mjJNT_FREE, mjJNT_BALL
 def _quat_basis(q):
     """(4, 3) matrix G with columns q (x) [0; e_i]: the tangent directions at unit q."""
     w, x, y, z = q
-    return np.array([
-        [-x, -y, -z],
-        [w, -z, y],
-        [z, w, -x],
-        [-y, x, w],
-    ])
+    return np.array(
+        [
+            [-x, -y, -z],
+            [w, -z, y],
+            [z, w, -x],
+            [-y, x, w],
+        ]
+    )
 
 
 def tangent_to_qpos_jacobian(m, qpos) -> np.ndarray:
@@ -160,11 +187,11 @@ def tangent_to_qpos_jacobian(m, qpos) -> np.ndarray:
     for j in range(m.njnt):
         qa, va, jt = m.jnt_qposadr[j], m.jnt_dofadr[j], m.jnt_type[j]
         if jt == _FREE:
-            J[qa:qa + 3, va:va + 3] = np.eye(3)
+            J[qa : qa + 3, va : va + 3] = np.eye(3)
             qa, va = qa + 3, va + 3
         if jt in (_FREE, _BALL):
-            q = qpos[qa:qa + 4]
-            J[qa:qa + 4, va:va + 3] = 0.5 * _quat_basis(q / np.linalg.norm(q))
+            q = qpos[qa : qa + 4]
+            J[qa : qa + 4, va : va + 3] = 0.5 * _quat_basis(q / np.linalg.norm(q))
         else:
             J[qa, va] = 1.0
     return J
@@ -190,12 +217,12 @@ def qpos_to_tangent_jacobian(m, qpos) -> np.ndarray:
     for j in range(m.njnt):
         qa, va, jt = m.jnt_qposadr[j], m.jnt_dofadr[j], m.jnt_type[j]
         if jt == _FREE:
-            J[va:va + 3, qa:qa + 3] = np.eye(3)
+            J[va : va + 3, qa : qa + 3] = np.eye(3)
             qa, va = qa + 3, va + 3
         if jt in (_FREE, _BALL):
-            q = qpos[qa:qa + 4]
+            q = qpos[qa : qa + 4]
             n = np.linalg.norm(q)
-            J[va:va + 3, qa:qa + 4] = (2.0 / n) * _quat_basis(q / n).T
+            J[va : va + 3, qa : qa + 4] = (2.0 / n) * _quat_basis(q / n).T
         else:
             J[va, qa] = 1.0
     return J
@@ -216,13 +243,14 @@ def _check_input(name, tensor, width, what, batch=None, dtype=None):
     if dtype is not None and tensor.dtype != dtype:
         raise ValueError(f"{name} has dtype {tensor.dtype}, but qpos has {dtype}; use one dtype for all inputs")
     if tensor.device.type != "cpu":
-        raise ValueError(f"{name} is on device {tensor.device}, but MuJoCo runs on the CPU: "
-                         f"pass {name}.cpu() and move the results back with .to('{tensor.device}')")
+        raise ValueError(
+            f"{name} is on device {tensor.device}, but MuJoCo runs on the CPU: "
+            f"pass {name}.cpu() and move the results back with .to('{tensor.device}')"
+        )
     bad = ~torch.isfinite(tensor.detach())
     if bool(bad.any()):
         rows = torch.nonzero(bad.any(dim=1)).flatten().tolist()
-        raise ValueError(f"{name} contains NaN or inf in environment(s) {rows[:10]}"
-                         f"{' ...' if len(rows) > 10 else ''}")
+        raise ValueError(f"{name} contains NaN or inf in environment(s) {rows[:10]}{' ...' if len(rows) > 10 else ''}")
 
 
 def _transition_fd(mujoco, m, d, eps, centered, A, Bm):
@@ -284,8 +312,7 @@ def _transition_fd(mujoco, m, d, eps, centered, A, Bm):
             A[:, nv + i] = column(plus, next_state(qvel=vm), 2 * eps)
         else:
             A[:, nv + i] = column(plus, nominal, eps)
-    clamp = m.actuator_ctrllimited.astype(bool) & \
-        ~(m.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_CLAMPCTRL)
+    clamp = m.actuator_ctrllimited.astype(bool) & ~(m.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_CLAMPCTRL)
     for i in range(nu):
         c = ctrl0[i]
         lb, ub = m.actuator_ctrlrange[i]
@@ -312,8 +339,11 @@ class _MjStepFunction(torch.autograd.Function):
     def forward(ctx, stepper, qpos, qvel, ctrl):
         need = any(ctx.needs_input_grad[1:])
         qpos_next, qvel_next, jac_x, jac_u = stepper._run(
-            qpos.detach().to(torch.float64).numpy(), qvel.detach().to(torch.float64).numpy(),
-            ctrl.detach().to(torch.float64).numpy(), jacobians=need)
+            qpos.detach().to(torch.float64).numpy(),
+            qvel.detach().to(torch.float64).numpy(),
+            ctrl.detach().to(torch.float64).numpy(),
+            jacobians=need,
+        )
         if need:
             ctx.save_for_backward(torch.from_numpy(jac_x), torch.from_numpy(jac_u))
         ctx.nq = qpos.shape[1]
@@ -329,9 +359,12 @@ class _MjStepFunction(torch.autograd.Function):
         gu = torch.einsum("bi,bij->bj", g, jac_u)
         nq = ctx.nq
         dq, dv, du = ctx.dtypes
-        return (None, gx[:, :nq].to(dq) if ctx.needs_input_grad[1] else None,
-                gx[:, nq:].to(dv) if ctx.needs_input_grad[2] else None,
-                gu.to(du) if ctx.needs_input_grad[3] else None)
+        return (
+            None,
+            gx[:, :nq].to(dq) if ctx.needs_input_grad[1] else None,
+            gx[:, nq:].to(dv) if ctx.needs_input_grad[2] else None,
+            gu.to(du) if ctx.needs_input_grad[3] else None,
+        )
 
 
 class MjStep:
@@ -371,8 +404,9 @@ class MjStep:
     are not supported, since (qpos, qvel) would not be the full state.
     """
 
-    def __init__(self, mj_model, n_steps: int = 1, eps: float = 1e-6, centered: bool = True,
-                 frame_skip: int | None = None):
+    def __init__(
+        self, mj_model, n_steps: int = 1, eps: float = 1e-6, centered: bool = True, frame_skip: int | None = None
+    ):
         mujoco = require_mujoco()
         self._mujoco = mujoco
         if isinstance(mj_model, (str, bytes)) or hasattr(mj_model, "__fspath__"):
@@ -388,8 +422,10 @@ class MjStep:
         if not (float(eps) > 0 and np.isfinite(eps)):
             raise ValueError(f"eps must be a positive finite float, got {eps!r}")
         if mj_model.na > 0:
-            raise ValueError(f"MjStep supports models without actuator activations; this model has "
-                             f"na={mj_model.na}, whose state (qpos, qvel) would be incomplete")
+            raise ValueError(
+                f"MjStep supports models without actuator activations; this model has "
+                f"na={mj_model.na}, whose state (qpos, qvel) would be incomplete"
+            )
         self.model = mj_model
         self.n_steps = n_steps
         self.eps = float(eps)
@@ -414,8 +450,10 @@ class MjStep:
         return self.n_steps * float(self.model.opt.timestep)
 
     def __repr__(self):
-        return (f"MjStep(nq={self.nq}, nv={self.nv}, nu={self.nu}, n_steps={self.n_steps}, "
-                f"eps={self.eps}, centered={self.centered})")
+        return (
+            f"MjStep(nq={self.nq}, nv={self.nv}, nu={self.nu}, n_steps={self.n_steps}, "
+            f"eps={self.eps}, centered={self.centered})"
+        )
 
     def __call__(self, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor | None = None):
         """Step a batch: qpos (B, nq), qvel (B, nv), ctrl (B, nu) -> (qpos (B, nq), qvel (B, nv))."""
@@ -473,20 +511,28 @@ class MjStep:
             qpos_out[b] = d.qpos
             qvel_out[b] = d.qvel
             if jacobians:
-                T_out = tangent_to_qpos_jacobian(m, qpos_out[b])   # (nq, nv)
-                P_in = qpos_to_tangent_jacobian(m, qpos[b])        # (nv, nq)
+                T_out = tangent_to_qpos_jacobian(m, qpos_out[b])  # (nq, nv)
+                P_in = qpos_to_tangent_jacobian(m, qpos[b])  # (nv, nq)
                 # rows: (qpos_next, qvel_next); columns: (qpos, qvel)
                 jac_x[b, :nq, :nq] = T_out @ A_tot[:nv, :nv] @ P_in
-                jac_x[b, :nq, nq:] = T_out @ A_tot[:nv, nv:2 * nv]
-                jac_x[b, nq:, :nq] = A_tot[nv:2 * nv, :nv] @ P_in
-                jac_x[b, nq:, nq:] = A_tot[nv:2 * nv, nv:2 * nv]
+                jac_x[b, :nq, nq:] = T_out @ A_tot[:nv, nv : 2 * nv]
+                jac_x[b, nq:, :nq] = A_tot[nv : 2 * nv, :nv] @ P_in
+                jac_x[b, nq:, nq:] = A_tot[nv : 2 * nv, nv : 2 * nv]
                 jac_u[b, :nq] = T_out @ B_tot[:nv]
-                jac_u[b, nq:] = B_tot[nv:2 * nv]
+                jac_u[b, nq:] = B_tot[nv : 2 * nv]
         return qpos_out, qvel_out, jac_x, jac_u
 
 
-def mj_step(mj_model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor | None = None,
-            n_steps: int = 1, eps: float = 1e-6, centered: bool = True, frame_skip: int | None = None):
+def mj_step(
+    mj_model,
+    qpos: torch.Tensor,
+    qvel: torch.Tensor,
+    ctrl: torch.Tensor | None = None,
+    n_steps: int = 1,
+    eps: float = 1e-6,
+    centered: bool = True,
+    frame_skip: int | None = None,
+):
     """Functional form of ``MjStep``: ``MjStep(mj_model, n_steps, eps, centered)(qpos, qvel, ctrl)``.
 
     Shapes: qpos (B, nq), qvel (B, nv), ctrl (B, nu) -> (qpos (B, nq), qvel (B, nv)).

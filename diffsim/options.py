@@ -4,6 +4,7 @@ they compute. Every option gives the same states and gradients; they trade speed
 An option applies to steps recorded after it is set: set it before the model's first
 rollout, or call ``diffsim.autograd.free_buffers(model)`` after changing it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,11 @@ class Options:
             raise ValueError(f"capture_graphs must be True or False, got {value!r}")
         if name == "tree_parallel" and value is not None and not isinstance(value, bool):
             raise ValueError(f"tree_parallel must be True, False or None, got {value!r}")
-        if name == "max_stored_bytes" and value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        if (
+            name == "max_stored_bytes"
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, int) or value < 0)
+        ):
             raise ValueError(f"max_stored_bytes must be a number of bytes >= 0 or None, got {value!r}")
         if name == "trajectory_chunk" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"trajectory_chunk must be an int >= 1, got {value!r}")

@@ -3,6 +3,7 @@ state, as MuJoCo's ``xpos``/``xmat`` and ``geom_xpos``/``geom_xmat``. For drawin
 (``diffsim.viz``) and for setting up environments; the simulator's own kinematics run
 in Warp (``diffsim.kernels.kinematics``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ def qpos_vector(spec: ModelSpec, qpos) -> np.ndarray:
     if q.ndim == 2 and q.shape[0] == 1:
         q = q[0]
     if q.shape != (spec.nq,):
-        raise ValueError(f"qpos must have shape (nq,)=({spec.nq},) for this model (or (1, {spec.nq})), "
-                         f"got {tuple(q.shape)}")
+        raise ValueError(
+            f"qpos must have shape (nq,)=({spec.nq},) for this model (or (1, {spec.nq})), got {tuple(q.shape)}"
+        )
     return q
 
 
@@ -46,19 +48,20 @@ def qpos_trajectory(spec: ModelSpec, qpos_traj) -> np.ndarray:
         q = q[0]
     if q.ndim != 2 or q.shape[1] != spec.nq or q.shape[0] < 1:
         hint = "; pick one environment of a batch with qpos_traj[b]" if q.ndim == 3 else ""
-        raise ValueError(f"qpos_traj must have shape (T, nq)=(T, {spec.nq}) for this model, "
-                         f"got {tuple(q.shape)}{hint}")
+        raise ValueError(f"qpos_traj must have shape (T, nq)=(T, {spec.nq}) for this model, got {tuple(q.shape)}{hint}")
     return q
 
 
 def quat_to_mat(q) -> np.ndarray:
     """Rotation matrix of a quaternion (w, x, y, z), normalised first."""
     w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def axis_angle_to_mat(axis, angle) -> np.ndarray:
@@ -105,8 +108,8 @@ def body_poses(model, qpos) -> tuple[np.ndarray, np.ndarray]:
             adr = int(spec.jnt_qposadr[j])
             jtype = int(spec.jnt_type[j])
             if jtype == JOINT_FREE:
-                pos = q[adr:adr + 3].copy()
-                R = quat_to_mat(q[adr + 3:adr + 7])
+                pos = q[adr : adr + 3].copy()
+                R = quat_to_mat(q[adr + 3 : adr + 7])
             elif jtype == JOINT_SLIDE:
                 pos = pos + (R @ spec.jnt_axis[j]) * (q[adr] - spec.qpos0[adr])
             elif jtype in (JOINT_HINGE, JOINT_BALL):
@@ -114,8 +117,8 @@ def body_poses(model, qpos) -> tuple[np.ndarray, np.ndarray]:
                 if jtype == JOINT_HINGE:
                     R = R @ axis_angle_to_mat(spec.jnt_axis[j], q[adr] - spec.qpos0[adr])
                 else:
-                    R = R @ quat_to_mat(q[adr:adr + 4])
-                pos = anchor - R @ spec.jnt_pos[j]   # the rotation is about the anchor
+                    R = R @ quat_to_mat(q[adr : adr + 4])
+                pos = anchor - R @ spec.jnt_pos[j]  # the rotation is about the anchor
             else:
                 raise ValueError(f"joint {j} has unsupported type {jtype}")
         xpos[b], xmat[b] = pos, R

@@ -11,6 +11,7 @@ agent (``sac``, ``hybrid``, ``shac``: the fields of ``SACConfig``, ``HybridConfi
 * values out of range: step counts, batch sizes, horizons, buffer sizes and layer widths
   must be positive, the replay buffer must hold at least one batch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,8 @@ import yaml
 from diffsim.envs import Ant, CartpoleSwingUp, Gripper
 
 CONFIGS = Path(__file__).parent / "configs"
-ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}    # the config's env: name -> class
-AGENTS = ("sac", "hybrid", "shac")                                      # the config's agent
+ENVS = {"cartpole": CartpoleSwingUp, "ant": Ant, "gripper": Gripper}  # the config's env: name -> class
+AGENTS = ("sac", "hybrid", "shac")  # the config's agent
 
 # trainer settings: (type, smallest allowed value or None, what it is)
 TRAINER = {
@@ -85,8 +86,10 @@ def load_config(name_or_path: str, overrides=()) -> dict:
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not a text file ({e.reason})") from None
     if not isinstance(config, dict) or not config:
-        raise ConfigError(f"{path}: expected a mapping of settings (env: ..., agent: ..., ...), "
-                          f"got {'an empty file' if config is None else type(config).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of settings (env: ..., agent: ..., ...), "
+            f"got {'an empty file' if config is None else type(config).__name__}"
+        )
     missing = [key for key in REQUIRED if key not in config]
     if missing:
         raise ConfigError(f"{path}: missing setting(s) {missing}")
@@ -151,7 +154,7 @@ def _coerce(value, kind, where: str):
             return value
     elif kind is tuple:
         if isinstance(value, (list, tuple)):
-            return list(value)    # as YAML and JSON write it; the agent's dataclass gets a tuple
+            return list(value)  # as YAML and JSON write it; the agent's dataclass gets a tuple
     else:
         return value
     name = getattr(kind, "__name__", str(kind))
@@ -183,15 +186,18 @@ def check_config(config: dict, source: str = "config") -> dict:
     accepted = set(inspect.signature(ENVS[config["env"]]).parameters) - {"num_envs", "device", "seed", "dtype"}
     unknown = sorted(set(config["env_options"]) - accepted)
     if unknown:
-        raise ConfigError(f"{source}: section 'env_options': {config['env']} has no option(s) {unknown}; "
-                          f"known: {', '.join(sorted(accepted))}")
+        raise ConfigError(
+            f"{source}: section 'env_options': {config['env']} has no option(s) {unknown}; "
+            f"known: {', '.join(sorted(accepted))}"
+        )
     for section in ("sac", "hybrid", "shac"):
-        fields = _agent_fields(section)     # the hybrid section adds to (and overrides) the sac one
+        fields = _agent_fields(section)  # the hybrid section adds to (and overrides) the sac one
         values = config[section]
         unknown = sorted(set(values) - set(fields))
         if unknown:
-            raise ConfigError(f"{source}: section {section!r} has no setting(s) {unknown}; known: "
-                              f"{', '.join(sorted(fields))}")
+            raise ConfigError(
+                f"{source}: section {section!r} has no setting(s) {unknown}; known: {', '.join(sorted(fields))}"
+            )
         for key, value in values.items():
             where = f"{source}: {section}.{key}"
             value = values[key] = _coerce(value, fields[key], where)
@@ -205,8 +211,9 @@ def check_config(config: dict, source: str = "config") -> dict:
         settings = {**config["sac"], **(config["hybrid"] if config["agent"] == "hybrid" else {})}
         batch = settings.get("batch_size", _default("sac", "batch_size"))
         if config["buffer_size"] < batch:
-            raise ConfigError(f"{source}: buffer_size ({config['buffer_size']}) must hold at least one batch "
-                              f"(batch_size = {batch})")
+            raise ConfigError(
+                f"{source}: buffer_size ({config['buffer_size']}) must hold at least one batch (batch_size = {batch})"
+            )
     return config
 
 

@@ -8,6 +8,7 @@
   releases it when the process ends, however it ends), so a second writer is refused
   instead of racing the first.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 
 try:
     import fcntl
-except ImportError:   # Windows: no advisory locks; the unique default directories still apply
+except ImportError:  # Windows: no advisory locks; the unique default directories still apply
     fcntl = None
 
 RUN_FILES = ("checkpoint.pt", "best.pt", "summary.json")
@@ -63,8 +64,10 @@ class RunLock:
                 self.file.seek(0)
                 holder = self.file.read().strip() or "another process"
                 self.file.close()
-                raise RunDirError(f"{self.path.parent} is in use by another training run ({holder}); "
-                                  f"wait for it to finish or choose another --logdir") from None
+                raise RunDirError(
+                    f"{self.path.parent} is in use by another training run ({holder}); "
+                    f"wait for it to finish or choose another --logdir"
+                ) from None
         self.file.seek(0)
         self.file.truncate()
         self.file.write(f"pid {os.getpid()}")
@@ -73,5 +76,5 @@ class RunLock:
 
     def __exit__(self, *exc):
         if self.file is not None:
-            self.file.close()     # closing releases the lock
+            self.file.close()  # closing releases the lock
         return False

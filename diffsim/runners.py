@@ -6,6 +6,7 @@ and replayed; a forward-only runner ping-pongs between two state sets and moves 
 in and states out through ``TrajectoryStaging``. ``simulator_for``, ``buffers_for`` and
 ``runner_for`` keep one of each per model in ``model.caches``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,8 +53,9 @@ class ControlStepRunner:
     ``StepProgram``s of one control step, recorded once and replayed for every step.
     Their adjoints accumulate the gradients of the parameters in ``grad_params`` only."""
 
-    def __init__(self, model: Model, batch: int, frame_skip: int, requires_grad: bool,
-                 grad_params: frozenset = frozenset()):
+    def __init__(
+        self, model: Model, batch: int, frame_skip: int, requires_grad: bool, grad_params: frozenset = frozenset()
+    ):
         sim = simulator_for(model, grad_params)
         self.grad_params = grad_params
         # forward-only work ping-pongs between two state sets; gradients need every substep's
@@ -65,8 +67,11 @@ class ControlStepRunner:
         self.programs = []
         for i in range(frame_skip if requires_grad else 2):
             a, b = states[i], states[(i + 1) % len(states)]
-            self.programs.append(StepProgram(sim, batch, a.qpos_wp, a.qvel_wp, ctrl_wp, b.qpos_wp, b.qvel_wp,
-                                             requires_grad=requires_grad))
+            self.programs.append(
+                StepProgram(
+                    sim, batch, a.qpos_wp, a.qvel_wp, ctrl_wp, b.qpos_wp, b.qvel_wp, requires_grad=requires_grad
+                )
+            )
         self.frame_skip = frame_skip
         if requires_grad:
             self.grads = [g for p in self.programs for g in p.gradient_arrays()]
@@ -130,23 +135,38 @@ class TrajectoryStaging:
         self.store_and_load = []
         for state in states:
             launches = [
-                wp.launch(trajectory.store_state, dim=batch, device=device, record_cmd=True,
-                          inputs=[state.qpos_wp, state.qvel_wp, step, qpos_traj, qvel_traj]),
-                wp.launch(trajectory.next_step, dim=1, inputs=[step], device=device, record_cmd=True)]
+                wp.launch(
+                    trajectory.store_state,
+                    dim=batch,
+                    device=device,
+                    record_cmd=True,
+                    inputs=[state.qpos_wp, state.qvel_wp, step, qpos_traj, qvel_traj],
+                ),
+                wp.launch(trajectory.next_step, dim=1, inputs=[step], device=device, record_cmd=True),
+            ]
             if model.nu > 0:
-                launches.append(wp.launch(trajectory.load_control, dim=batch, device=device, record_cmd=True,
-                                          inputs=[ctrls, step, ctrl_wp]))
-            self.store_and_load.append(Replay(device, [launch.launch for launch in launches],
-                                              model.options.capture_graphs))
+                launches.append(
+                    wp.launch(
+                        trajectory.load_control,
+                        dim=batch,
+                        device=device,
+                        record_cmd=True,
+                        inputs=[ctrls, step, ctrl_wp],
+                    )
+                )
+            self.store_and_load.append(
+                Replay(device, [launch.launch for launch in launches], model.options.capture_graphs)
+            )
 
 
-def runner_for(model: Model, batch: int, frame_skip: int, requires_grad: bool,
-            grad_params: frozenset = frozenset()) -> ControlStepRunner:
+def runner_for(
+    model: Model, batch: int, frame_skip: int, requires_grad: bool, grad_params: frozenset = frozenset()
+) -> ControlStepRunner:
     cache = model.caches.runners
     # a forward-only runner serves every frame_skip; contact on/off is baked into the recording
     key = (batch, frame_skip if requires_grad else 0, requires_grad, model.enable_contact)
     if grad_params:
-        key += (grad_params,)                    # recorded with those parameters' gradient buffers
+        key += (grad_params,)  # recorded with those parameters' gradient buffers
     if key not in cache:
         cache[key] = ControlStepRunner(model, batch, frame_skip if requires_grad else 1, requires_grad, grad_params)
     runner = cache[key]

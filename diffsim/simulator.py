@@ -15,6 +15,7 @@ Stages, in launch order (MuJoCo's names in brackets):
     solve             (M + dt D) qacc = f, tree-sparse Cholesky (analytic adjoint)  [mj_Euler]
     integrate         semi-implicit Euler, quaternions on the sphere [mj_integratePos]
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -72,16 +73,17 @@ class StepBuffers:
         self.contact_force = zeros((E, ns), vec3)
         self.cfrc_ext = zeros((E, nb), vec6)
         self.qfrc_ext = zeros((E, nv), T)
-        self.contact_near = wp.zeros((E, ns), dtype=wp.int32, device=model.wp_device)   # no gradient
+        self.contact_near = wp.zeros((E, ns), dtype=wp.int32, device=model.wp_device)  # no gradient
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
-        self.U = zeros((E, nv, nv), T)           # the factor of M + dt diag(damping) (solve.py)
+        self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
         self.y = zeros((E, nv), T)
         self.qacc = zeros((E, nv), T)
         self.grad_arena = _attach_gradients(arrays, model.dtype, model.device) if requires_grad else None
         # scratch of the solve's analytic adjoint (solve.factor_and_solve_adjoint)
-        self.solve_scratch = [wp.zeros((E, nv), dtype=T, device=model.wp_device) for _ in range(2)] \
-            if requires_grad else None
+        self.solve_scratch = (
+            [wp.zeros((E, nv), dtype=T, device=model.wp_device) for _ in range(2)] if requires_grad else None
+        )
 
 
 def _attach_gradients(arrays, scalar: torch.dtype, device) -> torch.Tensor:
@@ -96,7 +98,7 @@ def _attach_gradients(arrays, scalar: torch.dtype, device) -> torch.Tensor:
     for a, offset in zip(arrays, offsets):
         if a.size > 0:
             # a torch view of the arena: wp.from_torch keeps the arena alive with the gradient
-            view = arena[offset:offset + a.capacity].view(scalar).reshape(*a.shape, *_element_shape(a.dtype))
+            view = arena[offset : offset + a.capacity].view(scalar).reshape(*a.shape, *_element_shape(a.dtype))
             a.grad = wp.from_torch(view, dtype=a.dtype)
     return arena
 
@@ -131,13 +133,13 @@ class Simulator:
         """The index ranges of the tree recursions' launches (see kinematics.py), parents
         first; ``kind``: "body" or "dof"."""
         walks = self.model.tree_walks
-        parallel = self.model.options.tree_parallel      # see diffsim.options; both give the same states
+        parallel = self.model.options.tree_parallel  # see diffsim.options; both give the same states
         if parallel is None:
             parallel = self.model.wp_device.is_cuda
         column = 0 if kind == "body" else 1
         if not parallel:
             return [self.model.warp(walks["whole"][column])]
-        levels = walks["levels"] if kind == "body" else walks["levels"][1:]   # the world (depth 0) has no dofs
+        levels = walks["levels"] if kind == "body" else walks["levels"][1:]  # the world (depth 0) has no dofs
         return [self.model.warp(names[column]) for names in levels]
 
     @contextlib.contextmanager
@@ -165,49 +167,166 @@ class Simulator:
     def kinematics(self, buf: StepBuffers, qpos):
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         for body_ranges in self._tree_walks("body"):
-            self._launch(kinematics.forward_kinematics, (E, body_ranges.shape[0]), [
-                body_ranges, w("body_parent"), w("body_jntadr"), w("body_jntnum"), w("body_pos"), w("body_quat"),
-                w("jnt_type"), w("jnt_qposadr"), w("jnt_pos"), w("jnt_axis"), w("qpos0"), qpos,
-                buf.xpos, buf.xquat, buf.jnt_xpos, buf.jnt_xquat, buf.xanchor, buf.xaxis], dev)
-        self._launch(kinematics.com_inertia, (E, m.nbody), [
-            w("body_rootid"), w("body_mass"), w("body_ipos"), w("body_inertia"), buf.xpos, buf.xquat,
-            buf.xipos, buf.cinert_h, buf.cinert_J], dev)
-        self._launch(kinematics.motion_subspace, (E, m.nv), [
-            w("body_rootid"), w("dof_body"), w("dof_jnt"), w("jnt_type"), w("jnt_dofadr"),
-            buf.xpos, buf.xquat, buf.xanchor, buf.xaxis, buf.cdof], dev)
+            self._launch(
+                kinematics.forward_kinematics,
+                (E, body_ranges.shape[0]),
+                [
+                    body_ranges,
+                    w("body_parent"),
+                    w("body_jntadr"),
+                    w("body_jntnum"),
+                    w("body_pos"),
+                    w("body_quat"),
+                    w("jnt_type"),
+                    w("jnt_qposadr"),
+                    w("jnt_pos"),
+                    w("jnt_axis"),
+                    w("qpos0"),
+                    qpos,
+                    buf.xpos,
+                    buf.xquat,
+                    buf.jnt_xpos,
+                    buf.jnt_xquat,
+                    buf.xanchor,
+                    buf.xaxis,
+                ],
+                dev,
+            )
+        self._launch(
+            kinematics.com_inertia,
+            (E, m.nbody),
+            [
+                w("body_rootid"),
+                w("body_mass"),
+                w("body_ipos"),
+                w("body_inertia"),
+                buf.xpos,
+                buf.xquat,
+                buf.xipos,
+                buf.cinert_h,
+                buf.cinert_J,
+            ],
+            dev,
+        )
+        self._launch(
+            kinematics.motion_subspace,
+            (E, m.nv),
+            [
+                w("body_rootid"),
+                w("dof_body"),
+                w("dof_jnt"),
+                w("jnt_type"),
+                w("jnt_dofadr"),
+                buf.xpos,
+                buf.xquat,
+                buf.xanchor,
+                buf.xaxis,
+                buf.cdof,
+            ],
+            dev,
+        )
 
     def mass_matrix(self, buf: StepBuffers):
         """Needs ``kinematics`` first. Fills ``buf.M``."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
-        self._launch(dynamics.mass_matrix_rows, (E, m.nbody), [
-            w("body_dofadr"), w("body_dofnum"), w("dof_ancestor"), w("dof_armature"), w("body_subtree_end"), w("body_mass"),
-            buf.cinert_h, buf.cinert_J, buf.cdof, buf.M], dev)
+        self._launch(
+            dynamics.mass_matrix_rows,
+            (E, m.nbody),
+            [
+                w("body_dofadr"),
+                w("body_dofnum"),
+                w("dof_ancestor"),
+                w("dof_armature"),
+                w("body_subtree_end"),
+                w("body_mass"),
+                buf.cinert_h,
+                buf.cinert_J,
+                buf.cdof,
+                buf.M,
+            ],
+            dev,
+        )
 
     def bias_forces(self, buf: StepBuffers, qvel):
         """Needs ``kinematics`` first. Fills ``buf.qfrc_bias`` (and the velocities contact needs)."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         for dof_ranges in self._tree_walks("dof"):
-            self._launch(kinematics.velocities_and_bias_acceleration, (E, dof_ranges.shape[0]), [
-                dof_ranges, w("dof_parent"), w("dof_rate_src"), w("gravity"),
-                buf.cdof, qvel, buf.dof_cvel, buf.cdof_dot, buf.dof_cacc], dev)
-        self._launch(dynamics.body_forces, (E, m.nbody), [
-            w("body_lastdof"), w("body_mass"), w("gravity"), buf.cinert_h, buf.cinert_J,
-            buf.dof_cvel, buf.dof_cacc, buf.cfrc_body], dev)
-        self._launch(dynamics.joint_forces_from_body_forces, (E, m.nv), [
-            w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_body, buf.qfrc_bias], dev)
+            self._launch(
+                kinematics.velocities_and_bias_acceleration,
+                (E, dof_ranges.shape[0]),
+                [
+                    dof_ranges,
+                    w("dof_parent"),
+                    w("dof_rate_src"),
+                    w("gravity"),
+                    buf.cdof,
+                    qvel,
+                    buf.dof_cvel,
+                    buf.cdof_dot,
+                    buf.dof_cacc,
+                ],
+                dev,
+            )
+        self._launch(
+            dynamics.body_forces,
+            (E, m.nbody),
+            [
+                w("body_lastdof"),
+                w("body_mass"),
+                w("gravity"),
+                buf.cinert_h,
+                buf.cinert_J,
+                buf.dof_cvel,
+                buf.dof_cacc,
+                buf.cfrc_body,
+            ],
+            dev,
+        )
+        self._launch(
+            dynamics.joint_forces_from_body_forces,
+            (E, m.nv),
+            [w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_body, buf.qfrc_bias],
+            dev,
+        )
 
     def contact_forces(self, buf: StepBuffers):
         """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_ext``."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self._zero(buf.cfrc_ext)
         for kind, slots in m.contact_kinds:
-            self._launch(contact.contact_kernels(kind)[0], (E, w(slots).shape[0]), [
-                w(slots), buf.contact_near, w("slot_geom_a"), w("slot_geom_b"), w("slot_sub"),
-                w("geom_body"), w("geom_pos"), w("geom_quat"), w("geom_size"), w("geom_friction"),
-                w("body_rootid"), w("body_lastdof"), w("contact_params"), buf.xpos, buf.xquat, buf.dof_cvel,
-                buf.contact_dist, buf.contact_pos, buf.contact_force, buf.cfrc_ext], dev)
-        self._launch(dynamics.joint_forces_from_body_forces, (E, m.nv), [
-            w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_ext, buf.qfrc_ext], dev)
+            self._launch(
+                contact.contact_kernels(kind)[0],
+                (E, w(slots).shape[0]),
+                [
+                    w(slots),
+                    buf.contact_near,
+                    w("slot_geom_a"),
+                    w("slot_geom_b"),
+                    w("slot_sub"),
+                    w("geom_body"),
+                    w("geom_pos"),
+                    w("geom_quat"),
+                    w("geom_size"),
+                    w("geom_friction"),
+                    w("body_rootid"),
+                    w("body_lastdof"),
+                    w("contact_params"),
+                    buf.xpos,
+                    buf.xquat,
+                    buf.dof_cvel,
+                    buf.contact_dist,
+                    buf.contact_pos,
+                    buf.contact_force,
+                    buf.cfrc_ext,
+                ],
+                dev,
+            )
+        self._launch(
+            dynamics.joint_forces_from_body_forces,
+            (E, m.nv),
+            [w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_ext, buf.qfrc_ext],
+            dev,
+        )
 
     def step(self, buf: StepBuffers, qpos, qvel, ctrl, qpos_next, qvel_next):
         """One physics step of ``model.dt``: writes ``qpos_next``, ``qvel_next``."""
@@ -219,18 +338,59 @@ class Simulator:
             self.contact_forces(buf)
         else:
             self._zero(buf.qfrc_ext)
-        self._launch(dynamics.smooth_forces, (E, m.nv), [
-            w("dof_jnt"), w("dof_damping"), w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("jnt_stiffness"),
-            w("jnt_limited"), w("jnt_range"), w("qpos_spring"),
-            w("jnt_actuator_adr"), w("jnt_actuator_num"), w("actuator_by_joint"), w("actuator_gear"),
-            w("actuator_ctrllimited"), w("actuator_ctrlrange"), w("actuator_forcelimited"), w("actuator_forcerange"),
-            w("limit_params"),
-            qpos, qvel, ctrl, buf.qfrc_bias, buf.qfrc_ext, buf.qfrc_smooth], dev)
-        self._launch(solve.factor_and_solve, E, [
-            buf.M, w("dof_ancestor"), w("dof_subtree_end"), w("dof_damping"), w("dt"), buf.qfrc_smooth,
-            buf.U, buf.y, buf.qacc], dev)
-        self._launch(integrate.integrate, (E, m.njnt), [
-            w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next], dev)
+        self._launch(
+            dynamics.smooth_forces,
+            (E, m.nv),
+            [
+                w("dof_jnt"),
+                w("dof_damping"),
+                w("jnt_type"),
+                w("jnt_qposadr"),
+                w("jnt_dofadr"),
+                w("jnt_stiffness"),
+                w("jnt_limited"),
+                w("jnt_range"),
+                w("qpos_spring"),
+                w("jnt_actuator_adr"),
+                w("jnt_actuator_num"),
+                w("actuator_by_joint"),
+                w("actuator_gear"),
+                w("actuator_ctrllimited"),
+                w("actuator_ctrlrange"),
+                w("actuator_forcelimited"),
+                w("actuator_forcerange"),
+                w("limit_params"),
+                qpos,
+                qvel,
+                ctrl,
+                buf.qfrc_bias,
+                buf.qfrc_ext,
+                buf.qfrc_smooth,
+            ],
+            dev,
+        )
+        self._launch(
+            solve.factor_and_solve,
+            E,
+            [
+                buf.M,
+                w("dof_ancestor"),
+                w("dof_subtree_end"),
+                w("dof_damping"),
+                w("dt"),
+                buf.qfrc_smooth,
+                buf.U,
+                buf.y,
+                buf.qacc,
+            ],
+            dev,
+        )
+        self._launch(
+            integrate.integrate,
+            (E, m.njnt),
+            [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next],
+            dev,
+        )
 
 
 _capture_streams = {}
@@ -257,9 +417,12 @@ def capture_graph(device, launches):
                     launch()
         return capture.graph
     except Exception as error:  # an older Warp, or a driver without graph support
-        warnings.warn(f"diffsim: Warp could not capture a step as a graph on {device} ({error}); "
-                      f"replaying its kernel launches one by one instead (slower for small batches)",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"diffsim: Warp could not capture a step as a graph on {device} ({error}); "
+            f"replaying its kernel launches one by one instead (slower for small batches)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return None
 
 
@@ -320,16 +483,40 @@ class StepProgram:
                         z, adj_f = self.buffers.solve_scratch
                         # a parameter without a gradient gets an empty one: the kernel skips it
                         no_grad = wp.empty(0, dtype=dt.dtype, device=device)
-                        launch = wp.launch(solve.factor_and_solve_adjoint, dim=dim, device=device, record_cmd=True,
-                                           inputs=[U, ancestor, subtree_end, x, diag_add, dt, x.grad, z, adj_f, M.grad,
-                                                   diag_add.grad if diag_add.requires_grad else no_grad,
-                                                   dt.grad if dt.requires_grad else no_grad, rhs.grad])
+                        launch = wp.launch(
+                            solve.factor_and_solve_adjoint,
+                            dim=dim,
+                            device=device,
+                            record_cmd=True,
+                            inputs=[
+                                U,
+                                ancestor,
+                                subtree_end,
+                                x,
+                                diag_add,
+                                dt,
+                                x.grad,
+                                z,
+                                adj_f,
+                                M.grad,
+                                diag_add.grad if diag_add.requires_grad else no_grad,
+                                dt.grad if dt.requires_grad else no_grad,
+                                rhs.grad,
+                            ],
+                        )
                     else:
                         # contact: the adjoint of a twin kernel that skips far slots at once (see contact.py)
                         source = contact.ADJOINT_SOURCE.get(kernel, kernel)
                         adjoints = [tape.get_adjoint(a) for a in inputs]
-                        launch = wp.launch(source, dim=dim, inputs=inputs, adj_inputs=adjoints, device=device,
-                                           adjoint=True, record_cmd=True)
+                        launch = wp.launch(
+                            source,
+                            dim=dim,
+                            inputs=inputs,
+                            adj_inputs=adjoints,
+                            device=device,
+                            adjoint=True,
+                            record_cmd=True,
+                        )
                     self._adjoint.append(launch.launch)
         capture = sim.model.options.capture_graphs
         self._forward = Replay(device, self._forward, capture)

@@ -6,6 +6,7 @@ runners leased from a per-model pool (``StoredSteps``); backward replays their a
 and recomputes the earlier steps from the saved states. Memory is then the saved states
 plus the budget plus one control step's buffers, whatever the horizon.
 """
+
 from __future__ import annotations
 
 import torch
@@ -46,8 +47,9 @@ class StoredSteps:
 
     def _new_runner(self) -> ControlStepRunner:
         self.allocated += 1
-        return ControlStepRunner(self.model, self.batch, self.frame_skip, requires_grad=True,
-                                  grad_params=self.grad_params)
+        return ControlStepRunner(
+            self.model, self.batch, self.frame_skip, requires_grad=True, grad_params=self.grad_params
+        )
 
     def give_back(self, runners: list):
         """Runners a forward pass is done with: kept for reuse if they accumulate the
@@ -68,11 +70,11 @@ class StoredSteps:
             self.allocated -= len(self.free)
             self.free.clear()
         if self.bytes_per_step is None:
-            self.free.append(self._new_runner())           # to measure one control step's buffers
+            self.free.append(self._new_runner())  # to measure one control step's buffers
             arrays = [a for p in self.free[0].programs for a in vars(p.buffers).values() if isinstance(a, wp.array)]
-            self.bytes_per_step = 2 * sum(a.capacity for a in arrays)   # values and gradients
-        budget = stored_bytes_budget(self.model) // self.bytes_per_step   # control steps
-        while self.free and self.allocated > budget:        # the budget was lowered since
+            self.bytes_per_step = 2 * sum(a.capacity for a in arrays)  # values and gradients
+        budget = stored_bytes_budget(self.model) // self.bytes_per_step  # control steps
+        while self.free and self.allocated > budget:  # the budget was lowered since
             self.free.pop()
             self.allocated -= 1
         count = min(horizon, budget - (self.allocated - len(self.free)))

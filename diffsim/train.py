@@ -21,6 +21,7 @@ Agents (``--set agent=...``; each has its section in the config):
   states (the ``hybrid`` section adds to the ``sac`` one);
 * ``shac``: analytic policy gradients through the simulator only (SHAC), no replay.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,14 +38,12 @@ import torch
 
 from diffsim.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from diffsim.rl import SAC, SHAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig, SHACConfig
-from diffsim.run_config import (AGENTS, CONFIGS, ENVS, ConfigError, apply_overrides,  # noqa: F401 (public here too)
-                                check_config, load_config)
+from diffsim.run_config import AGENTS, ENVS, ConfigError, apply_overrides, check_config, load_config
+from diffsim.run_config import CONFIGS  # noqa: F401 (public here too: diffsim.train.CONFIGS)
 from diffsim.run_dir import RunDirError, RunLock, new_run_dir, run_files
 
 
-
 # --- configuration -----------------------------------------------------------------------------
-
 
 
 def agent_config(config: dict):
@@ -71,8 +70,14 @@ def make_agent(config: dict, env, device):
     if config["agent"] not in AGENTS:
         raise ValueError(f"unknown agent {config['agent']!r}; known: {', '.join(AGENTS)}")
     if config["agent"] == "shac":
-        return SHAC(env.observation_size, env.action_size, agent_config(config), device, config["seed"],
-                    total_steps=config["total_steps"])
+        return SHAC(
+            env.observation_size,
+            env.action_size,
+            agent_config(config),
+            device,
+            config["seed"],
+            total_steps=config["total_steps"],
+        )
     if config["agent"] == "hybrid":
         # the physics-gradient rollouts run on a model of their own, so they never touch the training envs' state
         physics_env = make_env(config, 1, config["seed"], device)
@@ -81,6 +86,7 @@ def make_agent(config: dict, env, device):
 
 
 # --- the pieces of a run --------------------------------------------------------------------------
+
 
 def make_env(config: dict, num_envs: int, seed: int, device):
     """The config's environment with ``num_envs`` environments: its ``env_options`` passed to
@@ -153,31 +159,51 @@ class Run:
         self.eval_env = make_env(config, config["eval_envs"], seed + 1, device)
         self.agent = make_agent(config, self.env, device)
         self.on_policy = getattr(self.agent, "on_policy", False)
-        self.buffer = None if self.on_policy else ReplayBuffer(
-            config["buffer_size"], self.env.observation_size, self.env.action_size, self.env.model.nq,
-            self.env.model.nv, device, self.env.dtype, seed)
-        self.explore = torch.Generator().manual_seed(seed + 2)      # warm-up random actions
+        self.buffer = (
+            None
+            if self.on_policy
+            else ReplayBuffer(
+                config["buffer_size"],
+                self.env.observation_size,
+                self.env.action_size,
+                self.env.model.nq,
+                self.env.model.nv,
+                device,
+                self.env.dtype,
+                seed,
+            )
+        )
+        self.explore = torch.Generator().manual_seed(seed + 2)  # warm-up random actions
         self.obs, _ = self.env.reset(seed=seed)
         self.running_return = torch.zeros(config["num_envs"], device=self.device)
         self.global_step = 0
         self.episodes = 0
-        self.evaluations = []           # (global_step, wall_seconds, eval_return)
-        self.episode_returns = []       # (global_step, return) of training episodes
-        self.solved_step = None         # first evaluation at or above target_return: env steps,
-        self.solved_episode = None      # training episodes finished by then,
+        self.evaluations = []  # (global_step, wall_seconds, eval_return)
+        self.episode_returns = []  # (global_step, return) of training episodes
+        self.solved_step = None  # first evaluation at or above target_return: env steps,
+        self.solved_episode = None  # training episodes finished by then,
         self.solved_wall_seconds = None  # and wall-clock seconds
         self.wall_seconds = 0.0
 
     def state_dict(self) -> dict:
         env = self.env
-        return {"config": self.config, "agent": self.agent.state_dict(),
-                "buffer": None if self.buffer is None else self.buffer.state_dict(),
-                "env": {"qpos": env.qpos, "qvel": env.qvel, "steps": env.steps, "generator": env.generator.get_state()},
-                "explore": self.explore.get_state(), "torch_rng": torch.get_rng_state(),
-                "running_return": self.running_return, "global_step": self.global_step, "episodes": self.episodes,
-                "evaluations": self.evaluations, "episode_returns": self.episode_returns,
-                "solved_step": self.solved_step, "solved_episode": self.solved_episode,
-                "solved_wall_seconds": self.solved_wall_seconds, "wall_seconds": self.wall_seconds}
+        return {
+            "config": self.config,
+            "agent": self.agent.state_dict(),
+            "buffer": None if self.buffer is None else self.buffer.state_dict(),
+            "env": {"qpos": env.qpos, "qvel": env.qvel, "steps": env.steps, "generator": env.generator.get_state()},
+            "explore": self.explore.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "running_return": self.running_return,
+            "global_step": self.global_step,
+            "episodes": self.episodes,
+            "evaluations": self.evaluations,
+            "episode_returns": self.episode_returns,
+            "solved_step": self.solved_step,
+            "solved_episode": self.solved_episode,
+            "solved_wall_seconds": self.solved_wall_seconds,
+            "wall_seconds": self.wall_seconds,
+        }
 
     def load_state_dict(self, state: dict):
         self.agent.load_state_dict(state["agent"])
@@ -191,8 +217,16 @@ class Run:
         self.explore.set_state(state["explore"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
         self.running_return = state["running_return"].to(self.device)
-        for key in ("global_step", "episodes", "evaluations", "episode_returns", "solved_step", "solved_episode",
-                    "solved_wall_seconds", "wall_seconds"):
+        for key in (
+            "global_step",
+            "episodes",
+            "evaluations",
+            "episode_returns",
+            "solved_step",
+            "solved_episode",
+            "solved_wall_seconds",
+            "wall_seconds",
+        ):
             setattr(self, key, state[key])
 
     def _count_episodes(self, reward, done):
@@ -232,8 +266,15 @@ class Run:
         qpos, qvel = env.qpos, env.qvel
         with torch.no_grad():
             obs, reward, terminated, truncated, info = env.step(action)
-        self.buffer.add(obs=self.obs, action=action, reward=reward, next_obs=info["final_obs"], terminated=terminated,
-                        qpos=qpos, qvel=qvel)
+        self.buffer.add(
+            obs=self.obs,
+            action=action,
+            reward=reward,
+            next_obs=info["final_obs"],
+            terminated=terminated,
+            qpos=qpos,
+            qvel=qvel,
+        )
         self.obs = obs
         self.global_step += env.num_envs
         self._count_episodes(reward, terminated | truncated)
@@ -262,15 +303,18 @@ class _StopRequests:
 
     def _handle(self, signum, frame):
         if self.signal is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt      # a second Ctrl-C: stop at once (the last checkpoint stays)
+            raise KeyboardInterrupt  # a second Ctrl-C: stop at once (the last checkpoint stays)
         self.signal = signum
-        print(f"\n{signal.Signals(signum).name}: stopping after this step and writing a checkpoint"
-              + (" (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""), file=sys.stderr)
+        print(
+            f"\n{signal.Signals(signum).name}: stopping after this step and writing a checkpoint"
+            + (" (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""),
+            file=sys.stderr,
+        )
 
     def __enter__(self):
         import threading
 
-        if threading.current_thread() is threading.main_thread():   # handlers can only be set there
+        if threading.current_thread() is threading.main_thread():  # handlers can only be set there
             for signum in self.SIGNALS:
                 self.previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -281,8 +325,9 @@ class _StopRequests:
         return False
 
 
-def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, progress: bool = True,
-          overwrite: bool = False) -> dict:
+def train(
+    config: dict, logdir: Path, device="cpu", resume: Path | None = None, progress: bool = True, overwrite: bool = False
+) -> dict:
     """Run training; returns the summary (also written to ``logdir/summary.json``).
 
     ``logdir`` is locked for the run (a second writer is refused). If it already holds a
@@ -292,14 +337,16 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
     """
     logdir = Path(logdir)
     with RunLock(logdir):
-        for stale in logdir.glob(".*.tmp"):     # left by a writer that was killed mid-write: we hold the lock
+        for stale in logdir.glob(".*.tmp"):  # left by a writer that was killed mid-write: we hold the lock
             stale.unlink()
         existing = run_files(logdir)
         own = resume is not None and Path(resume).resolve().parent == logdir.resolve()
         if existing and not own and not overwrite:
-            raise RunDirError(f"{logdir} holds another run ({', '.join(existing)}): continue it with --resume "
-                              f"{logdir / 'checkpoint.pt'}, choose another --logdir, or pass --overwrite to replace it")
-        if existing and not own:      # --overwrite: the old run's files go, so none of them outlives it
+            raise RunDirError(
+                f"{logdir} holds another run ({', '.join(existing)}): continue it with --resume "
+                f"{logdir / 'checkpoint.pt'}, choose another --logdir, or pass --overwrite to replace it"
+            )
+        if existing and not own:  # --overwrite: the old run's files go, so none of them outlives it
             for old in [*(logdir / name for name in existing), *logdir.glob("events.out.tfevents.*")]:
                 old.unlink()
         with _StopRequests() as stop:
@@ -307,25 +354,35 @@ def train(config: dict, logdir: Path, device="cpu", resume: Path | None = None, 
 
 
 def _train(config, logdir, device, resume, progress, stop) -> dict:
-    print(f"{config['name']} / {config['agent']} on {device}: {config['total_steps']:,} env steps, target return "
-          f"{config['target_return']:g}\nwriting to {logdir}/ (watch: tensorboard --logdir {logdir.parent})")
+    print(
+        f"{config['name']} / {config['agent']} on {device}: {config['total_steps']:,} env steps, target return "
+        f"{config['target_return']:g}\nwriting to {logdir}/ (watch: tensorboard --logdir {logdir.parent})"
+    )
     try:
         run = Run(config, device)
-    except ValueError as e:       # a value the environment or the agent refuses, e.g. env_options.effort_weight=-1
+    except ValueError as e:  # a value the environment or the agent refuses, e.g. env_options.effort_weight=-1
         raise ConfigError(f"the config's settings: {e}") from e
     if resume is not None:
         run.load_state_dict(load_checkpoint(resume, "run", map_location=device))
         print(f"resumed from {resume} at step {run.global_step}")
     try:
         from torch.utils.tensorboard import SummaryWriter
+
         writer = SummaryWriter(str(logdir))
     except ImportError:
         writer = None
         warnings.warn("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)", stacklevel=2)
     try:
         from tqdm import tqdm
-        bar = tqdm(total=config["total_steps"], initial=run.global_step, unit="step", disable=not progress,
-                   dynamic_ncols=True, desc=f"{config['name']} {config['agent']}")
+
+        bar = tqdm(
+            total=config["total_steps"],
+            initial=run.global_step,
+            unit="step",
+            disable=not progress,
+            dynamic_ncols=True,
+            desc=f"{config['name']} {config['agent']}",
+        )
     except ImportError:
         bar = None
     checkpoint = logdir / "checkpoint.pt"
@@ -345,12 +402,23 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
         if _crossed(before, run.global_step, config["eval_every"]):
             value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
             if not run.evaluations or value > max(e[2] for e in run.evaluations):
-                save_checkpoint({"config": config, "agent": run.agent.state_dict(), "env_step": run.global_step,
-                                 "eval_return": value}, logdir / "best.pt", "agent")
+                save_checkpoint(
+                    {
+                        "config": config,
+                        "agent": run.agent.state_dict(),
+                        "env_step": run.global_step,
+                        "eval_return": value,
+                    },
+                    logdir / "best.pt",
+                    "agent",
+                )
             run.evaluations.append((run.global_step, run.wall_seconds, value))
             if run.solved_step is None and value >= config["target_return"]:
                 run.solved_step, run.solved_episode, run.solved_wall_seconds = (
-                    run.global_step, run.episodes, round(run.wall_seconds, 2))
+                    run.global_step,
+                    run.episodes,
+                    round(run.wall_seconds, 2),
+                )
             if writer is not None:
                 writer.add_scalar("charts/eval_return", value, run.global_step)
             if bar is not None:
@@ -364,19 +432,30 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
         bar.close()
     if writer is not None:
         writer.close()
-    summary = {"config": config["name"], "agent": config["agent"], "env_steps": run.global_step,
-               "episodes": run.episodes, "wall_seconds": round(run.wall_seconds, 2),
-               "final_eval_return": run.evaluations[-1][2] if run.evaluations else None,
-               "best_eval_return": max((e[2] for e in run.evaluations), default=None),
-               "target_return": config["target_return"], "solved_at_env_step": run.solved_step,
-               "solved_at_episode": run.solved_episode, "solved_at_wall_seconds": run.solved_wall_seconds,
-               "evaluations": run.evaluations, "resolved_config": config,
-               "interrupted": signal.Signals(stop.signal).name if stop.signal and run.global_step < config["total_steps"]
-               else None}
+    summary = {
+        "config": config["name"],
+        "agent": config["agent"],
+        "env_steps": run.global_step,
+        "episodes": run.episodes,
+        "wall_seconds": round(run.wall_seconds, 2),
+        "final_eval_return": run.evaluations[-1][2] if run.evaluations else None,
+        "best_eval_return": max((e[2] for e in run.evaluations), default=None),
+        "target_return": config["target_return"],
+        "solved_at_env_step": run.solved_step,
+        "solved_at_episode": run.solved_episode,
+        "solved_at_wall_seconds": run.solved_wall_seconds,
+        "evaluations": run.evaluations,
+        "resolved_config": config,
+        "interrupted": signal.Signals(stop.signal).name
+        if stop.signal and run.global_step < config["total_steps"]
+        else None,
+    }
     _write_json_atomically(summary, logdir / "summary.json")
     if summary["interrupted"]:
-        print(f"\n{summary['interrupted']}: stopped at step {run.global_step:,} of {config['total_steps']:,} with "
-              f"a checkpoint; continue with --resume {checkpoint}")
+        print(
+            f"\n{summary['interrupted']}: stopped at step {run.global_step:,} of {config['total_steps']:,} with "
+            f"a checkpoint; continue with --resume {checkpoint}"
+        )
     print(_summary_line(summary, run.wall_seconds))
     print(f"wrote {logdir}/: summary.json, checkpoint.pt (resume with --resume), best.pt (the best evaluation's agent)")
     return summary
@@ -390,13 +469,17 @@ def _write_json_atomically(data, path: Path) -> None:
 
 def _summary_line(summary: dict, wall_seconds: float) -> str:
     """The run's outcome in one line, with returns rounded to what an evaluation resolves."""
+
     def value(x):
         return "none" if x is None else f"{x:.1f}"
+
     solved = summary["solved_at_env_step"]
-    return (f"\n{summary['config']} / {summary['agent']}: {summary['env_steps']:,} env steps, {summary['episodes']:,} "
-            f"episodes, {wall_seconds:.0f} s; final eval return {value(summary['final_eval_return'])}, best "
-            f"{value(summary['best_eval_return'])} (target {summary['target_return']:g}, "
-            + (f"reached at step {solved:,})" if solved is not None else "not reached)"))
+    return (
+        f"\n{summary['config']} / {summary['agent']}: {summary['env_steps']:,} env steps, {summary['episodes']:,} "
+        f"episodes, {wall_seconds:.0f} s; final eval return {value(summary['final_eval_return'])}, best "
+        f"{value(summary['best_eval_return'])} (target {summary['target_return']:g}, "
+        + (f"reached at step {solved:,})" if solved is not None else "not reached)")
+    )
 
 
 def _plain(text: str) -> str:
@@ -415,8 +498,13 @@ def _shape_settings(config: dict) -> dict:
 
     agent = dataclasses.asdict(agent_config(config))
     values = {key: config.get(key) for key in SHAPE_SETTINGS}
-    values.update({f"{config['agent']}.{key}": tuple(v) if isinstance(v, list) else v
-                   for key, v in agent.items() if key in SHAPE_AGENT_SETTINGS})
+    values.update(
+        {
+            f"{config['agent']}.{key}": tuple(v) if isinstance(v, list) else v
+            for key, v in agent.items()
+            if key in SHAPE_AGENT_SETTINGS
+        }
+    )
     return values
 
 
@@ -433,31 +521,57 @@ def resumed_config(checkpoint: dict, overrides, path) -> dict:
     old, new = _shape_settings(check_config(copy.deepcopy(before), str(path))), _shape_settings(after)
     changed = [f"{key}: {_show(old[key])} -> {_show(new[key])}" for key in old if old[key] != new[key]]
     if changed:
-        raise ConfigError(f"cannot resume {path} with changed {'; '.join(changed)}: these fix the shapes of what "
-                          f"the checkpoint holds (start a new run instead)")
+        raise ConfigError(
+            f"cannot resume {path} with changed {'; '.join(changed)}: these fix the shapes of what "
+            f"the checkpoint holds (start a new run instead)"
+        )
     return after
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m diffsim.train", description=_plain(__doc__),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config",
-                        help="a shipped config (cartpole, ant, gripper: diffsim/configs/) or a .yaml file's path; "
-                             "not needed with --resume")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set agent=shac --set sac.actor_lr=1e-3 (repeatable)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)")
-    parser.add_argument("--logdir", help="where to write (default: a new runs/<config>-<agent>-seed<seed>-<date>-<time>; "
-                                         "with --resume, the checkpoint's folder)")
-    parser.add_argument("--resume", help="a run's checkpoint.pt to continue from; its config is used, --set "
-                                         "still applies to settings that do not change shapes")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="let a new run replace the run files in an existing --logdir")
+    parser = argparse.ArgumentParser(
+        prog="python -m diffsim.train",
+        description=_plain(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        help="a shipped config (cartpole, ant, gripper: diffsim/configs/) or a .yaml file's path; "
+        "not needed with --resume",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set agent=shac --set sac.actor_lr=1e-3 (repeatable)",
+    )
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)",
+    )
+    parser.add_argument(
+        "--logdir",
+        help="where to write (default: a new runs/<config>-<agent>-seed<seed>-<date>-<time>; "
+        "with --resume, the checkpoint's folder)",
+    )
+    parser.add_argument(
+        "--resume",
+        help="a run's checkpoint.pt to continue from; its config is used, --set "
+        "still applies to settings that do not change shapes",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="let a new run replace the run files in an existing --logdir"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: the networks are small, and several threads "
-                             "spin against each other, and against the simulator, on a busy CPU)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: the networks are small, and several threads "
+        "spin against each other, and against the simulator, on a busy CPU)",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if not args.config and not args.resume:
         parser.error("give --config (a shipped config or a .yaml file) or --resume (a run's checkpoint.pt)")
@@ -472,10 +586,11 @@ def main(argv=None):
         logdir = Path(args.logdir) if args.logdir else (resume.parent if resume else new_run_dir(config))
         created = not args.logdir and not resume
         try:
-            summary = train(config, logdir, args.device, resume, progress=not args.no_progress,
-                            overwrite=args.overwrite)
+            summary = train(
+                config, logdir, args.device, resume, progress=not args.no_progress, overwrite=args.overwrite
+            )
         except BaseException:
-            if created and {p.name for p in logdir.iterdir()} <= {".lock"}:   # nothing was written: leave no trace
+            if created and {p.name for p in logdir.iterdir()} <= {".lock"}:  # nothing was written: leave no trace
                 shutil.rmtree(logdir, ignore_errors=True)
             raise
     except (ConfigError, CheckpointError, RunDirError) as e:

@@ -1,4 +1,5 @@
 """Checks on tensors handed to the public API: clear errors naming what was expected."""
+
 from __future__ import annotations
 
 import math
@@ -18,16 +19,20 @@ def check_state(model, name: str, tensor, width: int, batch: int | None = None, 
     expected = what.format(w=width)
     if tensor.dim() != (3 if time is not None else 2) or tensor.shape[-1] != width:
         hint = f"; add a batch dimension with {name}[None]" if tensor.dim() == (2 if time is not None else 1) else ""
-        raise ValueError(f"{name} must have shape {expected} with {width} = model's "
-                         f"{'nq' if name.startswith('qpos') else 'nv' if name.startswith('qvel') else 'nu'}"
-                         f", got {tuple(tensor.shape)}{hint}")
+        raise ValueError(
+            f"{name} must have shape {expected} with {width} = model's "
+            f"{'nq' if name.startswith('qpos') else 'nv' if name.startswith('qvel') else 'nu'}"
+            f", got {tuple(tensor.shape)}{hint}"
+        )
     if batch is not None and tensor.shape[0] != batch:
         raise ValueError(f"{name} has batch size {tensor.shape[0]}, but qpos has {batch}")
     if time is not None and time >= 0 and tensor.shape[1] != time:
         raise ValueError(f"{name} must have {time} time steps, got {tensor.shape[1]}")
     if tensor.dtype != model.dtype:
-        raise ValueError(f"{name} must have dtype {model.dtype} (the model's), got {tensor.dtype}; "
-                         f"convert with {name}.to({model.dtype}) or load the model with dtype={tensor.dtype}")
+        raise ValueError(
+            f"{name} must have dtype {model.dtype} (the model's), got {tensor.dtype}; "
+            f"convert with {name}.to({model.dtype}) or load the model with dtype={tensor.dtype}"
+        )
     if tensor.device != model.device:
         raise ValueError(f"{name} is on {tensor.device} but the model is on {model.device}")
     return tensor.contiguous()
@@ -49,8 +54,7 @@ def check_finite(name: str, tensor: torch.Tensor):
     bad = ~torch.isfinite(tensor)
     if bool(bad.any()):
         rows = torch.nonzero(bad.reshape(tensor.shape[0], -1).any(dim=1)).flatten().tolist()
-        raise ValueError(f"{name} contains NaN or inf in environment(s) {rows[:10]}"
-                         f"{' ...' if len(rows) > 10 else ''}")
+        raise ValueError(f"{name} contains NaN or inf in environment(s) {rows[:10]}{' ...' if len(rows) > 10 else ''}")
 
 
 def check_frame_skip(frame_skip):

@@ -18,6 +18,7 @@ depth (painter's algorithm): good enough for convex shapes, not a real z-buffer.
 Units: metres and radians, like the simulator. Shapes use ``nq`` (model.nq), ``nbody``
 and ``ngeom`` (including the world body 0 and every plane).
 """
+
 from __future__ import annotations
 
 import io
@@ -30,10 +31,18 @@ from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 from diffsim.poses import as_numpy, as_spec, body_poses, geom_poses, qpos_trajectory, qpos_vector
 from diffsim.spec import GEOM_BOX, GEOM_CAPSULE, GEOM_CYLINDER, GEOM_ELLIPSOID, GEOM_PLANE, GEOM_SPHERE, ModelSpec
 
-__all__ = ["animate", "body_poses", "draw", "geom_poses", "player", "plot_gradient_comparison",
-           "plot_learning_curves", "to_html"]
+__all__ = [
+    "animate",
+    "body_poses",
+    "draw",
+    "geom_poses",
+    "player",
+    "plot_gradient_comparison",
+    "plot_learning_curves",
+    "to_html",
+]
 
-FIGSIZE = (5.0, 4.0)   # inches: small frames keep notebooks with animations light
+FIGSIZE = (5.0, 4.0)  # inches: small frames keep notebooks with animations light
 ANIMATION_DPI = 70
 
 # mesh resolution: faces around the axis, and per quarter circle of a sphere/capsule profile
@@ -45,12 +54,14 @@ _QUARTER = 4
 # meshes (geom frame) and the renderer
 # ----------------------------------------------------------------------------------------
 
+
 def _revolve(r, z, around=_AROUND) -> np.ndarray:
     """Quads (n, 4, 3) of the surface swept by the profile (r_i, z_i) around the z axis."""
     theta = np.linspace(0.0, 2.0 * np.pi, around + 1)
-    ring = np.stack([np.cos(theta), np.sin(theta)], axis=-1)                   # (around+1, 2)
-    grid = np.concatenate([r[:, None, None] * ring[None], np.broadcast_to(z[:, None, None], (len(z), around + 1, 1))],
-                          axis=-1)                                             # (m, around+1, 3)
+    ring = np.stack([np.cos(theta), np.sin(theta)], axis=-1)  # (around+1, 2)
+    grid = np.concatenate(
+        [r[:, None, None] * ring[None], np.broadcast_to(z[:, None, None], (len(z), around + 1, 1))], axis=-1
+    )  # (m, around+1, 3)
     quads = np.stack([grid[:-1, :-1], grid[1:, :-1], grid[1:, 1:], grid[:-1, 1:]], axis=2)
     return quads.reshape(-1, 4, 3)
 
@@ -82,7 +93,7 @@ def _local_mesh(gtype: int, size) -> np.ndarray | None:
         corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64) * s[:3]
         faces = [[0, 1, 3, 2], [4, 6, 7, 5], [0, 4, 5, 1], [2, 3, 7, 6], [0, 2, 6, 4], [1, 5, 7, 3]]
         return corners[np.array(faces)]
-    return None   # planes are the floor; height fields and meshes are not drawn
+    return None  # planes are the floor; height fields and meshes are not drawn
 
 
 def _face_normals(quads: np.ndarray) -> np.ndarray:
@@ -141,14 +152,14 @@ class _Renderer:
         self.spec = spec = as_spec(model)
         self.ax = ax
         self.follow = _body_index(spec, follow)
-        self.extent = extent                # the user's horizontal half-width, m (None: fit the model)
-        self.center = None                  # view box: centre (3,) and half-widths (3,), m
+        self.extent = extent  # the user's horizontal half-width, m (None: fit the model)
+        self.center = None  # view box: centre (3,) and half-widths (3,), m
         self.half = None
         ax.view_init(elev=elev, azim=azim)
-        ax.computed_zorder = False          # floor, then shadows, then the (depth-sorted) geoms
+        ax.computed_zorder = False  # floor, then shadows, then the (depth-sorted) geoms
         types = np.asarray(spec.geom_type, dtype=int)
         rgba = np.asarray(spec.geom_rgba, dtype=np.float64)
-        self.meshes = []                    # (geom index, local quads, local normals, rgba)
+        self.meshes = []  # (geom index, local quads, local normals, rgba)
         for g in range(spec.ngeom):
             quads = _local_mesh(types[g], spec.geom_size[g])
             if quads is None or rgba[g, 3] <= 0:
@@ -158,7 +169,7 @@ class _Renderer:
             normals *= np.where(np.sum(normals * centroid, axis=1, keepdims=True) < 0, -1.0, 1.0)  # outwards
             self.meshes.append((g, quads, normals, rgba[g]))
         self.planes = [g for g in range(spec.ngeom) if types[g] == GEOM_PLANE and rgba[g, 3] > 0]
-        self.tree = None                    # with follow: which geoms belong to the followed body's tree
+        self.tree = None  # with follow: which geoms belong to the followed body's tree
         if self.follow:
             rootid = np.asarray(spec.body_rootid)
             self.tree = rootid[np.asarray(spec.geom_body)] == rootid[self.follow]
@@ -178,7 +189,7 @@ class _Renderer:
         for coll in (self.floor, self.shade, self.bodies):
             ax.add_collection3d(coll)
         if axis is None:
-            axis = not self.planes          # with a floor, the checkers give the scale
+            axis = not self.planes  # with a floor, the checkers give the scale
         self.axis = bool(axis)
         if not axis:
             ax.set_axis_off()
@@ -203,7 +214,7 @@ class _Renderer:
                 world = quads.reshape(-1, 3) @ gmat[g].T + gpos[g]
                 lower.append(world.min(axis=0))
                 upper.append(world.max(axis=0))
-        if not lower:   # nothing visible to frame: the bodies' origins
+        if not lower:  # nothing visible to frame: the bodies' origins
             lower = upper = list(xpos[1:] if len(xpos) > 1 else xpos)
         floor = min(float(gpos[g, 2]) for g in self.planes) if self.planes else None
         return np.array(lower), np.array(upper), xpos, floor
@@ -222,7 +233,7 @@ class _Renderer:
                 span = max(span, float(np.abs(np.concatenate([bottom, top])[:, :2]).max()))
             lo, hi = np.minimum(lo, bottom.min(axis=0)), np.maximum(hi, top.max(axis=0))
         half = 0.55 * (hi - lo)
-        if self.follow is not None:   # the body turns: the same width along x and y
+        if self.follow is not None:  # the body turns: the same width along x and y
             half[:2] = 1.1 * span
         if self.extent is not None:
             half[:2] = float(self.extent)
@@ -272,18 +283,18 @@ class _Renderer:
             self.bodies.set_verts(np.concatenate(polys))
             colors = np.concatenate(colors)
             self.bodies.set_facecolor(colors)
-            self.bodies.set_edgecolor(colors)   # hides the seams between faces
+            self.bodies.set_edgecolor(colors)  # hides the seams between faces
 
         floor_polys, floor_colors, shadow_polys = [], [], []
         for g in self.planes:
             origin, R = gpos[g], gmat[g]
-            c = R.T @ (center - origin)                                  # view centre, plane frame
+            c = R.T @ (center - origin)  # view centre, plane frame
             cell = _nice_step(2.0 * ext / 8.0)
             # the view box's footprint, out to whole checkers (no slivers at the edges)
             foot = half[:2] if np.allclose(np.abs(R[2, 2]), 1.0) else np.array([ext, ext])
             lo, hi = np.floor((c[:2] - foot) / cell) * cell, np.ceil((c[:2] + foot) / cell) * cell
             size = np.asarray(spec.geom_size[g][:2], dtype=np.float64)
-            for k in range(2):                                           # MuJoCo: size 0 = infinite
+            for k in range(2):  # MuJoCo: size 0 = infinite
                 if size[k] > 0:
                     lo[k], hi[k] = max(lo[k], -size[k]), min(hi[k], size[k])
             if np.any(hi <= lo):
@@ -326,8 +337,20 @@ def _new_axes(figsize=FIGSIZE, dpi=None):
     return fig, ax
 
 
-def draw(model, qpos, ax=None, follow=None, elev=20, azim=-60, extent=None, title=None, *, shadows=True,
-         axis=None, figsize=FIGSIZE):
+def draw(
+    model,
+    qpos,
+    ax=None,
+    follow=None,
+    elev=20,
+    azim=-60,
+    extent=None,
+    title=None,
+    *,
+    shadows=True,
+    axis=None,
+    figsize=FIGSIZE,
+):
     """Draw a model in one configuration into a 3D matplotlib axes.
 
     Args:
@@ -368,8 +391,19 @@ def _frame_title(title, dt, index):
     return "   ".join(parts) if parts else None
 
 
-def animate(model, qpos_traj, fps=30, follow=None, stride=1, *, dt=None, title=None, figsize=FIGSIZE,
-            dpi=ANIMATION_DPI, **draw_kwargs) -> animation.FuncAnimation:
+def animate(
+    model,
+    qpos_traj,
+    fps=30,
+    follow=None,
+    stride=1,
+    *,
+    dt=None,
+    title=None,
+    figsize=FIGSIZE,
+    dpi=ANIMATION_DPI,
+    **draw_kwargs,
+) -> animation.FuncAnimation:
     """An animation of a trajectory, one frame per ``stride`` states.
 
     Args:
@@ -395,15 +429,16 @@ def animate(model, qpos_traj, fps=30, follow=None, stride=1, *, dt=None, title=N
     frames = list(range(0, len(traj), stride))
     fig, ax = _new_axes(figsize, dpi)
     renderer = _Renderer(spec, ax, follow=follow, **draw_kwargs)
-    renderer.fit(_sample(traj))   # one camera box for the whole trajectory
+    renderer.fit(_sample(traj))  # one camera box for the whole trajectory
 
     def update(i):
         renderer.update(traj[i], _frame_title(title, None if dt is None else dt, i))
         return (renderer.bodies,)
 
     update(frames[0])
-    anim = animation.FuncAnimation(fig, update, frames=frames, interval=1000.0 / fps, blit=False,
-                                   cache_frame_data=False)
+    anim = animation.FuncAnimation(
+        fig, update, frames=frames, interval=1000.0 / fps, blit=False, cache_frame_data=False
+    )
     anim.n_frames = len(frames)
     return anim
 
@@ -429,7 +464,7 @@ class _FrameGrabber(animation.AbstractMovieWriter):
 
 def _frames_png(anim, fps) -> list[bytes]:
     grabber = _FrameGrabber(fps)
-    anim.save("frames", writer=grabber)   # the writer keeps the frames; nothing is written
+    anim.save("frames", writer=grabber)  # the writer keeps the frames; nothing is written
     return grabber.frames
 
 
@@ -454,8 +489,15 @@ def _palette_frames(images, colors=64):
 def _gif(frames, fps) -> bytes:
     """An animated GIF that loops forever: it plays in any viewer, trusted or not."""
     buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
-                   duration=max(20, round(1000 / fps)), optimize=True)
+    frames[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        loop=0,
+        duration=max(20, round(1000 / fps)),
+        optimize=True,
+    )
     return buffer.getvalue()
 
 
@@ -496,9 +538,11 @@ def _player_html(frames_uri: list[str], gif_uri: str, fps: float) -> str:
         "slider.oninput=function(){stop();show(parseInt(slider.value));};"
         "box.innerHTML='';box.appendChild(img);box.appendChild(bar);show(0);start(1);})();"
     ) % {"box": json.dumps(box), "frames": json.dumps(frames_uri), "delay": max(1, round(1000 / fps))}
-    return (f'<div id="{box}" class="diffsim-animation">'
-            f'<img src="{gif_uri}" alt="animation ({len(frames_uri)} frames)"/></div>\n'
-            f"<script>{script}</script>\n")
+    return (
+        f'<div id="{box}" class="diffsim-animation">'
+        f'<img src="{gif_uri}" alt="animation ({len(frames_uri)} frames)"/></div>\n'
+        f"<script>{script}</script>\n"
+    )
 
 
 def to_html(anim, fps=None, frame_format="png"):
@@ -590,6 +634,7 @@ def player(model, qpos_traj, follow=None, fps=30, stride=1, *, dt=None, **draw_k
 # plots
 # ----------------------------------------------------------------------------------------
 
+
 def plot_learning_curves(curves: dict, target=None, ax=None, xlabel="environment steps", ylabel="episode return"):
     """Median and min-max band of learning curves, one colour per agent.
 
@@ -613,8 +658,9 @@ def plot_learning_curves(curves: dict, target=None, ax=None, xlabel="environment
         median = np.median(returns, axis=0)
         (line,) = ax.plot(steps, median, label=f"{name} ({returns.shape[0]} seed{'s' if returns.shape[0] > 1 else ''})")
         if returns.shape[0] > 1:
-            ax.fill_between(steps, returns.min(axis=0), returns.max(axis=0), color=line.get_color(), alpha=0.2,
-                            linewidth=0)
+            ax.fill_between(
+                steps, returns.min(axis=0), returns.max(axis=0), color=line.get_color(), alpha=0.2, linewidth=0
+            )
     if target is not None:
         ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"target {target:g}")
     ax.set_xlabel(xlabel)
@@ -667,7 +713,7 @@ def plot_gradient_comparison(analytic, finite_difference=None, labels=None, ax=N
     rel = float(np.abs(a - f).max() / max(np.abs(f).max(), 1e-300))
     top = float(max(np.abs(a).max(), np.abs(f).max(), 1e-300))
     if log:
-        floor = 1e-8 * top                     # entries below this are treated as zero and not drawn
+        floor = 1e-8 * top  # entries below this are treated as zero and not drawn
         for ga, gf, label in groups:
             shown = (np.abs(ga) > floor) & (np.abs(gf) > floor)
             ax.scatter(np.abs(gf[shown]), np.abs(ga[shown]), s=14, alpha=0.75, label=label)

@@ -3,6 +3,7 @@ outputs (MyST-NB, never executed), an API reference from the docstrings, the fur
 
 Build: ``pip install -e ".[docs]"`` then ``sphinx-build -W -b html docs docs/_build/html``.
 """
+
 import os
 import shutil
 import sys
@@ -28,8 +29,8 @@ html_title = f"diffsim {release}"
 
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 4
-nb_execution_mode = "off"          # the notebooks' stored outputs, as the repository holds them
-nb_output_stderr = "remove"        # Warp's CUDA-driver notice on machines without a GPU
+nb_execution_mode = "off"  # the notebooks' stored outputs, as the repository holds them
+nb_output_stderr = "remove"  # Warp's CUDA-driver notice on machines without a GPU
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

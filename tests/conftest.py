@@ -1,4 +1,5 @@
 """Shared pytest setup: Warp's kernel cache, a headless matplotlib, the optional MuJoCo."""
+
 from __future__ import annotations
 
 # WARP_CACHE_PATH, DIFFSIM_QUICK and MPLBACKEND are set in the repository's top-level conftest.py

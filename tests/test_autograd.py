@@ -1,5 +1,6 @@
 """The torch bridge: gradcheck, long rollouts through contact, parameters, system
 identification, and the error paths of the differentiable step."""
+
 import warnings
 
 import pytest
@@ -16,8 +17,9 @@ def settled_ant(dtype=F64, seconds=1.0):
     """The Ant standing on its feet after falling from qpos0 and coming to rest."""
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype)
     steps = int(seconds / model.dt)
-    qpos, qvel = diffsim.rollout(model, model.qpos0[None], torch.zeros(1, model.nv, dtype=dtype),
-                                 torch.zeros(1, steps, model.nu, dtype=dtype))
+    qpos, qvel = diffsim.rollout(
+        model, model.qpos0[None], torch.zeros(1, model.nv, dtype=dtype), torch.zeros(1, steps, model.nu, dtype=dtype)
+    )
     return model, qpos[:, -1].clone(), qvel[:, -1].clone()
 
 
@@ -40,20 +42,21 @@ def test_gradcheck_step_hinge_model_all_inputs_and_parameters():
     damping = model.dof_damping.requires_grad_()
     try:
         assert torch.autograd.gradcheck(
-            lambda q, v, c, m, d: diffsim.step(model, q, v, c, frame_skip=3), (qpos, qvel, ctrl, mass, damping))
+            lambda q, v, c, m, d: diffsim.step(model, q, v, c, frame_skip=3), (qpos, qvel, ctrl, mass, damping)
+        )
     finally:
         mass.requires_grad_(False)
         damping.requires_grad_(False)
 
 
-@pytest.mark.parametrize("steps_that_fit", [None, 0])                   # stored, or recomputed in backward
+@pytest.mark.parametrize("steps_that_fit", [None, 0])  # stored, or recomputed in backward
 def test_only_the_parameters_that_require_grad_accumulate_gradients(steps_that_fit):
     """A step is recorded for the set of parameters that require grad: the adjoints add
     nothing for the others, and switching the set between rollouts of one model gives
     each parameter the gradient it gets when every parameter requires grad."""
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
     model.options.max_stored_bytes = steps_that_fit
-    qpos = model.qpos0[None].repeat(2, 1)                  # falls onto its feet: contact and friction
+    qpos = model.qpos0[None].repeat(2, 1)  # falls onto its feet: contact and friction
     ctrls = 0.4 * torch.sin(torch.arange(2 * 6 * model.nu, dtype=F64)).reshape(2, 6, model.nu)
     qvel = torch.zeros(2, model.nv, dtype=F64)
 
@@ -72,8 +75,9 @@ def test_only_the_parameters_that_require_grad_accumulate_gradients(steps_that_f
         alone = gradients([name])
         torch.testing.assert_close(alone[name], everything[name], rtol=1e-12, atol=1e-12)
         untouched = [other for other in everything if other != name]
-        assert all(model.param_grads[other].abs().max() == 0 for other in untouched), \
+        assert all(model.param_grads[other].abs().max() == 0 for other in untouched), (
             f"a backward pass for {name} accumulated gradients of {untouched}"
+        )
 
 
 def test_gradcheck_step_free_flight():
@@ -85,7 +89,9 @@ def test_gradcheck_step_free_flight():
     ctrl = torch.zeros(1, 0, dtype=F64)
     inertia = model.body_inertia.requires_grad_()
     try:
-        assert torch.autograd.gradcheck(lambda v, inertia: diffsim.step(model, qpos, v, ctrl, frame_skip=2), (qvel, inertia))
+        assert torch.autograd.gradcheck(
+            lambda v, inertia: diffsim.step(model, qpos, v, ctrl, frame_skip=2), (qvel, inertia)
+        )
     finally:
         inertia.requires_grad_(False)
 
@@ -99,7 +105,8 @@ def test_gradcheck_step_ant_feet_on_the_ground():
     friction = model.geom_friction.requires_grad_()
     try:
         assert torch.autograd.gradcheck(
-            lambda v, c, k, mu: diffsim.step(model, qpos, v, c, frame_skip=2), (qvel, ctrl, contact, friction))
+            lambda v, c, k, mu: diffsim.step(model, qpos, v, c, frame_skip=2), (qvel, ctrl, contact, friction)
+        )
     finally:
         contact.requires_grad_(False)
         friction.requires_grad_(False)
@@ -117,7 +124,7 @@ def test_gradcheck_step_capsules_pressed_together():
     contact (closest points of two segments) alone, its gradient w.r.t. the velocities
     and the contact parameters against finite differences."""
     model = diffsim.load_mjcf(TWO_CAPSULES_IN_THE_AIR, dtype=F64)
-    assert [kind for kind, _ in model.contact_kinds] == [1, 5]       # capsule-plane, capsule-capsule
+    assert [kind for kind, _ in model.contact_kinds] == [1, 5]  # capsule-plane, capsule-capsule
     qpos = model.qpos0[None].clone()
     qvel = torch.tensor([[0.1, -0.2, 0.0, 0.3, 0.1, -0.2, -0.1, 0.0, 0.2, 0.0, -0.3, 0.1]], dtype=F64)
     ctrl = torch.zeros(1, 0, dtype=F64)
@@ -127,8 +134,9 @@ def test_gradcheck_step_capsules_pressed_together():
     assert (diffsim.step(model, qpos, qvel, ctrl)[1] - without).abs().max() > 1e-3, "the capsules must push apart"
     contact = model.contact_params.requires_grad_()
     try:
-        assert torch.autograd.gradcheck(lambda v, k: diffsim.step(model, qpos, v, ctrl, frame_skip=2),
-                                        (qvel.requires_grad_(), contact))
+        assert torch.autograd.gradcheck(
+            lambda v, k: diffsim.step(model, qpos, v, ctrl, frame_skip=2), (qvel.requires_grad_(), contact)
+        )
     finally:
         contact.requires_grad_(False)
 
@@ -155,13 +163,14 @@ def test_50_step_ant_rollout_with_contact_matches_finite_differences():
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
     model.contact_slip = 0.2
     steps = int(1.0 / model.dt)
-    qpos, qvel = diffsim.rollout(model, model.qpos0[None], torch.zeros(1, model.nv, dtype=F64),
-                                 torch.zeros(1, steps, model.nu, dtype=F64))
+    qpos, qvel = diffsim.rollout(
+        model, model.qpos0[None], torch.zeros(1, model.nv, dtype=F64), torch.zeros(1, steps, model.nu, dtype=F64)
+    )
     qpos, qvel = qpos[:, -1].clone(), qvel[:, -1].clone()
     ctrls = 0.5 * torch.sin(torch.arange(50 * model.nu, dtype=F64).reshape(1, 50, model.nu) * 0.37)
 
     def loss(qpos_traj, qvel_traj):
-        return qpos_traj[:, -1, 0] + 0.5 * qpos_traj[:, -1, 2] + 0.01 * (qvel_traj ** 2).sum(dim=(1, 2))
+        return qpos_traj[:, -1, 0] + 0.5 * qpos_traj[:, -1, 2] + 0.01 * (qvel_traj**2).sum(dim=(1, 2))
 
     qpos_traj, _ = diffsim.rollout(model, qpos, qvel, ctrls)
     assert feet_touch(model, qpos, qvel) and qpos_traj[0, :, 2].max() < 0.8, "the Ant must stand on the ground"
@@ -174,7 +183,7 @@ def test_50_step_ant_rollout_with_contact_matches_finite_differences():
     coarse = compare_gradients(model, loss, qpos, qvel, ctrls, eps=1e-6)
     fine = compare_gradients(model, loss, qpos, qvel, ctrls, eps=1e-7)
     print(coarse, fine, sep="\n")
-    for name in fine.numeric:   # the reference agrees with itself across eps (measured: 1.2e-7)
+    for name in fine.numeric:  # the reference agrees with itself across eps (measured: 1.2e-7)
         scale = float(fine.numeric[name].abs().max())
         assert float((coarse.numeric[name] - fine.numeric[name]).abs().max()) < 1e-6 * scale, name
     # analytic against both (measured: 3.4e-8 at eps=1e-6, 2e-9 at 1e-7, the same on models whose
@@ -210,8 +219,8 @@ def test_batched_gradients_equal_single_environment_gradients():
     loss = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=2)[0][:, -1].pow(2).sum()
     (batch_grad,) = torch.autograd.grad(loss, ctrls)
     for i in range(3):
-        c = ctrls[i:i + 1].detach().requires_grad_()
-        loss_i = diffsim.rollout(model, qpos[i:i + 1], qvel[i:i + 1], c, frame_skip=2)[0][:, -1].pow(2).sum()
+        c = ctrls[i : i + 1].detach().requires_grad_()
+        loss_i = diffsim.rollout(model, qpos[i : i + 1], qvel[i : i + 1], c, frame_skip=2)[0][:, -1].pow(2).sum()
         (grad_i,) = torch.autograd.grad(loss_i, c)
         torch.testing.assert_close(grad_i[0], batch_grad[i], rtol=1e-12, atol=1e-12)
 
@@ -247,7 +256,7 @@ def test_system_identification_recovers_mass_and_friction():
     sled, floor = 1, 0
     horizon, frame_skip = 30, 4
     force = 30.0 * (1.0 + torch.sin(torch.linspace(0, 6, horizon, dtype=F64)))[None, :, None]
-    qpos0 = torch.tensor([[0.0, -0.01]], dtype=F64)   # resting on the floor
+    qpos0 = torch.tensor([[0.0, -0.01]], dtype=F64)  # resting on the floor
     qvel0 = torch.zeros(1, 2, dtype=F64)
 
     def set_parameters(mass, friction):
@@ -259,7 +268,7 @@ def test_system_identification_recovers_mass_and_friction():
     set_parameters(hidden_mass, hidden_friction)
     observed = diffsim.rollout(model, qpos0, qvel0, force, frame_skip)[0][0, :, 0]
 
-    guess = torch.tensor([0.0, 0.9], dtype=F64, requires_grad=True)   # log mass (1 kg), friction
+    guess = torch.tensor([0.0, 0.9], dtype=F64, requires_grad=True)  # log mass (1 kg), friction
     optimizer = torch.optim.LBFGS([guess], max_iter=30, line_search_fn="strong_wolfe")
     model.body_mass.requires_grad_()
     model.geom_friction.requires_grad_()
@@ -286,25 +295,25 @@ def test_system_identification_recovers_mass_and_friction():
 
 def test_blow_up_names_environments_and_step():
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
-    model.limit_stiffness = 1e7                        # far too stiff for the time step
+    model.limit_stiffness = 1e7  # far too stiff for the time step
     model.dt = 0.01
     qpos = model.qpos0[None].repeat(3, 1)
-    qpos[:, 2] = 5.0                                   # in the air
+    qpos[:, 2] = 5.0  # in the air
     ctrls = torch.ones(3, 40, model.nu, dtype=F64)
-    ctrls[0] = 0.0                                     # env 0 never reaches its joint limits
+    ctrls[0] = 0.0  # env 0 never reaches its joint limits
     with pytest.raises(diffsim.SimulationError, match=r"environment\(s\) \[1, 2\] at control step \d+") as info:
         diffsim.rollout(model, qpos, torch.zeros(3, model.nv, dtype=F64), ctrls)
     assert info.value.envs == [1, 2]
     assert 0 <= info.value.step < 40
 
 
-@pytest.mark.parametrize("asset", ["pendulum.xml", "free_body.xml"])   # with controls and without (nu = 0)
-@pytest.mark.parametrize("steps_that_fit", [None, 0, 3])                 # all, none or the last 3 steps stored
+@pytest.mark.parametrize("asset", ["pendulum.xml", "free_body.xml"])  # with controls and without (nu = 0)
+@pytest.mark.parametrize("steps_that_fit", [None, 0, 3])  # all, none or the last 3 steps stored
 def test_non_finite_gradient_is_reported_with_step_and_environment(asset, steps_that_fit):
     model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)
     if steps_that_fit is not None:
         pool = diffsim.stored_steps.stored_steps_for(model, 2, 1)
-        pool.lease(1).release()                                          # measures one step's bytes
+        pool.lease(1).release()  # measures one step's bytes
         model.options.max_stored_bytes = steps_that_fit * pool.bytes_per_step
     ctrls = torch.zeros(2, 10, model.nu, dtype=F64, requires_grad=True)
     qvel = torch.zeros(2, model.nv, dtype=F64, requires_grad=True)
@@ -325,10 +334,11 @@ def test_cuda_matches_cpu():
     ctrls = 0.3 * torch.ones(4, 20, cpu.nu, dtype=F64)
     results = []
     for model in (cpu, gpu):
-        for _ in range(2):                        # the second run replays captured graphs
+        for _ in range(2):  # the second run replays captured graphs
             c = ctrls.to(model.device, copy=True).requires_grad_()
-            qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(4, 1),
-                                         torch.zeros(4, model.nv, dtype=F64, device=model.device), c)
+            qpos, qvel = diffsim.rollout(
+                model, model.qpos0[None].repeat(4, 1), torch.zeros(4, model.nv, dtype=F64, device=model.device), c
+            )
             qpos[:, -1, :3].sum().backward()
         results.append((qpos.cpu(), c.grad.cpu()))
     # the steps ran as CUDA graphs, not launch by launch
@@ -344,9 +354,12 @@ def _launch_dims(program, kernel_name):
     """The launch dimensions of a kernel in a step program's forward, in order."""
     import warp as wp
 
-    launches = [getattr(replay, "__self__", None) for replay in program._forward.launches]   # wp.Launch.launch
-    return [tuple(launch.bounds.shape) for launch in launches
-            if isinstance(launch, wp.Launch) and launch.kernel.key == kernel_name]
+    launches = [getattr(replay, "__self__", None) for replay in program._forward.launches]  # wp.Launch.launch
+    return [
+        tuple(launch.bounds.shape)
+        for launch in launches
+        if isinstance(launch, wp.Launch) and launch.kernel.key == kernel_name
+    ]
 
 
 @pytest.mark.parametrize("asset", ["ant.xml", "ball_chain.xml"])
@@ -357,21 +370,22 @@ def test_tree_walks_per_level_equal_tree_walks_per_environment(asset):
     differ only in the order the adjoints of sibling bodies are summed."""
     results = []
     for parallel in (True, False):
-        model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)      # fresh: nothing recorded yet
+        model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)  # fresh: nothing recorded yet
         model.options.tree_parallel = parallel
         g = torch.Generator().manual_seed(3)
         qpos = model.qpos0[None].repeat(2, 1) + 0.1 * torch.randn(2, model.nq, generator=g, dtype=F64)
         if asset == "ant.xml":
-            qpos[:, 2] = 0.55                     # the feet press into the floor
+            qpos[:, 2] = 0.55  # the feet press into the floor
             assert feet_touch(model, qpos[:1], torch.zeros(1, model.nv, dtype=F64))
         qvel = torch.randn(2, model.nv, generator=g, dtype=F64).requires_grad_()
         ctrls = (0.5 * torch.randn(2, 12, model.nu, generator=g, dtype=F64)).requires_grad_()
         mass = model.body_mass.requires_grad_()
         q, v = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=2)
-        (q[:, -1].sin().sum() + (v ** 2).sum()).backward()
+        (q[:, -1].sin().sum() + (v**2).sum()).backward()
         program = next(iter(model.caches.stored_steps.values())).free[0].programs[0]
-        results.append((_launch_dims(program, "forward_kinematics"), q.detach(), v.detach(),
-                        qvel.grad, ctrls.grad, mass.grad))
+        results.append(
+            (_launch_dims(program, "forward_kinematics"), q.detach(), v.detach(), qvel.grad, ctrls.grad, mass.grad)
+        )
     levels = diffsim.model.body_levels(model.spec.body_parent)
     assert results[0][0] == [(2, len(level)) for level in levels] and len(levels) >= 4
     assert results[1][0] == [(2, 1)]
@@ -395,7 +409,7 @@ def test_stored_bytes_budget_defaults_by_device(monkeypatch):
 
     budget = diffsim.autograd.stored_bytes_budget
     cpu = diffsim.load_mjcf(diffsim.asset("pendulum.xml"))
-    gpu = SimpleNamespace(options=Options(), device=torch.device("cuda:0"))    # what the budget reads of a model
+    gpu = SimpleNamespace(options=Options(), device=torch.device("cuda:0"))  # what the budget reads of a model
     assert budget(cpu) == 256 * 2**20
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=80 * 2**30))
     assert budget(gpu) == 20 * 2**30
@@ -407,8 +421,10 @@ def test_stored_bytes_budget_defaults_by_device(monkeypatch):
         cpu.options.max_stored = 1
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs CUDA"))])
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))],
+)
 @pytest.mark.parametrize("steps_that_fit", [0, 5])
 def test_recomputing_backward_equals_stored_backward(steps_that_fit, device):
     """Forward keeps the intermediates of as many of a rollout's last control steps as fit
@@ -424,7 +440,7 @@ def test_recomputing_backward_equals_stored_backward(steps_that_fit, device):
     assert pool.allocated == 12
     model.options.max_stored_bytes = steps_that_fit * pool.bytes_per_step
     recomputed = _ant_gradients(model, qpos, qvel, ctrls)
-    assert pool.allocated == steps_that_fit              # the pool shrank to the budget
+    assert pool.allocated == steps_that_fit  # the pool shrank to the budget
     torch.testing.assert_close(recomputed, stored, rtol=1e-12, atol=1e-14)
 
 
@@ -436,17 +452,17 @@ def test_captured_graphs_replay_exactly_what_the_launches_do(stored):
     _, qpos, qvel = settled_ant()
     results = []
     for capture in (True, False):
-        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)   # fresh: nothing recorded yet
+        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)  # fresh: nothing recorded yet
         model.options.capture_graphs = capture
         model.options.max_stored_bytes = None if stored else 0
         assert feet_touch(model, qpos, qvel)
         mass = model.body_mass.requires_grad_()
         ctrls = (0.4 * torch.sin(torch.arange(2 * 15 * model.nu, dtype=F64))).reshape(2, 15, model.nu)
-        for _ in range(2):                        # a step is captured on its second run
+        for _ in range(2):  # a step is captured on its second run
             mass.grad = None
             c = ctrls.clone().requires_grad_()
             q, v = diffsim.rollout(model, qpos.repeat(2, 1), qvel.repeat(2, 1), c, frame_skip=3)
-            (q[:, -1, :3].sum() + (v ** 2).sum()).backward()
+            (q[:, -1, :3].sum() + (v**2).sum()).backward()
         programs = [p for runner in model.caches.runners.values() for p in runner.programs]
         programs += [p for pool in model.caches.stored_steps.values() for r in pool.free for p in r.programs]
         for replay in ("_forward", "_adjoint"):
@@ -471,7 +487,7 @@ def test_forward_only_rollout_equals_step_by_step_and_the_stored_rollout(frame_s
     assert feet_touch(model, qpos, qvel)
     qpos, qvel = qpos.repeat(2, 1), qvel.repeat(2, 1)
     ctrls = (0.4 * torch.sin(torch.arange(2 * 11 * model.nu, dtype=F64))).reshape(2, 11, model.nu)
-    for _ in range(3):                              # the staging replays are captured on their second run
+    for _ in range(3):  # the staging replays are captured on their second run
         q_traj, v_traj = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=frame_skip)
     q, v = qpos, qvel
     for t in range(ctrls.shape[1]):
@@ -532,7 +548,7 @@ def test_stored_buffers_return_to_the_pool_after_backward_or_when_the_graph_is_d
     pool = diffsim.stored_steps.stored_steps_for(model, 1, 1)
     diffsim.rollout(model, *start, ctrls)[0].sum().backward()
     assert len(pool.free) == pool.allocated == 5
-    kept = diffsim.rollout(model, *start, ctrls)          # a graph nobody differentiates
+    kept = diffsim.rollout(model, *start, ctrls)  # a graph nobody differentiates
     assert len(pool.free) == 0
     del kept
     gc.collect()
@@ -556,7 +572,7 @@ def test_a_parameter_edited_in_place_between_forward_and_backward_is_refused():
             qpos_traj.sum().backward()
         model.dof_damping[1], model.dt = damping, dt
     (again,) = torch.autograd.grad(diffsim.rollout(model, qpos, qvel, ctrls)[0].sum(), ctrls)
-    assert torch.equal(again, reference)   # restored values, a fresh forward: the same gradient
+    assert torch.equal(again, reference)  # restored values, a fresh forward: the same gradient
 
 
 def test_second_derivatives_through_step_are_refused_not_wrong():
@@ -568,8 +584,9 @@ def test_second_derivatives_through_step_are_refused_not_wrong():
     with pytest.raises(RuntimeError, match="diffsim's gradients are first-order"):
         torch.autograd.grad(grad.sum(), ctrl)
     # first derivatives with create_graph=True are still right (a loss of the gradient may ignore its graph)
-    (plain,) = torch.autograd.grad(diffsim.step(model, qpos, torch.zeros(1, model.nv, dtype=F64), ctrl,
-                                                frame_skip=4)[0][:, 1].sum(), qpos)
+    (plain,) = torch.autograd.grad(
+        diffsim.step(model, qpos, torch.zeros(1, model.nv, dtype=F64), ctrl, frame_skip=4)[0][:, 1].sum(), qpos
+    )
     assert torch.equal(grad.detach(), plain)
 
 
@@ -587,7 +604,7 @@ def test_mass_matrix_and_bias_forces_refuse_a_gradient_instead_of_giving_none():
         finally:
             model.body_mass.requires_grad_(False)
         for value, exact in zip(values, (c, M)):
-            assert torch.equal(value.detach(), exact)     # the same value, with a graph that refuses to be used
+            assert torch.equal(value.detach(), exact)  # the same value, with a graph that refuses to be used
             with pytest.raises(RuntimeError, match=r"diffsim\.(mass_matrix|bias_forces) is not differentiable"):
                 value.sum().backward()
         with torch.no_grad():

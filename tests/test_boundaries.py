@@ -1,5 +1,6 @@
 """Numbers checked at the boundary: parameter setters, empty batches, models without degrees
 of freedom, and contact-pair finding that scales to large models."""
+
 import glob
 import os
 import warnings
@@ -15,19 +16,22 @@ from diffsim.mjcf import parse_mjcf
 F64 = torch.float64
 
 
-@pytest.mark.parametrize("name, value, expected", [
-    ("dt", 0, "dt must be a finite number > 0, got 0"),
-    ("dt", -0.01, "dt must be a finite number > 0, got -0.01"),
-    ("dt", float("nan"), "dt must be a finite number > 0, got nan"),
-    ("contact_stiffness", float("nan"), "contact_stiffness must be a finite number >= 0, got nan"),
-    ("contact_stiffness", -1.0, "contact_stiffness must be a finite number >= 0"),
-    ("contact_width", 0.0, "contact_width must be a finite number > 0"),
-    ("contact_slip", float("inf"), "contact_slip must be a finite number > 0, got inf"),
-    ("contact_slip", 0.0, "contact_slip must be a finite number > 0, got 0"),   # friction divides by it
-    ("limit_damping", float("inf"), "limit_damping must be a finite number >= 0, got inf"),
-    ("limit_width", 0.0, "limit_width must be a finite number > 0"),
-    ("contact_damping", "soft", "contact_damping must be a number, got 'soft'"),
-])
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("dt", 0, "dt must be a finite number > 0, got 0"),
+        ("dt", -0.01, "dt must be a finite number > 0, got -0.01"),
+        ("dt", float("nan"), "dt must be a finite number > 0, got nan"),
+        ("contact_stiffness", float("nan"), "contact_stiffness must be a finite number >= 0, got nan"),
+        ("contact_stiffness", -1.0, "contact_stiffness must be a finite number >= 0"),
+        ("contact_width", 0.0, "contact_width must be a finite number > 0"),
+        ("contact_slip", float("inf"), "contact_slip must be a finite number > 0, got inf"),
+        ("contact_slip", 0.0, "contact_slip must be a finite number > 0, got 0"),  # friction divides by it
+        ("limit_damping", float("inf"), "limit_damping must be a finite number >= 0, got inf"),
+        ("limit_width", 0.0, "limit_width must be a finite number > 0"),
+        ("contact_damping", "soft", "contact_damping must be a number, got 'soft'"),
+    ],
+)
 def test_scalar_setters_refuse_non_finite_and_out_of_range_values(name, value, expected):
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
     before = getattr(model, name)
@@ -50,7 +54,7 @@ def test_parameter_tensor_assignment_refuses_nan_and_negative_values():
         model.contact_params = torch.tensor([2000.0, 3.0, 0.002, 0.0], dtype=F64)
     with pytest.raises(ValueError, match=r"model.limit_params must be >= 0"):
         model.limit_params = torch.tensor([-1.0, 10.0, 0.01], dtype=F64)
-    model.body_mass = 2 * mass                      # a valid assignment still copies into the kernels' memory
+    model.body_mass = 2 * mass  # a valid assignment still copies into the kernels' memory
     assert torch.equal(model.body_mass, 2 * mass)
 
 
@@ -82,18 +86,22 @@ def test_a_model_without_degrees_of_freedom_steps():
 
 def _pairs_one_by_one(spec):
     """MuJoCo's default pair filter, pair by pair: the reference for contact_pairs."""
+
     def static(body):
         while body > 0:
             if spec.body_jntnum[body] > 0:
                 return False
             body = spec.body_parent[body]
         return True
+
     pairs = []
     for g1 in range(spec.ngeom):
         for g2 in range(g1 + 1, spec.ngeom):
             b1, b2 = spec.geom_body[g1], spec.geom_body[g2]
-            if b1 == b2 or not ((spec.geom_contype[g1] & spec.geom_conaffinity[g2])
-                                or (spec.geom_contype[g2] & spec.geom_conaffinity[g1])):
+            if b1 == b2 or not (
+                (spec.geom_contype[g1] & spec.geom_conaffinity[g2])
+                or (spec.geom_contype[g2] & spec.geom_conaffinity[g1])
+            ):
                 continue
             if (spec.body_parent[b1] == b2 and b2 != 0) or (spec.body_parent[b2] == b1 and b1 != 0):
                 continue
@@ -106,9 +114,12 @@ def _pairs_one_by_one(spec):
 def _terrain(tiles: int, seed: int = 0) -> str:
     """A free capsule robot of three bodies over ``tiles`` static boxes, with mixed contype/conaffinity."""
     rng = np.random.default_rng(seed)
-    boxes = "".join(f'<geom type="box" size="0.1 0.1 0.05" pos="{x:.2f} {y:.2f} 0" contype="{c}" conaffinity="{a}"/>'
-                    for x, y, c, a in zip(rng.uniform(-5, 5, tiles), rng.uniform(-5, 5, tiles),
-                                          rng.integers(0, 4, tiles), rng.integers(0, 4, tiles)))
+    boxes = "".join(
+        f'<geom type="box" size="0.1 0.1 0.05" pos="{x:.2f} {y:.2f} 0" contype="{c}" conaffinity="{a}"/>'
+        for x, y, c, a in zip(
+            rng.uniform(-5, 5, tiles), rng.uniform(-5, 5, tiles), rng.integers(0, 4, tiles), rng.integers(0, 4, tiles)
+        )
+    )
     return f"""<mujoco><worldbody>{boxes}
       <body pos="0 0 1"><freejoint/><geom type="capsule" size="0.05" fromto="0 0 0 0.2 0 0"/>
         <geom type="sphere" size="0.05" contype="2" conaffinity="2"/>
@@ -155,7 +166,7 @@ def test_a_robot_on_thousands_of_static_geoms_loads():
     assert all(g1 in moving or g2 in moving for g1, g2 in pairs)
     assert 3000 < len(pairs) < 5 * 3000
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")     # box-box pairs have no contact model yet
+        warnings.simplefilter("ignore")  # box-box pairs have no contact model yet
         model = diffsim.load_mjcf(_terrain(3000), dtype=torch.float32)
     assert model.ngeom == spec.ngeom
 
@@ -165,9 +176,9 @@ def test_dofs_out_of_depth_first_order_are_named():
 
     spec = parse_mjcf(diffsim.asset("ant.xml"))
     topology = _derived_topology(spec)
-    assert topology["dof_subtree_end"][0] == spec.nv      # the free joint's first dof: everything below it
+    assert topology["dof_subtree_end"][0] == spec.nv  # the free joint's first dof: everything below it
     spec.dof_parent = np.array(spec.dof_parent)
-    spec.dof_parent[9] = 7          # knee 2 (dof 9) under knee 1 (dof 7): hip 2 (dof 8) sits in between
+    spec.dof_parent[9] = 7  # knee 2 (dof 9) under knee 1 (dof 7): hip 2 (dof 8) sits in between
     with pytest.raises(ValueError, match="the descendants of dof 6 are not contiguous"):
         _derived_topology(spec)
     spec.dof_parent[9], spec.dof_parent[8] = 8, 9

@@ -7,6 +7,7 @@ Hopper (sm_90, the lent H100/H200) in both dtypes and for every contact pair kin
 checks CUDA code generation and compilation only; what the GPU computes is checked
 against the CPU by ``test_autograd.py::test_cuda_matches_cpu`` where there is a GPU.
 """
+
 import os
 
 import pytest
@@ -42,7 +43,7 @@ def _launched_kernels(model):
             replays += [launch for replay in runner.staging.store_and_load for launch in replay.launches]
     kernels = set()
     for replay in replays:
-        launch = getattr(replay, "__self__", None)              # wp.Launch.launch
+        launch = getattr(replay, "__self__", None)  # wp.Launch.launch
         if isinstance(launch, wp.Launch):
             kernels.add(launch.kernel)
     return programs, kernels
@@ -59,7 +60,7 @@ def test_every_kernel_compiles_for_cuda():
         ctrls = torch.full((2, 3, model.nu), 0.1, dtype=dtype, requires_grad=True)
         qpos, _ = diffsim.rollout(model, model.qpos0[None].repeat(2, 1), torch.zeros(2, model.nv, dtype=dtype), ctrls)
         qpos.sum().backward()
-        with torch.no_grad():                                       # the forward-only runner
+        with torch.no_grad():  # the forward-only runner
             diffsim.rollout(model, model.qpos0[None].repeat(2, 1), torch.zeros(2, model.nv, dtype=dtype), ctrls)
         diffsim.mass_matrix(model, model.qpos0[None])
         diffsim.bias_forces(model, model.qpos0[None], torch.zeros(1, model.nv, dtype=dtype))
@@ -69,7 +70,9 @@ def test_every_kernel_compiles_for_cuda():
             modules[kernel.module.name] = kernel.module
     # kinematics, dynamics, solve, integrate, trajectory, and two contact kernels per kind (forward, adjoint twin)
     assert "diffsim.kernels.trajectory" in modules, sorted(modules)
-    assert len(modules) >= 5 + 2 * 8, f"expected the simulator's modules and two per contact kind, got {sorted(modules)}"
+    assert len(modules) >= 5 + 2 * 8, (
+        f"expected the simulator's modules and two per contact kind, got {sorted(modules)}"
+    )
 
     # ahead-of-time compile to a cubin for sm_90; cached beside Warp's own kernel cache (conftest.py sets it)
     out = os.path.join(os.environ["WARP_CACHE_PATH"], "aot_sm90")
@@ -78,6 +81,6 @@ def test_every_kernel_compiles_for_cuda():
         try:
             for artifact in wp.compile_aot_module(module, arch=90, module_dir=out, use_ptx=False):
                 assert os.path.getsize(artifact) > 0, artifact
-        except Exception as error:             # report every module that fails, not just the first
+        except Exception as error:  # report every module that fails, not just the first
             failures.append(f"{name}: {type(error).__name__}: {str(error)[:400]}")
     assert not failures, "kernels that do not compile for CUDA:\n" + "\n".join(failures)

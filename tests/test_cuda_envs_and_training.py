@@ -2,6 +2,7 @@
 by ``bash .ci/gpu``). The simulator's own CUDA check is ``test_autograd.py::test_cuda_matches_cpu``;
 these look for what a device change breaks above it: tensors made on the wrong device,
 initial states that differ by device, checkpoints that only load where they were written."""
+
 import pytest
 import torch
 
@@ -24,7 +25,9 @@ def test_cuda_env_matches_the_cpu_env(env_class):
         first = torch.full((3, env.action_size), 0.2, dtype=F64, device=device, requires_grad=True)
         total, trajectory = 0.0, [obs]
         for t in range(25):
-            action = first if t == 0 else (torch.rand(3, env.action_size, generator=actions, dtype=F64) * 2 - 1).to(device)
+            action = (
+                first if t == 0 else (torch.rand(3, env.action_size, generator=actions, dtype=F64) * 2 - 1).to(device)
+            )
             obs, reward, terminated, truncated, info = env.step(action)
             assert obs.device.type == reward.device.type == terminated.device.type == device
             total = total + reward.sum()
@@ -44,10 +47,21 @@ def test_cuda_env_matches_the_cpu_env(env_class):
 
 SMALL = {
     "sac": ["num_envs=4", "learning_starts=200", "sac.batch_size=32", "sac.hidden=[32, 32]", "buffer_size=2000"],
-    "hybrid": ["num_envs=4", "learning_starts=200", "sac.batch_size=32", "sac.hidden=[32, 32]", "buffer_size=2000",
-               "hybrid.horizon=4"],
-    "shac": ["num_envs=4", "shac.horizon=8", "shac.actor_hidden=[16]", "shac.critic_hidden=[16]",
-             "shac.critic_iterations=2"],
+    "hybrid": [
+        "num_envs=4",
+        "learning_starts=200",
+        "sac.batch_size=32",
+        "sac.hidden=[32, 32]",
+        "buffer_size=2000",
+        "hybrid.horizon=4",
+    ],
+    "shac": [
+        "num_envs=4",
+        "shac.horizon=8",
+        "shac.actor_hidden=[16]",
+        "shac.critic_hidden=[16]",
+        "shac.critic_iterations=2",
+    ],
 }
 
 
@@ -57,8 +71,9 @@ def test_training_runs_and_resumes_on_cuda(agent, tmp_path):
     machine, and a resumed run that carries on from it on the GPU."""
     common = [f"agent={agent}", *SMALL[agent], "eval_every=256", "eval_envs=2", "checkpoint_every=256"]
     flags = [part for item in [*common, "total_steps=512"] for part in ("--set", item)]
-    summary = train.main(["--config", "cartpole", "--device", "cuda", "--no-progress", "--logdir", str(tmp_path),
-                          *flags])
+    summary = train.main(
+        ["--config", "cartpole", "--device", "cuda", "--no-progress", "--logdir", str(tmp_path), *flags]
+    )
     assert summary["env_steps"] == 512
     assert all(torch.isfinite(torch.tensor(value)) for _, _, value in summary["evaluations"])
 
@@ -67,9 +82,20 @@ def test_training_runs_and_resumes_on_cuda(agent, tmp_path):
     assert tensors and all(v.device.type == "cpu" for v in tensors)
     config = checkpoint["config"]
     cpu_agent = train.make_agent(config, train.make_env(config, 2, 0, "cpu"), "cpu")
-    cpu_agent.load_state_dict(checkpoint["agent"])                     # written on a GPU, read on a CPU
+    cpu_agent.load_state_dict(checkpoint["agent"])  # written on a GPU, read on a CPU
 
-    resumed = train.main(["--config", "cartpole", "--device", "cuda", "--no-progress",
-                          "--resume", str(tmp_path / "checkpoint.pt"), "--set", "total_steps=768"])
+    resumed = train.main(
+        [
+            "--config",
+            "cartpole",
+            "--device",
+            "cuda",
+            "--no-progress",
+            "--resume",
+            str(tmp_path / "checkpoint.pt"),
+            "--set",
+            "total_steps=768",
+        ]
+    )
     assert resumed["env_steps"] == 768
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["global_step"] == 768

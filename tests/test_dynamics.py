@@ -4,6 +4,7 @@ Every model is loaded twice from the same file: by MuJoCo, and by diffsim's own 
 importer, so these tests check the importer and the kernels together.
 Relative error of a quantity = max |diffsim - mujoco| / max |mujoco| over its entries.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -32,7 +33,7 @@ def random_states(m, batch, seed, spread=1.0):
         if m.jnt_type[j] in (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL):
             a = m.jnt_qposadr[j] + (3 if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE else 0)
             quat = rng.normal(size=(batch, 4))
-            qpos[:, a:a + 4] = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+            qpos[:, a : a + 4] = quat / np.linalg.norm(quat, axis=1, keepdims=True)
     qvel = 2.0 * rng.normal(size=(batch, m.nv))
     return qpos, qvel
 
@@ -84,8 +85,9 @@ def test_trajectory_matches_mujoco_euler(name):
             mujoco.mj_step(m, d)
             scale_q = max(1.0, np.abs(d.qpos).max())
             scale_v = max(1.0, np.abs(d.qvel).max())
-            err = max(np.abs(qpos_traj[i, t] - d.qpos).max() / scale_q,
-                      np.abs(qvel_traj[i, t] - d.qvel).max() / scale_v)
+            err = max(
+                np.abs(qpos_traj[i, t] - d.qpos).max() / scale_q, np.abs(qvel_traj[i, t] - d.qvel).max() / scale_v
+            )
             assert err < 1e-8, f"env {i} step {t}: error {err:.2e}"
             worst = max(worst, err)
     # the trajectory must actually move, or the comparison proves nothing
@@ -101,7 +103,9 @@ def test_batch_does_not_change_an_environment():
     qpos, qvel = torch.tensor(qpos), torch.tensor(qvel)
     batch_qpos, batch_qvel = diffsim.rollout(model, qpos, qvel, ctrls, frame_skip=2)
     for i in (0, 17, 63):
-        alone_qpos, alone_qvel = diffsim.rollout(model, qpos[i:i + 1], qvel[i:i + 1], ctrls[i:i + 1], frame_skip=2)
+        alone_qpos, alone_qvel = diffsim.rollout(
+            model, qpos[i : i + 1], qvel[i : i + 1], ctrls[i : i + 1], frame_skip=2
+        )
         assert torch.equal(alone_qpos[0], batch_qpos[i])
         assert torch.equal(alone_qvel[0], batch_qvel[i])
 

@@ -1,4 +1,5 @@
 """Batched environments: shapes, seeding, auto-reset, gradients, blow-ups, errors."""
+
 import warnings
 
 import numpy as np
@@ -69,13 +70,18 @@ def test_ant_starts_on_the_floor_not_in_it():
     for qpos in env.qpos[:32].double().numpy():
         pos, mat = viz.geom_poses(spec, qpos)
         heights = [pos[g, 2] - spec.geom_size[g, 0] for g in range(spec.ngeom) if spec.geom_type[g] == GEOM_SPHERE]
-        heights += [pos[g, 2] + sign * spec.geom_size[g, 1] * mat[g, 2, 2] - spec.geom_size[g, 0]
-                    for g in range(spec.ngeom) if spec.geom_type[g] == GEOM_CAPSULE for sign in (1, -1)]
+        heights += [
+            pos[g, 2] + sign * spec.geom_size[g, 1] * mat[g, 2, 2] - spec.geom_size[g, 0]
+            for g in range(spec.ngeom)
+            if spec.geom_type[g] == GEOM_CAPSULE
+            for sign in (1, -1)
+        ]
         lowest.append(min(heights))
     assert min(lowest) > -1e-6, f"an initial state starts {-min(lowest):.4f} m inside the floor"
-    assert min(lowest) < 1e-3                          # and the lowest foot does touch it
-    torch.testing.assert_close(env.shin_clearance(env.qpos[:32]).double(), torch.tensor(lowest, dtype=torch.float64),
-                               atol=1e-6, rtol=0)
+    assert min(lowest) < 1e-3  # and the lowest foot does touch it
+    torch.testing.assert_close(
+        env.shin_clearance(env.qpos[:32]).double(), torch.tensor(lowest, dtype=torch.float64), atol=1e-6, rtol=0
+    )
     ended = 0
     for _ in range(20):
         _, _, terminated, _, _ = env.step(torch.zeros(256, 8))
@@ -165,7 +171,9 @@ def test_blow_up_is_reported_and_reset():
 def test_bad_actions_are_refused_with_the_expected_shape():
     env = CartpoleSwingUp(num_envs=2)
     env.reset()
-    with pytest.raises(ValueError, match=r"action must be a tensor of shape \(num_envs, action_size\) = \(2, 1\), got \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"action must be a tensor of shape \(num_envs, action_size\) = \(2, 1\), got \(2,\)"
+    ):
         env.step(torch.zeros(2))
     with pytest.raises(ValueError, match=r"action contains NaN or inf in environment\(s\) \[0\]"):
         env.step(torch.tensor([[float("nan")], [0.0]]))
@@ -192,7 +200,7 @@ def test_gymnasium_vector_adapter_runs_random_actions():
             assert info["_final_obs"].tolist() == (terminated | truncated).tolist()
             done = np.flatnonzero(terminated | truncated)[0]
             assert info["final_obs"][done].shape == (5,)
-    assert ended == 2   # episodes of 10 steps end at steps 10 and 20
+    assert ended == 2  # episodes of 10 steps end at steps 10 and 20
     with pytest.raises(ValueError, match=r"actions must have shape \(3, 1\)"):
         envs.step(np.zeros((2, 1)))
     envs.close()
@@ -202,12 +210,12 @@ def test_gripper_scripted_grasp_lifts_the_object():
     """Lower, squeeze, lift: friction between the fingers and the box carries it up."""
     env = Gripper(num_envs=2, dtype=torch.float64, seed=0)
     obs, _ = env.reset()
-    hold = 9.81 * 0.8 / 30                      # lift command that balances hand, fingers and object
+    hold = 9.81 * 0.8 / 30  # lift command that balances hand, fingers and object
     for command, steps in (([-0.3, 0.0], 12), ([hold - 0.05, 1.0], 12), ([hold + 0.3, 1.0], 20)):
         action = torch.tensor([command, command], dtype=torch.float64)
         for _ in range(steps):
             obs, reward, terminated, truncated, info = env.step(action)
-    assert (obs[:, 5] > 0.3).all(), obs[:, 5]                  # the object is 30 cm up, in the hand
+    assert (obs[:, 5] > 0.3).all(), obs[:, 5]  # the object is 30 cm up, in the hand
     assert (info["reward/lift"] > 1.9).all() and (info["reward/reach"] > 0.49).all()
     assert not terminated.any()
 
@@ -239,12 +247,12 @@ def test_gripper_pays_lift_only_for_a_box_in_the_fingers():
     training once learned to 'hold' the box that way."""
     env = Gripper(num_envs=4, dtype=torch.float64, seed=0)
     qpos, qvel = env.initial_state(4)
-    qpos[:, 3:6] = torch.tensor([0.0, 0.0, 0.14], dtype=torch.float64)    # box 10 cm up
-    qpos[:, 0] = -0.06                                                     # fingertips level with it
-    qpos[0, 0] = 0.25                                                      # hand far above it, open
-    qpos[1, 1:3] = 0.045                                                   # fingers on its sides
-    qpos[2, 1:3] = 0.051                                                   # ... pressed 6 mm in
-    qpos[3, 1:3] = torch.tensor([0.045, 0.033], dtype=torch.float64)       # one finger 1.2 cm short
+    qpos[:, 3:6] = torch.tensor([0.0, 0.0, 0.14], dtype=torch.float64)  # box 10 cm up
+    qpos[:, 0] = -0.06  # fingertips level with it
+    qpos[0, 0] = 0.25  # hand far above it, open
+    qpos[1, 1:3] = 0.045  # fingers on its sides
+    qpos[2, 1:3] = 0.051  # ... pressed 6 mm in
+    qpos[3, 1:3] = torch.tensor([0.045, 0.033], dtype=torch.float64)  # one finger 1.2 cm short
     _, terms = env.reward(qpos, qvel, torch.zeros(4, 2, dtype=torch.float64), qpos, qvel)
     lift, reach = terms["reward/lift"], terms["reward/reach"]
     assert lift[0] < 0.01 and reach[0] < 0.05
@@ -262,7 +270,7 @@ def test_gripper_lift_reward_has_a_gradient_on_the_floor():
     qpos.requires_grad_(True)
     _, terms = env.reward(qpos, qvel, torch.zeros(1, 2, dtype=torch.float64), qpos, qvel)
     (grad,) = torch.autograd.grad(terms["reward/lift"].sum(), qpos)
-    assert grad[0, 5] > 1.0                                               # d lift / d box height, per m
+    assert grad[0, 5] > 1.0  # d lift / d box height, per m
 
 
 def test_gripper_lift_gradient_through_the_grip_agrees_with_finite_differences():
@@ -273,11 +281,11 @@ def test_gripper_lift_gradient_through_the_grip_agrees_with_finite_differences()
     env = Gripper(num_envs=1, dtype=torch.float64, seed=0)
     env.reset()
     hold = 9.81 * 0.8 / 30
-    for command, steps in (([-0.3, 0.0], 12), ([hold - 0.05, 1.0], 12)):      # lower, then squeeze
+    for command, steps in (([-0.3, 0.0], 12), ([hold - 0.05, 1.0], 12)):  # lower, then squeeze
         for _ in range(steps):
             env.step(torch.tensor([command], dtype=torch.float64))
     qpos, qvel = env.qpos.clone(), env.qvel.clone()
-    assert qpos[0, 5] > 0.06                                                    # the box is in the hand, rising
+    assert qpos[0, 5] > 0.06  # the box is in the hand, rising
     later = torch.tensor([[hold + 0.3, 1.0]], dtype=torch.float64)
 
     def box_height(first, steps):
@@ -364,22 +372,25 @@ def test_gymnasium_next_step_autoreset_and_its_wrappers():
     for _ in range(2):
         a, b = same.step(action), nxt.step(action)
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    a, b = same.step(action), nxt.step(action)                   # both episodes end: 3 steps
+    a, b = same.step(action), nxt.step(action)  # both episodes end: 3 steps
     assert a[3].all() and b[3].all()
-    assert np.array_equal(b[0], np.stack(a[4]["final_obs"]))    # NEXT_STEP: the last observation now,
+    assert np.array_equal(b[0], np.stack(a[4]["final_obs"]))  # NEXT_STEP: the last observation now,
     first_obs, started = a[0], same.env.qpos.clone()
     obs, reward, terminated, truncated, info = nxt.step(action)  # the first one at the next step, action ignored
     assert np.array_equal(obs, first_obs) and (reward == 0).all() and not (terminated | truncated).any()
-    assert not info["_reward/upright"].any() and not info["_blew_up"].any()   # no info: no step was taken
+    assert not info["_reward/upright"].any() and not info["_blew_up"].any()  # no info: no step was taken
     assert torch.equal(nxt.env.qpos, started) and nxt.env.steps.tolist() == [0, 0]
-    assert np.array_equal(same.step(action)[0], nxt.step(action)[0])   # and then the same new episode
+    assert np.array_equal(same.step(action)[0], nxt.step(action)[0])  # and then the same new episode
     # Gymnasium's wrappers that need its default mode accept it and run
-    wrapped = RecordEpisodeStatistics(NormalizeObservation(
-        GymVectorEnv(CartpoleSwingUp(num_envs=2, max_episode_steps=3), autoreset_mode=AutoresetMode.NEXT_STEP)))
+    wrapped = RecordEpisodeStatistics(
+        NormalizeObservation(
+            GymVectorEnv(CartpoleSwingUp(num_envs=2, max_episode_steps=3), autoreset_mode=AutoresetMode.NEXT_STEP)
+        )
+    )
     wrapped.reset(seed=0)
     episodes = 0
     for _ in range(8):
         obs, *_, info = wrapped.step(np.zeros((2, 1), dtype=np.float32))
         assert np.isfinite(obs).all()
         episodes += int(info.get("_episode", np.zeros(2, dtype=bool)).sum())
-    assert episodes == 4      # steps 3 and 7 end an episode in each environment (step 4 is the reset)
+    assert episodes == 4  # steps 3 and 7 end an episode in each environment (step 4 is the reset)

@@ -1,4 +1,5 @@
 """Bad input gets a clear error naming what was expected."""
+
 import pytest
 import torch
 
@@ -11,8 +12,11 @@ def ant():
 
 
 def state(model, batch=2):
-    return (model.qpos0[None].repeat(batch, 1), torch.zeros(batch, model.nv, dtype=model.dtype),
-            torch.zeros(batch, model.nu, dtype=model.dtype))
+    return (
+        model.qpos0[None].repeat(batch, 1),
+        torch.zeros(batch, model.nv, dtype=model.dtype),
+        torch.zeros(batch, model.nu, dtype=model.dtype),
+    )
 
 
 def test_unbatched_state_says_to_add_a_batch_dimension(ant):

@@ -4,6 +4,7 @@ Each recorded step writes into buffers of its own, so the tape's backward pass s
 every forward value it needs. Finite differences run all +/- perturbations as one batch
 of environments (one rollout).
 """
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,7 +17,9 @@ from diffsim.simulator import Simulator, StepBuffers
 
 
 @wp.kernel
-def weighted_sum(values: wp.array2d(dtype=wp.float64), weights: wp.array2d(dtype=wp.float64), out: wp.array(dtype=wp.float64)):
+def weighted_sum(
+    values: wp.array2d(dtype=wp.float64), weights: wp.array2d(dtype=wp.float64), out: wp.array(dtype=wp.float64)
+):
     e, k = wp.tid()
     wp.atomic_add(out, 0, values[e, k] * weights[e, k])
 
@@ -40,8 +43,13 @@ def taped_loss_and_gradients(model, qpos0, qvel0, ctrls, w_qpos, w_qvel):
         wp.launch(weighted_sum, dim=(1, model.nq), inputs=[qpos[-1], array(w_qpos), loss])
         wp.launch(weighted_sum, dim=(1, model.nv), inputs=[qvel[-1], array(w_qvel), loss])
     tape.backward(loss=loss)
-    return (loss.numpy()[0], qpos[0].grad.numpy()[0], qvel[0].grad.numpy()[0],
-            np.stack([c.grad.numpy()[0] for c in ctrl]), tape)
+    return (
+        loss.numpy()[0],
+        qpos[0].grad.numpy()[0],
+        qvel[0].grad.numpy()[0],
+        np.stack([c.grad.numpy()[0] for c in ctrl]),
+        tape,
+    )
 
 
 def finite_difference_gradients(model, qpos0, qvel0, ctrls, w_qpos, w_qvel, eps=1e-6):
@@ -53,12 +61,12 @@ def finite_difference_gradients(model, qpos0, qvel0, ctrls, w_qpos, w_qvel, eps=
     X[n + np.arange(n), np.arange(n)] -= eps
     nq, nv = model.nq, model.nv
     qpos = torch.tensor(X[:, :nq])
-    qvel = torch.tensor(X[:, nq:nq + nv])
-    c = torch.tensor(X[:, nq + nv:].reshape(2 * n, *ctrls.shape))
+    qvel = torch.tensor(X[:, nq : nq + nv])
+    c = torch.tensor(X[:, nq + nv :].reshape(2 * n, *ctrls.shape))
     qpos_traj, qvel_traj = diffsim.rollout(model, qpos, qvel, c)
     loss = qpos_traj[:, -1].numpy() @ w_qpos + qvel_traj[:, -1].numpy() @ w_qvel
     grad = (loss[:n] - loss[n:]) / (2 * eps)
-    return grad[:nq], grad[nq:nq + nv], grad[nq + nv:].reshape(ctrls.shape)
+    return grad[:nq], grad[nq : nq + nv], grad[nq + nv :].reshape(ctrls.shape)
 
 
 def relative_error(analytic, numeric):
@@ -94,11 +102,15 @@ def test_taped_gradients_reach_model_parameters():
         grad.zero_()
     taped_loss_and_gradients(model, qpos0, qvel0, ctrls, w_qpos, w_qvel)
     body = 1
-    analytic = {"body_mass": model.param_grads["body_mass"][body].item(),
-                "dof_damping": model.param_grads["dof_damping"][0].item()}
+    analytic = {
+        "body_mass": model.param_grads["body_mass"][body].item(),
+        "dof_damping": model.param_grads["dof_damping"][0].item(),
+    }
 
     def loss():
-        qpos, qvel = diffsim.rollout(model, torch.tensor(qpos0)[None], torch.tensor(qvel0)[None], torch.tensor(ctrls)[None])
+        qpos, qvel = diffsim.rollout(
+            model, torch.tensor(qpos0)[None], torch.tensor(qvel0)[None], torch.tensor(ctrls)[None]
+        )
         return qpos[0, -1].numpy() @ w_qpos + qvel[0, -1].numpy() @ w_qvel
 
     for name, index in (("body_mass", body), ("dof_damping", 0)):
@@ -177,9 +189,24 @@ def test_analytic_solve_adjoint_equals_warps_generated_adjoint():
     wp.launch(solve.factor_and_solve, dim=E, inputs=list(analytic))
     x.grad.assign(adj_x)
     scratch = [wp.zeros((E, n), dtype=wp.float64) for _ in range(2)]
-    wp.launch(solve.factor_and_solve_adjoint, dim=E,
-              inputs=[U, ancestor_wp, subtree_end_wp, x, diag_add, dt, x.grad, *scratch,
-                      M.grad, diag_add.grad, dt.grad, rhs.grad])
+    wp.launch(
+        solve.factor_and_solve_adjoint,
+        dim=E,
+        inputs=[
+            U,
+            ancestor_wp,
+            subtree_end_wp,
+            x,
+            diag_add,
+            dt,
+            x.grad,
+            *scratch,
+            M.grad,
+            diag_add.grad,
+            dt.grad,
+            rhs.grad,
+        ],
+    )
 
     A = M_np + 0.01 * np.diag(diag_np)
     np.testing.assert_allclose(x.numpy(), np.linalg.solve(A, rhs_np[..., None])[..., 0], rtol=1e-12)
@@ -187,8 +214,8 @@ def test_analytic_solve_adjoint_equals_warps_generated_adjoint():
     adj_M = M.grad.numpy()
     folded = np.triu(adj_M + adj_M.transpose(0, 2, 1), 1) + adj_M * np.eye(n)
     np.testing.assert_allclose(folded, generated[0].grad.numpy(), rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(adj_M * (1 - pattern - pattern.T + np.eye(n)), 0)     # nothing off the pattern
-    for i in (3, 4, 5):       # diag_add, dt, rhs
+    np.testing.assert_allclose(adj_M * (1 - pattern - pattern.T + np.eye(n)), 0)  # nothing off the pattern
+    for i in (3, 4, 5):  # diag_add, dt, rhs
         np.testing.assert_allclose(analytic[i].grad.numpy(), generated[i].grad.numpy(), rtol=1e-10, atol=1e-14)
     assert abs(dt.grad.numpy()[0]) > 1e-6
 
@@ -201,7 +228,7 @@ def test_contact_adjoint_twin_equals_warps_generated_adjoint():
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float64)
     rng = np.random.default_rng(5)
     qpos0 = model.qpos0.numpy().copy()
-    qpos0[2] = 0.55                                          # the feet press into the floor
+    qpos0[2] = 0.55  # the feet press into the floor
     qvel0 = 0.3 * rng.normal(size=model.nv)
     ctrls = rng.uniform(-1, 1, size=(4, model.nu))
     w_qpos, w_qvel = rng.normal(size=model.nq), rng.normal(size=model.nv)
@@ -215,7 +242,7 @@ def test_contact_adjoint_twin_equals_warps_generated_adjoint():
 
     runner = next(iter(model.caches.stored_steps.values())).free[0]
     near = runner.programs[0].buffers.contact_near.numpy()
-    assert near.min() == 0 and near.max() == 1               # both kinds of slot in one step
+    assert near.min() == 0 and near.max() == 1  # both kinds of slot in one step
     np.testing.assert_allclose(qpos.grad.numpy()[0], g_qpos, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(qvel.grad.numpy()[0], g_qvel, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(c.grad.numpy()[0], g_ctrls, rtol=1e-11, atol=1e-13)

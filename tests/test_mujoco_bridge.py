@@ -5,6 +5,7 @@ by torch autograd from MjStep equal central finite differences of MuJoCo's step 
 the raw qpos/qvel/ctrl entries (quaternion components included, which tests the
 tangent <-> qpos maps); batching, chaining, dtypes and error messages.
 """
+
 import builtins
 import sys
 
@@ -16,7 +17,11 @@ mujoco = pytest.importorskip("mujoco")
 
 import diffsim  # noqa: E402
 from diffsim.mujoco_bridge import (  # noqa: E402
-    MjStep, mj_step, qpos_to_tangent_jacobian, tangent_to_qpos_jacobian)
+    MjStep,
+    mj_step,
+    qpos_to_tangent_jacobian,
+    tangent_to_qpos_jacobian,
+)
 
 
 def load(name, constraints=True):
@@ -56,7 +61,7 @@ def fd_jacobian(m, qpos, qvel, ctrl, n_steps, h=1e-5):
     nq, nv = m.nq, m.nv
 
     def f(x):
-        return np.concatenate(plain_mujoco(m, x[:nq], x[nq:nq + nv], x[nq + nv:], n_steps))
+        return np.concatenate(plain_mujoco(m, x[:nq], x[nq : nq + nv], x[nq + nv :], n_steps))
 
     J = np.zeros((nq + nv, x.size))
     for j in range(x.size):
@@ -83,6 +88,7 @@ def rel_err(a, b):
 
 # --- forward ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["pendulum", "cartpole", "free_body", "ant", "ball_chain"])
 @pytest.mark.parametrize("grad", [False, True])
 def test_forward_equals_plain_mujoco(name, grad):
@@ -99,13 +105,14 @@ def test_forward_equals_plain_mujoco(name, grad):
 
 # --- the tangent <-> qpos maps ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["free_body", "ball_chain"])
 def test_tangent_maps_match_mujoco(name):
     m = load(f"{name}.xml")
     qpos, _, _ = random_state(m, seed=2)
     h = 1e-6
-    T = tangent_to_qpos_jacobian(m, qpos)   # (nq, nv)
-    P = qpos_to_tangent_jacobian(m, qpos)   # (nv, nq)
+    T = tangent_to_qpos_jacobian(m, qpos)  # (nq, nv)
+    P = qpos_to_tangent_jacobian(m, qpos)  # (nv, nq)
     # T: finite differences of mj_integratePos along each tangent direction
     T_fd = np.zeros((m.nq, m.nv))
     for i in range(m.nv):
@@ -133,7 +140,7 @@ def test_tangent_maps_match_mujoco(name):
         if m.jnt_type[j] in (0, 1):
             a = m.jnt_qposadr[j] + (3 if m.jnt_type[j] == 0 else 0)
             radial = np.zeros(m.nq)
-            radial[a:a + 4] = qpos[a:a + 4]
+            radial[a : a + 4] = qpos[a : a + 4]
             assert np.allclose(P @ radial, 0, atol=1e-12)
 
 
@@ -143,11 +150,15 @@ def test_tangent_maps_match_mujoco(name):
 # mjd_transitionFD refuses, so MjStep uses its own tangent-space differences there; with
 # the override to Euler the same quaternion model goes through mjd_transitionFD.
 JACOBIAN_CASES = [
-    ("cartpole", None, 1), ("cartpole", None, 3),
-    ("free_body", None, 1), ("free_body", None, 3),
+    ("cartpole", None, 1),
+    ("cartpole", None, 3),
+    ("free_body", None, 1),
+    ("free_body", None, 3),
     ("free_body", "mjINT_IMPLICITFAST", 3),
-    ("ball_chain", None, 1), ("ball_chain", None, 3),
-    ("ball_chain", "mjINT_EULER", 1), ("ball_chain", "mjINT_EULER", 3),
+    ("ball_chain", None, 1),
+    ("ball_chain", None, 3),
+    ("ball_chain", "mjINT_EULER", 1),
+    ("ball_chain", "mjINT_EULER", 3),
 ]
 
 
@@ -160,8 +171,10 @@ def test_jacobian_matches_finite_differences(name, integrator, n_steps):
     J_ad = autograd_jacobian(MjStep(m, n_steps=n_steps), qpos, qvel, ctrl)
     J_fd = fd_jacobian(m, qpos, qvel, ctrl, n_steps)
     err = rel_err(J_ad, J_fd)
-    print(f"{name} integrator={mujoco.mjtIntegrator(m.opt.integrator).name} n_steps={n_steps}: relative Jacobian error {err:.2e}, "
-          f"max abs {np.abs(J_ad - J_fd).max():.2e}")
+    print(
+        f"{name} integrator={mujoco.mjtIntegrator(m.opt.integrator).name} n_steps={n_steps}: relative Jacobian error {err:.2e}, "
+        f"max abs {np.abs(J_ad - J_fd).max():.2e}"
+    )
     assert err < 1e-5
     assert np.allclose(J_ad, J_fd, rtol=1e-4, atol=1e-6)
 
@@ -170,6 +183,7 @@ def test_jacobian_matches_finite_differences(name, integrator, n_steps):
 def test_own_transition_fd_matches_mujoco(centered):
     """The fallback used for RK4 computes what mjd_transitionFD computes (Euler here)."""
     from diffsim.mujoco_bridge import _transition_fd
+
     m = load("ball_chain.xml", constraints=False)
     m.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER
     qpos, qvel, ctrl = random_state(m, seed=8)
@@ -192,7 +206,7 @@ def test_quaternion_radial_gradient_is_zero():
     J = autograd_jacobian(MjStep(m), qpos, qvel, ctrl)
     for a in (m.jnt_qposadr[0], m.jnt_qposadr[5] + 3):  # ball joint, free joint's quaternion
         radial = np.zeros(J.shape[1])
-        radial[a:a + 4] = qpos[a:a + 4]
+        radial[a : a + 4] = qpos[a : a + 4]
         assert np.abs(J @ radial).max() < 1e-9
 
 
@@ -233,6 +247,7 @@ def test_jacobian_with_contacts():
 
 # --- batching, chaining, dtypes -------------------------------------------------------------
 
+
 def test_batch_equals_single():
     m = load("ball_chain.xml", constraints=False)
     states = [random_state(m, seed=10 + i) for i in range(4)]
@@ -262,12 +277,12 @@ def test_chain_of_two_calls_and_loss_backward():
         return q, v
 
     q, v = two_calls(*args)
-    loss = (q ** 2).sum() + (v ** 2).sum()
+    loss = (q**2).sum() + (v**2).sum()
     loss.backward()
     # two 1-step calls through torch == one 2-step call (whose Jacobian MuJoCo chains inside)
     args2 = [torch.tensor(a)[None].requires_grad_() for a in (qpos, qvel, ctrl)]
     q2, v2 = MjStep(m, n_steps=2)(*args2)
-    ((q2 ** 2).sum() + (v2 ** 2).sum()).backward()
+    ((q2**2).sum() + (v2**2).sum()).backward()
     for a, b in zip(args, args2):
         assert torch.allclose(a.grad, b.grad, rtol=1e-9, atol=1e-12)
     assert step3.n_steps == 3
@@ -287,6 +302,7 @@ def test_float32_in_float32_out():
 
 
 # --- errors -------------------------------------------------------------------------------
+
 
 def test_errors_name_what_was_expected():
     m = load("ant.xml")
@@ -339,6 +355,7 @@ def test_missing_mujoco_gives_install_advice(monkeypatch):
 def _step_jacobian(step_fn, qpos, qvel, ctrl):
     """Jacobian of (qpos', qvel') with respect to (qpos, qvel, ctrl) for one environment,
     as one (nq + nv) x (nq + nv + nu) matrix."""
+
     def flat(q, v, c):
         q_next, v_next = step_fn(q, v, c)
         return torch.cat([q_next, v_next], dim=1)[0]

@@ -1,4 +1,5 @@
 """Agent building blocks: the squashed Gaussian, the replay buffer, SAC updates."""
+
 import math
 
 import pytest
@@ -22,7 +23,7 @@ def test_actor_log_prob_matches_a_numerical_density():
     log_std = actor.LOG_STD_MIN + 0.5 * (actor.LOG_STD_MAX - actor.LOG_STD_MIN) * (torch.tanh(actor.log_std(h)) + 1)
     pre = torch.atanh(action.clamp(-1 + 1e-6, 1 - 1e-6))
     gaussian = torch.distributions.Normal(mean, log_std.exp()).log_prob(pre).sum(1)
-    expected = gaussian - torch.log(1 - action ** 2 + 1e-12).sum(1)
+    expected = gaussian - torch.log(1 - action**2 + 1e-12).sum(1)
     torch.testing.assert_close(log_prob, expected, rtol=1e-3, atol=1e-3)
     assert action.abs().max() <= 1
 
@@ -34,8 +35,15 @@ def fill(buffer, env, steps, seed=0):
         action = torch.rand(env.num_envs, env.action_size, generator=g) * 2 - 1
         qpos, qvel = env.qpos, env.qvel
         next_obs, reward, terminated, truncated, info = env.step(action)
-        buffer.add(obs=obs, action=action, reward=reward, next_obs=info["final_obs"], terminated=terminated,
-                   qpos=qpos, qvel=qvel)
+        buffer.add(
+            obs=obs,
+            action=action,
+            reward=reward,
+            next_obs=info["final_obs"],
+            terminated=terminated,
+            qpos=qpos,
+            qvel=qvel,
+        )
         obs = next_obs
 
 
@@ -145,8 +153,8 @@ def test_normalised_agent_does_not_depend_on_the_units_of_its_observations(norma
     mean, std = everything.mean(0), everything.std(0)
     scale = torch.logspace(0, 3, env.observation_size)
     offset = torch.arange(env.observation_size, dtype=torch.float32) * 5
-    x = lambda obs: (obs - mean) / std               # noqa: E731
-    y = lambda obs: x(obs) * scale + offset          # noqa: E731
+    x = lambda obs: (obs - mean) / std  # noqa: E731
+    y = lambda obs: x(obs) * scale + offset  # noqa: E731
     config = SACConfig(batch_size=32, hidden=(16, 16), normalize_obs=normalize_obs)
     plain, scaled = (SAC(env.observation_size, env.action_size, config, seed=0) for _ in range(2))
     for _ in range(3):
@@ -156,8 +164,9 @@ def test_normalised_agent_does_not_depend_on_the_units_of_its_observations(norma
         torch.manual_seed(5)
         scaled.update(dict(batch, obs=y(batch["obs"]), next_obs=y(batch["next_obs"])))
     obs = buffer.sample(16)["obs"]
-    same = torch.allclose(plain.act(x(obs), deterministic=True), scaled.act(y(obs), deterministic=True),
-                          rtol=1e-4, atol=1e-5)
+    same = torch.allclose(
+        plain.act(x(obs), deterministic=True), scaled.act(y(obs), deterministic=True), rtol=1e-4, atol=1e-5
+    )
     assert same == normalize_obs
 
 
@@ -170,7 +179,7 @@ def test_physics_gradient_alone_improves_the_short_horizon_return():
     env = CartpoleSwingUp(num_envs=1, seed=0)
     agent = Hybrid(env, HybridConfig(hidden=(32, 32), horizon=32, physics_lr=3e-3), seed=0)
     for p in agent.critic.parameters():
-        torch.nn.init.zeros_(p)            # the critic adds nothing: only the physics counts
+        torch.nn.init.zeros_(p)  # the critic adds nothing: only the physics counts
     qpos, qvel = env.initial_state(32)
     torch.manual_seed(0)
     before = float(agent.physics_loss(qpos, qvel).detach())
@@ -206,14 +215,14 @@ def test_hybrid_critic_closes_the_rollout_through_the_action_not_the_state(criti
         for p in agent.critic.parameters():
             torch.nn.init.normal_(p, std=0.5)
         qvel = qvel0.clone().requires_grad_(True)
-        torch.manual_seed(0)                 # the same policy noise for both critics
+        torch.manual_seed(0)  # the same policy noise for both critics
         loss = agent.physics_loss(qpos0, qvel)
-        state_grad, = torch.autograd.grad(loss, qvel, retain_graph=True)
+        (state_grad,) = torch.autograd.grad(loss, qvel, retain_graph=True)
         actor_grad = torch.autograd.grad(loss, list(agent.actor.parameters()))
         grads.append((state_grad, torch.cat([g.flatten() for g in actor_grad])))
     assert torch.allclose(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12) != critic_state_gradient
-    assert grads[0][0].abs().max() > 0                     # the rewards do reach the start state
-    assert not torch.allclose(grads[0][1], grads[1][1])    # and the critic does reach the actor
+    assert grads[0][0].abs().max() > 0  # the rewards do reach the start state
+    assert not torch.allclose(grads[0][1], grads[1][1])  # and the critic does reach the actor
 
 
 def test_hybrid_agent_learns_the_cartpole_swing_up_on_a_small_budget(tmp_path):
@@ -223,8 +232,9 @@ def test_hybrid_agent_learns_the_cartpole_swing_up_on_a_small_budget(tmp_path):
     59.5, 46.0); SAC scores -10.6 at 10k steps and needs 40k-50k for 40 (README, Training)."""
     from diffsim import train
 
-    config = train.load_config("cartpole", ["agent=hybrid", "total_steps=10000", "eval_every=10000",
-                                            "checkpoint_every=0"])
+    config = train.load_config(
+        "cartpole", ["agent=hybrid", "total_steps=10000", "eval_every=10000", "checkpoint_every=0"]
+    )
     summary = train.train(config, tmp_path, progress=False)
     random = train.random_policy_return(CartpoleSwingUp(num_envs=8, seed=11), seed=11)
     print(f"cartpole return after 10k env steps: hybrid {summary['final_eval_return']:.1f}, random policy {random:.1f}")
@@ -244,7 +254,7 @@ def test_hybrid_physics_learning_rate_decays_over_the_run():
     for env_steps, lr in ((0, 1e-3), (250, 0.75e-3), (1000, 0.0), (1200, 0.0)):
         agent.env_steps = env_steps
         assert agent.update(buffer.sample(32))["charts/physics_lr"] == pytest.approx(lr, abs=1e-12)
-    constant = Hybrid(env, config, seed=0)                            # no run length: no decay
+    constant = Hybrid(env, config, seed=0)  # no run length: no decay
     constant.env_steps = 900
     assert constant.update(buffer.sample(32))["charts/physics_lr"] == 1e-3
     run_config = train.load_config("cartpole", ["agent=hybrid", "total_steps=1234"])
@@ -261,12 +271,19 @@ def test_nonfinite_observations_never_reach_the_normaliser_or_the_replay_buffer(
     a.update(clean[[0, 1, 3, 5]])
     b.update(dirty)
     assert b.skipped == 2 and torch.equal(a.mean, b.mean) and torch.equal(a.var, b.var)
-    b.update(dirty[[2]])                                   # a batch with nothing finite changes nothing
+    b.update(dirty[[2]])  # a batch with nothing finite changes nothing
     assert b.skipped == 3 and torch.equal(a.mean, b.mean) and torch.isfinite(b(clean)).all()
 
     buffer = ReplayBuffer(10, obs_size=3, action_size=1, nq=2, nv=2)
-    batch = dict(obs=dirty, action=torch.zeros(6, 1), reward=torch.zeros(6), next_obs=clean, terminated=torch.zeros(6, dtype=torch.bool),
-                 qpos=torch.zeros(6, 2), qvel=torch.zeros(6, 2))
+    batch = dict(
+        obs=dirty,
+        action=torch.zeros(6, 1),
+        reward=torch.zeros(6),
+        next_obs=clean,
+        terminated=torch.zeros(6, dtype=torch.bool),
+        qpos=torch.zeros(6, 2),
+        qvel=torch.zeros(6, 2),
+    )
     batch["reward"][5] = float("nan")
     buffer.add(**batch)
     assert buffer.size == 3 and buffer.skipped == 3
@@ -277,9 +294,19 @@ def test_nonfinite_observations_never_reach_the_normaliser_or_the_replay_buffer(
 def test_a_nan_observation_is_skipped_counted_and_logged_by_the_trainer(monkeypatch):
     """One bad observation in a SAC run with normalised observations: the agent keeps
     acting on clean input, and the run logs what it left out."""
-    config = train.load_config("cartpole", ["num_envs=4", "learning_starts=64", "updates_per_step=1",
-                                            "sac.batch_size=32", "sac.hidden=[16]", "sac.normalize_obs=true",
-                                            "total_steps=400", "buffer_size=1000"])
+    config = train.load_config(
+        "cartpole",
+        [
+            "num_envs=4",
+            "learning_starts=64",
+            "updates_per_step=1",
+            "sac.batch_size=32",
+            "sac.hidden=[16]",
+            "sac.normalize_obs=true",
+            "total_steps=400",
+            "buffer_size=1000",
+        ],
+    )
     run = train.Run(config)
     observe = type(run.env).observe
     calls = {"n": 0}
@@ -294,11 +321,14 @@ def test_a_nan_observation_is_skipped_counted_and_logged_by_the_trainer(monkeypa
 
     monkeypatch.setattr(type(run.env), "observe", observe_once_badly)
     logs = {}
-    with pytest.warns(RuntimeWarning, match=r"NaN/inf observation in environment\(s\) \[1\]; they are reset|"
-                                            r"NaN/inf observation in environment\(s\) \[1\] at episode"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"NaN/inf observation in environment\(s\) \[1\]; they are reset|"
+        r"NaN/inf observation in environment\(s\) \[1\] at episode",
+    ):
         while run.global_step < config["total_steps"]:
             logs = run.step() or logs
-    assert logs["charts/nonfinite_obs_reset"] == 1               # the env replaced it and reset that env
+    assert logs["charts/nonfinite_obs_reset"] == 1  # the env replaced it and reset that env
     assert run.buffer.skipped == 0 and torch.isfinite(run.buffer.data["next_obs"]).all()
     assert torch.isfinite(run.agent.obs_norm.mean).all() and torch.isfinite(run.agent.obs_norm.var).all()
     assert torch.isfinite(run.agent.act(torch.zeros(4, run.env.observation_size))).all()

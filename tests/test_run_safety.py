@@ -1,5 +1,6 @@
 """Training runs that cannot be turned against the user or each other: checkpoints are data,
 runs never destroy each other, configs are checked before anything is built."""
+
 import os
 import signal
 import subprocess
@@ -14,8 +15,18 @@ from diffsim import train
 from diffsim.checkpoints import CheckpointError, load_checkpoint
 from diffsim.run_config import ConfigError
 
-TINY = ["num_envs=4", "learning_starts=100", "updates_per_step=1", "sac.batch_size=16", "sac.hidden=[16]",
-        "eval_every=200", "eval_envs=2", "checkpoint_every=200", "buffer_size=1000", "total_steps=400"]
+TINY = [
+    "num_envs=4",
+    "learning_starts=100",
+    "updates_per_step=1",
+    "sac.batch_size=16",
+    "sac.hidden=[16]",
+    "eval_every=200",
+    "eval_envs=2",
+    "checkpoint_every=200",
+    "buffer_size=1000",
+    "total_steps=400",
+]
 
 
 def flags(*items):
@@ -44,6 +55,7 @@ def finished(tmp_path_factory):
 
 
 # --- checkpoints are data ---------------------------------------------------------------------
+
 
 class _Payload:
     """Unpickling this would create a file: what a crafted checkpoint could do."""
@@ -79,15 +91,16 @@ def test_broken_and_wrong_kind_checkpoints_name_the_file_and_the_problem(tmp_pat
 
     tampered = tmp_path / "tampered.pt"
     middle = len(whole) // 2
-    tampered.write_bytes(whole[:middle] + bytes(b ^ 0xFF for b in whole[middle:middle + 64]) + whole[middle + 64:])
+    tampered.write_bytes(whole[:middle] + bytes(b ^ 0xFF for b in whole[middle : middle + 64]) + whole[middle + 64 :])
     message = error_of("--resume", str(tampered))
-    assert str(tampered) in message and ("do not match the digest" in message
-                                         or "truncated or not a torch checkpoint" in message), message
+    assert str(tampered) in message and (
+        "do not match the digest" in message or "truncated or not a torch checkpoint" in message
+    ), message
 
     junk, pickled = tmp_path / "junk.pt", tmp_path / "pickled.pt"
     junk.write_bytes(b"abc")
     pickled.write_bytes(__import__("pickle").dumps({"x": 1}))
-    for path in (junk, pickled):        # foreign files: not torch checkpoints, and no false alarm about code
+    for path in (junk, pickled):  # foreign files: not torch checkpoints, and no false alarm about code
         message = error_of("--resume", str(path))
         assert f"{path}: truncated or not a torch checkpoint" in message, message
 
@@ -101,12 +114,16 @@ def test_broken_and_wrong_kind_checkpoints_name_the_file_and_the_problem(tmp_pat
 
 # --- no run destroys another ------------------------------------------------------------------
 
+
 def test_new_runs_get_folders_of_their_own(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cli("--config", "cartpole", *flags(*TINY, "total_steps=200"))
     cli("--config", "cartpole", *flags(*TINY, "total_steps=200"))
-    cli("--config", "cartpole", *flags(*TINY, "total_steps=200", "agent=hybrid", "hybrid.horizon=4",
-                                        "hybrid.physics_batch=8"))
+    cli(
+        "--config",
+        "cartpole",
+        *flags(*TINY, "total_steps=200", "agent=hybrid", "hybrid.horizon=4", "hybrid.physics_batch=8"),
+    )
     folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert len(folders) == 3, folders
     assert sum(name.startswith("cartpole-sac-seed1-") for name in folders) == 2
@@ -118,7 +135,9 @@ def test_new_runs_get_folders_of_their_own(tmp_path, monkeypatch):
 def test_a_folder_holding_a_run_is_only_written_by_its_resume_or_with_overwrite(tmp_path, finished):
     before = (finished / "checkpoint.pt").read_bytes()
     message = error_of("--config", "cartpole", "--logdir", str(finished), *flags(*TINY))
-    assert f"{finished} holds another run (checkpoint.pt, best.pt, summary.json)" in message and "--overwrite" in message
+    assert (
+        f"{finished} holds another run (checkpoint.pt, best.pt, summary.json)" in message and "--overwrite" in message
+    )
     assert (finished / "checkpoint.pt").read_bytes() == before, "the refused run wrote into the folder"
     # resuming the run's own checkpoint in place is allowed (it has already finished: nothing to do)
     summary = cli("--resume", str(finished / "checkpoint.pt"))
@@ -128,7 +147,9 @@ def test_a_folder_holding_a_run_is_only_written_by_its_resume_or_with_overwrite(
 def test_overwrite_replaces_the_whole_run(tmp_path):
     logdir = tmp_path / "run"
     cli("--config", "cartpole", "--logdir", str(logdir), *flags(*TINY))
-    cli("--config", "cartpole", "--logdir", str(logdir), "--overwrite", *flags(*TINY, "eval_every=0", "total_steps=200"))
+    cli(
+        "--config", "cartpole", "--logdir", str(logdir), "--overwrite", *flags(*TINY, "eval_every=0", "total_steps=200")
+    )
     assert not (logdir / "best.pt").exists(), "the old run's best.pt outlived it"
     assert len(list(logdir.glob("events.out.tfevents.*"))) == 1
     assert load_checkpoint(logdir / "checkpoint.pt", "run")["global_step"] == 200
@@ -151,10 +172,20 @@ def test_a_run_whose_settings_fail_at_setup_leaves_no_folder(tmp_path, monkeypat
 
 
 def _train_in_a_subprocess(logdir, *settings, total_steps):
-    command = [sys.executable, "-m", "diffsim.train", "--config", "cartpole", "--no-progress", "--logdir",
-               str(logdir), *flags(*TINY, f"total_steps={total_steps}", *settings)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "diffsim.train",
+        "--config",
+        "cartpole",
+        "--no-progress",
+        "--logdir",
+        str(logdir),
+        *flags(*TINY, f"total_steps={total_steps}", *settings),
+    ]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
 
 
 def test_two_runs_started_at_once_on_one_folder_leave_one_run_and_one_refusal(tmp_path):
@@ -165,7 +196,7 @@ def test_two_runs_started_at_once_on_one_folder_leave_one_run_and_one_refusal(tm
     assert codes[0] == 0 and codes[1] != 0, results
     refusal = next(err for code, _, err in results if code != 0)
     # the second process either finds the folder locked, or (if the first already finished) holding a run
-    assert ("is in use by another training run" in refusal or "holds another run" in refusal), refusal
+    assert "is in use by another training run" in refusal or "holds another run" in refusal, refusal
     assert "Traceback" not in refusal
     run = load_checkpoint(logdir / "checkpoint.pt", "run")
     assert run["global_step"] == 1200 and not list(logdir.glob("*.tmp")) and not list(logdir.glob(".*.tmp"))
@@ -187,15 +218,16 @@ def _assert_resumed_like_uninterrupted(straight, resumed, total):
     assert a["global_step"] == b["global_step"] == total
     for key, value in a["agent"]["actor"].items():
         assert torch.equal(value, b["agent"]["actor"][key]), key
-    assert [(e[0], e[2]) for e in a["evaluations"]] == [(e[0], e[2]) for e in b["evaluations"]]   # step, return
+    assert [(e[0], e[2]) for e in a["evaluations"]] == [(e[0], e[2]) for e in b["evaluations"]]  # step, return
 
 
 def test_sigint_writes_a_checkpoint_and_the_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     total = 2000
     cli("--config", "cartpole", "--logdir", str(tmp_path / "straight"), *flags(*TINY, f"total_steps={total}"))
     process = _train_in_a_subprocess(tmp_path / "interrupted", total_steps=total)
-    out, err = _stop_after_the_first_checkpoint(tmp_path / "interrupted", process,
-                                                lambda p: p.send_signal(signal.SIGINT))
+    out, err = _stop_after_the_first_checkpoint(
+        tmp_path / "interrupted", process, lambda p: p.send_signal(signal.SIGINT)
+    )
     assert process.returncode == 128 + signal.SIGINT, (out, err)
     assert "SIGINT: stopped at step" in out and "KeyboardInterrupt" not in err
     stopped = load_checkpoint(tmp_path / "interrupted" / "checkpoint.pt", "run")
@@ -206,6 +238,7 @@ def test_sigint_writes_a_checkpoint_and_the_resumed_run_ends_like_an_uninterrupt
 
 # --- configs are checked when loaded ----------------------------------------------------------
 
+
 def test_numbers_in_exponent_form_are_numbers():
     config = train.load_config("cartpole", ["sac.actor_lr=1e-3", "total_steps=1e5", "target_return=1.5e2"])
     assert config["sac"]["actor_lr"] == 1e-3 and isinstance(config["sac"]["actor_lr"], float)
@@ -213,22 +246,25 @@ def test_numbers_in_exponent_form_are_numbers():
     assert train.agent_config(config).actor_lr == 1e-3
 
 
-@pytest.mark.parametrize("override, expected", [
-    ("sca.batch_size=8", r"unknown config section 'sca'.*sections: model, env_options, sac, hybrid, shac"),
-    ("total_steps=-5", r"total_steps \(.*\) must be >= 1, got -5"),
-    ("sac.batch_size=0", r"sac.batch_size must be >= 1, got 0"),
-    ("buffer_size=0", r"buffer_size \(.*\) must be >= 1, got 0"),
-    ("buffer_size=100", r"buffer_size \(100\) must hold at least one batch \(batch_size = 256\)"),
-    ("shac.horizon=0", r"shac.horizon must be >= 1, got 0"),
-    ("sac.hidden=[0]", r"sac.hidden must be a non-empty list of layer widths >= 1"),
-    ("num_envs=2.5", r"num_envs \(.*\) must be a int, got 2.5"),
-    ("sac.actor_lr=fast", r"sac.actor_lr must be a float, got 'fast'"),
-    ("total_steps=.nan", r"total_steps .* must be a int, got nan"),
-    ("agent=ppo", r"unknown agent 'ppo'; known: sac, hybrid, shac"),
-    ("model.bogus=1", r"section 'model' has no setting\(s\) \['bogus'\]; known: .*contact_width"),
-    ("model.contact_width=0", r"model.contact_width must be a finite number > 0, got 0"),
-    ("env_options.bogus=1", r"section 'env_options': cartpole has no option\(s\) \['bogus'\]"),
-])
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("sca.batch_size=8", r"unknown config section 'sca'.*sections: model, env_options, sac, hybrid, shac"),
+        ("total_steps=-5", r"total_steps \(.*\) must be >= 1, got -5"),
+        ("sac.batch_size=0", r"sac.batch_size must be >= 1, got 0"),
+        ("buffer_size=0", r"buffer_size \(.*\) must be >= 1, got 0"),
+        ("buffer_size=100", r"buffer_size \(100\) must hold at least one batch \(batch_size = 256\)"),
+        ("shac.horizon=0", r"shac.horizon must be >= 1, got 0"),
+        ("sac.hidden=[0]", r"sac.hidden must be a non-empty list of layer widths >= 1"),
+        ("num_envs=2.5", r"num_envs \(.*\) must be a int, got 2.5"),
+        ("sac.actor_lr=fast", r"sac.actor_lr must be a float, got 'fast'"),
+        ("total_steps=.nan", r"total_steps .* must be a int, got nan"),
+        ("agent=ppo", r"unknown agent 'ppo'; known: sac, hybrid, shac"),
+        ("model.bogus=1", r"section 'model' has no setting\(s\) \['bogus'\]; known: .*contact_width"),
+        ("model.contact_width=0", r"model.contact_width must be a finite number > 0, got 0"),
+        ("env_options.bogus=1", r"section 'env_options': cartpole has no option\(s\) \['bogus'\]"),
+    ],
+)
 def test_bad_settings_are_named_when_the_config_is_loaded(override, expected):
     with pytest.raises(ConfigError, match=expected):
         train.load_config("cartpole", [override])
@@ -236,13 +272,17 @@ def test_bad_settings_are_named_when_the_config_is_loaded(override, expected):
 
 def test_config_names_mean_shipped_configs_and_bad_files_are_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    Path("cartpole").write_text("not: [a, config")              # a stray file named like a config
+    Path("cartpole").write_text("not: [a, config")  # a stray file named like a config
     assert train.load_config("cartpole")["env"] == "cartpole"
-    cases = {"empty.yaml": ("", "expected a mapping of settings.*got an empty file"),
-             "list.yaml": ("- 1\n- 2\n", "expected a mapping of settings.*got list"),
-             "broken.yaml": ("env: [cartpole\n", "not valid YAML"),
-             "no_seed.yaml": ((train.CONFIGS / "cartpole.yaml").read_text().replace("seed: 1\n", ""),
-                              r"missing setting\(s\) \['seed'\]")}
+    cases = {
+        "empty.yaml": ("", "expected a mapping of settings.*got an empty file"),
+        "list.yaml": ("- 1\n- 2\n", "expected a mapping of settings.*got list"),
+        "broken.yaml": ("env: [cartpole\n", "not valid YAML"),
+        "no_seed.yaml": (
+            (train.CONFIGS / "cartpole.yaml").read_text().replace("seed: 1\n", ""),
+            r"missing setting\(s\) \['seed'\]",
+        ),
+    }
     for name, (text, expected) in cases.items():
         Path(name).write_text(text)
         with pytest.raises(ConfigError, match=f"{name}: {expected}"):
@@ -252,9 +292,18 @@ def test_config_names_mean_shipped_configs_and_bad_files_are_named(tmp_path, mon
     assert "no_seed.yaml: missing setting(s) ['seed']" in error_of("--config", "no_seed.yaml")
 
 
-AGENTS = {"sac": [], "hybrid": ["agent=hybrid", "hybrid.horizon=4", "hybrid.physics_batch=8"],
-          "shac": ["agent=shac", "shac.horizon=8", "shac.actor_hidden=[16]", "shac.critic_hidden=[16]",
-                   "shac.critic_iterations=2", "checkpoint_every=64"]}
+AGENTS = {
+    "sac": [],
+    "hybrid": ["agent=hybrid", "hybrid.horizon=4", "hybrid.physics_batch=8"],
+    "shac": [
+        "agent=shac",
+        "shac.horizon=8",
+        "shac.actor_hidden=[16]",
+        "shac.critic_hidden=[16]",
+        "shac.critic_iterations=2",
+        "checkpoint_every=64",
+    ],
+}
 
 
 @pytest.mark.parametrize("agent", sorted(AGENTS))

@@ -1,4 +1,5 @@
 """SHAC: its critic targets, its learning signal, and checkpoint round trips."""
+
 import math
 
 import pytest
@@ -17,7 +18,7 @@ def test_td_lambda_targets_match_their_definition():
     terminated = torch.zeros(H, N, dtype=torch.bool)
     truncated = torch.zeros(H, N, dtype=torch.bool)
     terminated[1, 1] = True
-    next_values[1, 1] = 0.0                  # SHAC gives terminated states no value
+    next_values[1, 1] = 0.0  # SHAC gives terminated states no value
     truncated[2, 2] = True
     next_values[2, 2] = 7.0
     agent = SHAC(2, 1, SHACConfig(horizon=H, gamma=gamma, lam=1.0))

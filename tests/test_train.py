@@ -1,4 +1,5 @@
 """The training CLI: configs, checkpoints, exact resume, error messages."""
+
 import json
 import re
 
@@ -7,8 +8,17 @@ import torch
 
 from diffsim import train
 
-SMALL = ["num_envs=4", "learning_starts=200", "updates_per_step=1", "sac.batch_size=32", "sac.hidden=[32, 32]",
-         "eval_every=400", "eval_envs=2", "checkpoint_every=400", "buffer_size=2000"]
+SMALL = [
+    "num_envs=4",
+    "learning_starts=200",
+    "updates_per_step=1",
+    "sac.batch_size=32",
+    "sac.hidden=[32, 32]",
+    "eval_every=400",
+    "eval_envs=2",
+    "checkpoint_every=400",
+    "buffer_size=2000",
+]
 
 
 def run(args, logdir):
@@ -22,8 +32,17 @@ def flags(*items):
 def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     straight = run(flags(*SMALL, "total_steps=800"), tmp_path / "straight")
     run(flags(*SMALL, "total_steps=400"), tmp_path / "interrupted")
-    resumed = train.main(["--config", "cartpole", "--no-progress", "--resume", str(tmp_path / "interrupted" / "checkpoint.pt"),
-                          "--set", "total_steps=800"])
+    resumed = train.main(
+        [
+            "--config",
+            "cartpole",
+            "--no-progress",
+            "--resume",
+            str(tmp_path / "interrupted" / "checkpoint.pt"),
+            "--set",
+            "total_steps=800",
+        ]
+    )
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=True)
     assert a["global_step"] == b["global_step"] == 800
@@ -78,8 +97,18 @@ def test_env_options_reach_the_environment_and_bad_ones_are_named():
 def test_crashed_shac_run_resumes_exactly(tmp_path, monkeypatch):
     """SHAC's learning rate decays over total_steps, so the interrupted run must be the same
     run: it crashes after its checkpoint at step 256 and is resumed from that checkpoint."""
-    shac = ["agent=shac", "num_envs=4", "shac.horizon=8", "shac.actor_hidden=[16]", "shac.critic_hidden=[16]",
-            "shac.critic_iterations=2", "eval_every=256", "eval_envs=2", "checkpoint_every=256", "total_steps=512"]
+    shac = [
+        "agent=shac",
+        "num_envs=4",
+        "shac.horizon=8",
+        "shac.actor_hidden=[16]",
+        "shac.critic_hidden=[16]",
+        "shac.critic_iterations=2",
+        "eval_every=256",
+        "eval_envs=2",
+        "checkpoint_every=256",
+        "total_steps=512",
+    ]
     run(flags(*shac), tmp_path / "straight")
     step = train.Run.step
 
@@ -103,32 +132,55 @@ def test_crashed_shac_run_resumes_exactly(tmp_path, monkeypatch):
 
 
 def test_bench_train_reports_steps_episodes_and_time_to_target(tmp_path, capsys):
-    from benchmarks import train_agents as bench      # the research harness beside the package
+    from benchmarks import train_agents as bench  # the research harness beside the package
 
     out = tmp_path / "bench.json"
-    args = ["--env", "cartpole", "--agents", "sac,shac", "--seeds", "2", "--total-steps", "1024",
-            "--set", "eval_every=512", "--set", "eval_envs=2", "--set", "learning_starts=256",
-            "--set", "sac.hidden=[16]", "--set", "shac.horizon=16", "--set", "target_return=-1000",
-            "--no-progress", "--logdir", str(tmp_path / "runs"), "--out", str(out)]
+    args = [
+        "--env",
+        "cartpole",
+        "--agents",
+        "sac,shac",
+        "--seeds",
+        "2",
+        "--total-steps",
+        "1024",
+        "--set",
+        "eval_every=512",
+        "--set",
+        "eval_envs=2",
+        "--set",
+        "learning_starts=256",
+        "--set",
+        "sac.hidden=[16]",
+        "--set",
+        "shac.horizon=16",
+        "--set",
+        "target_return=-1000",
+        "--no-progress",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--out",
+        str(out),
+    ]
     bench.main(args)
     result = json.loads(out.read_text())
     assert result["machine"]["cpu"] and result["settings"]["agents"] == ["sac", "shac"]
     for agent in ("sac", "shac"):
         entry = result["summary"][agent]
-        assert entry["seeds"] == 2 and entry["reached_target"] == 2      # every run beats a target of -1000
+        assert entry["seeds"] == 2 and entry["reached_target"] == 2  # every run beats a target of -1000
         assert all(steps == 512 for steps in entry["env_steps_to_target"])
         assert len(result["runs"][agent]) == 2
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 
     # --reuse keeps finished runs of the same config and trains only what is new
-    (tmp_path / "runs" / "shac-seed2" / "summary.json").unlink()          # as if seed 2 was interrupted
+    (tmp_path / "runs" / "shac-seed2" / "summary.json").unlink()  # as if seed 2 was interrupted
     capsys.readouterr()
     bench.main([*args, "--reuse"])
     printed = capsys.readouterr().out
     assert printed.count("reusing the finished run") == 3 and "shac / seed 2: 1024 env steps" in printed
     again = json.loads(out.read_text())
     assert again["runs"]["sac"] == result["runs"]["sac"]
-    bench.main([*args, "--reuse", "--set", "sac.hidden=[8]"])                # another config: nothing reused
+    bench.main([*args, "--reuse", "--set", "sac.hidden=[8]"])  # another config: nothing reused
     assert "reusing" not in capsys.readouterr().out
 
 
@@ -148,14 +200,17 @@ def test_episode_returns_counts_each_episode_to_its_end_and_no_further():
         return out
 
     # environment 0's episode ends (terminated) at its third step, the others' at the sixth (truncated)
-    env.is_terminated = lambda qpos, qvel: original_terminated(qpos, qvel) | torch.tensor([len(rewards) == 2, False, False])
+    env.is_terminated = lambda qpos, qvel: (
+        original_terminated(qpos, qvel) | torch.tensor([len(rewards) == 2, False, False])
+    )
     env.step = recording_step
-    returns = train.episode_returns(env, 7, lambda obs: torch.ones(3, env.action_size),
-                                    lambda running, *_: running_per_step.append(running.clone()))
+    returns = train.episode_returns(
+        env, 7, lambda obs: torch.ones(3, env.action_size), lambda running, *_: running_per_step.append(running.clone())
+    )
     running = torch.stack(running_per_step)
     assert running.sum(0).tolist() == [3, 6, 6]
     assert torch.allclose(returns, (torch.stack(rewards) * running).sum(0))
-    assert not torch.allclose(returns[0], torch.stack(rewards)[:, 0].sum())   # the reset episode's rewards differ
+    assert not torch.allclose(returns[0], torch.stack(rewards)[:, 0].sum())  # the reset episode's rewards differ
 
 
 @pytest.mark.parametrize("agent", ["sac", "hybrid"])
@@ -168,10 +223,10 @@ def test_off_policy_runs_log_the_reward_terms_and_say_where_they_write(tmp_path,
     events = event_accumulator.EventAccumulator(str(tmp_path / agent))
     events.Reload()
     tags = events.Tags()["scalars"]
-    for term in ("reward/upright", "reward/centre", "reward/effort"):   # CartpoleSwingUp's terms
+    for term in ("reward/upright", "reward/centre", "reward/effort"):  # CartpoleSwingUp's terms
         assert term in tags, f"{term} not logged; logged: {sorted(tags)}"
     upright = [e.value for e in events.Scalars("reward/upright")]
-    assert all(0.0 <= value <= 1.0 for value in upright)   # (1 + cos) / 2, averaged over the envs
+    assert all(0.0 <= value <= 1.0 for value in upright)  # (1 + cos) / 2, averaged over the envs
     assert any(tag.startswith("losses/") for tag in tags)
     out = capsys.readouterr().out
     assert f"writing to {tmp_path / agent}/" in out and "tensorboard --logdir" in out
@@ -187,6 +242,8 @@ def test_help_is_plain_text_with_help_for_every_option(capsys):
     assert "``" not in text and "--config cartpole --set agent=shac" in text
     options = re.findall(r"^  (--[a-z-]+)(.*)$", text, flags=re.M)
     assert {name for name, _ in options} >= {"--config", "--set", "--device", "--logdir", "--resume", "--threads"}
-    for name, rest in options:   # each option's help starts on its line, or on the next one
+    for name, rest in options:  # each option's help starts on its line, or on the next one
         following = text.split(f"  {name}{rest}\n", 1)[1].split("\n", 1)[0]
-        assert rest.split(name.upper().strip("-").replace("-", "_"), 1)[-1].strip() or following.startswith(" " * 10), name
+        assert rest.split(name.upper().strip("-").replace("-", "_"), 1)[-1].strip() or following.startswith(" " * 10), (
+            name
+        )

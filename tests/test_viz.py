@@ -1,4 +1,5 @@
 """diffsim.viz: forward kinematics against MuJoCo, and what the drawing functions produce."""
+
 import re
 import warnings
 
@@ -15,7 +16,7 @@ matplotlib.use("Agg")
 
 
 def load(name):
-    with warnings.catch_warnings():   # ball_chain has geom pairs without a contact model: irrelevant here
+    with warnings.catch_warnings():  # ball_chain has geom pairs without a contact model: irrelevant here
         warnings.filterwarnings("ignore", "diffsim has no contact model", UserWarning)
         return diffsim.load_mjcf(diffsim.asset(name), dtype=torch.float64)
 
@@ -38,8 +39,8 @@ def random_qpos(mujoco, m, rng):
     for j in range(m.njnt):
         if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE:
             adr = m.jnt_qposadr[j]
-            qpos[adr:adr + 3] += rng.normal(size=3)
-            qpos[adr + 3:adr + 7] *= 1.3   # not unit length: both normalise
+            qpos[adr : adr + 3] += rng.normal(size=3)
+            qpos[adr + 3 : adr + 7] *= 1.3  # not unit length: both normalise
     return qpos
 
 
@@ -64,7 +65,7 @@ def test_poses_match_mujoco(mujoco, name):
 
 def test_draw_ant(ant):
     ax = viz.draw(ant, ant.qpos0, follow="torso", title="ant")
-    ax.figure.canvas.draw()   # 3D collections project their polygons when drawn
+    ax.figure.canvas.draw()  # 3D collections project their polygons when drawn
     assert ax.name == "3d" and ax.get_title() == "ant"
     collections = {c.get_gid(): c for c in ax.collections}
     assert set(collections) == {"diffsim-floor", "diffsim-shadows", "diffsim-geoms"}
@@ -78,8 +79,8 @@ def test_draw_ant(ant):
     # coloured with the geoms' rgba (0.8, 0.6, 0.4), shaded: red > green > blue on every face
     rgba = geoms.get_facecolor()
     assert len(rgba) == faces and np.all(rgba[:, 0] > rgba[:, 1]) and np.all(rgba[:, 1] > rgba[:, 2])
-    assert len(collections["diffsim-floor"].get_paths()) >= 16     # checkers under the Ant
-    assert len(collections["diffsim-shadows"].get_paths()) == 9   # one shadow per geom
+    assert len(collections["diffsim-floor"].get_paths()) >= 16  # checkers under the Ant
+    assert len(collections["diffsim-shadows"].get_paths()) == 9  # one shadow per geom
     # the view box holds the whole Ant, with equal scale on all axes
     lo = np.array([ax.get_xlim()[0], ax.get_ylim()[0], ax.get_zlim()[0]])
     hi = np.array([ax.get_xlim()[1], ax.get_ylim()[1], ax.get_zlim()[1]])
@@ -126,7 +127,9 @@ def assert_plays_without_trust(html):
     assert not re.search(r"https?://", html), "an animation must not load anything from the network"
     Images().feed(re.sub(r"<script.*?</script>", "", html, flags=re.S))
     gifs = [s for s in sources if s.startswith("data:image/gif;base64,")]
-    assert len(gifs) == 1, f"expected one inline animated GIF outside the scripts, found images {[s[:30] for s in sources]}"
+    assert len(gifs) == 1, (
+        f"expected one inline animated GIF outside the scripts, found images {[s[:30] for s in sources]}"
+    )
     image = Image.open(io.BytesIO(base64.b64decode(gifs[0].split(",", 1)[1], validate=True)))
     assert image.format == "GIF" and image.is_animated and image.n_frames > 1
     # where scripts run, the player shows frames that are images too, of the GIF's size
@@ -145,9 +148,9 @@ def test_animate_and_html(ant):
     anim = viz.animate(ant, traj, fps=20, stride=2, dt=0.01)
     assert anim.n_frames == 4 and len(list(anim.new_saved_frame_seq())) == 4
     html = viz.to_html(anim).data
-    assert not plt.get_fignums()   # to_html closed the figure
+    assert not plt.get_fignums()  # to_html closed the figure
     gif = assert_plays_without_trust(html)
-    assert gif.n_frames == 4 and gif.info["duration"] == 50 and gif.info["loop"] == 0   # 20 fps, forever
+    assert gif.n_frames == 4 and gif.info["duration"] == 50 and gif.info["loop"] == 0  # 20 fps, forever
     # where scripts run, the player gets the same frames (PNG by default, JPEG on request)
     assert len(re.findall(r"data:image/png;base64,", html)) == 4 and "<script>" in html
     jpeg = viz.to_html(viz.animate(ant, traj, fps=20, stride=2), frame_format="jpeg").data
@@ -176,7 +179,7 @@ def test_notebook_animations_play_untrusted_and_offline():
 
 def test_player(ant):
     traj = ant.qpos0.repeat(3, 1)
-    widget = viz.player(ant, traj[None])   # (1, T, nq) from a rollout is accepted
+    widget = viz.player(ant, traj[None])  # (1, T, nq) from a rollout is accepted
     try:
         import ipywidgets
     except ImportError:
@@ -200,8 +203,8 @@ def test_plots():
     a = np.array([1.0, -2.0, 3.0])
     ax = viz.plot_gradient_comparison({"qpos": a, "ctrls": 2 * a}, {"qpos": a + 1e-3, "ctrls": 2 * a})
     assert "rel. error 1.7e-04" in ax.get_title()
-    ax = viz.plot_gradient_comparison(a, -a, log=True)   # magnitudes agree, signs do not: marked
+    ax = viz.plot_gradient_comparison(a, -a, log=True)  # magnitudes agree, signs do not: marked
     assert "sign differs" in [t.get_text() for t in ax.get_legend().get_texts()]
     steps = np.arange(5) * 100
     ax = viz.plot_learning_curves({"sac": (steps, np.ones((3, 5))), "hybrid": (steps, np.arange(5.0))}, target=2.0)
-    assert len(ax.lines) == 3 and len(ax.collections) == 1   # two medians + target; one band (3 seeds)
+    assert len(ax.lines) == 3 and len(ax.collections) == 1  # two medians + target; one band (3 seeds)

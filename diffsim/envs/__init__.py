@@ -1,4 +1,5 @@
 """Batched, differentiable torch environments (see ``diffsim.envs.base``)."""
+
 from diffsim.envs.ant import Ant
 from diffsim.envs.base import BatchedEnv
 from diffsim.envs.cartpole import CartpoleSwingUp

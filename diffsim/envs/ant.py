@@ -43,6 +43,7 @@ side and scooting was faster than walking. Truncated after ``max_episode_steps``
 (default 1000 control steps of 0.05 s).
 Physics: 5 ms steps, 10 per control step (``frame_skip``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,12 +56,19 @@ from diffsim.spec import GEOM_CAPSULE, JOINT_HINGE
 
 class Ant(BatchedEnv):
     observation_size = 27
-    healthy_z = (0.3, 1.0)   # m, torso height
-    min_up_z = 0.5           # cos of the largest torso tilt (60 degrees)
-    control_cost = 0.05      # per unit action^2; Gym's 0.5 outweighs the forward reward of a walk this slow
+    healthy_z = (0.3, 1.0)  # m, torso height
+    min_up_z = 0.5  # cos of the largest torso tilt (60 degrees)
+    control_cost = 0.05  # per unit action^2; Gym's 0.5 outweighs the forward reward of a walk this slow
 
-    def __init__(self, num_envs: int = 1, device="cpu", dtype=torch.float32, frame_skip: int = 10,
-                 max_episode_steps: int = 1000, seed: int | None = None):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        device="cpu",
+        dtype=torch.float32,
+        frame_skip: int = 10,
+        max_episode_steps: int = 1000,
+        seed: int | None = None,
+    ):
         model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, device=device)
         super().__init__(model, num_envs, frame_skip, max_episode_steps, seed)
         self._shins = self._shin_geometry()
@@ -70,7 +78,8 @@ class Ant(BatchedEnv):
         axis, the knee anchor, the shin capsule's two end points and its radius. The
         torso starts upright and the hips turn about the vertical, so only the knee
         angles move a shin up or down."""
-        from diffsim.poses import body_poses   # numpy forward kinematics (MuJoCo's xpos/xmat)
+        from diffsim.poses import body_poses  # numpy forward kinematics (MuJoCo's xpos/xmat)
+
         spec = self.model.spec
         xpos, xmat = body_poses(spec, spec.qpos0)
         rows = []
@@ -83,9 +92,17 @@ class Ant(BatchedEnv):
             w, x, y, z = spec.geom_quat[g]
             geom_axis = np.array([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
             ends = [spec.geom_pos[g] + sign * spec.geom_size[g, 1] * geom_axis for sign in (1, -1)]
-            world = lambda v: xpos[body] + xmat[body] @ v            # noqa: E731
-            rows.append([spec.jnt_qposadr[j], *(xmat[body] @ spec.jnt_axis[j]), *world(spec.jnt_pos[j]),
-                         *world(ends[0]), *world(ends[1]), spec.geom_size[g, 0]])
+            world = lambda v: xpos[body] + xmat[body] @ v  # noqa: E731
+            rows.append(
+                [
+                    spec.jnt_qposadr[j],
+                    *(xmat[body] @ spec.jnt_axis[j]),
+                    *world(spec.jnt_pos[j]),
+                    *world(ends[0]),
+                    *world(ends[1]),
+                    spec.geom_size[g, 0],
+                ]
+            )
         return torch.tensor(np.array(rows, dtype=np.float64))
 
     def shin_clearance(self, qpos):
@@ -96,7 +113,7 @@ class Ant(BatchedEnv):
         axis, anchor, radius = shins[:, 1:4], shins[:, 4:7], shins[:, 13]
         lowest = []
         for ends in (shins[:, 7:10], shins[:, 10:13]):
-            v = ends - anchor                                  # rotate about the knee axis (Rodrigues)
+            v = ends - anchor  # rotate about the knee axis (Rodrigues)
             cos, sin = angle.cos()[..., None], angle.sin()[..., None]
             turned = v * cos + torch.linalg.cross(axis, v) * sin + axis * (axis * v).sum(-1, keepdim=True) * (1 - cos)
             lowest.append(anchor[:, 2] + turned[..., 2] - radius)
@@ -106,7 +123,7 @@ class Ant(BatchedEnv):
     def initial_state(self, count: int):
         qpos = self.model.qpos0.detach()[None].repeat(count, 1)
         qpos[:, 7:] += self._random(count, self.model.nq - 7, low=-0.1, high=0.1)
-        qpos[:, 2] -= self.shin_clearance(qpos).clamp(max=0.0)    # lift the torso out of the floor
+        qpos[:, 2] -= self.shin_clearance(qpos).clamp(max=0.0)  # lift the torso out of the floor
         qvel = 0.1 * self._random(count, self.model.nv)
         return qpos, qvel
 
@@ -121,14 +138,14 @@ class Ant(BatchedEnv):
     def up_z(qpos):
         """(B,) z component of the torso's up axis: 1 upright, 0 on its side, -1 upside down."""
         qx, qy = qpos[:, 4], qpos[:, 5]
-        return 1 - 2 * (qx ** 2 + qy ** 2)
+        return 1 - 2 * (qx**2 + qy**2)
 
     def reward(self, qpos, qvel, action, qpos_next, qvel_next):
         terms = {
             "reward/forward": (qpos_next[:, 0] - qpos[:, 0]) / self.control_dt,
             "reward/healthy": self.healthy(qpos_next).to(qpos_next.dtype),
             "reward/upright": 0.25 * self.up_z(qpos_next),
-            "reward/control": -self.control_cost * (action ** 2).sum(dim=1),
+            "reward/control": -self.control_cost * (action**2).sum(dim=1),
         }
         return sum(terms.values()), terms
 

@@ -21,6 +21,7 @@ Conventions (Gymnasium's, batched):
   ``nonfinite_observations`` counts the observations replaced);
 * ``detach()`` cuts the autograd graph, e.g. between short differentiable rollouts.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -63,7 +64,7 @@ class BatchedEnv:
         self.qvel = torch.zeros(num_envs, model.nv, dtype=self.dtype, device=self.device)
         self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.total_steps = 0
-        self.started = False    # set by reset(): the state above is a placeholder until then
+        self.started = False  # set by reset(): the state above is a placeholder until then
         self.nonfinite_observations = 0
 
     @property
@@ -128,8 +129,10 @@ class BatchedEnv:
         """
         if not isinstance(action, torch.Tensor) or action.shape != (self.num_envs, self.action_size):
             shape = tuple(action.shape) if isinstance(action, torch.Tensor) else type(action).__name__
-            raise ValueError(f"action must be a tensor of shape (num_envs, action_size) = "
-                             f"({self.num_envs}, {self.action_size}), got {shape}")
+            raise ValueError(
+                f"action must be a tensor of shape (num_envs, action_size) = "
+                f"({self.num_envs}, {self.action_size}), got {shape}"
+            )
         if not self.started:
             raise RuntimeError(f"{type(self).__name__}.step() before reset(): call reset() first")
         action = action.to(dtype=self.dtype, device=self.device)
@@ -137,14 +140,18 @@ class BatchedEnv:
             bad = torch.nonzero(~torch.isfinite(action).all(dim=1)).flatten().tolist()
             raise ValueError(f"action contains NaN or inf in environment(s) {bad[:10]}")
         action = action.clamp(-1.0, 1.0)
-        qpos, qvel = diffsim.step(self.model, self.qpos, self.qvel, self.action_to_ctrl(action), self.frame_skip,
-                                  check_finite=False)
+        qpos, qvel = diffsim.step(
+            self.model, self.qpos, self.qvel, self.action_to_ctrl(action), self.frame_skip, check_finite=False
+        )
         blew_up = ~(torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1))
         if bool(blew_up.any()):
             envs = torch.nonzero(blew_up).flatten().tolist()
-            warnings.warn(f"{type(self).__name__}: the simulation blew up (NaN/inf) in environment(s) {envs[:10]} "
-                          f"at episode step(s) {self.steps[blew_up][:10].tolist()}; they are reset", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__}: the simulation blew up (NaN/inf) in environment(s) {envs[:10]} "
+                f"at episode step(s) {self.steps[blew_up][:10].tolist()}; they are reset",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             keep = ~blew_up[:, None]
             qpos = torch.where(keep, qpos, self.qpos.detach())
             qvel = torch.where(keep, qvel, self.qvel.detach())
@@ -158,13 +165,17 @@ class BatchedEnv:
         bad_obs = ~torch.isfinite(obs).all(dim=1) & ~blew_up
         if bool(bad_obs.any()):
             envs = torch.nonzero(bad_obs).flatten().tolist()
-            warnings.warn(f"{type(self).__name__}: NaN/inf observation in environment(s) {envs[:10]} at episode "
-                          f"step(s) {self.steps[bad_obs][:10].tolist()}; they are reset", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__}: NaN/inf observation in environment(s) {envs[:10]} at episode "
+                f"step(s) {self.steps[bad_obs][:10].tolist()}; they are reset",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             self.nonfinite_observations += len(envs)
             blew_up = blew_up | bad_obs
             terminated, truncated = terminated | bad_obs, truncated & ~bad_obs
             reward = torch.where(bad_obs, torch.zeros_like(reward), reward)
-            keep = ~bad_obs[:, None]      # as for a blow-up: the state and observation before the step
+            keep = ~bad_obs[:, None]  # as for a blow-up: the state and observation before the step
             qpos, qvel = torch.where(keep, qpos, self.qpos.detach()), torch.where(keep, qvel, self.qvel.detach())
             obs = torch.where(keep, obs, self.observe(qpos, qvel))
         info = dict(terms, blew_up=blew_up, final_obs=obs)
@@ -184,6 +195,8 @@ class BatchedEnv:
         self.qpos, self.qvel = self.qpos.detach(), self.qvel.detach()
 
     def __repr__(self):
-        return (f"{type(self).__name__}(num_envs={self.num_envs}, obs={self.observation_size}, "
-                f"actions={self.action_size}, control_dt={self.control_dt:g} s, "
-                f"max_episode_steps={self.max_episode_steps}, device='{self.device}')")
+        return (
+            f"{type(self).__name__}(num_envs={self.num_envs}, obs={self.observation_size}, "
+            f"actions={self.action_size}, control_dt={self.control_dt:g} s, "
+            f"max_episode_steps={self.max_episode_steps}, device='{self.device}')"
+        )

@@ -31,6 +31,7 @@ spin        -0.001 theta_dot^2              <= 0
 No termination; episodes are truncated after ``max_episode_steps`` (default 250
 control steps of 0.02 s: 5 s). Physics: 0.01 s steps, 2 per control step.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,14 +45,22 @@ from diffsim.envs.base import BatchedEnv
 class CartpoleSwingUp(BatchedEnv):
     observation_size = 5
 
-    def __init__(self, num_envs: int = 1, device="cpu", dtype=torch.float32, frame_skip: int = 2,
-                 max_episode_steps: int = 250, seed: int | None = None):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        device="cpu",
+        dtype=torch.float32,
+        frame_skip: int = 2,
+        max_episode_steps: int = 250,
+        seed: int | None = None,
+    ):
         model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=dtype, device=device)
         super().__init__(model, num_envs, frame_skip, max_episode_steps, seed)
 
     def initial_state(self, count: int):
-        qpos = torch.stack([self._random(count, low=-0.1, high=0.1),
-                            math.pi + self._random(count, low=-0.1, high=0.1)], dim=1)
+        qpos = torch.stack(
+            [self._random(count, low=-0.1, high=0.1), math.pi + self._random(count, low=-0.1, high=0.1)], dim=1
+        )
         qvel = self._random(count, 2, low=-0.05, high=0.05)
         return qpos, qvel
 
@@ -63,7 +72,7 @@ class CartpoleSwingUp(BatchedEnv):
         terms = {
             "reward/upright": (1 + torch.cos(qpos_next[:, 1])) / 2,
             "reward/centre": -0.05 * qpos_next[:, 0] ** 2,
-            "reward/effort": -0.01 * (action ** 2).sum(dim=1),
+            "reward/effort": -0.01 * (action**2).sum(dim=1),
             "reward/spin": -0.001 * qvel_next[:, 1] ** 2,
         }
         return sum(terms.values()), terms

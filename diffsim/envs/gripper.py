@@ -43,6 +43,7 @@ Terminates when the object leaves the table area (|x| or |y| > 0.5 m); truncated
 ``max_episode_steps`` (default 200 control steps of 0.01 s). Physics: 2 ms steps, 5 per
 control step. The object starts at rest with a random offset of up to 2 cm.
 """
+
 from __future__ import annotations
 
 import torch
@@ -50,23 +51,31 @@ import torch
 import diffsim
 from diffsim.envs.base import BatchedEnv
 
-HAND_HEIGHT = 0.3      # hand body height at lift = 0 (m)
-FINGER_DROP = 0.1      # fingertip centres below the hand (m)
-OBJECT_REST_Z = 0.04   # object centre resting on the floor (m)
-LIFT_TARGET = 0.2      # lift that earns the full reward (m)
-FINGER_OPEN_Y = 0.1    # |y| of an open finger (m)
-GRASP_Y = 0.055        # |y| of a finger's centre touching the box: half its width plus the capsule radius (m)
+HAND_HEIGHT = 0.3  # hand body height at lift = 0 (m)
+FINGER_DROP = 0.1  # fingertip centres below the hand (m)
+OBJECT_REST_Z = 0.04  # object centre resting on the floor (m)
+LIFT_TARGET = 0.2  # lift that earns the full reward (m)
+FINGER_OPEN_Y = 0.1  # |y| of an open finger (m)
+GRASP_Y = 0.055  # |y| of a finger's centre touching the box: half its width plus the capsule radius (m)
 SQUEEZE_DEPTH = 0.015  # how far a finger may press into the box and still count as touching it (m)
-CENTRE_SLACK = 0.02    # x and z offsets of the box centre from between the fingertips that still grip it (m)
-HOLD_TOLERANCE = 0.01   # a finger this far (m) from gripping holds with weight exp(-1)
+CENTRE_SLACK = 0.02  # x and z offsets of the box centre from between the fingertips that still grip it (m)
+HOLD_TOLERANCE = 0.01  # a finger this far (m) from gripping holds with weight exp(-1)
 
 
 class Gripper(BatchedEnv):
     observation_size = 22
 
-    def __init__(self, num_envs: int = 1, device="cpu", dtype=torch.float32, frame_skip: int = 5,
-                 max_episode_steps: int = 200, seed: int | None = None, coupled_fingers: bool = True,
-                 effort_weight: float = 0.01):
+    def __init__(
+        self,
+        num_envs: int = 1,
+        device="cpu",
+        dtype=torch.float32,
+        frame_skip: int = 5,
+        max_episode_steps: int = 200,
+        seed: int | None = None,
+        coupled_fingers: bool = True,
+        effort_weight: float = 0.01,
+    ):
         if effort_weight < 0:
             raise ValueError(f"effort_weight is a cost per squared action and must be >= 0, got {effort_weight}")
         model = diffsim.load_mjcf(diffsim.asset("gripper.xml"), dtype=dtype, device=device)
@@ -77,7 +86,7 @@ class Gripper(BatchedEnv):
             self.action_size = 2
 
     def action_to_ctrl(self, action):
-        if self.coupled_fingers:      # one grip command drives both finger motors, as in a parallel-jaw hand
+        if self.coupled_fingers:  # one grip command drives both finger motors, as in a parallel-jaw hand
             action = action[:, [0, 1, 1]]
         return super().action_to_ctrl(action)
 
@@ -107,12 +116,12 @@ class Gripper(BatchedEnv):
         beyond ``CENTRE_SLACK``. Measuring each finger, not their midpoint, makes a hand that
         closes before it is around the box score less than one that comes down open."""
         centre = cls._box_from_grasp_point(qpos)
-        finger_y = FINGER_OPEN_Y - qpos[:, 1:3]       # |y| of the left (+y) and right (-y) finger
+        finger_y = FINGER_OPEN_Y - qpos[:, 1:3]  # |y| of the left (+y) and right (-y) finger
         # gap > 0: the finger is outside the box's side; < 0: pressed into it
         gap = torch.stack([finger_y[:, 0] - centre[:, 1], finger_y[:, 1] + centre[:, 1]], dim=1) - GRASP_Y
         side = torch.relu(gap) + torch.relu(-gap - SQUEEZE_DEPTH)
         offset_sq = (torch.relu(centre[:, [0, 2]].abs() - CENTRE_SLACK) ** 2).sum(dim=1, keepdim=True)
-        return torch.sqrt(side ** 2 + offset_sq + 1e-12)
+        return torch.sqrt(side**2 + offset_sq + 1e-12)
 
     def observe(self, qpos, qvel):
         return torch.cat([qpos[:, 0:10], self._box_from_grasp_point(qpos), qvel], dim=1)
@@ -122,11 +131,11 @@ class Gripper(BatchedEnv):
         misses = self._finger_misses(qpos_next)
         # only a box gripped by both fingers earns lift: not one tipped onto its corner (its
         # centre rises 3 cm), nor one pushed by a finger short of it through the contact's smoothing
-        held = torch.exp(-(misses / HOLD_TOLERANCE) ** 2).prod(dim=1)
+        held = torch.exp(-((misses / HOLD_TOLERANCE) ** 2)).prod(dim=1)
         terms = {
             "reward/reach": 0.5 * (1.0 - torch.tanh(10.0 * misses)).mean(dim=1),
             "reward/lift": 2.0 * lifted.clamp(max=1.0) * held,
-            "reward/effort": -self.effort_weight * (action ** 2).sum(dim=1),
+            "reward/effort": -self.effort_weight * (action**2).sum(dim=1),
         }
         return sum(terms.values()), terms
 

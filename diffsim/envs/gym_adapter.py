@@ -19,6 +19,7 @@ Auto-reset follows ``metadata["autoreset_mode"]``, chosen at construction:
 ``reset_mask`` (reset only those environments). Gradients do not cross this adapter: use
 the torch environment directly for them.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -48,7 +49,7 @@ class GymVectorEnv(VectorEnv):
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (env.action_size,), np.float32)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self._reset_next = np.zeros(self.num_envs, dtype=bool)     # NEXT_STEP: ended at the last step
+        self._reset_next = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: ended at the last step
 
     @staticmethod
     def _numpy(tensor, dtype=np.float32):
@@ -66,8 +67,10 @@ class GymVectorEnv(VectorEnv):
 
     def reset(self, *, seed=None, options: dict | None = None):
         if seed is not None and not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
-            raise ValueError(f"seed must be an int (one seed for the batch: the environments share one "
-                             f"random generator), got {seed!r}")
+            raise ValueError(
+                f"seed must be an int (one seed for the batch: the environments share one "
+                f"random generator), got {seed!r}"
+            )
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         if options:
@@ -93,21 +96,26 @@ class GymVectorEnv(VectorEnv):
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {actions.shape}")
         env = self.env
         restart = self._reset_next.copy()
-        if restart.any():      # NEXT_STEP: these were reset when their episode ended; this step only reports it
+        if restart.any():  # NEXT_STEP: these were reset when their episode ended; this step only reports it
             start_qpos, start_qvel = env.qpos.clone(), env.qvel.clone()
         with torch.no_grad():
             obs, reward, terminated, truncated, info = env.step(
-                torch.as_tensor(actions, dtype=env.dtype, device=env.device))
+                torch.as_tensor(actions, dtype=env.dtype, device=env.device)
+            )
         done = self._numpy(terminated | truncated, bool)
-        out_info = {key: self._numpy(value, bool if value.dtype == torch.bool else np.float32)
-                    for key, value in info.items() if key != "final_obs"}
+        out_info = {
+            key: self._numpy(value, bool if value.dtype == torch.bool else np.float32)
+            for key, value in info.items()
+            if key != "final_obs"
+        }
         obs, reward = self._numpy(obs), self._numpy(reward, np.float64)
         terminated, truncated = self._numpy(terminated, bool), self._numpy(truncated, bool)
         if self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
             if done.any():
                 final = self._numpy(info["final_obs"])
-                out_info["final_obs"] = np.array([final[i] if done[i] else None for i in range(self.num_envs)],
-                                                 dtype=object)
+                out_info["final_obs"] = np.array(
+                    [final[i] if done[i] else None for i in range(self.num_envs)], dtype=object
+                )
                 out_info["_final_obs"] = done
             return obs, reward, terminated, truncated, self._with_masks(out_info)
         # NEXT_STEP: an episode that ended shows its last observation now, its first one next step

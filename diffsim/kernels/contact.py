@@ -29,12 +29,20 @@ force, and skip the exact geometry too when bounding spheres already show it; th
 Forces are accumulated per body with ``wp.atomic_add`` as spatial forces about the
 body's tree reference point (see ``spatial.py``), ready to be mapped to joint space.
 """
+
 from typing import Any
 
 import warp as wp
 
-from diffsim.collision import (BOX_PLANE, CAPSULE_BOX, CAPSULE_CAPSULE, CAPSULE_PLANE, CAPSULE_SPHERE, SPHERE_BOX,
-                               SPHERE_PLANE)
+from diffsim.collision import (
+    BOX_PLANE,
+    CAPSULE_BOX,
+    CAPSULE_CAPSULE,
+    CAPSULE_PLANE,
+    CAPSULE_SPHERE,
+    SPHERE_BOX,
+    SPHERE_PLANE,
+)
 from diffsim.kernels.dynamics import softplus
 from diffsim.kernels.spatial import bottom, quat_wxyz, spatial, top
 
@@ -105,9 +113,13 @@ def damping_factor(x: Any):
 
 @wp.func
 def point_velocity(
-    body: int, e: int, x: Any,
-    body_rootid: wp.array(dtype=int), body_lastdof: wp.array(dtype=int),
-    xpos: wp.array2d(dtype=Any), dof_cvel: wp.array2d(dtype=Any),
+    body: int,
+    e: int,
+    x: Any,
+    body_rootid: wp.array(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    xpos: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
 ):
     """World velocity of the point ``x`` fixed to ``body``."""
     last = body_lastdof[body]
@@ -133,16 +145,23 @@ ADJOINT_SOURCE = {}
 # adjoint through a wp.func that returns a tuple came out wrong here (O(1) errors in the
 # contact gradients), while the forward was exact.
 @wp.func
-def geom_world_position(e: int, g: int, geom_body: wp.array(dtype=int), geom_pos: wp.array(dtype=Any),
-                        xpos: wp.array2d(dtype=Any), xquat: wp.array2d(dtype=Any)):
+def geom_world_position(
+    e: int,
+    g: int,
+    geom_body: wp.array(dtype=int),
+    geom_pos: wp.array(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+):
     """World position of geom ``g``'s centre in environment ``e``."""
     body = geom_body[g]
     return xpos[e, body] + wp.quat_rotate(xquat[e, body], geom_pos[g])
 
 
 @wp.func
-def geom_world_quat(e: int, g: int, geom_body: wp.array(dtype=int), geom_quat: wp.array(dtype=Any),
-                    xquat: wp.array2d(dtype=Any)):
+def geom_world_quat(
+    e: int, g: int, geom_body: wp.array(dtype=int), geom_quat: wp.array(dtype=Any), xquat: wp.array2d(dtype=Any)
+):
     """World orientation of geom ``g`` in environment ``e``."""
     return xquat[e, geom_body[g]] * quat_wxyz(geom_quat[g])
 
@@ -299,9 +318,11 @@ def contact_kernels(kind: int):
                 dist = wp.dot(centre_a - pos_b, normal) - radius_a
             elif wp.static(KIND in B_IS_BOX):
                 local = wp.quat_rotate_inv(quat_b, centre_a - pos_b)
-                closest = wp.vector(wp.clamp(local[0], -size_b[0], size_b[0]),
-                                    wp.clamp(local[1], -size_b[1], size_b[1]),
-                                    wp.clamp(local[2], -size_b[2], size_b[2]))
+                closest = wp.vector(
+                    wp.clamp(local[0], -size_b[0], size_b[0]),
+                    wp.clamp(local[1], -size_b[1], size_b[1]),
+                    wp.clamp(local[2], -size_b[2], size_b[2]),
+                )
                 gap = local - closest
                 gap_sq = wp.dot(gap, gap)
                 if gap_sq > type(zero)(1.0e-24):
@@ -336,8 +357,9 @@ def contact_kernels(kind: int):
                 # softplus(-40) < 5e-18: the force (and its gradient) is zero to machine precision
                 contact_force[e, c] = normal * zero
                 return
-            v_rel = (point_velocity(body_a, e, point, body_rootid, body_lastdof, xpos, dof_cvel)
-                     - point_velocity(body_b, e, point, body_rootid, body_lastdof, xpos, dof_cvel))
+            v_rel = point_velocity(body_a, e, point, body_rootid, body_lastdof, xpos, dof_cvel) - point_velocity(
+                body_b, e, point, body_rootid, body_lastdof, xpos, dof_cvel
+            )
             v_n = wp.dot(v_rel, normal)
             v_t = v_rel - normal * v_n
             f_n = stiffness * width * softplus(-dist / width) * damping_factor(damping * v_n)

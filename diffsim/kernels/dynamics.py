@@ -5,6 +5,7 @@ Follows MuJoCo's ``mj_rne`` (with zero joint acceleration), ``mj_crb``,
 ``mj_passive`` and ``mj_fwdActuation``. The same gradient rules as in
 ``kinematics.py`` hold: one write per element, sums over loops inside ``wp.func``.
 """
+
 from typing import Any
 
 import warp as wp
@@ -222,8 +223,18 @@ def smooth_forces(
         q = qpos[e, jnt_qposadr[j]]
         force = force - jnt_stiffness[j] * (q - qpos_spring[jnt_qposadr[j]])
         force = force + actuator_force_on_joint(
-            j, e, jnt_actuator_adr, jnt_actuator_num, actuator_by_joint, actuator_gear, actuator_ctrllimited,
-            actuator_ctrlrange, actuator_forcelimited, actuator_forcerange, ctrl)
+            j,
+            e,
+            jnt_actuator_adr,
+            jnt_actuator_num,
+            actuator_by_joint,
+            actuator_gear,
+            actuator_ctrllimited,
+            actuator_ctrlrange,
+            actuator_forcelimited,
+            actuator_forcerange,
+            ctrl,
+        )
         stiffness = limit_params[0]
         if jnt_limited[j] != 0 and stiffness > type(stiffness)(0.0):
             damping = limit_params[1]

@@ -4,6 +4,7 @@
 hinge and slide add ``dt * qvel'``; ball and free joints rotate their quaternion by the
 body-frame angular velocity (free joints also translate by the world-frame linear one).
 """
+
 from typing import Any
 
 import warp as wp

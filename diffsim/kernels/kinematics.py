@@ -18,6 +18,7 @@ Gradient rules kept by every kernel here (Warp's adjoint needs them):
 * loops never carry a local value across iterations; tree recursions read the parent's
   value back from an array, and sums over loops live in a ``wp.func`` that returns them.
 """
+
 from typing import Any
 
 import warp as wp
@@ -81,8 +82,9 @@ def forward_kinematics(
                 out_pos = in_pos
                 if jtype == JOINT_FREE:
                     out_pos = wp.vector(qpos[e, adr], qpos[e, adr + 1], qpos[e, adr + 2])
-                    out_quat = wp.normalize(wp.quaternion(qpos[e, adr + 4], qpos[e, adr + 5], qpos[e, adr + 6],
-                                                          qpos[e, adr + 3]))
+                    out_quat = wp.normalize(
+                        wp.quaternion(qpos[e, adr + 4], qpos[e, adr + 5], qpos[e, adr + 6], qpos[e, adr + 3])
+                    )
                     anchor = out_pos
                     axis = jnt_axis[j]
                 elif jtype == JOINT_SLIDE:
@@ -90,8 +92,9 @@ def forward_kinematics(
                 else:
                     local = quat_axis_angle(jnt_axis[j], qpos[e, adr] - qpos0[adr])
                     if jtype == JOINT_BALL:
-                        local = wp.normalize(wp.quaternion(qpos[e, adr + 1], qpos[e, adr + 2], qpos[e, adr + 3],
-                                                           qpos[e, adr]))
+                        local = wp.normalize(
+                            wp.quaternion(qpos[e, adr + 1], qpos[e, adr + 2], qpos[e, adr + 3], qpos[e, adr])
+                        )
                     out_quat = in_quat * local
                     # rotate about the anchor, not about the body origin
                     out_pos = anchor - wp.quat_rotate(out_quat, jnt_pos[j])

@@ -21,6 +21,7 @@ differentiates every step of the factorisation and costs several times as much.
 ``tests/test_gradients.py`` checks the two against each other, and the step's gradients
 against finite differences.
 """
+
 from typing import Any
 
 import warp as wp
@@ -45,8 +46,9 @@ def descendant_dot_vector(U: wp.array3d(dtype=Any), v: wp.array2d(dtype=Any), e:
 
 
 @wp.func
-def ancestor_dot_vector(U: wp.array3d(dtype=Any), v: wp.array2d(dtype=Any), dof_ancestor: wp.array2d(dtype=int),
-                        e: int, j: int):
+def ancestor_dot_vector(
+    U: wp.array3d(dtype=Any), v: wp.array2d(dtype=Any), dof_ancestor: wp.array2d(dtype=int), e: int, j: int
+):
     """``sum_{i ancestor of j} U[i, j] * v[i]``."""
     total = v.dtype(0.0)
     for i in range(j):
@@ -56,9 +58,16 @@ def ancestor_dot_vector(U: wp.array3d(dtype=Any), v: wp.array2d(dtype=Any), dof_
 
 
 @wp.func
-def solve_upper_then_lower(U: wp.array3d(dtype=Any), dof_ancestor: wp.array2d(dtype=int),
-                           dof_subtree_end: wp.array(dtype=int), e: int, n: int,
-                           f: wp.array2d(dtype=Any), y: wp.array2d(dtype=Any), x: wp.array2d(dtype=Any)):
+def solve_upper_then_lower(
+    U: wp.array3d(dtype=Any),
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    e: int,
+    n: int,
+    f: wp.array2d(dtype=Any),
+    y: wp.array2d(dtype=Any),
+    x: wp.array2d(dtype=Any),
+):
     """``x = (U U^T)^-1 f``: ``U y = f`` from the leaves up, then ``U^T x = y`` from the root down."""
     for r in range(n):
         i = n - 1 - r

@@ -15,6 +15,7 @@ Conventions (the same as MuJoCo's "com-based" quantities):
 Writing generic code: scalar constants are made with ``arr.dtype(value)`` and vectors
 with ``wp.vector(...)`` so that their precision follows the arrays'.
 """
+
 from typing import Any
 
 import warp as wp

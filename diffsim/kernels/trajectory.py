@@ -7,6 +7,7 @@ captured graph with the step counter in device memory, it costs a fraction of th
 ``diffsim.autograd``'s forward-only runner stages a chunk of controls in and a chunk of
 states out at a time.
 """
+
 from typing import Any
 
 import warp as wp

@@ -31,6 +31,7 @@ Short horizons keep the gradient informative (long contact-rich horizons make it
 explode); ``physics_grad_clip`` bounds the step, and a non-finite loss or gradient is
 skipped like any other.
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,26 +46,27 @@ from diffsim.rl.sac import SAC, SACConfig
 
 @dataclass
 class HybridConfig(SACConfig):
-    init_alpha: float = 0.01         # a small, fixed entropy temperature (see the module's docstring)
+    init_alpha: float = 0.01  # a small, fixed entropy temperature (see the module's docstring)
     alpha_lr: float = 0.0
-    horizon: int = 16                # control steps of each differentiable rollout
-    physics_lr: float = 2e-3         # learning rate of the physics-gradient actor step (its own Adam),
-                                     # decaying linearly to 0 over the run when the agent knows its length
-    physics_batch: int = 64          # start states per physics update (from the replay sample)
-    physics_every: int = 1           # SAC updates per physics update
-    physics_grad_clip: float = 1.0   # max gradient norm of the physics update
-    critic_state_gradient: bool = False   # chain the critic's slope in the last state back through the rollout
+    horizon: int = 16  # control steps of each differentiable rollout
+    physics_lr: float = 2e-3  # learning rate of the physics-gradient actor step (its own Adam),
+    # decaying linearly to 0 over the run when the agent knows its length
+    physics_batch: int = 64  # start states per physics update (from the replay sample)
+    physics_every: int = 1  # SAC updates per physics update
+    physics_grad_clip: float = 1.0  # max gradient norm of the physics update
+    critic_state_gradient: bool = False  # chain the critic's slope in the last state back through the rollout
 
 
 class Hybrid(SAC):
     """SAC whose actor also learns from short differentiable rollouts of ``env``'s task."""
 
-    def __init__(self, env, config: HybridConfig = HybridConfig(), device="cpu", seed: int = 0,
-                 total_steps: int | None = None):
+    def __init__(
+        self, env, config: HybridConfig = HybridConfig(), device="cpu", seed: int = 0, total_steps: int | None = None
+    ):
         super().__init__(env.observation_size, env.action_size, config, device, seed)
         self.env = env
         self.physics_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.physics_lr, betas=(0.7, 0.95))
-        self.total_steps = total_steps       # for the physics step's learning-rate decay; None keeps it constant
+        self.total_steps = total_steps  # for the physics step's learning-rate decay; None keeps it constant
         self.sac_updates = 0
 
     def physics_loss(self, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.Tensor:
@@ -78,8 +80,9 @@ class Hybrid(SAC):
         for _ in range(config.horizon):
             action, _, _ = self.actor(self.obs_norm(obs.float()))
             action_sim = action.to(env.dtype)
-            qpos_next, qvel_next = diffsim.step(env.model, qpos, qvel, env.action_to_ctrl(action_sim), env.frame_skip,
-                                                check_finite=False)
+            qpos_next, qvel_next = diffsim.step(
+                env.model, qpos, qvel, env.action_to_ctrl(action_sim), env.frame_skip, check_finite=False
+            )
             reward, _ = env.reward(qpos, qvel, action_sim, qpos_next, qvel_next)
             value = value + discount * alive * reward.float()
             alive = alive * (~env.is_terminated(qpos_next, qvel_next)).float()
@@ -102,7 +105,9 @@ class Hybrid(SAC):
             qpos = batch["qpos"][:n].to(self.env.device, self.env.dtype)
             qvel = batch["qvel"][:n].to(self.env.device, self.env.dtype)
             # env_steps is kept by the training loop
-            physics_lr = decay_learning_rate(self.physics_optimizer, config.physics_lr, self.env_steps, self.total_steps)
+            physics_lr = decay_learning_rate(
+                self.physics_optimizer, config.physics_lr, self.env_steps, self.total_steps
+            )
             self.critic.requires_grad_(False)
             loss = self.physics_loss(qpos, qvel)
             stepped = apply_step(self.physics_optimizer, loss, self.actor.parameters(), config.physics_grad_clip)

@@ -1,5 +1,6 @@
 """Networks for the agents: an MLP, an observation normaliser, a tanh-squashed Gaussian actor
 and twin Q critics."""
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,7 @@ class RunningNorm(nn.Module):
         self.register_buffer("var", torch.ones(size))
         self.register_buffer("count", torch.tensor(1e-4))
         self.clip = clip
-        self.skipped = 0        # observations left out of the statistics because they were not finite
+        self.skipped = 0  # observations left out of the statistics because they were not finite
 
     @torch.no_grad()
     def update(self, x: torch.Tensor):
@@ -48,7 +49,7 @@ class RunningNorm(nn.Module):
         mean, var = x.mean(0), x.var(0, unbiased=False)
         delta, total = mean - self.mean, self.count + count
         self.mean += delta * count / total
-        self.var.copy_((self.var * self.count + var * count + delta ** 2 * self.count * count / total) / total)
+        self.var.copy_((self.var * self.count + var * count + delta**2 * self.count * count / total) / total)
         self.count.fill_(total)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,7 @@ class Actor(nn.Module):
         pre_tanh = mean + std * noise
         action = torch.tanh(pre_tanh)
         # log N(pre_tanh; mean, std) minus the log-determinant of tanh (written stably)
-        log_prob = (-0.5 * noise ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(dim=1)
+        log_prob = (-0.5 * noise**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(dim=1)
         log_prob = log_prob - (2 * (math.log(2) - pre_tanh - nn.functional.softplus(-2 * pre_tanh))).sum(dim=1)
         return action, log_prob, torch.tanh(mean)
 

@@ -1,4 +1,5 @@
 """Optimiser steps shared by the agents: a guarded update and a linear learning-rate decay."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """A replay buffer that lives on the simulator's device (no host round trips)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,17 @@ class ReplayBuffer:
     update that samples it); ``skipped`` counts them.
     """
 
-    def __init__(self, capacity: int, obs_size: int, action_size: int, nq: int, nv: int,
-                 device="cpu", dtype=torch.float32, seed: int = 0):
+    def __init__(
+        self,
+        capacity: int,
+        obs_size: int,
+        action_size: int,
+        nq: int,
+        nv: int,
+        device="cpu",
+        dtype=torch.float32,
+        seed: int = 0,
+    ):
         self.capacity = capacity
         self.device = torch.device(device)
 
@@ -24,9 +34,13 @@ class ReplayBuffer:
             return torch.zeros(capacity, *shape, dtype=dtype, device=self.device)
 
         self.data = {
-            "obs": empty(obs_size), "action": empty(action_size), "reward": empty(),
-            "next_obs": empty(obs_size), "terminated": empty(dtype=torch.bool),
-            "qpos": empty(nq), "qvel": empty(nv),
+            "obs": empty(obs_size),
+            "action": empty(action_size),
+            "reward": empty(),
+            "next_obs": empty(obs_size),
+            "terminated": empty(dtype=torch.bool),
+            "qpos": empty(nq),
+            "qvel": empty(nv),
         }
         self.size = 0
         self.cursor = 0
@@ -63,11 +77,15 @@ class ReplayBuffer:
         return {key: store[index] for key, store in self.data.items()}
 
     def state_dict(self) -> dict:
-        return {"data": {k: v[:self.size].clone() for k, v in self.data.items()}, "size": self.size,
-                "cursor": self.cursor, "generator": self.generator.get_state()}
+        return {
+            "data": {k: v[: self.size].clone() for k, v in self.data.items()},
+            "size": self.size,
+            "cursor": self.cursor,
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict):
         for key, values in state["data"].items():
-            self.data[key][:len(values)] = values.to(self.device)
+            self.data[key][: len(values)] = values.to(self.device)
         self.size, self.cursor = state["size"], state["cursor"]
-        self.generator.set_state(state["generator"].cpu())         # a CPU byte tensor on every device
+        self.generator.set_state(state["generator"].cpu())  # a CPU byte tensor on every device

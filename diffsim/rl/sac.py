@@ -7,6 +7,7 @@ of the replay samples (``RunningNorm``, updated at the start of every update). L
 namespaced (``losses/...``, ``charts/...``). A loss or gradient that is not finite is
 never applied: the step is skipped and counted in ``losses/skipped``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,17 +22,17 @@ from diffsim.rl.networks import Actor, RunningNorm, TwinQ
 
 @dataclass
 class SACConfig:
-    gamma: float = 0.99            # discount per control step
-    tau: float = 0.005             # target network smoothing
+    gamma: float = 0.99  # discount per control step
+    tau: float = 0.005  # target network smoothing
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
-    init_alpha: float = 0.2        # initial entropy temperature
-    target_entropy: float | None = None   # default: -action_size
+    init_alpha: float = 0.2  # initial entropy temperature
+    target_entropy: float | None = None  # default: -action_size
     batch_size: int = 256
     hidden: tuple = (256, 256)
-    grad_clip: float = 10.0        # max gradient norm of every update
-    normalize_obs: bool = False    # standardise observations with running statistics (as SHAC does)
+    grad_clip: float = 10.0  # max gradient norm of every update
+    normalize_obs: bool = False  # standardise observations with running statistics (as SHAC does)
 
 
 class SAC:
@@ -45,14 +46,16 @@ class SAC:
         self.actor = Actor(obs_size, action_size, config.hidden).to(self.device)
         self.critic = TwinQ(obs_size, action_size, config.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = torch.tensor(float(torch.tensor(config.init_alpha).log()), device=self.device, requires_grad=True)
+        self.log_alpha = torch.tensor(
+            float(torch.tensor(config.init_alpha).log()), device=self.device, requires_grad=True
+        )
         self.target_entropy = -float(action_size) if config.target_entropy is None else config.target_entropy
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
         self.obs_norm = (RunningNorm(obs_size) if config.normalize_obs else nn.Identity()).to(self.device)
         self.skipped = 0
-        self.env_steps = 0              # environment steps so far, kept up to date by the training loop
+        self.env_steps = 0  # environment steps so far, kept up to date by the training loop
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -91,7 +94,7 @@ class SAC:
         critic_loss = self.critic_loss(batch)
         stepped = apply_step(self.critic_optimizer, critic_loss, self.critic.parameters(), clip)
 
-        self.critic.requires_grad_(False)       # the actor step must not move the critic
+        self.critic.requires_grad_(False)  # the actor step must not move the critic
         actor_loss, log_prob = self.actor_loss(batch["obs"])
         stepped &= apply_step(self.actor_optimizer, actor_loss, self.actor.parameters(), clip)
         self.critic.requires_grad_(True)
@@ -103,25 +106,38 @@ class SAC:
             for target, source in zip(self.critic_target.parameters(), self.critic.parameters()):
                 target.lerp_(source, self.config.tau)
         self.skipped += int(not stepped)
-        return {"losses/critic": float(critic_loss.detach()), "losses/actor": float(actor_loss.detach()),
-                "losses/alpha": float(alpha_loss.detach()), "charts/alpha": float(self.alpha),
-                "charts/entropy": float(-log_prob.detach().mean()), "losses/skipped": self.skipped}
+        return {
+            "losses/critic": float(critic_loss.detach()),
+            "losses/actor": float(actor_loss.detach()),
+            "losses/alpha": float(alpha_loss.detach()),
+            "charts/alpha": float(self.alpha),
+            "charts/entropy": float(-log_prob.detach().mean()),
+            "losses/skipped": self.skipped,
+        }
 
     def state_dict(self) -> dict:
         """An independent snapshot (deep copy): loading it never shares tensors with this agent
         (torch's optimiser ``load_state_dict`` would otherwise reuse the moment tensors)."""
-        return copy.deepcopy({"config": asdict(self.config), "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-                "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
+        return copy.deepcopy(
+            {
+                "config": asdict(self.config),
+                "actor": self.actor.state_dict(),
+                "critic": self.critic.state_dict(),
+                "critic_target": self.critic_target.state_dict(),
+                "log_alpha": self.log_alpha.detach().clone(),
                 "obs_norm": self.obs_norm.state_dict(),
                 "actor_optimizer": self.actor_optimizer.state_dict(),
                 "critic_optimizer": self.critic_optimizer.state_dict(),
-                "alpha_optimizer": self.alpha_optimizer.state_dict(), "skipped": self.skipped})
+                "alpha_optimizer": self.alpha_optimizer.state_dict(),
+                "skipped": self.skipped,
+            }
+        )
 
     def load_state_dict(self, state: dict):
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.critic_target.load_state_dict(state["critic_target"])
-        self.obs_norm.load_state_dict(state.get("obs_norm", {}))   # absent from checkpoints older than the option
+        self.obs_norm.load_state_dict(state.get("obs_norm", {}))  # absent from checkpoints older than the option
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])

@@ -16,6 +16,7 @@ There is no replay buffer and no Q function: every environment step is used once
 its exact gradient. Observations are normalised with running statistics. Log keys are
 namespaced like SAC's; a non-finite loss or gradient is skipped, never applied.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,19 +32,19 @@ from diffsim.rl.optim import apply_step, decay_learning_rate
 
 @dataclass
 class SHACConfig:
-    horizon: int = 32              # control steps of each differentiable window
+    horizon: int = 32  # control steps of each differentiable window
     gamma: float = 0.99
-    lam: float = 0.95              # TD(lambda) for the critic's targets
-    actor_lr: float = 2e-3         # decays linearly to 0 over the run (total_steps)
+    lam: float = 0.95  # TD(lambda) for the critic's targets
+    actor_lr: float = 2e-3  # decays linearly to 0 over the run (total_steps)
     critic_lr: float = 2e-3
     actor_hidden: tuple = (128, 64, 32)
     critic_hidden: tuple = (64, 64)
-    init_log_std: float = -1.0     # exploration noise of the policy (learned, state-independent)
-    grad_clip: float = 1.0         # max gradient norm of the actor step
-    critic_iterations: int = 16    # passes of critic regression per window
+    init_log_std: float = -1.0  # exploration noise of the policy (learned, state-independent)
+    grad_clip: float = 1.0  # max gradient norm of the actor step
+    critic_iterations: int = 16  # passes of critic regression per window
     critic_minibatches: int = 4
-    target_tau: float = 0.2        # target critic smoothing per window
-    betas: tuple = (0.7, 0.95)     # Adam betas (SHAC's)
+    target_tau: float = 0.2  # target critic smoothing per window
+    betas: tuple = (0.7, 0.95)  # Adam betas (SHAC's)
 
 
 class GaussianPolicy(nn.Module):
@@ -68,8 +69,15 @@ class SHAC:
 
     on_policy = True
 
-    def __init__(self, obs_size: int, action_size: int, config: SHACConfig = SHACConfig(), device="cpu",
-                 seed: int = 0, total_steps: int | None = None):
+    def __init__(
+        self,
+        obs_size: int,
+        action_size: int,
+        config: SHACConfig = SHACConfig(),
+        device="cpu",
+        seed: int = 0,
+        total_steps: int | None = None,
+    ):
         torch.manual_seed(seed)
         self.config = config
         self.device = torch.device(device)
@@ -79,7 +87,7 @@ class SHAC:
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr, betas=config.betas)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, betas=config.betas)
-        self.total_steps = total_steps       # for the learning-rate decay; None keeps it constant
+        self.total_steps = total_steps  # for the learning-rate decay; None keeps it constant
         self.env_steps = 0
         self.skipped = 0
 
@@ -92,7 +100,10 @@ class SHAC:
         return (self.critic_target if target else self.critic)(self.obs_norm(obs)).squeeze(-1)
 
     def _decay_learning_rates(self):
-        for optimizer, lr in ((self.actor_optimizer, self.config.actor_lr), (self.critic_optimizer, self.config.critic_lr)):
+        for optimizer, lr in (
+            (self.actor_optimizer, self.config.actor_lr),
+            (self.critic_optimizer, self.config.critic_lr),
+        ):
             decay_learning_rate(optimizer, lr, self.env_steps, self.total_steps)
 
     def iterate(self, env, obs: torch.Tensor):
@@ -103,7 +114,7 @@ class SHAC:
         self.critic_target.requires_grad_(False)
         observations, rewards, terminated, truncated, next_values = [], [], [], [], []
         discount = torch.ones(N, device=self.device)
-        returns = torch.zeros(N, device=self.device)     # discounted reward since the window (or episode) began
+        returns = torch.zeros(N, device=self.device)  # discounted reward since the window (or episode) began
         loss = torch.zeros((), device=self.device)
         terms = {}
         for t in range(H):
@@ -112,7 +123,7 @@ class SHAC:
             obs, reward, term, trunc, info = env.step(action)
             reward = reward.float()
             blew_up = info["blew_up"]
-            for key, value in info.items():          # the env's reward terms, for the logs
+            for key, value in info.items():  # the env's reward terms, for the logs
                 if key.startswith("reward/"):
                     terms[key] = terms.get(key, 0.0) + float(value.detach().float().mean()) / H
             returns = returns + discount * torch.where(blew_up, torch.zeros_like(reward), reward)
@@ -121,7 +132,10 @@ class SHAC:
             final_value = torch.where(term, torch.zeros_like(final_value), final_value)
             done = term | trunc
             ends = done | (t == H - 1)
-            loss = loss - (torch.where(ends, returns + config.gamma * discount * final_value, torch.zeros_like(returns))).sum()
+            loss = (
+                loss
+                - (torch.where(ends, returns + config.gamma * discount * final_value, torch.zeros_like(returns))).sum()
+            )
             # fresh episodes restart their discounting; their gradient path was cut by the reset
             returns = torch.where(done, torch.zeros_like(returns), returns)
             discount = torch.where(done, torch.ones_like(discount), discount * config.gamma)
@@ -137,19 +151,29 @@ class SHAC:
             self.actor.log_std.clamp_(-5.0, 1.0)
 
         observations = torch.stack(observations)
-        self.obs_norm.update(observations)       # once per window, after the actor step that used the old statistics
-        critic_loss = self._fit_critic(observations, torch.stack(rewards), torch.stack(terminated),
-                                       torch.stack(truncated), torch.stack(next_values))
+        self.obs_norm.update(observations)  # once per window, after the actor step that used the old statistics
+        critic_loss = self._fit_critic(
+            observations,
+            torch.stack(rewards),
+            torch.stack(terminated),
+            torch.stack(truncated),
+            torch.stack(next_values),
+        )
         with torch.no_grad():
             for target, source in zip(self.critic_target.parameters(), self.critic.parameters()):
                 target.lerp_(source, config.target_tau)
         self.env_steps += H * N
         self.skipped += int(not stepped)
         rewards = torch.stack(rewards)
-        logs = {"losses/actor": float(loss.detach()), "losses/critic": critic_loss, "losses/skipped": self.skipped,
-                "charts/policy_std": float(self.actor.log_std.detach().exp().mean()),
-                "charts/window_reward": float(rewards.mean()),
-                "charts/actor_lr": self.actor_optimizer.param_groups[0]["lr"], **terms}
+        logs = {
+            "losses/actor": float(loss.detach()),
+            "losses/critic": critic_loss,
+            "losses/skipped": self.skipped,
+            "charts/policy_std": float(self.actor.log_std.detach().exp().mean()),
+            "charts/window_reward": float(rewards.mean()),
+            "charts/actor_lr": self.actor_optimizer.param_groups[0]["lr"],
+            **terms,
+        }
         return logs, obs, rewards, torch.stack(terminated), torch.stack(truncated)
 
     @torch.no_grad()
@@ -160,8 +184,8 @@ class SHAC:
         H = rewards.shape[0]
         targets = torch.zeros_like(rewards)
         for t in reversed(range(H)):
-            bootstrap = next_values[t]          # target V of the state reached (0 if terminated)
-            if t < H - 1:                       # mix in the lambda-return of the next step, within an episode
+            bootstrap = next_values[t]  # target V of the state reached (0 if terminated)
+            if t < H - 1:  # mix in the lambda-return of the next step, within an episode
                 done = terminated[t] | truncated[t]
                 mixed = (1 - config.lam) * bootstrap + config.lam * targets[t + 1]
                 bootstrap = torch.where(done, bootstrap, mixed)
@@ -178,7 +202,7 @@ class SHAC:
         for _ in range(config.critic_iterations):
             order = torch.randperm(count, device=self.device)
             for start in range(0, count, size):
-                index = order[start:start + size]
+                index = order[start : start + size]
                 loss = ((self.value(observations[index]) - targets[index]) ** 2).mean()
                 apply_step(self.critic_optimizer, loss, self.critic.parameters(), config.grad_clip * 100)
                 total += float(loss.detach())
@@ -186,12 +210,19 @@ class SHAC:
 
     def state_dict(self) -> dict:
         """An independent snapshot (deep copy), as SAC's."""
-        return copy.deepcopy({"config": asdict(self.config), "actor": self.actor.state_dict(),
-                              "critic": self.critic.state_dict(), "critic_target": self.critic_target.state_dict(),
-                              "obs_norm": self.obs_norm.state_dict(),
-                              "actor_optimizer": self.actor_optimizer.state_dict(),
-                              "critic_optimizer": self.critic_optimizer.state_dict(),
-                              "env_steps": self.env_steps, "skipped": self.skipped})
+        return copy.deepcopy(
+            {
+                "config": asdict(self.config),
+                "actor": self.actor.state_dict(),
+                "critic": self.critic.state_dict(),
+                "critic_target": self.critic_target.state_dict(),
+                "obs_norm": self.obs_norm.state_dict(),
+                "actor_optimizer": self.actor_optimizer.state_dict(),
+                "critic_optimizer": self.critic_optimizer.state_dict(),
+                "env_steps": self.env_steps,
+                "skipped": self.skipped,
+            }
+        )
 
     def load_state_dict(self, state: dict):
         self.actor.load_state_dict(state["actor"])
