@@ -75,30 +75,28 @@ def summarise(runs: dict, target: float) -> dict:
 
 
 def plot(runs: dict, target: float, title: str, path: Path):
-    """Evaluation return against environment steps and against wall-clock time."""
+    """Evaluation return against environment steps and against wall-clock time, one line
+    per seed (``diffsim.viz.plot_learning_curves``)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
+    from diffsim.viz import plot_learning_curves
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for agent, summaries in runs.items():
-        color = None
-        for i, summary in enumerate(summaries):
-            evals = np.array(summary["evaluations"], dtype=float).reshape(-1, 3)
-            for ax, column in ((axes[0], 0), (axes[1], 1)):
-                (line,) = ax.plot(
-                    evals[:, column], evals[:, 2], color=color, alpha=0.8, lw=1.5, label=agent if i == 0 else None
-                )
-            color = line.get_color()
-    for ax, xlabel in ((axes[0], "environment steps"), (axes[1], "wall-clock seconds")):
-        ax.axhline(target, color="k", ls="--", lw=1, label="target return")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("evaluation return")
-        ax.grid(alpha=0.3)
+    evaluations = {
+        agent: [np.array(s["evaluations"], dtype=float).reshape(-1, 3) for s in summaries]
+        for agent, summaries in runs.items()
+    }
+    for ax, column, xlabel in ((axes[0], 0, "environment steps"), (axes[1], 1, "wall-clock seconds")):
+        curves = {
+            agent: ([e[:, column] for e in evals], [e[:, 2] for e in evals]) for agent, evals in evaluations.items()
+        }
+        plot_learning_curves(curves, target=target, ax=ax, xlabel=xlabel, ylabel="evaluation return")
+    axes[1].get_legend().remove()
     axes[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
-    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

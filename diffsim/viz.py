@@ -636,11 +636,14 @@ def player(model, qpos_traj, follow=None, fps=30, stride=1, *, dt=None, **draw_k
 
 
 def plot_learning_curves(curves: dict, target=None, ax=None, xlabel="environment steps", ylabel="episode return"):
-    """Median and min-max band of learning curves, one colour per agent.
+    """Learning curves, one colour per agent: the median and min-max band of seeds that
+    share their steps, or one line per seed where each seed has steps of its own.
 
     Args:
         curves: ``{name: (steps, returns)}``; steps (n,) (or (seeds, n) of equal rows),
-            returns (n,) for one run or (seeds, n) for several seeds sharing the steps.
+            returns (n,) for one run or (seeds, n) for several seeds sharing the steps;
+            or lists of per-seed arrays (``[steps_0, steps_1, ...]``, ``[returns_0, ...]``)
+            of any lengths, e.g. evaluations at wall-clock times.
         target: draw a dashed horizontal line at this return (e.g. "solved").
         ax: matplotlib axes; a new figure if None.
     Returns:
@@ -649,6 +652,15 @@ def plot_learning_curves(curves: dict, target=None, ax=None, xlabel="environment
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.8))
     for name, (steps, returns) in curves.items():
+        if isinstance(steps, (list, tuple)):  # seeds with steps of their own: a line each
+            if len(steps) != len(returns):
+                raise ValueError(f"curve {name!r}: {len(steps)} step arrays for {len(returns)} return arrays")
+            color = None
+            for i, (x, y) in enumerate(zip(steps, returns)):
+                label = f"{name} ({len(steps)} seed{'s' if len(steps) > 1 else ''})" if i == 0 else None
+                (line,) = ax.plot(as_numpy(x), as_numpy(y), color=color, alpha=0.8, linewidth=1.5, label=label)
+                color = line.get_color()
+            continue
         steps = as_numpy(steps)
         returns = np.atleast_2d(as_numpy(returns))
         if steps.ndim == 2:

@@ -208,3 +208,9 @@ def test_plots():
     steps = np.arange(5) * 100
     ax = viz.plot_learning_curves({"sac": (steps, np.ones((3, 5))), "hybrid": (steps, np.arange(5.0))}, target=2.0)
     assert len(ax.lines) == 3 and len(ax.collections) == 1  # two medians + target; one band (3 seeds)
+    # seeds with steps of their own (evaluations at wall-clock times): a line each, one colour per agent
+    ax = viz.plot_learning_curves({"sac": ([np.arange(3.0), np.arange(4.0)], [np.ones(3), np.zeros(4)])}, target=1.0)
+    assert len(ax.lines) == 3 and ax.lines[0].get_color() == ax.lines[1].get_color()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sac (2 seeds)", "target 1"]
+    with pytest.raises(ValueError, match="2 step arrays for 1 return arrays"):
+        viz.plot_learning_curves({"sac": ([np.arange(3.0), np.arange(4.0)], [np.ones(3)])})
