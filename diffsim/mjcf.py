@@ -122,9 +122,8 @@ def _length(v) -> float:
     """Euclidean length summed left to right in Python floats, as MuJoCo's mju_norm does.
 
     ``np.linalg.norm`` of a vector is a BLAS dot product, whose kernel (and so its last
-    bit) depends on the CPU: OpenBLAS's AVX-512 and AVX2 kernels gave the Ant's body
-    quaternions different last bits on an Intel Xeon and an AMD EPYC. The compiled model
-    must be the same on every machine.
+    bit) depends on the CPU; the compiled model must be the same on every machine
+    (docs/results/validation.md, "The same model on every CPU").
     """
     return math.sqrt(sum(float(x) * float(x) for x in v))
 

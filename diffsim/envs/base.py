@@ -143,42 +143,25 @@ class BatchedEnv:
         qpos, qvel = diffsim.step(
             self.model, self.qpos, self.qvel, self.action_to_ctrl(action), self.frame_skip, check_finite=False
         )
+        obs = self.observe(qpos, qvel)
         blew_up = ~(torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1))
-        if bool(blew_up.any()):
-            envs = torch.nonzero(blew_up).flatten().tolist()
-            warnings.warn(
-                f"{type(self).__name__}: the simulation blew up (NaN/inf) in environment(s) {envs[:10]} "
-                f"at episode step(s) {self.steps[blew_up][:10].tolist()}; they are reset",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            keep = ~blew_up[:, None]
+        bad_obs = ~torch.isfinite(obs).all(dim=1) & ~blew_up
+        failed = blew_up | bad_obs
+        if bool(failed.any()):  # one check per step for both kinds of failure
+            self._report(blew_up, "the simulation blew up (NaN/inf)")
+            self._report(bad_obs, "NaN/inf observation")
+            self.nonfinite_observations += int(bad_obs.sum())
+            keep = ~failed[:, None]  # the state before the step, and its observation
             qpos = torch.where(keep, qpos, self.qpos.detach())
             qvel = torch.where(keep, qvel, self.qvel.detach())
+            obs = torch.where(keep, obs, self.observe(qpos, qvel))
         reward, terms = self.reward(self.qpos, self.qvel, action, qpos, qvel)
-        reward = torch.where(blew_up, torch.zeros_like(reward), reward)
+        reward = torch.where(failed, torch.zeros_like(reward), reward)
         self.steps += 1
         self.total_steps += self.num_envs
-        terminated = self.is_terminated(qpos, qvel) | blew_up
+        terminated = self.is_terminated(qpos, qvel) | failed
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
-        obs = self.observe(qpos, qvel)
-        bad_obs = ~torch.isfinite(obs).all(dim=1) & ~blew_up
-        if bool(bad_obs.any()):
-            envs = torch.nonzero(bad_obs).flatten().tolist()
-            warnings.warn(
-                f"{type(self).__name__}: NaN/inf observation in environment(s) {envs[:10]} at episode "
-                f"step(s) {self.steps[bad_obs][:10].tolist()}; they are reset",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            self.nonfinite_observations += len(envs)
-            blew_up = blew_up | bad_obs
-            terminated, truncated = terminated | bad_obs, truncated & ~bad_obs
-            reward = torch.where(bad_obs, torch.zeros_like(reward), reward)
-            keep = ~bad_obs[:, None]  # as for a blow-up: the state and observation before the step
-            qpos, qvel = torch.where(keep, qpos, self.qpos.detach()), torch.where(keep, qvel, self.qvel.detach())
-            obs = torch.where(keep, obs, self.observe(qpos, qvel))
-        info = dict(terms, blew_up=blew_up, final_obs=obs)
+        info = dict(terms, blew_up=failed, final_obs=obs)
         done = terminated | truncated
         if bool(done.any()):
             fresh_qpos, fresh_qvel = self.initial_state(self.num_envs)
@@ -189,6 +172,17 @@ class BatchedEnv:
             self.steps = torch.where(done, torch.zeros_like(self.steps), self.steps)
         self.qpos, self.qvel = qpos, qvel
         return obs, reward, terminated, truncated, info
+
+    def _report(self, envs_mask, what: str):
+        """Warn once for the environments in ``envs_mask`` (B,) bool, if any, naming them and their step."""
+        if bool(envs_mask.any()):
+            envs = torch.nonzero(envs_mask).flatten().tolist()
+            warnings.warn(
+                f"{type(self).__name__}: {what} in environment(s) {envs[:10]} at episode "
+                f"step(s) {self.steps[envs_mask][:10].tolist()}; they are reset",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def detach(self):
         """Cut the autograd graph behind the current state (keeps its values)."""
