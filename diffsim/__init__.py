@@ -14,7 +14,6 @@ States use MuJoCo's ``qpos``/``qvel`` layout, so they can be exchanged with MuJo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -28,7 +27,7 @@ else:  # Warp < 1.17
 wp.init()
 
 from diffsim.autograd import SimulationError, bias_forces, mass_matrix, rollout, step  # noqa: E402
-from diffsim.mjcf import MJCFError, parse_mjcf  # noqa: E402
+from diffsim.importer import MJCFError, compile_model, parse_mjcf  # noqa: E402
 from diffsim.model import Model  # noqa: E402
 
 __version__ = "0.1.0"
@@ -37,21 +36,25 @@ ASSETS = Path(__file__).parent / "assets"
 
 
 def asset(name: str) -> str:
-    """Path of a model shipped with diffsim, e.g. ``asset("ant.xml")``."""
+    """Path of a model shipped with diffsim, e.g. ``asset("ant.xml")`` or ``asset("arm.urdf")``."""
     path = ASSETS / name
     if not path.exists():
-        available = ", ".join(sorted(p.name for p in ASSETS.glob("*.xml")))
+        available = ", ".join(sorted(p.name for p in ASSETS.iterdir() if p.suffix in (".xml", ".urdf")))
         raise FileNotFoundError(f"no asset {name!r}; available: {available}")
     return str(path)
 
 
-def load_mjcf(
-    source: str | os.PathLike, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
-) -> Model:
-    """Load an MJCF model (a file path or an XML string) onto ``device`` in ``dtype``.
+def load_mjcf(source, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> Model:
+    """Load any model MuJoCo compiles onto ``device`` in ``dtype``.
+
+    ``source``: a path to an MJCF or URDF file, the XML text of one (str or bytes), a
+    ``mujoco.MjSpec`` or a compiled ``mujoco.MjModel``. MuJoCo's compiler reads it; what
+    it compiled that diffsim does not simulate yet is listed in one warning and in
+    ``model.unsupported``.
 
     Raises:
-        MJCFError: malformed XML or unsupported content, naming the line.
+        MJCFError: MuJoCo cannot compile the model (its message names the element and
+            line), or the model holds values that cannot be simulated (NaN, inf).
         ValueError: a dtype other than float32/float64, or an unavailable device.
     """
     return Model(parse_mjcf(source), dtype=dtype, device=device)
@@ -64,6 +67,7 @@ __all__ = [
     "SimulationError",
     "asset",
     "bias_forces",
+    "compile_model",
     "load_mjcf",
     "mass_matrix",
     "parse_mjcf",

@@ -401,7 +401,7 @@ def _backward_stored_steps(runners: list, grad_qpos_traj, grad_qvel_traj, grad_c
 def _empty_trajectories(model: Model, batch: int, horizon: int):
     return (
         torch.empty(batch, horizon, model.nq, dtype=model.dtype, device=model.device),
-        torch.empty(batch, horizon, model.nv, dtype=model.dtype, device=model.device),
+        torch.empty(batch, horizon, model.nva, dtype=model.dtype, device=model.device),
     )
 
 
@@ -413,15 +413,34 @@ def _rollout_without_grad(model: Model, qpos, qvel, ctrls, frame_skip: int):
     return qpos_traj, qvel_traj
 
 
-def _check_step_inputs(model, qpos, qvel, ctrl, ctrl_time=None):
+def _check_step_inputs(model, qpos, qvel, ctrl, act, ctrl_time=None):
+    """The checked inputs, with ``qvel`` and ``act`` joined into the state's second half (B, nv + na)."""
     qpos = check_state(model, "qpos", qpos, model.nq)
     B = qpos.shape[0]
     qvel = check_state(model, "qvel", qvel, model.nv, batch=B)
     name = "ctrl" if ctrl_time is None else "ctrls"
     ctrl = check_state(model, name, ctrl, model.nu, batch=B, time=ctrl_time)
-    for n, t in (("qpos", qpos), ("qvel", qvel), (name, ctrl)):
+    checked = [("qpos", qpos), ("qvel", qvel), (name, ctrl)]
+    if act is None and model.na:
+        raise ValueError(
+            f"this model has {model.na} actuator activation state(s) (na = {model.na}): pass act=, a "
+            f"({B}, {model.na}) tensor (zeros is MuJoCo's initial state), and receive it back"
+        )
+    if act is not None:
+        act = check_state(model, "act", act, model.na, batch=B)
+        checked.append(("act", act))
+        if model.na:
+            qvel = torch.cat([qvel, act], dim=1)
+    for n, t in checked:
         check_finite(n, t)
     return qpos, qvel, ctrl
+
+
+def _split(model: Model, qpos, qvel, act_given: bool) -> tuple:
+    """``(qpos, qvel)`` or ``(qpos, qvel, act)`` from the joined state's second half (last axis)."""
+    if not act_given:
+        return qpos, qvel
+    return qpos, qvel[..., : model.nv], qvel[..., model.nv :]
 
 
 def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
@@ -431,7 +450,7 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
         horizon = ctrls.shape[1]
         return (
             qpos[:, None, :].expand(qpos.shape[0], horizon, model.nq).clone(),
-            qvel[:, None, :].expand(qvel.shape[0], horizon, model.nv).clone(),
+            qvel[:, None, :].expand(qvel.shape[0], horizon, qvel.shape[1]).clone(),
         )
     names = tuple(name for name, t in model.params.items() if t.requires_grad)
     params = [model.params[name] for name in names]
@@ -467,6 +486,7 @@ def rollout(
     ctrls: torch.Tensor,
     frame_skip: int = 1,
     check_finite: bool = True,
+    act: torch.Tensor | None = None,
 ):
     """Apply a sequence of controls, each held for ``frame_skip`` physics steps of ``model.dt``.
 
@@ -481,12 +501,15 @@ def rollout(
         frame_skip: physics steps per control.
         check_finite: raise ``SimulationError`` naming the environments and the first
             control step where the state became NaN or inf.
+        act: (B, na) initial actuator activations; required when ``model.na > 0``
+            (MuJoCo's ``d.act``; zeros is MuJoCo's initial state), differentiable.
     Returns:
-        (qpos_traj (B, T, nq), qvel_traj (B, T, nv)): the state after each control step.
+        (qpos_traj (B, T, nq), qvel_traj (B, T, nv)): the state after each control step;
+        with ``act`` given, also act_traj (B, T, na).
     """
     check_frame_skip(frame_skip)
-    qpos, qvel, ctrls = _check_step_inputs(model, qpos, qvel, ctrls, ctrl_time=-1)
-    return _run(model, qpos, qvel, ctrls, frame_skip, check_finite)
+    qpos_in, qvel_in, ctrls = _check_step_inputs(model, qpos, qvel, ctrls, act, ctrl_time=-1)
+    return _split(model, *_run(model, qpos_in, qvel_in, ctrls, frame_skip, check_finite), act is not None)
 
 
 def step(
@@ -496,6 +519,7 @@ def step(
     ctrl: torch.Tensor,
     frame_skip: int = 1,
     check_finite: bool = True,
+    act: torch.Tensor | None = None,
 ):
     """Advance ``frame_skip`` physics steps of ``model.dt`` with ``ctrl`` held; differentiable.
 
@@ -504,12 +528,15 @@ def step(
         qvel: (B, nv) velocities (free joint: world linear, body-frame angular).
         ctrl: (B, nu) actuator controls (clamped to ``ctrlrange`` where limited).
         frame_skip: physics steps per call.
+        act: (B, na) actuator activations; required when ``model.na > 0`` (MuJoCo's
+            ``d.act``; zeros is MuJoCo's initial state), differentiable.
     Returns:
-        (qpos, qvel) after the steps, new tensors of shapes (B, nq), (B, nv).
+        (qpos, qvel) after the steps, new tensors of shapes (B, nq), (B, nv); with ``act``
+        given, (qpos, qvel, act), act of shape (B, na).
     Raises:
         SimulationError: the state became NaN or inf (when ``check_finite``).
     """
     check_frame_skip(frame_skip)
-    qpos, qvel, ctrl = _check_step_inputs(model, qpos, qvel, ctrl)
-    qpos_traj, qvel_traj = _run(model, qpos, qvel, ctrl[:, None], frame_skip, check_finite)
-    return qpos_traj[:, 0], qvel_traj[:, 0]
+    qpos_in, qvel_in, ctrl = _check_step_inputs(model, qpos, qvel, ctrl, act)
+    qpos_traj, qvel_traj = _run(model, qpos_in, qvel_in, ctrl[:, None], frame_skip, check_finite)
+    return _split(model, qpos_traj[:, 0], qvel_traj[:, 0], act is not None)

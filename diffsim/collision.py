@@ -19,13 +19,11 @@ sphere - box        1       closest point of the box
 capsule - box       3       the end spheres and the mid sphere of the capsule
 ==================  ======  ==================================================
 
-Other pairs (cylinders, ellipsoids, box-box, plane-plane) are skipped; a model that has
-them gets one warning listing them.
+Other pairs (cylinders, ellipsoids, box-box, ...) are skipped; ``unsupported_pairs``
+names them for the load's warning (``model.unsupported``).
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 
@@ -95,6 +93,37 @@ def contact_pairs(spec: ModelSpec) -> list[tuple[int, int]]:
     return list(zip(g1.tolist(), g2.tolist()))
 
 
+def _kind_table(types) -> tuple:
+    size = max(max(_TYPE_NAMES), int(np.max(types, initial=0))) + 1
+    kind_of = np.full((size, size), -1, dtype=np.int64)
+    count_of = np.zeros((size, size), dtype=np.int64)
+    for (ta, tb), (k, count) in _KINDS.items():
+        kind_of[ta, tb], count_of[ta, tb] = k, count
+    return kind_of, count_of
+
+
+def _geom_label(spec: ModelSpec, g: int) -> str:
+    return repr(spec.geom_name[g]) if spec.geom_name[g] else f"geom {g}"
+
+
+def unsupported_pairs(spec: ModelSpec) -> list[str]:
+    """``["cylinder-plane: geoms 'a'-'b', ...", ...]``: the colliding pairs of geom types the
+    smoothed contact has no law for (they pass through each other), one entry per kind."""
+    g1, g2 = _pair_arrays(spec)
+    types = np.asarray(spec.geom_type, dtype=np.int64)
+    kind_of, _ = _kind_table(types)
+    t1, t2 = types[g1], types[g2]
+    unknown = (kind_of[t1, t2] < 0) & (kind_of[t2, t1] < 0)
+    by_kind = {}
+    for a, b in zip(g1[unknown].tolist(), g2[unknown].tolist()):
+        key = "-".join(sorted((_TYPE_NAMES.get(int(types[a]), "?"), _TYPE_NAMES.get(int(types[b]), "?"))))
+        by_kind.setdefault(key, []).append(f"{_geom_label(spec, a)}/{_geom_label(spec, b)}")
+    return [
+        f"{key} ({len(pairs)} pairs: {', '.join(pairs[:3])}{', ...' if len(pairs) > 3 else ''})"
+        for key, pairs in sorted(by_kind.items())
+    ]
+
+
 def contact_slots(spec: ModelSpec) -> dict[str, np.ndarray]:
     """Arrays describing every contact slot: ``geom_a``, ``geom_b``, ``kind``, ``sub`` (int32, one entry per slot).
 
@@ -102,24 +131,10 @@ def contact_slots(spec: ModelSpec) -> dict[str, np.ndarray]:
     """
     g1, g2 = _pair_arrays(spec)
     types = np.asarray(spec.geom_type, dtype=np.int64)
-    size = max(max(_TYPE_NAMES), int(types.max(initial=0))) + 1
-    kind_of = np.full((size, size), -1, dtype=np.int64)
-    count_of = np.zeros((size, size), dtype=np.int64)
-    for (ta, tb), (k, count) in _KINDS.items():
-        kind_of[ta, tb], count_of[ta, tb] = k, count
+    kind_of, count_of = _kind_table(types)
     t1, t2 = types[g1], types[g2]
     direct = kind_of[t1, t2] >= 0
     known = direct | (kind_of[t2, t1] >= 0)
-    if not known.all():
-        skipped = {
-            tuple(sorted((_TYPE_NAMES.get(int(x), str(x)), _TYPE_NAMES.get(int(y), str(y)))))
-            for x, y in set(zip(t1[~known].tolist(), t2[~known].tolist()))
-        }
-        listed = ", ".join(f"{x}-{y}" for x, y in sorted(skipped))
-        warnings.warn(
-            f"diffsim has no contact model for these geom pairs, which will pass through each other: {listed}",
-            stacklevel=3,
-        )
     a = np.where(direct, g1, g2)[known]
     b = np.where(direct, g2, g1)[known]
     kind, count = kind_of[types[a], types[b]], count_of[types[a], types[b]]

@@ -14,7 +14,10 @@ import numpy as np
 import torch
 import warp as wp
 
-from diffsim.collision import contact_slots
+import warnings
+from dataclasses import dataclass
+
+from diffsim.collision import contact_slots, unsupported_pairs
 from diffsim.options import Options
 from diffsim.spec import JOINT_BALL, JOINT_FREE, ModelSpec
 
@@ -46,9 +49,21 @@ PARAMETERS = {
     "dof_armature": None,
     "qpos0": None,
     "qpos_spring": None,
-    "actuator_gear": None,
+    "jnt_actfrcrange": 2,
+    "body_gravcomp": None,
+    "site_pos": 3,
+    "site_quat": 4,
+    "tendon_stiffness": None,
+    "tendon_damping": None,
+    "tendon_lengthspring": 2,
+    "wrap_prm": None,
+    "actuator_gear": 6,
+    "actuator_dynprm": 10,
+    "actuator_gainprm": 10,
+    "actuator_biasprm": 10,
     "actuator_ctrlrange": 2,
     "actuator_forcerange": 2,
+    "actuator_actrange": 2,
     "geom_pos": 3,
     "geom_quat": 4,
     "geom_size": 3,
@@ -64,6 +79,8 @@ NON_NEGATIVE = (
     "dof_armature",
     "geom_size",
     "geom_friction",
+    "tendon_stiffness",
+    "tendon_damping",
     "contact_params",
     "limit_params",
     "dt",
@@ -89,10 +106,26 @@ TOPOLOGY = (
     "jnt_limited",
     "dof_body",
     "dof_jnt",
+    "jnt_actfrclimited",
+    "jnt_actgravcomp",
     "dof_parent",
+    "site_body",
+    "tendon_adr",
+    "tendon_num",
+    "wrap_type",
+    "wrap_objid",
+    "actuator_trntype",
     "actuator_trnid",
+    "actuator_dyntype",
+    "actuator_gaintype",
+    "actuator_biastype",
+    "actuator_actadr",
+    "actuator_actnum",
+    "actuator_actearly",
+    "actuator_actlimited",
     "actuator_ctrllimited",
     "actuator_forcelimited",
+    "actuator_enabled",
     "geom_type",
     "geom_body",
 )
@@ -107,6 +140,37 @@ def warp_type(scalar, length):
     if length == 9:
         return wp.types.matrix(shape=(3, 3), dtype=scalar)
     return wp.types.vector(length=length, dtype=scalar)
+
+
+@dataclass(frozen=True)
+class PhysicsFlags:
+    """Which parts of the physics the model's ``<option><flag>`` leaves switched on, named
+    as MuJoCo's disable flags. Fixed at load: change them in the MJCF, the ``MjSpec`` or
+    the ``MjModel`` (``m.opt.disableflags``) before ``diffsim.load_mjcf``."""
+
+    gravity: bool = True  # gravity in the bias forces and gravity compensation
+    actuation: bool = True  # actuator forces (activations still follow their dynamics)
+    spring: bool = True  # joint and tendon springs
+    damper: bool = True  # joint and tendon dampers
+    contact: bool = True  # contact (the smoothed contact while it is the contact model)
+    limit: bool = True  # joint limits (the penalty limits while they are the limit model)
+    clampctrl: bool = True  # ctrl clamped to ctrlrange
+    eulerdamp: bool = True  # the Euler integrator treats joint damping implicitly
+
+    @classmethod
+    def from_spec(cls, spec) -> "PhysicsFlags":
+        off = spec.disabled
+        constraint = "constraint" not in off
+        return cls(
+            gravity="gravity" not in off,
+            actuation="actuation" not in off,
+            spring="spring" not in off,
+            damper="damper" not in off,
+            contact=constraint and "contact" not in off,
+            limit=constraint and "limit" not in off,
+            clampctrl="clampctrl" not in off,
+            eulerdamp="eulerdamp" not in off,
+        )
 
 
 class ModelCaches:
@@ -135,8 +199,13 @@ class Model:
     """A compiled model on ``device`` in ``dtype``; see ``diffsim.load_mjcf``.
 
     Attributes:
-        nq, nv, nu, nbody, njnt, ngeom: sizes, as in MuJoCo.
+        nq, nv, nu, na, nbody, njnt, ngeom, nsite, ntendon: sizes, as in MuJoCo (``na``:
+            activation states).
         dt: physics time step in seconds (``<option timestep>``).
+        integrator: ``"Euler"``, ``"implicitfast"`` or ``"RK4"`` (``<option integrator>``).
+        flags: which parts of the physics ``<option><flag>`` leaves on (``PhysicsFlags``).
+        unsupported: what MuJoCo compiled that diffsim does not simulate yet,
+            ``{feature: [elements]}``; also given in one warning at load.
         qpos0: (nq,) reference configuration.
         gravity: (3,) m/s^2.
         limit_stiffness, limit_damping, limit_width: the smooth joint-limit penalty
@@ -170,8 +239,12 @@ class Model:
         self.wp_device = wp.device_from_torch(self.device)
         self.wp_scalar = _WARP_SCALAR[dtype]
 
-        self.nq, self.nv, self.nu = spec.nq, spec.nv, spec.nu
+        self.nq, self.nv, self.nu, self.na = spec.nq, spec.nv, spec.nu, spec.na
+        self.nva = self.nv + self.na  # the state's second half inside diffsim: qvel, then act
         self.nbody, self.njnt, self.ngeom = spec.nbody, spec.njnt, spec.ngeom
+        self.nsite, self.ntendon = spec.nsite, spec.ntendon
+        self.integrator = spec.integrator
+        self.flags = PhysicsFlags.from_spec(spec)
 
         def tensor(values, dtype=self.dtype):
             # a copy: editing a parameter in place must not change the spec it came from
@@ -183,6 +256,8 @@ class Model:
             values = np.asarray(getattr(spec, name), dtype=np.float64)
             if length is not None:
                 values = values.reshape(-1, 3, 3) if length == 9 else values.reshape(-1, length)
+            elif values.ndim == 0 or values.size == 0:
+                values = values.reshape(-1)
             self.params[name] = tensor(values)
         self.params["gravity"] = tensor(np.asarray(spec.gravity).reshape(1, 3))
         self.params["dt"] = tensor([spec.timestep])
@@ -199,7 +274,16 @@ class Model:
         arrays, self.tree_walks, self.contact_kinds = _launch_layouts(spec, slots["slot_kind"])
         for name, values in arrays.items():
             self.topology[name] = tensor(values, torch.int32)
-        self.enable_contact = self.nslot > 0
+        self.enable_contact = self.nslot > 0 and self.flags.contact
+        self.unsupported = dict(spec.unsupported)
+        if self.flags.contact:
+            pairs = unsupported_pairs(spec)
+            if pairs:
+                self.unsupported["geom pairs without a smoothed contact law"] = pairs
+        if self.unsupported:
+            from diffsim.importer import describe_unsupported
+
+            warnings.warn(describe_unsupported(self.unsupported, spec.model_name), stacklevel=3)
 
         self._warp = {}
         self._build_warp_views()
@@ -220,6 +304,10 @@ class Model:
             self._warp_without_grad[name] = wp.from_torch(t, dtype=dtype, requires_grad=False)
         for name, t in self.topology.items():
             self._warp[name] = wp.from_torch(t, dtype=wp.int32)
+        # stand-ins the simulator passes where a flag switches a term off (no gradient)
+        vec3 = warp_type(self.wp_scalar, 3)
+        self._warp["zero_gravity"] = wp.zeros(1, dtype=vec3, device=self.wp_device)
+        self._warp["zero_dof"] = wp.zeros(max(self.nv, 1), dtype=self.wp_scalar, device=self.wp_device)
 
     def warp(self, name: str, grad: bool = True):
         """The Warp array behind a parameter or topology tensor; a parameter's carries its
@@ -359,7 +447,6 @@ def _derived_topology(spec: ModelSpec) -> dict:
     dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
     dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
     dof_subtree_end[k]: one past the last descendant of dof ``k`` (they follow it).
-    jnt_actuator_adr, jnt_actuator_num, actuator_by_joint: the actuators of each joint.
     """
     nv, nbody = spec.nv, spec.nbody
     lastdof = np.full(nbody, -1, dtype=np.int32)
@@ -401,17 +488,9 @@ def _derived_topology(spec: ModelSpec) -> dict:
     broken = np.flatnonzero(subtree_end - np.arange(nv) != size)
     if len(broken):
         raise ValueError(f"the descendants of dof {broken[0]} are not contiguous: dofs must be in depth-first order")
-    # each joint's actuators, in actuator order: actuator_by_joint[adr[j] .. adr[j] + num[j] - 1]
-    trnid = np.asarray(spec.actuator_trnid, dtype=np.int64).reshape(-1)
-    by_joint = np.argsort(trnid, kind="stable").astype(np.int32)
-    num = np.bincount(trnid, minlength=spec.njnt).astype(np.int32)
-    adr = (np.cumsum(num) - num).astype(np.int32)
     return {
         "body_lastdof": lastdof,
         "dof_rate_src": rate_src,
         "dof_ancestor": ancestor,
         "dof_subtree_end": subtree_end,
-        "jnt_actuator_adr": adr,
-        "jnt_actuator_num": num,
-        "actuator_by_joint": by_joint,
     }

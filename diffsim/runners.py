@@ -45,7 +45,7 @@ class StateArrays:
             return value, grad, wp.from_torch(value, requires_grad=requires_grad, grad=grad)
 
         self.qpos, self.qpos_grad, self.qpos_wp = pair(model.nq)
-        self.qvel, self.qvel_grad, self.qvel_wp = pair(model.nv)
+        self.qvel, self.qvel_grad, self.qvel_wp = pair(model.nva)
 
 
 class ControlStepRunner:
@@ -124,11 +124,11 @@ class TrajectoryStaging:
 
     def __init__(self, model: Model, batch: int, states: list, ctrl_wp):
         device = model.wp_device
-        bytes_per_step = batch * (model.nq + model.nv + model.nu) * torch.finfo(model.dtype).bits // 8
+        bytes_per_step = batch * (model.nq + model.nva + model.nu) * torch.finfo(model.dtype).bits // 8
         self.chunk = chunk = max(1, min(model.options.trajectory_chunk, _STAGING_BYTES // bytes_per_step))
         self.ctrls = torch.zeros(batch, chunk, model.nu, dtype=model.dtype, device=model.device)
         self.qpos = torch.zeros(batch, chunk, model.nq, dtype=model.dtype, device=model.device)
-        self.qvel = torch.zeros(batch, chunk, model.nv, dtype=model.dtype, device=model.device)
+        self.qvel = torch.zeros(batch, chunk, model.nva, dtype=model.dtype, device=model.device)
         self.step = torch.zeros(1, dtype=torch.int32, device=model.device)
         step, ctrls = wp.from_torch(self.step), wp.from_torch(self.ctrls)
         qpos_traj, qvel_traj = wp.from_torch(self.qpos), wp.from_torch(self.qvel)

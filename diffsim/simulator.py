@@ -11,9 +11,15 @@ Stages, in launch order (MuJoCo's names in brackets):
     mass matrix       composite rigid bodies                         [mj_crb]
     bias forces       velocities, then recursive Newton-Euler at qacc = 0  [mj_comVel, mj_rne]
     contact           smoothed penalty contact forces, to joint space (diffsim's own)
+    transmission      actuator lengths and moments                   [mj_transmission]
+    actuators         actuator forces and activation rates           [mj_fwdActuation]
+    tendons           fixed tendons' spring and damper forces        [mj_passive]
     smooth forces     passive, actuator and limit forces minus bias  [mj_passive, mj_fwdActuation]
     solve             (M + dt D) qacc = f, tree-sparse Cholesky (analytic adjoint)  [mj_Euler]
-    integrate         semi-implicit Euler, quaternions on the sphere [mj_integratePos]
+    integrate         semi-implicit Euler, quaternions on the sphere [mj_advance, mj_integratePos]
+
+The state's second half holds the velocities and, after them, the activations:
+``qvel`` is (batch, nv + na) here (``diffsim.autograd`` splits it for the user).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import warnings
 import torch
 import warp as wp
 
-from diffsim.kernels import contact, dynamics, integrate, kinematics, solve
+from diffsim.kernels import actuation, contact, dynamics, integrate, kinematics, passive, solve
 from diffsim.model import Model
 
 
@@ -74,6 +80,13 @@ class StepBuffers:
         self.cfrc_ext = zeros((E, nb), vec6)
         self.qfrc_ext = zeros((E, nv), T)
         self.contact_near = wp.zeros((E, ns), dtype=wp.int32, device=model.wp_device)  # no gradient
+        # actuators and tendons
+        nu = model.nu
+        self.actuator_length = zeros((E, nu), T)
+        self.actuator_moment = zeros((E, nu, nv), T)
+        self.actuator_force = zeros((E, nu), T)
+        self.act_dot = zeros((E, model.na), T)
+        self.tendon_force = zeros((E, model.ntendon), T)
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
@@ -123,6 +136,10 @@ class Simulator:
         self.model = model
         self.grad_params = None if grad_params is None else frozenset(grad_params)
         self._ops = None
+
+    def gravity(self):
+        """The gravity the bias forces use: the model's, or zero when its flag switches gravity off."""
+        return self.warp("gravity") if self.model.flags.gravity else self.model.warp("zero_gravity")
 
     def warp(self, name: str):
         """The Warp array of a model parameter or topology tensor for a launch: with its
@@ -258,7 +275,7 @@ class Simulator:
                     dof_ranges,
                     w("dof_parent"),
                     w("dof_rate_src"),
-                    w("gravity"),
+                    self.gravity(),
                     buf.cdof,
                     qvel,
                     buf.dof_cvel,
@@ -273,7 +290,7 @@ class Simulator:
             [
                 w("body_lastdof"),
                 w("body_mass"),
-                w("gravity"),
+                self.gravity(),
                 buf.cinert_h,
                 buf.cinert_J,
                 buf.dof_cvel,
@@ -338,6 +355,30 @@ class Simulator:
             self.contact_forces(buf)
         else:
             self._zero(buf.qfrc_ext)
+        if m.nu:
+            self.actuators(buf, qpos, qvel, ctrl)
+        if m.ntendon:
+            self._launch(
+                passive.tendon_forces,
+                (E, m.ntendon),
+                [
+                    w("tendon_adr"),
+                    w("tendon_num"),
+                    w("tendon_stiffness"),
+                    w("tendon_damping"),
+                    w("tendon_lengthspring"),
+                    w("wrap_objid"),
+                    w("wrap_prm"),
+                    w("jnt_qposadr"),
+                    w("jnt_dofadr"),
+                    int(m.flags.spring),
+                    int(m.flags.damper),
+                    qpos,
+                    qvel,
+                    buf.tendon_force,
+                ],
+                dev,
+            )
         self._launch(
             dynamics.smooth_forces,
             (E, m.nv),
@@ -350,19 +391,22 @@ class Simulator:
                 w("jnt_stiffness"),
                 w("jnt_limited"),
                 w("jnt_range"),
+                w("jnt_actfrclimited"),
+                w("jnt_actfrcrange"),
                 w("qpos_spring"),
-                w("jnt_actuator_adr"),
-                w("jnt_actuator_num"),
-                w("actuator_by_joint"),
-                w("actuator_gear"),
-                w("actuator_ctrllimited"),
-                w("actuator_ctrlrange"),
-                w("actuator_forcelimited"),
-                w("actuator_forcerange"),
+                w("tendon_adr"),
+                w("tendon_num"),
+                w("wrap_objid"),
+                w("wrap_prm"),
                 w("limit_params"),
+                int(m.flags.spring),
+                int(m.flags.damper),
+                int(m.flags.limit),
                 qpos,
                 qvel,
-                ctrl,
+                buf.actuator_moment,
+                buf.actuator_force,
+                buf.tendon_force,
                 buf.qfrc_bias,
                 buf.qfrc_ext,
                 buf.qfrc_smooth,
@@ -376,7 +420,8 @@ class Simulator:
                 buf.M,
                 w("dof_ancestor"),
                 w("dof_subtree_end"),
-                w("dof_damping"),
+                # MuJoCo's Euler treats dof damping implicitly unless eulerdamp or damper is off
+                w("dof_damping") if m.flags.eulerdamp and m.flags.damper else m.warp("zero_dof"),
                 w("dt"),
                 buf.qfrc_smooth,
                 buf.U,
@@ -389,6 +434,104 @@ class Simulator:
             integrate.integrate,
             (E, m.njnt),
             [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next],
+            dev,
+        )
+        if m.na:
+            self._launch(
+                actuation.advance_activations,
+                (E, m.nu),
+                [
+                    w("actuator_trntype"),
+                    w("actuator_trnid"),
+                    w("actuator_gear"),
+                    w("actuator_dyntype"),
+                    w("actuator_gaintype"),
+                    w("actuator_biastype"),
+                    w("actuator_dynprm"),
+                    w("actuator_gainprm"),
+                    w("actuator_biasprm"),
+                    w("actuator_actadr"),
+                    w("actuator_actlimited"),
+                    w("actuator_actrange"),
+                    w("actuator_enabled"),
+                    w("jnt_type"),
+                    w("dt"),
+                    int(m.flags.actuation),
+                    m.nv,
+                    qvel,
+                    buf.act_dot,
+                    buf.actuator_length,
+                    qvel_next,
+                ],
+                dev,
+            )
+
+    def actuators(self, buf: StepBuffers, qpos, qvel, ctrl):
+        """Needs ``kinematics`` first. Fills the actuators' lengths, moments, forces and activation rates."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        self._launch(
+            actuation.transmission,
+            (E, m.nu),
+            [
+                w("actuator_trntype"),
+                w("actuator_trnid"),
+                w("actuator_gear"),
+                w("jnt_type"),
+                w("jnt_qposadr"),
+                w("jnt_dofadr"),
+                w("site_body"),
+                w("site_pos"),
+                w("site_quat"),
+                w("tendon_adr"),
+                w("tendon_num"),
+                w("wrap_objid"),
+                w("wrap_prm"),
+                w("body_lastdof"),
+                w("body_rootid"),
+                w("dof_ancestor"),
+                qpos,
+                buf.xpos,
+                buf.xquat,
+                buf.cdof,
+                buf.actuator_length,
+                buf.actuator_moment,
+            ],
+            dev,
+        )
+        self._launch(
+            actuation.actuator_forces,
+            (E, m.nu),
+            [
+                w("actuator_trntype"),
+                w("actuator_trnid"),
+                w("actuator_gear"),
+                w("actuator_dyntype"),
+                w("actuator_gaintype"),
+                w("actuator_biastype"),
+                w("actuator_dynprm"),
+                w("actuator_gainprm"),
+                w("actuator_biasprm"),
+                w("actuator_actadr"),
+                w("actuator_actearly"),
+                w("actuator_actlimited"),
+                w("actuator_actrange"),
+                w("actuator_ctrllimited"),
+                w("actuator_ctrlrange"),
+                w("actuator_forcelimited"),
+                w("actuator_forcerange"),
+                w("actuator_enabled"),
+                w("jnt_type"),
+                w("dt"),
+                int(m.flags.clampctrl),
+                int(m.flags.actuation),
+                m.nv,
+                ctrl,
+                qvel,
+                buf.actuator_length,
+                buf.actuator_moment,
+                buf.actuator_force,
+                buf.act_dot,
+            ],
             dev,
         )
 

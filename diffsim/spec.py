@@ -1,17 +1,17 @@
-"""ModelSpec: a compiled MJCF model as plain numpy arrays (no Warp, no torch).
+"""ModelSpec: a compiled model as plain numpy arrays (no Warp, no torch).
 
-The layout follows MuJoCo's compiled ``mjModel`` so that indices, ``qpos``/``qvel``
-addresses and conventions carry over one to one:
+``diffsim.importer`` fills one from the ``mujoco.MjModel`` that MuJoCo's compiler makes
+of an MJCF or URDF file, so every field below is MuJoCo's field of the same name (with
+the exceptions noted), and indices and conventions carry over one to one:
 
 * bodies are numbered in depth-first (document) order, body 0 is the world, and the
   subtree of body ``b`` is the contiguous range ``b .. body_subtree_end[b] - 1``;
 * joints are numbered in document order, and each joint's ``qpos``/``qvel`` entries
   start at ``jnt_qposadr``/``jnt_dofadr``;
 * quaternions are ``(w, x, y, z)``; every pose is relative to the parent body's frame;
-* lengths in metres, masses in kilograms, angles in radians (``angle="degree"`` is
-  converted at import).
+* lengths in metres, masses in kilograms, angles in radians.
 
-``mjcf.parse_mjcf`` produces a ModelSpec; ``model.Model`` moves one onto a device.
+``model.Model`` moves a ModelSpec onto a device.
 """
 
 from __future__ import annotations
@@ -28,35 +28,57 @@ JOINT_NV = {JOINT_FREE: 6, JOINT_BALL: 3, JOINT_SLIDE: 1, JOINT_HINGE: 1}
 # Geom types, numbered as MuJoCo's mjtGeom.
 GEOM_PLANE, GEOM_HFIELD, GEOM_SPHERE, GEOM_CAPSULE, GEOM_ELLIPSOID, GEOM_CYLINDER, GEOM_BOX = range(7)
 
+# Actuator transmission, dynamics, gain and bias types: the ones diffsim simulates,
+# numbered as MuJoCo's mjtTrn, mjtDyn, mjtGain and mjtBias.
+TRN_JOINT, TRN_TENDON, TRN_SITE = 0, 3, 4
+DYN_NONE, DYN_INTEGRATOR, DYN_FILTER, DYN_FILTEREXACT = 0, 1, 2, 3
+GAIN_FIXED, GAIN_AFFINE = 0, 1
+BIAS_NONE, BIAS_AFFINE = 0, 1
+
+# Tendon wrap type of a fixed tendon's joint (mjtWrap's mjWRAP_JOINT).
+WRAP_JOINT = 1
+
+# Integrators, by MuJoCo's name (<option integrator>).
+INTEGRATORS = ("Euler", "RK4", "implicit", "implicitfast")
+
 
 @dataclass
 class ModelSpec:
-    """Arrays of a compiled model. Shapes use ``nbody``, ``njnt``, ``nq``, ``nv``, ``nu``, ``ngeom``."""
+    """Arrays of a compiled model. Shapes use ``nbody``, ``njnt``, ``nq``, ``nv``, ``nu``,
+    ``ngeom``, ``nsite``, ``ntendon`` and ``nwrap``, as in MuJoCo."""
 
-    # --- options ---------------------------------------------------------------
+    # --- options -----------------------------------------------------------------------
     timestep: float = 0.002  # s, <option timestep>
     gravity: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, -9.81]))  # (3,) m/s^2
-    integrator: str = "Euler"  # <option integrator>; diffsim always steps Euler
+    integrator: str = "Euler"  # one of INTEGRATORS
+    disabled: frozenset = frozenset()  # MuJoCo's disable flags that are set, by name ("gravity", "contact", ...)
+    enabled: frozenset = frozenset()  # MuJoCo's enable flags that are set, by name ("energy", ...)
+    density: float = 0.0  # kg/m^3, of the medium (fluid forces)
+    viscosity: float = 0.0  # Pa s, of the medium
+    wind: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) m/s, velocity of the medium
 
-    # --- bodies (nbody, body 0 = world) ------------------------------------------
+    # --- bodies (nbody, body 0 = world) ------------------------------------------------
     body_name: list = field(default_factory=list)  # nbody str ("world" for 0)
-    body_parent: np.ndarray = None  # (nbody,) int, parent body index (-1 for world)
+    body_parent: np.ndarray = None  # (nbody,) int, parent body index (-1 for world; MuJoCo: body_parentid)
     body_pos: np.ndarray = None  # (nbody, 3) frame origin in parent frame
     body_quat: np.ndarray = None  # (nbody, 4) frame orientation in parent frame (w,x,y,z)
     body_mass: np.ndarray = None  # (nbody,) kg
     body_ipos: np.ndarray = None  # (nbody, 3) centre of mass in body frame
-    body_inertia: np.ndarray = None  # (nbody, 3, 3) inertia tensor about the COM, body frame axes, kg m^2
+    body_inertia: np.ndarray = (
+        None  # (nbody, 3, 3) inertia about the COM in body axes, kg m^2 (MuJoCo: principal + iquat)
+    )
+    body_gravcomp: np.ndarray = None  # (nbody,) fraction of the body's weight cancelled by gravity compensation
     body_jntadr: np.ndarray = None  # (nbody,) first joint (-1 if none)
     body_jntnum: np.ndarray = None  # (nbody,)
     body_dofadr: np.ndarray = None  # (nbody,) first dof (-1 if none)
     body_dofnum: np.ndarray = None  # (nbody,)
     body_rootid: np.ndarray = None  # (nbody,) the world child at the top of this body's tree (0 for world)
-    body_subtree_end: np.ndarray = None  # (nbody,) one past the last body of the subtree (DFS order)
+    body_subtree_end: np.ndarray = None  # (nbody,) one past the last body of the subtree (DFS order; diffsim's)
 
-    # --- joints (njnt) -----------------------------------------------------------
+    # --- joints (njnt) -----------------------------------------------------------------
     jnt_name: list = field(default_factory=list)
     jnt_type: np.ndarray = None  # (njnt,) JOINT_* constants
-    jnt_body: np.ndarray = None  # (njnt,)
+    jnt_body: np.ndarray = None  # (njnt,) (MuJoCo: jnt_bodyid)
     jnt_qposadr: np.ndarray = None  # (njnt,)
     jnt_dofadr: np.ndarray = None  # (njnt,)
     jnt_pos: np.ndarray = None  # (njnt, 3) anchor in body frame
@@ -64,32 +86,65 @@ class ModelSpec:
     jnt_limited: np.ndarray = None  # (njnt,) bool
     jnt_range: np.ndarray = None  # (njnt, 2) rad or m (ball: [0, max angle])
     jnt_stiffness: np.ndarray = None  # (njnt,) N m/rad or N/m
+    jnt_actfrclimited: np.ndarray = None  # (njnt,) bool: the actuators' total force on the joint is clamped
+    jnt_actfrcrange: np.ndarray = None  # (njnt, 2) N m or N
+    jnt_actgravcomp: np.ndarray = None  # (njnt,) bool: gravity compensation counts as actuator force
 
-    # --- dofs (nv) ---------------------------------------------------------------
-    dof_body: np.ndarray = None  # (nv,)
-    dof_jnt: np.ndarray = None  # (nv,)
+    # --- dofs (nv) ---------------------------------------------------------------------
+    dof_body: np.ndarray = None  # (nv,) (MuJoCo: dof_bodyid)
+    dof_jnt: np.ndarray = None  # (nv,) (MuJoCo: dof_jntid)
     dof_parent: np.ndarray = None  # (nv,) previous dof on the path to the root (-1 if none)
     dof_damping: np.ndarray = None  # (nv,) N m s/rad or N s/m
     dof_armature: np.ndarray = None  # (nv,) kg m^2 or kg
-    dof_frictionloss: np.ndarray = None  # (nv,) parsed, not simulated
+    dof_frictionloss: np.ndarray = None  # (nv,) N m or N; not simulated yet (reported in ``unsupported``)
 
-    # --- generalised positions (nq) --------------------------------------------------
-    qpos0: np.ndarray = None  # (nq,) reference configuration (hinge/slide: ref; quats: body orientation identity)
+    # --- generalised positions (nq) ----------------------------------------------------
+    qpos0: np.ndarray = None  # (nq,) reference configuration
     qpos_spring: np.ndarray = None  # (nq,) spring rest position (springref)
 
-    # --- actuators (nu): motors on hinge/slide joints ----------------------------------
+    # --- sites (nsite): frames actuators can pull on ------------------------------------
+    site_name: list = field(default_factory=list)
+    site_body: np.ndarray = None  # (nsite,) (MuJoCo: site_bodyid)
+    site_pos: np.ndarray = None  # (nsite, 3) in body frame
+    site_quat: np.ndarray = None  # (nsite, 4) in body frame (w,x,y,z)
+
+    # --- tendons (ntendon, nwrap): fixed tendons, linear in the joint positions --------
+    tendon_name: list = field(default_factory=list)
+    tendon_adr: np.ndarray = None  # (ntendon,) first wrap
+    tendon_num: np.ndarray = None  # (ntendon,) number of wraps
+    tendon_stiffness: np.ndarray = None  # (ntendon,) N/m
+    tendon_damping: np.ndarray = None  # (ntendon,) N s/m
+    tendon_lengthspring: np.ndarray = None  # (ntendon, 2) m, spring rest length (a dead band when the two differ)
+    wrap_type: np.ndarray = None  # (nwrap,) WRAP_JOINT for a fixed tendon's joint
+    wrap_objid: np.ndarray = None  # (nwrap,) joint index
+    wrap_prm: np.ndarray = None  # (nwrap,) the joint's coefficient in the tendon's length
+
+    # --- actuators (nu), as MuJoCo's: force = gain * (act or ctrl) + bias, through a transmission
     actuator_name: list = field(default_factory=list)
-    actuator_trnid: np.ndarray = None  # (nu,) joint index
-    actuator_gear: np.ndarray = None  # (nu,) scalar gear (first entry of MJCF gear)
+    actuator_trntype: np.ndarray = None  # (nu,) TRN_* constants
+    actuator_trnid: np.ndarray = None  # (nu, 2) joint, tendon or site index; refsite (-1: none)
+    actuator_gear: np.ndarray = None  # (nu, 6) transmission gear
+    actuator_dyntype: np.ndarray = None  # (nu,) DYN_* constants
+    actuator_gaintype: np.ndarray = None  # (nu,) GAIN_* constants
+    actuator_biastype: np.ndarray = None  # (nu,) BIAS_* constants
+    actuator_dynprm: np.ndarray = None  # (nu, 10) dynamics parameters (dynprm[0]: filter time constant, s)
+    actuator_gainprm: np.ndarray = None  # (nu, 10) gain = gainprm[0] + gainprm[1] length + gainprm[2] velocity
+    actuator_biasprm: np.ndarray = None  # (nu, 10) bias = biasprm[0] + biasprm[1] length + biasprm[2] velocity
+    actuator_actadr: np.ndarray = None  # (nu,) first activation state (-1: none)
+    actuator_actnum: np.ndarray = None  # (nu,) number of activation states (0 or 1)
+    actuator_actearly: np.ndarray = None  # (nu,) bool: the force uses the next step's activation
+    actuator_actlimited: np.ndarray = None  # (nu,) bool
+    actuator_actrange: np.ndarray = None  # (nu, 2)
     actuator_ctrllimited: np.ndarray = None  # (nu,) bool
     actuator_ctrlrange: np.ndarray = None  # (nu, 2)
     actuator_forcelimited: np.ndarray = None  # (nu,) bool
     actuator_forcerange: np.ndarray = None  # (nu, 2) N or N m
+    actuator_enabled: np.ndarray = None  # (nu,) bool: False for actuators in a group <option actuatorgroupdisable>
 
-    # --- geoms (ngeom): for contact and rendering -------------------------------------
+    # --- geoms (ngeom): for contact and rendering --------------------------------------
     geom_name: list = field(default_factory=list)
     geom_type: np.ndarray = None  # (ngeom,) GEOM_* constants
-    geom_body: np.ndarray = None  # (ngeom,)
+    geom_body: np.ndarray = None  # (ngeom,) (MuJoCo: geom_bodyid)
     geom_pos: np.ndarray = None  # (ngeom, 3) in body frame
     geom_quat: np.ndarray = None  # (ngeom, 4) in body frame (w,x,y,z)
     geom_size: np.ndarray = None  # (ngeom, 3) MuJoCo's size convention (radius, half-length, ...)
@@ -97,6 +152,10 @@ class ModelSpec:
     geom_contype: np.ndarray = None  # (ngeom,) int bitmask
     geom_conaffinity: np.ndarray = None  # (ngeom,) int bitmask
     geom_rgba: np.ndarray = None  # (ngeom, 4)
+
+    # --- what MuJoCo compiled that diffsim does not simulate yet -------------------------
+    unsupported: dict = field(default_factory=dict)  # feature -> list of the elements that use it
+    model_name: str = ""
 
     @property
     def nbody(self) -> int:
@@ -116,8 +175,24 @@ class ModelSpec:
 
     @property
     def nu(self) -> int:
-        return len(self.actuator_trnid)
+        return len(self.actuator_trntype)
+
+    @property
+    def na(self) -> int:
+        return int(np.sum(self.actuator_actnum)) if self.nu else 0
 
     @property
     def ngeom(self) -> int:
         return len(self.geom_type)
+
+    @property
+    def nsite(self) -> int:
+        return len(self.site_body)
+
+    @property
+    def ntendon(self) -> int:
+        return len(self.tendon_adr)
+
+    @property
+    def nwrap(self) -> int:
+        return len(self.wrap_type)

@@ -21,7 +21,7 @@ def check_state(model, name: str, tensor, width: int, batch: int | None = None, 
         hint = f"; add a batch dimension with {name}[None]" if tensor.dim() == (2 if time is not None else 1) else ""
         raise ValueError(
             f"{name} must have shape {expected} with {width} = model's "
-            f"{'nq' if name.startswith('qpos') else 'nv' if name.startswith('qvel') else 'nu'}"
+            f"{'nq' if name.startswith('qpos') else 'nv' if name.startswith('qvel') else 'na' if name == 'act' else 'nu'}"
             f", got {tuple(tensor.shape)}{hint}"
         )
     if batch is not None and tensor.shape[0] != batch:

@@ -11,7 +11,7 @@ import torch
 
 import diffsim
 from diffsim.collision import _KINDS, contact_pairs, contact_slots
-from diffsim.mjcf import parse_mjcf
+from diffsim.importer import parse_mjcf
 
 F64 = torch.float64
 

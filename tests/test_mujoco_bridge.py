@@ -348,7 +348,7 @@ def test_missing_mujoco_gives_install_advice(monkeypatch):
 
     monkeypatch.delitem(sys.modules, "mujoco")
     monkeypatch.setattr(builtins, "__import__", no_mujoco)
-    with pytest.raises(ImportError, match=r"needs MuJoCo: pip install"):
+    with pytest.raises(ImportError, match=r"with MuJoCo: pip install mujoco"):
         mj_step(m, None, None, None)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import warp as wp
 
+from diffsim.kernels.actuation import tendon_coefficient
 from diffsim.kernels.spatial import cross_force, inertia_mul, quat_to_rotvec, quat_wxyz, spatial
 from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE
 
@@ -134,31 +135,33 @@ def sigmoid(x: Any):
 
 
 @wp.func
-def actuator_force_on_joint(
-    j: int,
-    e: int,
-    jnt_actuator_adr: wp.array(dtype=int),
-    jnt_actuator_num: wp.array(dtype=int),
-    actuator_by_joint: wp.array(dtype=int),
-    actuator_gear: wp.array(dtype=Any),
-    actuator_ctrllimited: wp.array(dtype=int),
-    actuator_ctrlrange: wp.array(dtype=Any),
-    actuator_forcelimited: wp.array(dtype=int),
-    actuator_forcerange: wp.array(dtype=Any),
-    ctrl: wp.array2d(dtype=Any),
+def actuator_force_on_dof(
+    e: int, k: int, actuator_moment: wp.array3d(dtype=Any), actuator_force: wp.array2d(dtype=Any)
 ):
-    """Sum of motor forces on joint ``j``: ``gear * clamp(ctrl)``, the force clamped to
-    ``forcerange``, over the joint's actuators ``actuator_by_joint[adr .. adr + num - 1]``."""
-    total = actuator_gear.dtype(0.0)
-    first = jnt_actuator_adr[j]
-    for a in range(first, first + jnt_actuator_num[j]):
-        u = actuator_by_joint[a]
-        c = ctrl[e, u]
-        if actuator_ctrllimited[u] != 0:
-            c = wp.clamp(c, actuator_ctrlrange[u][0], actuator_ctrlrange[u][1])
-        if actuator_forcelimited[u] != 0:
-            c = wp.clamp(c, actuator_forcerange[u][0], actuator_forcerange[u][1])
-        total = total + actuator_gear[u] * c
+    """``qfrc_actuator[k] = sum_u moment[u, k] * force[u]``."""
+    total = actuator_force.dtype(0.0)
+    for u in range(actuator_moment.shape[1]):
+        total = total + actuator_moment[e, u, k] * actuator_force[e, u]
+    return total
+
+
+@wp.func
+def tendon_force_on_dof(
+    e: int,
+    k: int,
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    jnt_dofadr: wp.array(dtype=int),
+    tendon_force: wp.array2d(dtype=Any),
+):
+    """``sum_t J[t, k] * tendon_force[t]`` over the fixed tendons."""
+    total = tendon_force.dtype(0.0)
+    for t in range(tendon_force.shape[1]):
+        total = total + tendon_force[e, t] * tendon_coefficient(
+            t, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr
+        )
     return total
 
 
@@ -172,19 +175,22 @@ def smooth_forces(
     jnt_stiffness: wp.array(dtype=Any),
     jnt_limited: wp.array(dtype=int),
     jnt_range: wp.array(dtype=Any),
+    jnt_actfrclimited: wp.array(dtype=int),
+    jnt_actfrcrange: wp.array(dtype=Any),
     qpos_spring: wp.array(dtype=Any),
-    jnt_actuator_adr: wp.array(dtype=int),
-    jnt_actuator_num: wp.array(dtype=int),
-    actuator_by_joint: wp.array(dtype=int),
-    actuator_gear: wp.array(dtype=Any),
-    actuator_ctrllimited: wp.array(dtype=int),
-    actuator_ctrlrange: wp.array(dtype=Any),
-    actuator_forcelimited: wp.array(dtype=int),
-    actuator_forcerange: wp.array(dtype=Any),
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
     limit_params: wp.array(dtype=Any),
+    spring: int,
+    damper: int,
+    limits: int,
     qpos: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
-    ctrl: wp.array2d(dtype=Any),
+    actuator_moment: wp.array3d(dtype=Any),
+    actuator_force: wp.array2d(dtype=Any),
+    tendon_force: wp.array2d(dtype=Any),
     qfrc_bias: wp.array2d(dtype=Any),
     qfrc_ext: wp.array2d(dtype=Any),
     # output
@@ -192,25 +198,38 @@ def smooth_forces(
 ):
     """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``; launch over (env, dof).
 
-    External: contact forces mapped to joint space (``qfrc_ext``).
+    Actuator: ``moment^T force`` (``actuation.py``), clamped to the joint's
+    ``actuatorfrcrange`` on its first dof, as MuJoCo does. External: contact forces mapped
+    to joint space (``qfrc_ext``).
 
-    Passive: ``-damping * qvel`` and ``-stiffness * (q - springref)``, where for ball and
-    free joints the rotational difference is the rotation vector from the spring's
-    quaternion to the current one, in the body frame (as MuJoCo's mj_passive).
-    Limits (hinge/slide, when ``limit_params[0] > 0``): a smooth one-sided spring at each
-    end of the range, ``k * w * softplus(depth / w)``, plus damping ``-c * qvel`` weighted by
-    ``sigmoid(depth / w)``; ``limit_params = (k, c, w)``.
+    Passive (``spring``/``damper`` 0: MuJoCo's flags switch them off): ``-damping * qvel``,
+    ``-stiffness * (q - springref)`` (for ball and free joints the rotational difference is
+    the rotation vector from the spring's quaternion to the current one, in the body
+    frame, as MuJoCo's mj_passive), and the fixed tendons' forces (``passive.py``).
+    Limits (hinge/slide, when ``limits`` and ``limit_params[0] > 0``): a smooth one-sided
+    spring at each end of the range, ``k * w * softplus(depth / w)``, plus damping
+    ``-c * qvel`` weighted by ``sigmoid(depth / w)``; ``limit_params = (k, c, w)``.
     """
     e, k = wp.tid()
     j = dof_jnt[k]
     jtype = jnt_type[j]
     v = qvel[e, k]
-    force = qfrc_ext[e, k] - dof_damping[k] * v - qfrc_bias[e, k]
+    zero = v * type(v)(0.0)
+    actuator = actuator_force_on_dof(e, k, actuator_moment, actuator_force)
+    if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
+        actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
+    force = qfrc_ext[e, k] + actuator - qfrc_bias[e, k]
+    force = force + tendon_force_on_dof(e, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, tendon_force)
+    if damper != 0:
+        force = force - dof_damping[k] * v
+    stiffness = jnt_stiffness[j]
+    if spring == 0:
+        stiffness = zero
     if jtype == JOINT_FREE or jtype == JOINT_BALL:
         a = jnt_qposadr[j]
         i = k - jnt_dofadr[j]
         if jtype == JOINT_FREE and i < 3:
-            force = force - jnt_stiffness[j] * (qpos[e, a + i] - qpos_spring[a + i])
+            force = force - stiffness * (qpos[e, a + i] - qpos_spring[a + i])
         else:
             if jtype == JOINT_FREE:
                 a = a + 3
@@ -218,29 +237,16 @@ def smooth_forces(
             current = wp.normalize(quat_wxyz(wp.vector(qpos[e, a], qpos[e, a + 1], qpos[e, a + 2], qpos[e, a + 3])))
             rest = quat_wxyz(wp.vector(qpos_spring[a], qpos_spring[a + 1], qpos_spring[a + 2], qpos_spring[a + 3]))
             difference = quat_to_rotvec(wp.quat_inverse(rest) * current)
-            force = force - jnt_stiffness[j] * difference[i]
+            force = force - stiffness * difference[i]
     if jtype == JOINT_HINGE or jtype == JOINT_SLIDE:
         q = qpos[e, jnt_qposadr[j]]
-        force = force - jnt_stiffness[j] * (q - qpos_spring[jnt_qposadr[j]])
-        force = force + actuator_force_on_joint(
-            j,
-            e,
-            jnt_actuator_adr,
-            jnt_actuator_num,
-            actuator_by_joint,
-            actuator_gear,
-            actuator_ctrllimited,
-            actuator_ctrlrange,
-            actuator_forcelimited,
-            actuator_forcerange,
-            ctrl,
-        )
-        stiffness = limit_params[0]
-        if jnt_limited[j] != 0 and stiffness > type(stiffness)(0.0):
-            damping = limit_params[1]
+        force = force - stiffness * (q - qpos_spring[jnt_qposadr[j]])
+        limit_stiffness = limit_params[0]
+        if limits != 0 and jnt_limited[j] != 0 and limit_stiffness > type(limit_stiffness)(0.0):
+            limit_damping = limit_params[1]
             width = limit_params[2]
             below = (jnt_range[j][0] - q) / width
             above = (q - jnt_range[j][1]) / width
-            force = force + stiffness * width * (softplus(below) - softplus(above))
-            force = force - damping * v * (sigmoid(below) + sigmoid(above))
+            force = force + limit_stiffness * width * (softplus(below) - softplus(above))
+            force = force - limit_damping * v * (sigmoid(below) + sigmoid(above))
     qfrc_smooth[e, k] = force
