@@ -43,7 +43,7 @@ from diffsim.spec import (
 )
 
 # The integrators diffsim steps as MuJoCo does (see diffsim/kernels/integrate.py).
-SIMULATED_INTEGRATORS = ("Euler",)
+SIMULATED_INTEGRATORS = ("Euler", "RK4")
 
 __all__ = ["MJCFError", "compile_model", "parse_mjcf", "spec_from_mujoco"]
 

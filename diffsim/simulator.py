@@ -37,7 +37,7 @@ from diffsim.model import Model
 class StepBuffers:
     """Every intermediate array of one step for a batch of ``batch`` environments."""
 
-    def __init__(self, model: Model, batch: int, requires_grad: bool = False):
+    def __init__(self, model: Model, batch: int, requires_grad: bool = False, stage: bool = False):
         T = model.wp_scalar
         vec3 = wp.types.vector(length=3, dtype=T)
         quat = wp.types.quaternion(dtype=T)
@@ -92,11 +92,26 @@ class StepBuffers:
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
         self.y = zeros((E, nv), T)
         self.qacc = zeros((E, nv), T)
+        # RK4: the three later stages' intermediates, the states they start from and
+        # their velocities for positions (see integrate.py)
+        self.stages = []
+        if model.integrator == "RK4" and not stage:
+            self.stages = [StepBuffers(model, batch, requires_grad, stage=True) for _ in range(3)]
+            self.stage_qpos = [zeros((E, model.nq), T) for _ in range(3)]
+            self.stage_qvel = [zeros((E, model.nva), T) for _ in range(3)]
+            self.stage_velocity = [zeros((E, nv), T) for _ in range(3)]
+            self.rk4_velocity = zeros((E, nv), T)
+            self.rk4_act_dot = zeros((E, model.na), T)
         self.grad_arena = _attach_gradients(arrays, model.dtype, model.device) if requires_grad else None
         # scratch of the solve's analytic adjoint (solve.factor_and_solve_adjoint)
         self.solve_scratch = (
             [wp.zeros((E, nv), dtype=T, device=model.wp_device) for _ in range(2)] if requires_grad else None
         )
+
+    def gradient_arenas(self) -> list:
+        """The torch buffers holding the gradients of every intermediate, the stages' included."""
+        own = [self.grad_arena] if self.grad_arena is not None else []
+        return own + [arena for stage in self.stages for arena in stage.gradient_arenas()]
 
 
 def _attach_gradients(arrays, scalar: torch.dtype, device) -> torch.Tensor:
@@ -346,7 +361,125 @@ class Simulator:
         )
 
     def step(self, buf: StepBuffers, qpos, qvel, ctrl, qpos_next, qvel_next):
-        """One physics step of ``model.dt``: writes ``qpos_next``, ``qvel_next``."""
+        """One physics step of ``model.dt`` with the model's integrator: writes ``qpos_next``, ``qvel_next``."""
+        m = self.model
+        if m.integrator == "RK4":
+            self.rk4(buf, qpos, qvel, ctrl, qpos_next, qvel_next)
+            return
+        # MuJoCo's Euler treats dof damping implicitly unless eulerdamp or damper is off
+        self.derivatives(buf, qpos, qvel, ctrl, implicit_damping=m.flags.eulerdamp and m.flags.damper)
+        self.euler(buf, qpos, qvel, qpos_next, qvel_next)
+
+    def euler(self, buf: StepBuffers, qpos, qvel, qpos_next, qvel_next):
+        """Semi-implicit Euler from ``buf.qacc`` and ``buf.act_dot`` [mj_Euler's mj_advance]."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        self._launch(
+            integrate.integrate,
+            (E, m.njnt),
+            [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next],
+            dev,
+        )
+        self.advance_activations(buf, qvel, buf.act_dot, buf.actuator_length, qvel_next)
+
+    def advance_activations(self, buf: StepBuffers, qvel, act_dot, actuator_length, qvel_next):
+        """``act_next`` into the second half of ``qvel_next`` [mj_advance]."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        if m.na:
+            self._launch(
+                actuation.advance_activations,
+                (E, m.nu),
+                [
+                    w("actuator_trntype"),
+                    w("actuator_trnid"),
+                    w("actuator_gear"),
+                    w("actuator_dyntype"),
+                    w("actuator_gaintype"),
+                    w("actuator_biastype"),
+                    w("actuator_dynprm"),
+                    w("actuator_gainprm"),
+                    w("actuator_biasprm"),
+                    w("actuator_actadr"),
+                    w("actuator_actlimited"),
+                    w("actuator_actrange"),
+                    w("actuator_enabled"),
+                    w("jnt_type"),
+                    w("dt"),
+                    int(m.flags.actuation),
+                    m.nv,
+                    qvel,
+                    act_dot,
+                    actuator_length,
+                    qvel_next,
+                ],
+                dev,
+            )
+
+    def rk4(self, buf: StepBuffers, qpos, qvel, ctrl, qpos_next, qvel_next):
+        """MuJoCo's RK4 [mj_RungeKutta]: four evaluations of the derivatives, each in its
+        own buffers so that the adjoint finds every stage's values."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        stages = [buf] + buf.stages
+        states = [(qpos, qvel)] + list(zip(buf.stage_qpos, buf.stage_qvel))
+        velocities = [qvel] + buf.stage_velocity  # velocity for positions: K_1 = qvel
+        for i in range(4):
+            stage_qpos, stage_qvel = states[i]
+            self.derivatives(stages[i], stage_qpos, stage_qvel, ctrl, implicit_damping=False)
+            if i == 3:
+                break
+            next_qpos, next_qvel = states[i + 1]
+            self._launch(
+                integrate.rk4_stage_state,
+                (E, m.njnt),
+                [
+                    w("jnt_type"),
+                    w("jnt_qposadr"),
+                    w("jnt_dofadr"),
+                    w("dt"),
+                    i,
+                    qpos,
+                    qvel,
+                    velocities[i],
+                    stages[i].qacc,
+                    next_qpos,
+                    next_qvel,
+                ],
+                dev,
+            )
+            if m.na:
+                self._launch(
+                    integrate.rk4_stage_activation,
+                    (E, m.na),
+                    [w("dt"), i, m.nv, qvel, stages[i].act_dot, next_qvel],
+                    dev,
+                )
+            self._launch(
+                integrate.rk4_position_velocity,
+                (E, m.njnt),
+                [w("jnt_type"), w("jnt_dofadr"), w("dt"), i, velocities[i], next_qvel, velocities[i + 1]],
+                dev,
+            )
+        self._launch(
+            integrate.rk4_combine,
+            (E, m.njnt),
+            [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel]
+            + velocities
+            + [stage.qacc for stage in stages]
+            + [buf.rk4_velocity, qpos_next, qvel_next],
+            dev,
+        )
+        if m.na:
+            self._launch(
+                integrate.rk4_activation_rate,
+                (E, m.na),
+                [stage.act_dot for stage in stages] + [buf.rk4_act_dot],
+                dev,
+            )
+            # the activations advance with the averaged rate; lengths are the last stage's (as MuJoCo's)
+            self.advance_activations(buf, qvel, buf.rk4_act_dot, stages[3].actuator_length, qvel_next)
+
+    def derivatives(self, buf: StepBuffers, qpos, qvel, ctrl, implicit_damping: bool):
+        """Everything up to ``buf.qacc`` and ``buf.act_dot`` [mj_forward]; with
+        ``implicit_damping`` the solve is Euler's ``(M + dt D) qacc = f``."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self.kinematics(buf, qpos)
         self.mass_matrix(buf)
@@ -420,8 +553,7 @@ class Simulator:
                 buf.M,
                 w("dof_ancestor"),
                 w("dof_subtree_end"),
-                # MuJoCo's Euler treats dof damping implicitly unless eulerdamp or damper is off
-                w("dof_damping") if m.flags.eulerdamp and m.flags.damper else m.warp("zero_dof"),
+                w("dof_damping") if implicit_damping else m.warp("zero_dof"),
                 w("dt"),
                 buf.qfrc_smooth,
                 buf.U,
@@ -430,41 +562,6 @@ class Simulator:
             ],
             dev,
         )
-        self._launch(
-            integrate.integrate,
-            (E, m.njnt),
-            [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next],
-            dev,
-        )
-        if m.na:
-            self._launch(
-                actuation.advance_activations,
-                (E, m.nu),
-                [
-                    w("actuator_trntype"),
-                    w("actuator_trnid"),
-                    w("actuator_gear"),
-                    w("actuator_dyntype"),
-                    w("actuator_gaintype"),
-                    w("actuator_biastype"),
-                    w("actuator_dynprm"),
-                    w("actuator_gainprm"),
-                    w("actuator_biasprm"),
-                    w("actuator_actadr"),
-                    w("actuator_actlimited"),
-                    w("actuator_actrange"),
-                    w("actuator_enabled"),
-                    w("jnt_type"),
-                    w("dt"),
-                    int(m.flags.actuation),
-                    m.nv,
-                    qvel,
-                    buf.act_dot,
-                    buf.actuator_length,
-                    qvel_next,
-                ],
-                dev,
-            )
 
     def actuators(self, buf: StepBuffers, qpos, qvel, ctrl):
         """Needs ``kinematics`` first. Fills the actuators' lengths, moments, forces and activation rates."""
@@ -667,7 +764,7 @@ class StepProgram:
 
     def gradient_arrays(self) -> list:
         """The torch buffers holding the gradients of every intermediate array, to be zeroed before a replay."""
-        return [self.buffers.grad_arena] if self.buffers.grad_arena is not None else []
+        return self.buffers.gradient_arenas()
 
     def forward(self):
         self._forward()

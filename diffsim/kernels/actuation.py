@@ -259,9 +259,9 @@ def servo_period(
         trn = actuator_trntype[u]
         linear = wp.vector(gear[0], gear[1], gear[2])
         if trn == TRN_SITE and actuator_trnid[u, 1] >= 0 and wp.length_sq(linear) == zero:
-            period = type(zero)(2.0 * wp.pi) * wp.length(wp.vector(gear[3], gear[4], gear[5]))
+            period = type(zero)(6.283185307179586) * wp.length(wp.vector(gear[3], gear[4], gear[5]))
         if trn == TRN_JOINT and jnt_type[actuator_trnid[u, 0]] == JOINT_BALL:
-            period = type(zero)(2.0 * wp.pi) * wp.length(linear)
+            period = type(zero)(6.283185307179586) * wp.length(linear)
     return period
 
 

@@ -91,7 +91,7 @@ def quat_integrate(q: Any, w: Any, dt: Any):
     k = type(dt)(0.5)
     if theta_sq < type(dt)(1.0e-8):
         c = type(dt)(1.0) - theta_sq * type(dt)(0.125)
-        k = type(dt)(0.5) - theta_sq * type(dt)(1.0 / 48.0)
+        k = type(dt)(0.5) - theta_sq / type(dt)(48.0)
     else:
         theta = wp.sqrt(theta_sq)
         c = wp.cos(theta * type(dt)(0.5))
