@@ -43,7 +43,7 @@ from diffsim.spec import (
 )
 
 # The integrators diffsim steps as MuJoCo does (see diffsim/kernels/integrate.py).
-SIMULATED_INTEGRATORS = ("Euler", "RK4")
+SIMULATED_INTEGRATORS = ("Euler", "RK4", "implicitfast")
 
 __all__ = ["MJCFError", "compile_model", "parse_mjcf", "spec_from_mujoco"]
 

@@ -274,6 +274,7 @@ class Model:
         arrays, self.tree_walks, self.contact_kinds = _launch_layouts(spec, slots["slot_kind"])
         for name, values in arrays.items():
             self.topology[name] = tensor(values, torch.int32)
+        self.has_free_bodies = bool((self.topology["dof_free_body"] >= 0).any())
         self.enable_contact = self.nslot > 0 and self.flags.contact
         self.unsupported = dict(spec.unsupported)
         if self.flags.contact:
@@ -447,6 +448,8 @@ def _derived_topology(spec: ModelSpec) -> dict:
     dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
     dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
     dof_subtree_end[k]: one past the last descendant of dof ``k`` (they follow it).
+    dof_free_body[k]: the first dof of the standalone free body ``k`` belongs to (one free
+        joint, no other dofs or mass below it: MuJoCo's mj_isFreeBody), -1 for other dofs.
     """
     nv, nbody = spec.nv, spec.nbody
     lastdof = np.full(nbody, -1, dtype=np.int32)
@@ -488,7 +491,17 @@ def _derived_topology(spec: ModelSpec) -> dict:
     broken = np.flatnonzero(subtree_end - np.arange(nv) != size)
     if len(broken):
         raise ValueError(f"the descendants of dof {broken[0]} are not contiguous: dofs must be in depth-first order")
+    free_body = np.full(max(nv, 1), -1, dtype=np.int32)
+    mass = np.asarray(spec.body_mass, dtype=np.float64)
+    for b in range(1, nbody):
+        end = spec.body_subtree_end[b]
+        if spec.body_jntnum[b] != 1 or spec.jnt_type[spec.body_jntadr[b]] != JOINT_FREE:
+            continue
+        if np.sum(spec.body_dofnum[b:end]) == 6 and float(np.sum(mass[b:end])) == float(mass[b]):
+            adr = spec.body_dofadr[b]
+            free_body[adr : adr + 6] = adr
     return {
+        "dof_free_body": free_body,
         "body_lastdof": lastdof,
         "dof_rate_src": rate_src,
         "dof_ancestor": ancestor,

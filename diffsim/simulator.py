@@ -30,7 +30,7 @@ import warnings
 import torch
 import warp as wp
 
-from diffsim.kernels import actuation, contact, dynamics, integrate, kinematics, passive, solve
+from diffsim.kernels import actuation, contact, dynamics, implicit, integrate, kinematics, passive, solve
 from diffsim.model import Model
 
 
@@ -86,12 +86,17 @@ class StepBuffers:
         self.actuator_moment = zeros((E, nu, nv), T)
         self.actuator_force = zeros((E, nu), T)
         self.act_dot = zeros((E, model.na), T)
+        self.actuator_force_velocity = zeros((E, nu), T)
         self.tendon_force = zeros((E, model.ntendon), T)
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
         self.y = zeros((E, nv), T)
         self.qacc = zeros((E, nv), T)
+        # implicitfast: the matrix M - h D, and qacc with the standalone free bodies solved apart
+        if model.integrator == "implicitfast":
+            self.H = zeros((E, nv, nv), T)
+            self.qacc_implicit = zeros((E, nv), T)
         # RK4: the three later stages' intermediates, the states they start from and
         # their velocities for positions (see integrate.py)
         self.stages = []
@@ -366,17 +371,23 @@ class Simulator:
         if m.integrator == "RK4":
             self.rk4(buf, qpos, qvel, ctrl, qpos_next, qvel_next)
             return
+        if m.integrator == "implicitfast":
+            self.forces(buf, qpos, qvel, ctrl)
+            self.implicitfast_accelerations(buf, qvel)
+            qacc = buf.qacc_implicit if m.has_free_bodies else buf.qacc
+            self.euler(buf, qpos, qvel, qacc, qpos_next, qvel_next)
+            return
         # MuJoCo's Euler treats dof damping implicitly unless eulerdamp or damper is off
         self.derivatives(buf, qpos, qvel, ctrl, implicit_damping=m.flags.eulerdamp and m.flags.damper)
-        self.euler(buf, qpos, qvel, qpos_next, qvel_next)
+        self.euler(buf, qpos, qvel, buf.qacc, qpos_next, qvel_next)
 
-    def euler(self, buf: StepBuffers, qpos, qvel, qpos_next, qvel_next):
-        """Semi-implicit Euler from ``buf.qacc`` and ``buf.act_dot`` [mj_Euler's mj_advance]."""
+    def euler(self, buf: StepBuffers, qpos, qvel, qacc, qpos_next, qvel_next):
+        """Semi-implicit Euler from ``qacc`` and ``buf.act_dot`` [mj_advance]."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self._launch(
             integrate.integrate,
             (E, m.njnt),
-            [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, buf.qacc, qpos_next, qvel_next],
+            [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, qacc, qpos_next, qvel_next],
             dev,
         )
         self.advance_activations(buf, qvel, buf.act_dot, buf.actuator_length, qvel_next)
@@ -480,6 +491,48 @@ class Simulator:
     def derivatives(self, buf: StepBuffers, qpos, qvel, ctrl, implicit_damping: bool):
         """Everything up to ``buf.qacc`` and ``buf.act_dot`` [mj_forward]; with
         ``implicit_damping`` the solve is Euler's ``(M + dt D) qacc = f``."""
+        self.forces(buf, qpos, qvel, ctrl)
+        self.solve(buf, buf.M, self.warp("dof_damping") if implicit_damping else self.model.warp("zero_dof"))
+
+    def implicitfast_accelerations(self, buf: StepBuffers, qvel):
+        """``qacc = (M - h D)^-1 f`` into ``buf.qacc``, then ``buf.qacc_implicit`` with the
+        standalone free bodies solved apart (see implicit.py) [mj_implicit]."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        shared = [
+            w("actuator_trntype"),
+            w("actuator_trnid"),
+            w("dof_damping"),
+            w("jnt_dofadr"),
+            w("jnt_actfrclimited"),
+            w("jnt_actfrcrange"),
+            w("tendon_adr"),
+            w("tendon_num"),
+            w("tendon_damping"),
+            w("wrap_objid"),
+            w("wrap_prm"),
+            int(m.flags.damper),
+            w("dt"),
+            buf.M,
+            buf.actuator_moment,
+            buf.actuator_force,
+            buf.actuator_force_velocity,
+        ]
+        self._launch(
+            implicit.implicit_matrix, (E, m.nv), [w("dof_ancestor"), w("dof_free_body")] + shared + [buf.H], dev
+        )
+        self.solve(buf, buf.H, m.warp("zero_dof"))
+        if m.has_free_bodies:
+            self._launch(
+                implicit.free_body_accelerations,
+                (E, m.nv),
+                [w("dof_free_body"), w("dof_body"), w("body_mass"), w("body_inertia")]
+                + shared
+                + [buf.xpos, buf.xquat, buf.xipos, qvel, buf.qfrc_smooth, buf.qacc, buf.qacc_implicit],
+                dev,
+            )
+
+    def forces(self, buf: StepBuffers, qpos, qvel, ctrl):
+        """Every stage up to ``buf.qfrc_smooth``, the force the accelerations solve for."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self.kinematics(buf, qpos)
         self.mass_matrix(buf)
@@ -546,14 +599,18 @@ class Simulator:
             ],
             dev,
         )
+
+    def solve(self, buf: StepBuffers, matrix, diagonal):
+        """``(matrix + dt diag(diagonal)) qacc = qfrc_smooth`` into ``buf.qacc``."""
+        w, dev, E = self.warp, self.model.wp_device, buf.batch
         self._launch(
             solve.factor_and_solve,
             E,
             [
-                buf.M,
+                matrix,
                 w("dof_ancestor"),
                 w("dof_subtree_end"),
-                w("dof_damping") if implicit_damping else m.warp("zero_dof"),
+                diagonal,
                 w("dt"),
                 buf.qfrc_smooth,
                 buf.U,
@@ -628,6 +685,7 @@ class Simulator:
                 buf.actuator_moment,
                 buf.actuator_force,
                 buf.act_dot,
+                buf.actuator_force_velocity,
             ],
             dev,
         )

@@ -297,10 +297,13 @@ def actuator_forces(
     # outputs
     actuator_force: wp.array2d(dtype=Any),
     act_dot: wp.array2d(dtype=Any),
+    actuator_force_velocity: wp.array2d(dtype=Any),
 ):
     """Scalar force of each actuator, and its activation's rate; launch over (env, actuator).
 
     ``qvel`` is the state's second half: velocities (nv), then activations (na).
+    ``actuator_force_velocity``: d force / d velocity for implicit integration
+    [mjd_actuator_vel], zero where the force is saturated at its range.
     """
     e, u = wp.tid()
     c = ctrl[e, u]
@@ -362,9 +365,19 @@ def actuator_forces(
         force = force + biasprm[0] + biasprm[1] * length + biasprm[2] * velocity
     if actuator_forcelimited[u] != 0:
         force = wp.clamp(force, actuator_forcerange[u][0], actuator_forcerange[u][1])
+    slope = zero
+    if actuator_biastype[u] == BIAS_AFFINE:
+        slope = biasprm[2]
+    if actuator_gaintype[u] == GAIN_AFFINE:
+        slope = slope + gainprm[2] * input
+    if actuator_forcelimited[u] != 0:
+        if force <= actuator_forcerange[u][0] or force >= actuator_forcerange[u][1]:
+            slope = zero
     if actuation == 0 or actuator_enabled[u] == 0:
         force = zero
+        slope = zero
     actuator_force[e, u] = force
+    actuator_force_velocity[e, u] = slope
 
 
 @wp.kernel
