@@ -195,6 +195,8 @@ def spec_from_mujoco(m) -> ModelSpec:
         body_mass=floats(m.body_mass),
         body_ipos=floats(m.body_ipos),
         body_inertia=np.stack([_inertia_matrix(m.body_inertia[b], m.body_iquat[b]) for b in range(nbody)]),
+        body_principal_inertia=floats(m.body_inertia),
+        body_iquat=floats(m.body_iquat),
         body_gravcomp=floats(m.body_gravcomp),
         body_jntadr=ints(m.body_jntadr),
         body_jntnum=ints(m.body_jntnum),
@@ -302,8 +304,10 @@ def _check_finite(mujoco, m) -> None:
     timestep = float(m.opt.timestep)
     if not (math.isfinite(timestep) and timestep > 0):
         raise MJCFError(f"<option timestep> must be a finite number > 0, got {timestep}")
-    if not np.all(np.isfinite(m.opt.gravity)):
-        raise MJCFError(f"<option gravity> must be finite, got {np.asarray(m.opt.gravity).tolist()}")
+    for option in ("gravity", "wind", "density", "viscosity"):
+        value = np.asarray(getattr(m.opt, option))
+        if not np.all(np.isfinite(value)):
+            raise MJCFError(f"<option {option}> must be finite, got {value.tolist()}")
     objtypes = {
         "body": mujoco.mjtObj.mjOBJ_BODY,
         "joint": mujoco.mjtObj.mjOBJ_JOINT,
@@ -406,6 +410,16 @@ def unsupported_features(mujoco, m) -> dict:
     ]
     add("spatial tendons", _described(mujoco, m, obj.mjOBJ_TENDON, "tendon", spatial))
     for field_name, feature in (
+        ("jnt_stiffnesspoly", "nonlinear joint springs (stiffnesspoly)"),
+        ("jnt_springyield", "plastic joint springs (springyield)"),
+    ):
+        values = _rows(getattr(m, field_name, ()), m.njnt)
+        add(feature, _described(mujoco, m, obj.mjOBJ_JOINT, "joint", np.flatnonzero(np.any(values != 0, axis=1))))
+    values = _rows(getattr(m, "dof_dampingpoly", ()), m.nv)
+    joints = sorted({int(m.dof_jntid[k]) for k in np.flatnonzero(np.any(values != 0, axis=1))})
+    add("nonlinear joint dampers (dampingpoly)", _described(mujoco, m, obj.mjOBJ_JOINT, "joint", joints))
+    for field_name, feature in (
+        ("tendon_springyield", "plastic tendon springs (springyield)"),
         ("tendon_armature", "tendon armature"),
         ("tendon_stiffnesspoly", "nonlinear tendon springs (stiffnesspoly)"),
         ("tendon_dampingpoly", "nonlinear tendon dampers (dampingpoly)"),
@@ -446,7 +460,7 @@ def unsupported_features(mujoco, m) -> dict:
         _described(mujoco, m, obj.mjOBJ_ACTUATOR, "actuator", np.flatnonzero(m.actuator_actnum > 1)),
     )
 
-    # passive forces not simulated yet
+    # passive forces not simulated yet (the inertia-box fluid model is; the ellipsoid one not)
     if not off(D.mjDSBL_SPRING) or not off(D.mjDSBL_DAMPER):
         fluid_geoms = np.flatnonzero(_rows(m.geom_fluid, m.ngeom)[:, :1].sum(axis=1) > 0)
         add("ellipsoid fluid model (geom fluidshape)", _described(mujoco, m, obj.mjOBJ_GEOM, "geom", fluid_geoms))

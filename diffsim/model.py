@@ -51,6 +51,8 @@ PARAMETERS = {
     "qpos_spring": None,
     "jnt_actfrcrange": 2,
     "body_gravcomp": None,
+    "body_principal_inertia": 3,
+    "body_iquat": 4,
     "site_pos": 3,
     "site_quat": 4,
     "tendon_stiffness": None,
@@ -81,6 +83,8 @@ NON_NEGATIVE = (
     "geom_friction",
     "tendon_stiffness",
     "tendon_damping",
+    "density",
+    "viscosity",
     "contact_params",
     "limit_params",
     "dt",
@@ -260,6 +264,9 @@ class Model:
                 values = values.reshape(-1)
             self.params[name] = tensor(values)
         self.params["gravity"] = tensor(np.asarray(spec.gravity).reshape(1, 3))
+        self.params["density"] = tensor([spec.density])
+        self.params["viscosity"] = tensor([spec.viscosity])
+        self.params["wind"] = tensor(np.asarray(spec.wind).reshape(1, 3))
         self.params["dt"] = tensor([spec.timestep])
         self.params["limit_params"] = tensor([1000.0, 10.0, 0.01])
         self.params["contact_params"] = tensor(CONTACT_DEFAULTS)
@@ -275,6 +282,10 @@ class Model:
         for name, values in arrays.items():
             self.topology[name] = tensor(values, torch.int32)
         self.has_free_bodies = bool((self.topology["dof_free_body"] >= 0).any())
+        # body forces beyond contact: MuJoCo skips all passive forces when springs and dampers are both off
+        passive = self.flags.spring or self.flags.damper
+        self.has_gravcomp = passive and self.flags.gravity and bool(np.any(np.asarray(spec.body_gravcomp) != 0))
+        self.has_fluid = passive and (spec.density > 0 or spec.viscosity > 0)
         self.enable_contact = self.nslot > 0 and self.flags.contact
         self.unsupported = dict(spec.unsupported)
         if self.flags.contact:
@@ -290,7 +301,9 @@ class Model:
         self._build_warp_views()
 
     def _build_warp_views(self):
-        lengths = dict(PARAMETERS, gravity=3, dt=None, limit_params=None, contact_params=None)
+        lengths = dict(
+            PARAMETERS, gravity=3, density=None, viscosity=None, wind=3, dt=None, limit_params=None, contact_params=None
+        )
         self.param_grads = {}
         self._warp_without_grad = {}
         for name, t in self.params.items():

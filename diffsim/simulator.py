@@ -88,6 +88,11 @@ class StepBuffers:
         self.act_dot = zeros((E, model.na), T)
         self.actuator_force_velocity = zeros((E, nu), T)
         self.tendon_force = zeros((E, model.ntendon), T)
+        # gravity compensation and fluid forces (zero unless the model has them)
+        self.cfrc_gravcomp = zeros((E, nb), vec6)
+        self.cfrc_fluid = zeros((E, nb), vec6)
+        self.qfrc_gravcomp = zeros((E, nv), T)
+        self.qfrc_fluid = zeros((E, nv), T)
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
@@ -516,18 +521,34 @@ class Simulator:
             buf.actuator_moment,
             buf.actuator_force,
             buf.actuator_force_velocity,
+            w("jnt_actgravcomp"),
+            int(m.nu > 0 and m.flags.actuation),
+            buf.qfrc_gravcomp,
+            int(m.has_fluid),
+            w("dof_ancestor"),
+            w("body_mass"),
+            w("body_principal_inertia"),
+            w("body_iquat"),
+            w("body_rootid"),
+            w("body_lastdof"),
+            w("density"),
+            w("viscosity"),
+            w("wind"),
+            buf.xpos,
+            buf.xquat,
+            buf.xipos,
+            buf.cdof,
+            buf.dof_cvel,
         ]
-        self._launch(
-            implicit.implicit_matrix, (E, m.nv), [w("dof_ancestor"), w("dof_free_body")] + shared + [buf.H], dev
-        )
+        self._launch(implicit.implicit_matrix, (E, m.nv), [w("dof_free_body")] + shared + [buf.H], dev)
         self.solve(buf, buf.H, m.warp("zero_dof"))
         if m.has_free_bodies:
             self._launch(
                 implicit.free_body_accelerations,
                 (E, m.nv),
-                [w("dof_free_body"), w("dof_body"), w("body_mass"), w("body_inertia")]
+                [w("dof_free_body"), w("dof_body"), w("body_inertia")]
                 + shared
-                + [buf.xpos, buf.xquat, buf.xipos, qvel, buf.qfrc_smooth, buf.qacc, buf.qacc_implicit],
+                + [qvel, buf.qfrc_smooth, buf.qacc, buf.qacc_implicit],
                 dev,
             )
 
@@ -543,6 +564,8 @@ class Simulator:
             self._zero(buf.qfrc_ext)
         if m.nu:
             self.actuators(buf, qpos, qvel, ctrl)
+        if m.has_gravcomp or m.has_fluid:
+            self.body_passive_forces(buf)
         if m.ntendon:
             self._launch(
                 passive.tendon_forces,
@@ -579,6 +602,7 @@ class Simulator:
                 w("jnt_range"),
                 w("jnt_actfrclimited"),
                 w("jnt_actfrcrange"),
+                w("jnt_actgravcomp"),
                 w("qpos_spring"),
                 w("tendon_adr"),
                 w("tendon_num"),
@@ -588,11 +612,14 @@ class Simulator:
                 int(m.flags.spring),
                 int(m.flags.damper),
                 int(m.flags.limit),
+                int(m.nu > 0 and m.flags.actuation),
                 qpos,
                 qvel,
                 buf.actuator_moment,
                 buf.actuator_force,
                 buf.tendon_force,
+                buf.qfrc_gravcomp,
+                buf.qfrc_fluid,
                 buf.qfrc_bias,
                 buf.qfrc_ext,
                 buf.qfrc_smooth,
@@ -619,6 +646,42 @@ class Simulator:
             ],
             dev,
         )
+
+    def body_passive_forces(self, buf: StepBuffers):
+        """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_gravcomp``
+        and ``buf.qfrc_fluid``."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        self._launch(
+            passive.body_passive_forces,
+            (E, m.nbody),
+            [
+                w("body_mass"),
+                w("body_gravcomp"),
+                w("body_principal_inertia"),
+                w("body_iquat"),
+                w("body_rootid"),
+                w("body_lastdof"),
+                self.gravity() if m.has_gravcomp else m.warp("zero_gravity"),
+                w("density"),
+                w("viscosity"),
+                w("wind"),
+                int(m.has_fluid),
+                buf.xpos,
+                buf.xquat,
+                buf.xipos,
+                buf.dof_cvel,
+                buf.cfrc_gravcomp,
+                buf.cfrc_fluid,
+            ],
+            dev,
+        )
+        for body_forces, qfrc in ((buf.cfrc_gravcomp, buf.qfrc_gravcomp), (buf.cfrc_fluid, buf.qfrc_fluid)):
+            self._launch(
+                dynamics.joint_forces_from_body_forces,
+                (E, m.nv),
+                [w("dof_body"), w("body_subtree_end"), buf.cdof, body_forces, qfrc],
+                dev,
+            )
 
     def actuators(self, buf: StepBuffers, qpos, qvel, ctrl):
         """Needs ``kinematics`` first. Fills the actuators' lengths, moments, forces and activation rates."""

@@ -67,6 +67,10 @@ class ModelSpec:
     body_inertia: np.ndarray = (
         None  # (nbody, 3, 3) inertia about the COM in body axes, kg m^2 (MuJoCo: principal + iquat)
     )
+    body_principal_inertia: np.ndarray = (
+        None  # (nbody, 3) kg m^2, principal moments (MuJoCo: body_inertia); fluid model
+    )
+    body_iquat: np.ndarray = None  # (nbody, 4) principal axes in body frame (w,x,y,z); fluid model
     body_gravcomp: np.ndarray = None  # (nbody,) fraction of the body's weight cancelled by gravity compensation
     body_jntadr: np.ndarray = None  # (nbody,) first joint (-1 if none)
     body_jntnum: np.ndarray = None  # (nbody,)

@@ -177,6 +177,7 @@ def smooth_forces(
     jnt_range: wp.array(dtype=Any),
     jnt_actfrclimited: wp.array(dtype=int),
     jnt_actfrcrange: wp.array(dtype=Any),
+    jnt_actgravcomp: wp.array(dtype=int),
     qpos_spring: wp.array(dtype=Any),
     tendon_adr: wp.array(dtype=int),
     tendon_num: wp.array(dtype=int),
@@ -186,11 +187,14 @@ def smooth_forces(
     spring: int,
     damper: int,
     limits: int,
+    gravcomp_to_actuators: int,
     qpos: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
     actuator_moment: wp.array3d(dtype=Any),
     actuator_force: wp.array2d(dtype=Any),
     tendon_force: wp.array2d(dtype=Any),
+    qfrc_gravcomp: wp.array2d(dtype=Any),
+    qfrc_fluid: wp.array2d(dtype=Any),
     qfrc_bias: wp.array2d(dtype=Any),
     qfrc_ext: wp.array2d(dtype=Any),
     # output
@@ -198,9 +202,11 @@ def smooth_forces(
 ):
     """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``; launch over (env, dof).
 
-    Actuator: ``moment^T force`` (``actuation.py``), clamped to the joint's
-    ``actuatorfrcrange`` on its first dof, as MuJoCo does. External: contact forces mapped
-    to joint space (``qfrc_ext``).
+    Actuator: ``moment^T force`` (``actuation.py``), plus the gravity compensation of joints
+    with ``actuatorgravcomp``, clamped to the joint's ``actuatorfrcrange`` on its first dof,
+    as MuJoCo does. External: contact forces mapped to joint space (``qfrc_ext``).
+    Gravity compensation and fluid forces (``passive.py``) come in as ``qfrc_gravcomp``
+    and ``qfrc_fluid``.
 
     Passive (``spring``/``damper`` 0: MuJoCo's flags switch them off): ``-damping * qvel``,
     ``-stiffness * (q - springref)`` (for ball and free joints the rotational difference is
@@ -216,9 +222,15 @@ def smooth_forces(
     v = qvel[e, k]
     zero = v * type(v)(0.0)
     actuator = actuator_force_on_dof(e, k, actuator_moment, actuator_force)
+    passive = qfrc_fluid[e, k]
+    if jnt_actgravcomp[j] != 0:
+        if gravcomp_to_actuators != 0:
+            actuator = actuator + qfrc_gravcomp[e, k]
+    else:
+        passive = passive + qfrc_gravcomp[e, k]
     if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
         actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
-    force = qfrc_ext[e, k] + actuator - qfrc_bias[e, k]
+    force = qfrc_ext[e, k] + actuator + passive - qfrc_bias[e, k]
     force = force + tendon_force_on_dof(e, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, tendon_force)
     if damper != 0:
         force = force - dof_damping[k] * v
