@@ -34,7 +34,7 @@ __all__ = ["MjStep", "mj_step", "require_mujoco", "spec_from_mujoco"]
 # the RK4 integrator, which MuJoCo 4.0's transitionFD refuses, ``_transition_fd`` below
 # computes the same matrices in Python from mj_integratePos / mj_step / mj_differentiatePos):
 #
-#     d x_next = A dx + B du,     x = (dqpos, qvel)   (na = 0 here, see MjStep)
+#     d x_next = A dx + B du,     x = (dqpos, qvel, act)
 #
 # where ``dqpos`` lives in MuJoCo's *tangent* space (nv entries): a hinge or slide moves
 # by a scalar, a ball joint or a free joint's orientation by a rotation vector in the body
@@ -153,31 +153,30 @@ def _transition_fd(mujoco, m, d, eps, centered, A, Bm):
     """Tangent-space transition Jacobians by finite differences, written into A and Bm.
 
     The same quantity as ``mjd_transitionFD`` (rows and columns ordered
-    (dqpos (nv), qvel (nv)), no activations), for the integrators it refuses (RK4 in
-    MuJoCo 4.0). Positions are perturbed with ``mj_integratePos`` and next positions
+    (dqpos (nv), qvel (nv), act (na))), for the integrators it refuses (RK4 in MuJoCo 4.0). Positions are perturbed with ``mj_integratePos`` and next positions
     compared with ``mj_differentiatePos`` against the unperturbed next state. Controls are
     perturbed inside ``ctrlrange`` only (one-sided at a bound, zero column outside it),
     because MuJoCo clamps them. ``d`` holds the state to linearise about; it is left in a
     stepped state, and the caller restores it.
     """
-    nv, nu = m.nv, m.nu
+    nv, nu, na = m.nv, m.nu, m.na
     sig = mujoco.mjtState.mjSTATE_INTEGRATION
     state0 = np.zeros(mujoco.mj_stateSize(m, sig))
     mujoco.mj_getState(m, d, state0, sig)
-    qpos0, qvel0, ctrl0 = d.qpos.copy(), d.qvel.copy(), d.ctrl.copy()
+    qpos0, qvel0, ctrl0, act0 = d.qpos.copy(), d.qvel.copy(), d.ctrl.copy(), d.act.copy()
 
-    def next_state(qpos=qpos0, qvel=qvel0, ctrl=ctrl0):
+    def next_state(qpos=qpos0, qvel=qvel0, ctrl=ctrl0, act=act0):
         mujoco.mj_setState(m, d, state0, sig)
-        d.qpos[:], d.qvel[:], d.ctrl[:] = qpos, qvel, ctrl
+        d.qpos[:], d.qvel[:], d.ctrl[:], d.act[:] = qpos, qvel, ctrl, act
         mujoco.mj_step(m, d)
-        return d.qpos.copy(), d.qvel.copy()
+        return d.qpos.copy(), np.concatenate([d.qvel, d.act])
 
     q_nom, v_nom = next_state()
     dq = np.zeros(nv)
 
     def column(plus, minus, width):
         """d(next tangent state) from two next states, divided by the input change ``width``."""
-        col = np.empty(2 * nv)
+        col = np.empty(2 * nv + na)
         mujoco.mj_differentiatePos(m, dq, 1.0, q_nom, plus[0])
         col[:nv] = dq
         mujoco.mj_differentiatePos(m, dq, 1.0, q_nom, minus[0])
@@ -208,6 +207,16 @@ def _transition_fd(mujoco, m, d, eps, centered, A, Bm):
             A[:, nv + i] = column(plus, next_state(qvel=vm), 2 * eps)
         else:
             A[:, nv + i] = column(plus, nominal, eps)
+    for i in range(na):
+        ap = act0.copy()
+        ap[i] += eps
+        plus = next_state(act=ap)
+        if centered:
+            am = act0.copy()
+            am[i] -= eps
+            A[:, 2 * nv + i] = column(plus, next_state(act=am), 2 * eps)
+        else:
+            A[:, 2 * nv + i] = column(plus, nominal, eps)
     clamp = m.actuator_ctrllimited.astype(bool) & ~(m.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_CLAMPCTRL)
     for i in range(nu):
         c = ctrl0[i]
@@ -296,8 +305,11 @@ class MjStep:
     analytic gradients to ~1e-6 relative in float64, and gradients across contact events
     to be as rough as the contact model.
 
-    Not thread-safe (one MjData is reused); models with actuator activations (na > 0)
-    are not supported, since (qpos, qvel) would not be the full state.
+    Models with actuator activations (na > 0) carry them as ``diffsim.step`` does:
+    ``qpos, qvel, act = MjStep(m)(qpos, qvel, ctrl, act=act)``, act (B, na), with
+    gradients through it too.
+
+    Not thread-safe (one MjData is reused).
     """
 
     def __init__(
@@ -317,11 +329,6 @@ class MjStep:
             raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
         if not (float(eps) > 0 and np.isfinite(eps)):
             raise ValueError(f"eps must be a positive finite float, got {eps!r}")
-        if mj_model.na > 0:
-            raise ValueError(
-                f"MjStep supports models without actuator activations; this model has "
-                f"na={mj_model.na}, whose state (qpos, qvel) would be incomplete"
-            )
         self.model = mj_model
         self.n_steps = n_steps
         self.eps = float(eps)
@@ -351,8 +358,11 @@ class MjStep:
             f"eps={self.eps}, centered={self.centered})"
         )
 
-    def __call__(self, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor | None = None):
-        """Step a batch: qpos (B, nq), qvel (B, nv), ctrl (B, nu) -> (qpos (B, nq), qvel (B, nv))."""
+    def __call__(
+        self, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor | None = None, act: torch.Tensor | None = None
+    ):
+        """Step a batch: qpos (B, nq), qvel (B, nv), ctrl (B, nu) -> (qpos (B, nq), qvel (B, nv));
+        with ``act`` (B, na) given (required when na > 0), also act (B, na)."""
         m = self.model
         _check_input("qpos", qpos, m.nq, "nq")
         B = qpos.shape[0]
@@ -362,19 +372,32 @@ class MjStep:
                 raise ValueError(f"ctrl must have shape (B, nu)=(B, {m.nu}), got None")
             ctrl = qpos.new_zeros((B, 0))
         _check_input("ctrl", ctrl, m.nu, "nu", batch=B, dtype=qpos.dtype)
-        return _MjStepFunction.apply(self, qpos, qvel, ctrl)
+        if act is None and m.na:
+            raise ValueError(
+                f"this model has {m.na} actuator activation state(s) (na = {m.na}): pass act=, a "
+                f"({B}, {m.na}) tensor (zeros is MuJoCo's initial state), and receive it back"
+            )
+        if act is not None:
+            _check_input("act", act, m.na, "na", batch=B, dtype=qpos.dtype)
+            qvel = torch.cat([qvel, act], dim=1)
+        qpos_next, qvel_next = _MjStepFunction.apply(self, qpos, qvel, ctrl)
+        if act is None:
+            return qpos_next, qvel_next
+        return qpos_next, qvel_next[:, : m.nv], qvel_next[:, m.nv :]
 
     forward = __call__
 
     def _run(self, qpos, qvel, ctrl, jacobians: bool):
-        """numpy float64 batch step; with ``jacobians``, also (B, nq+nv, nq+nv) and (B, nq+nv, nu)."""
+        """numpy float64 batch step; ``qvel`` (B, nv + na) holds the velocities, then the
+        activations; with ``jacobians``, also (B, nq+nv+na, nq+nv+na) and (B, nq+nv+na, nu)."""
         mujoco, m, d = self._mujoco, self.model, self._data
         B, nq, nv, nu = qpos.shape[0], m.nq, m.nv, m.nu
         nx = 2 * nv + m.na
+        nvx = qvel.shape[1]  # nv, or nv + na
         qpos_out = np.empty((B, nq))
-        qvel_out = np.empty((B, nv))
-        jac_x = np.zeros((B, nq + nv, nq + nv)) if jacobians else None
-        jac_u = np.zeros((B, nq + nv, nu)) if jacobians else None
+        qvel_out = np.empty((B, nvx))
+        jac_x = np.zeros((B, nq + nvx, nq + nvx)) if jacobians else None
+        jac_u = np.zeros((B, nq + nvx, nu)) if jacobians else None
         if jacobians:
             A = np.zeros((nx, nx))
             Bm = np.zeros((nx, nu))
@@ -383,7 +406,8 @@ class MjStep:
         for b in range(B):
             mujoco.mj_resetData(m, d)
             d.qpos[:] = qpos[b]
-            d.qvel[:] = qvel[b]
+            d.qvel[:] = qvel[b, :nv]
+            d.act[:] = qvel[b, nv:]
             d.ctrl[:] = ctrl[b]
             if jacobians:
                 A_tot = np.eye(nx)
@@ -405,17 +429,19 @@ class MjStep:
                     A_tot = A @ A_tot
                 mujoco.mj_step(m, d)
             qpos_out[b] = d.qpos
-            qvel_out[b] = d.qvel
+            qvel_out[b, :nv] = d.qvel
+            qvel_out[b, nv:] = d.act[: nvx - nv]
             if jacobians:
                 T_out = tangent_to_qpos_jacobian(m, qpos_out[b])  # (nq, nv)
                 P_in = qpos_to_tangent_jacobian(m, qpos[b])  # (nv, nq)
-                # rows: (qpos_next, qvel_next); columns: (qpos, qvel)
+                # rows: (qpos_next, qvel_next, act_next); columns: (qpos, qvel, act)
+                end = nv + nvx
                 jac_x[b, :nq, :nq] = T_out @ A_tot[:nv, :nv] @ P_in
-                jac_x[b, :nq, nq:] = T_out @ A_tot[:nv, nv : 2 * nv]
-                jac_x[b, nq:, :nq] = A_tot[nv : 2 * nv, :nv] @ P_in
-                jac_x[b, nq:, nq:] = A_tot[nv : 2 * nv, nv : 2 * nv]
+                jac_x[b, :nq, nq:] = T_out @ A_tot[:nv, nv:end]
+                jac_x[b, nq:, :nq] = A_tot[nv:end, :nv] @ P_in
+                jac_x[b, nq:, nq:] = A_tot[nv:end, nv:end]
                 jac_u[b, :nq] = T_out @ B_tot[:nv]
-                jac_u[b, nq:] = B_tot[nv : 2 * nv]
+                jac_u[b, nq:] = B_tot[nv:end]
         return qpos_out, qvel_out, jac_x, jac_u
 
 
@@ -428,10 +454,12 @@ def mj_step(
     eps: float = 1e-6,
     centered: bool = True,
     frame_skip: int | None = None,
+    act: torch.Tensor | None = None,
 ):
-    """Functional form of ``MjStep``: ``MjStep(mj_model, n_steps, eps, centered)(qpos, qvel, ctrl)``.
+    """Functional form of ``MjStep``: ``MjStep(mj_model, n_steps, eps, centered)(qpos, qvel, ctrl, act)``.
 
-    Shapes: qpos (B, nq), qvel (B, nv), ctrl (B, nu) -> (qpos (B, nq), qvel (B, nv)).
-    Builds a fresh MjData per call; keep an ``MjStep`` to reuse one.
+    Shapes: qpos (B, nq), qvel (B, nv), ctrl (B, nu) -> (qpos (B, nq), qvel (B, nv)); with
+    act (B, na), also act. Builds a fresh MjData per call; keep an ``MjStep`` to reuse one.
     """
-    return MjStep(mj_model, n_steps=n_steps, eps=eps, centered=centered, frame_skip=frame_skip)(qpos, qvel, ctrl)
+    stepper = MjStep(mj_model, n_steps=n_steps, eps=eps, centered=centered, frame_skip=frame_skip)
+    return stepper(qpos, qvel, ctrl, act=act)

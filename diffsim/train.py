@@ -191,7 +191,13 @@ class Run:
             "config": self.config,
             "agent": self.agent.state_dict(),
             "buffer": None if self.buffer is None else self.buffer.state_dict(),
-            "env": {"qpos": env.qpos, "qvel": env.qvel, "steps": env.steps, "generator": env.generator.get_state()},
+            "env": {
+                "qpos": env.qpos,
+                "qvel": env.qvel,
+                "act": env.act,
+                "steps": env.steps,
+                "generator": env.generator.get_state(),
+            },
             "explore": self.explore.get_state(),
             "torch_rng": torch.get_rng_state(),
             "running_return": self.running_return,
@@ -211,6 +217,8 @@ class Run:
             self.buffer.load_state_dict(state["buffer"])
         env = self.env
         env.qpos, env.qvel, env.steps = (state["env"][k].to(self.device) for k in ("qpos", "qvel", "steps"))
+        if "act" in state["env"]:  # checkpoints from before activations were a state have none
+            env.act = state["env"]["act"].to(self.device)
         # RNG states are CPU byte tensors, whatever device the checkpoint was loaded onto
         env.generator.set_state(state["env"]["generator"].cpu())
         self.obs = env.observe(env.qpos, env.qvel)

@@ -1,7 +1,8 @@
 """The physics core against MuJoCo: mass matrix, bias forces, and Euler trajectories.
 
-Every model is loaded twice from the same file: by MuJoCo, and by diffsim's own MJCF
-importer, so these tests check the importer and the kernels together.
+Every model is compiled by MuJoCo, and diffsim loads that compiled model (with the
+integrator and flags the test sets on it), so these tests check the importer and the
+kernels together.
 Relative error of a quantity = max |diffsim - mujoco| / max |mujoco| over its entries.
 """
 
@@ -69,9 +70,8 @@ def test_trajectory_matches_mujoco_euler(name):
     """200 steps under random controls, contacts and limits off, step for step."""
     m = mujoco_model(name, constraints=False)
     d = mujoco.MjData(m)
-    model = diffsim.load_mjcf(diffsim.asset(name), dtype=torch.float64)
-    model.limit_stiffness = 0.0
-    model.enable_contact = False
+    model = diffsim.load_mjcf(m, dtype=torch.float64)  # Euler, constraints off: MuJoCo's flags say so
+    assert model.integrator == "Euler" and not model.enable_contact and not model.flags.limit
     batch, horizon = 3, 200
     qpos, qvel = random_states(m, batch, seed=2, spread=0.3)
     ctrls = np.random.default_rng(3).uniform(-1, 1, size=(batch, horizon, m.nu))

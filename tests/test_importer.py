@@ -57,6 +57,7 @@ _RENAMED = {
     "dof_body": "dof_bodyid",
     "dof_jnt": "dof_jntid",
     "dof_parent": "dof_parentid",
+    "body_principal_inertia": "body_inertia",
     "site_body": "site_bodyid",
     "geom_body": "geom_bodyid",
 }

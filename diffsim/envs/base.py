@@ -19,7 +19,9 @@ Conventions (Gymnasium's, batched):
   of 0, and reset (``info["blew_up"]`` marks it; its ``info["final_obs"]`` is the
   observation of the state before the step, so nothing non-finite leaves the env;
   ``nonfinite_observations`` counts the observations replaced);
-* ``detach()`` cuts the autograd graph, e.g. between short differentiable rollouts.
+* ``detach()`` cuts the autograd graph, e.g. between short differentiable rollouts;
+* a model with actuator activations keeps them in ``self.act`` (B, na), part of the
+  differentiable state like ``qpos`` and ``qvel``; episodes start with zeros, as MuJoCo's.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class BatchedEnv:
         self.generator.manual_seed(0 if seed is None else seed)
         self.qpos = torch.zeros(num_envs, model.nq, dtype=self.dtype, device=self.device)
         self.qvel = torch.zeros(num_envs, model.nv, dtype=self.dtype, device=self.device)
+        self.act = torch.zeros(num_envs, model.na, dtype=self.dtype, device=self.device)
         self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.total_steps = 0
         self.started = False  # set by reset(): the state above is a placeholder until then
@@ -100,16 +103,23 @@ class BatchedEnv:
         if seed is not None:
             self.generator.manual_seed(seed)
         self.qpos, self.qvel = self.initial_state(self.num_envs)
+        self.act = torch.zeros_like(self.act)
         self.steps.zero_()
         self.started = True
         return self.observe(self.qpos, self.qvel), {}
 
-    def set_state(self, qpos, qvel):
-        """Start new episodes from given states instead of drawn ones: (B, nq), (B, nv).
+    def set_state(self, qpos, qvel, act=None):
+        """Start new episodes from given states instead of drawn ones: (B, nq), (B, nv), and
+        the activations (B, na) for models that have them (zeros if not given).
         Returns the observations (B, obs)."""
         qpos = check_state(self.model, "qpos", qpos, self.model.nq, batch=self.num_envs)
         qvel = check_state(self.model, "qvel", qvel, self.model.nv, batch=self.num_envs)
-        self.qpos, self.qvel = qpos.clone(), qvel.clone()
+        act = (
+            torch.zeros_like(self.act)
+            if act is None
+            else check_state(self.model, "act", act, self.model.na, batch=self.num_envs)
+        )
+        self.qpos, self.qvel, self.act = qpos.clone(), qvel.clone(), act.clone()
         self.steps.zero_()
         self.started = True
         return self.observe(self.qpos, self.qvel)
@@ -140,11 +150,16 @@ class BatchedEnv:
             bad = torch.nonzero(~torch.isfinite(action).all(dim=1)).flatten().tolist()
             raise ValueError(f"action contains NaN or inf in environment(s) {bad[:10]}")
         action = action.clamp(-1.0, 1.0)
-        qpos, qvel = diffsim.step(
-            self.model, self.qpos, self.qvel, self.action_to_ctrl(action), self.frame_skip, check_finite=False
-        )
+        ctrl = self.action_to_ctrl(action)
+        if self.model.na:
+            qpos, qvel, act = diffsim.step(
+                self.model, self.qpos, self.qvel, ctrl, self.frame_skip, check_finite=False, act=self.act
+            )
+        else:
+            qpos, qvel = diffsim.step(self.model, self.qpos, self.qvel, ctrl, self.frame_skip, check_finite=False)
+            act = self.act
         obs = self.observe(qpos, qvel)
-        blew_up = ~(torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1))
+        blew_up = ~(torch.isfinite(qpos).all(dim=1) & torch.isfinite(qvel).all(dim=1) & torch.isfinite(act).all(dim=1))
         bad_obs = ~torch.isfinite(obs).all(dim=1) & ~blew_up
         failed = blew_up | bad_obs
         if bool(failed.any()):  # one check per step for both kinds of failure
@@ -154,6 +169,7 @@ class BatchedEnv:
             keep = ~failed[:, None]  # the state before the step, and its observation
             qpos = torch.where(keep, qpos, self.qpos.detach())
             qvel = torch.where(keep, qvel, self.qvel.detach())
+            act = torch.where(keep, act, self.act.detach())
             obs = torch.where(keep, obs, self.observe(qpos, qvel))
         reward, terms = self.reward(self.qpos, self.qvel, action, qpos, qvel)
         reward = torch.where(failed, torch.zeros_like(reward), reward)
@@ -168,9 +184,10 @@ class BatchedEnv:
             keep = ~done[:, None]
             qpos = torch.where(keep, qpos, fresh_qpos)
             qvel = torch.where(keep, qvel, fresh_qvel)
+            act = torch.where(keep, act, torch.zeros_like(act))
             obs = torch.where(keep, obs, self.observe(fresh_qpos, fresh_qvel))
             self.steps = torch.where(done, torch.zeros_like(self.steps), self.steps)
-        self.qpos, self.qvel = qpos, qvel
+        self.qpos, self.qvel, self.act = qpos, qvel, act
         return obs, reward, terminated, truncated, info
 
     def _report(self, envs_mask, what: str):
@@ -186,7 +203,7 @@ class BatchedEnv:
 
     def detach(self):
         """Cut the autograd graph behind the current state (keeps its values)."""
-        self.qpos, self.qvel = self.qpos.detach(), self.qvel.detach()
+        self.qpos, self.qvel, self.act = self.qpos.detach(), self.qvel.detach(), self.act.detach()
 
     def __repr__(self):
         return (

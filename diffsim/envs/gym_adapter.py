@@ -135,6 +135,7 @@ class GymVectorEnv(VectorEnv):
         env = self.env
         env.qpos = torch.where(chosen[:, None], qpos, env.qpos)
         env.qvel = torch.where(chosen[:, None], qvel, env.qvel)
+        env.act = torch.where(chosen[:, None], torch.zeros_like(env.act), env.act)
         env.steps = torch.where(chosen, torch.zeros_like(env.steps), env.steps)
 
     def close_extras(self, **kwargs):
