@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from diffsim.collision import contact_slots, unsupported_pairs
 from diffsim.options import Options
-from diffsim.spec import JOINT_BALL, JOINT_FREE, ModelSpec
+from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE, TRN_JOINT, ModelSpec
 
 
 def _checked(name: str, value, positive: bool = False) -> float:
@@ -281,6 +281,7 @@ class Model:
         arrays, self.tree_walks, self.contact_kinds = _launch_layouts(spec, slots["slot_kind"])
         for name, values in arrays.items():
             self.topology[name] = tensor(values, torch.int32)
+        self.n_moment_actuators = int(self.topology["moment_actuators"].numel())
         self.has_free_bodies = bool((self.topology["dof_free_body"] >= 0).any())
         # body forces beyond contact: MuJoCo skips all passive forces when springs and dampers are both off
         passive = self.flags.spring or self.flags.damper
@@ -461,6 +462,8 @@ def _derived_topology(spec: ModelSpec) -> dict:
     dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
     dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
     dof_subtree_end[k]: one past the last descendant of dof ``k`` (they follow it).
+    jnt_actuator_adr, jnt_actuator_num, actuator_by_joint: the actuators computed in each
+        hinge or slide joint's own thread; moment_actuators: the others.
     dof_free_body[k]: the first dof of the standalone free body ``k`` belongs to (one free
         joint, no other dofs or mass below it: MuJoCo's mj_isFreeBody), -1 for other dofs.
     """
@@ -504,6 +507,21 @@ def _derived_topology(spec: ModelSpec) -> dict:
     broken = np.flatnonzero(subtree_end - np.arange(nv) != size)
     if len(broken):
         raise ValueError(f"the descendants of dof {broken[0]} are not contiguous: dofs must be in depth-first order")
+    # actuators that act on one hinge or slide joint are computed in that joint's thread
+    # (dynamics.smooth_forces); the others through their moments (actuation.transmission).
+    # implicitfast needs every actuator's moment, so there all go the second way.
+    on_joint = [
+        u
+        for u in range(spec.nu)
+        if spec.integrator != "implicitfast"
+        and spec.actuator_trntype[u] == TRN_JOINT
+        and spec.jnt_type[spec.actuator_trnid[u, 0]] in (JOINT_HINGE, JOINT_SLIDE)
+    ]
+    moment_actuators = np.array([u for u in range(spec.nu) if u not in set(on_joint)], dtype=np.int32)
+    joint_of = np.array([spec.actuator_trnid[u, 0] for u in on_joint], dtype=np.int64)
+    by_joint = np.array(on_joint, dtype=np.int32)[np.argsort(joint_of, kind="stable")]
+    num = np.bincount(joint_of, minlength=spec.njnt).astype(np.int32)
+    first_actuator = (np.cumsum(num) - num).astype(np.int32)
     free_body = np.full(max(nv, 1), -1, dtype=np.int32)
     mass = np.asarray(spec.body_mass, dtype=np.float64)
     for b in range(1, nbody):
@@ -514,6 +532,10 @@ def _derived_topology(spec: ModelSpec) -> dict:
             adr = spec.body_dofadr[b]
             free_body[adr : adr + 6] = adr
     return {
+        "jnt_actuator_adr": first_actuator,
+        "jnt_actuator_num": num,
+        "actuator_by_joint": by_joint,
+        "moment_actuators": moment_actuators,
         "dof_free_body": free_body,
         "body_lastdof": lastdof,
         "dof_rate_src": rate_src,

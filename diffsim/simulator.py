@@ -562,7 +562,7 @@ class Simulator:
             self.contact_forces(buf)
         else:
             self._zero(buf.qfrc_ext)
-        if m.nu:
+        if m.n_moment_actuators:
             self.actuators(buf, qpos, qvel, ctrl)
         if m.has_gravcomp or m.has_fluid:
             self.body_passive_forces(buf)
@@ -613,15 +613,46 @@ class Simulator:
                 int(m.flags.damper),
                 int(m.flags.limit),
                 int(m.nu > 0 and m.flags.actuation),
+                int(m.has_gravcomp or m.has_fluid),
+                w("jnt_actuator_adr"),
+                w("jnt_actuator_num"),
+                w("actuator_by_joint"),
+                w("moment_actuators"),
+                w("actuator_trntype"),
+                w("actuator_trnid"),
+                w("actuator_gear"),
+                w("actuator_dyntype"),
+                w("actuator_gaintype"),
+                w("actuator_biastype"),
+                w("actuator_dynprm"),
+                w("actuator_gainprm"),
+                w("actuator_biasprm"),
+                w("actuator_actadr"),
+                w("actuator_actearly"),
+                w("actuator_actlimited"),
+                w("actuator_actrange"),
+                w("actuator_ctrllimited"),
+                w("actuator_ctrlrange"),
+                w("actuator_forcelimited"),
+                w("actuator_forcerange"),
+                w("actuator_enabled"),
+                w("dt"),
+                int(m.flags.clampctrl),
+                int(m.flags.actuation),
+                m.nv,
+                ctrl,
                 qpos,
                 qvel,
                 buf.actuator_moment,
-                buf.actuator_force,
                 buf.tendon_force,
                 buf.qfrc_gravcomp,
                 buf.qfrc_fluid,
                 buf.qfrc_bias,
                 buf.qfrc_ext,
+                buf.actuator_length,
+                buf.actuator_force,
+                buf.act_dot,
+                buf.actuator_force_velocity,
                 buf.qfrc_smooth,
             ],
             dev,
@@ -684,12 +715,14 @@ class Simulator:
             )
 
     def actuators(self, buf: StepBuffers, qpos, qvel, ctrl):
-        """Needs ``kinematics`` first. Fills the actuators' lengths, moments, forces and activation rates."""
+        """Needs ``kinematics`` first. Fills the lengths, moments, forces and activation rates
+        of the actuators that act through their moments (``model.n_moment_actuators``)."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self._launch(
             actuation.transmission,
-            (E, m.nu),
+            (E, m.n_moment_actuators),
             [
+                w("moment_actuators"),
                 w("actuator_trntype"),
                 w("actuator_trnid"),
                 w("actuator_gear"),
@@ -717,8 +750,9 @@ class Simulator:
         )
         self._launch(
             actuation.actuator_forces,
-            (E, m.nu),
-            [
+            (E, m.n_moment_actuators),
+            [w("moment_actuators")]
+            + [
                 w("actuator_trntype"),
                 w("actuator_trnid"),
                 w("actuator_gear"),

@@ -156,7 +156,7 @@ def test_analytic_solve_adjoint_equals_warps_generated_adjoint():
 
     parent = [-1, 0, 1, 1, 0, 4, 5]
     n = len(parent)
-    tree = SimpleNamespace(nv=n, nbody=1, njnt=0, dof_parent=parent, body_mass=[0.0])
+    tree = SimpleNamespace(nv=n, nbody=1, njnt=0, dof_parent=parent, body_mass=[0.0], nu=0, integrator="Euler")
     topology = _derived_topology(tree)
     ancestor, subtree_end = topology["dof_ancestor"], topology["dof_subtree_end"]
     assert subtree_end.tolist() == [7, 4, 3, 4, 7, 7, 7]

@@ -95,6 +95,7 @@ def tendon_length(
 
 @wp.kernel
 def transmission(
+    moment_actuators: wp.array(dtype=int),
     actuator_trntype: wp.array(dtype=int),
     actuator_trnid: wp.array2d(dtype=int),
     actuator_gear: wp.array(dtype=Any),
@@ -119,8 +120,9 @@ def transmission(
     actuator_length: wp.array2d(dtype=Any),
     actuator_moment: wp.array3d(dtype=Any),
 ):
-    """Length and moment row of each actuator; launch over (env, actuator)."""
-    e, u = wp.tid()
+    """Length and moment row of each actuator in ``moment_actuators``; launch over (env, index)."""
+    e, i = wp.tid()
+    u = moment_actuators[i]
     gear = actuator_gear[u]
     zero = gear[0] * type(gear[0])(0.0)
     trn = actuator_trntype[u]
@@ -265,8 +267,12 @@ def servo_period(
     return period
 
 
-@wp.kernel
-def actuator_forces(
+@wp.func
+def actuator_law(
+    e: int,
+    u: int,
+    length: Any,
+    velocity: Any,
     actuator_trntype: wp.array(dtype=int),
     actuator_trnid: wp.array2d(dtype=int),
     actuator_gear: wp.array(dtype=Any),
@@ -292,25 +298,18 @@ def actuator_forces(
     nv: int,
     ctrl: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
-    actuator_length: wp.array2d(dtype=Any),
-    actuator_moment: wp.array3d(dtype=Any),
-    # outputs
-    actuator_force: wp.array2d(dtype=Any),
     act_dot: wp.array2d(dtype=Any),
-    actuator_force_velocity: wp.array2d(dtype=Any),
 ):
-    """Scalar force of each actuator, and its activation's rate; launch over (env, actuator).
+    """MuJoCo's actuator force for actuator ``u`` of environment ``e`` at its transmission's
+    ``length`` and ``velocity`` [mj_fwdActuation]: writes the activation's rate
+    ``act_dot[e, actadr]`` and returns ``(force, d force / d velocity)``, the slope zero where
+    the force is saturated at its range [mjd_actuator_vel].
 
     ``qvel`` is the state's second half: velocities (nv), then activations (na).
-    ``actuator_force_velocity``: d force / d velocity for implicit integration
-    [mjd_actuator_vel], zero where the force is saturated at its range.
     """
-    e, u = wp.tid()
     c = ctrl[e, u]
     if clampctrl != 0 and actuator_ctrllimited[u] != 0:
         c = wp.clamp(c, actuator_ctrlrange[u][0], actuator_ctrlrange[u][1])
-    length = actuator_length[e, u]
-    velocity = moment_dot(actuator_moment, e, u, qvel)
     dynprm = actuator_dynprm[u]
     dyntype = actuator_dyntype[u]
     adr = actuator_actadr[u]
@@ -376,8 +375,169 @@ def actuator_forces(
     if actuation == 0 or actuator_enabled[u] == 0:
         force = zero
         slope = zero
+    return force, slope
+
+
+@wp.kernel
+def actuator_forces(
+    moment_actuators: wp.array(dtype=int),
+    actuator_trntype: wp.array(dtype=int),
+    actuator_trnid: wp.array2d(dtype=int),
+    actuator_gear: wp.array(dtype=Any),
+    actuator_dyntype: wp.array(dtype=int),
+    actuator_gaintype: wp.array(dtype=int),
+    actuator_biastype: wp.array(dtype=int),
+    actuator_dynprm: wp.array(dtype=Any),
+    actuator_gainprm: wp.array(dtype=Any),
+    actuator_biasprm: wp.array(dtype=Any),
+    actuator_actadr: wp.array(dtype=int),
+    actuator_actearly: wp.array(dtype=int),
+    actuator_actlimited: wp.array(dtype=int),
+    actuator_actrange: wp.array(dtype=Any),
+    actuator_ctrllimited: wp.array(dtype=int),
+    actuator_ctrlrange: wp.array(dtype=Any),
+    actuator_forcelimited: wp.array(dtype=int),
+    actuator_forcerange: wp.array(dtype=Any),
+    actuator_enabled: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    dt: wp.array(dtype=Any),
+    clampctrl: int,
+    actuation: int,
+    nv: int,
+    ctrl: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    actuator_length: wp.array2d(dtype=Any),
+    actuator_moment: wp.array3d(dtype=Any),
+    # outputs
+    actuator_force: wp.array2d(dtype=Any),
+    act_dot: wp.array2d(dtype=Any),
+    actuator_force_velocity: wp.array2d(dtype=Any),
+):
+    """Force of each actuator in ``moment_actuators`` (those whose moments ``transmission``
+    computes), and its activation's rate; launch over (env, index into moment_actuators)."""
+    e, i = wp.tid()
+    u = moment_actuators[i]
+    force, slope = actuator_law(
+        e,
+        u,
+        actuator_length[e, u],
+        moment_dot(actuator_moment, e, u, qvel),
+        actuator_trntype,
+        actuator_trnid,
+        actuator_gear,
+        actuator_dyntype,
+        actuator_gaintype,
+        actuator_biastype,
+        actuator_dynprm,
+        actuator_gainprm,
+        actuator_biasprm,
+        actuator_actadr,
+        actuator_actearly,
+        actuator_actlimited,
+        actuator_actrange,
+        actuator_ctrllimited,
+        actuator_ctrlrange,
+        actuator_forcelimited,
+        actuator_forcerange,
+        actuator_enabled,
+        jnt_type,
+        dt,
+        clampctrl,
+        actuation,
+        nv,
+        ctrl,
+        qvel,
+        act_dot,
+    )
     actuator_force[e, u] = force
     actuator_force_velocity[e, u] = slope
+
+
+@wp.func
+def joint_actuator_forces(
+    e: int,
+    j: int,
+    q: Any,
+    v: Any,
+    jnt_actuator_adr: wp.array(dtype=int),
+    jnt_actuator_num: wp.array(dtype=int),
+    actuator_by_joint: wp.array(dtype=int),
+    actuator_trntype: wp.array(dtype=int),
+    actuator_trnid: wp.array2d(dtype=int),
+    actuator_gear: wp.array(dtype=Any),
+    actuator_dyntype: wp.array(dtype=int),
+    actuator_gaintype: wp.array(dtype=int),
+    actuator_biastype: wp.array(dtype=int),
+    actuator_dynprm: wp.array(dtype=Any),
+    actuator_gainprm: wp.array(dtype=Any),
+    actuator_biasprm: wp.array(dtype=Any),
+    actuator_actadr: wp.array(dtype=int),
+    actuator_actearly: wp.array(dtype=int),
+    actuator_actlimited: wp.array(dtype=int),
+    actuator_actrange: wp.array(dtype=Any),
+    actuator_ctrllimited: wp.array(dtype=int),
+    actuator_ctrlrange: wp.array(dtype=Any),
+    actuator_forcelimited: wp.array(dtype=int),
+    actuator_forcerange: wp.array(dtype=Any),
+    actuator_enabled: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    dt: wp.array(dtype=Any),
+    clampctrl: int,
+    actuation: int,
+    nv: int,
+    ctrl: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    actuator_length: wp.array2d(dtype=Any),
+    actuator_force: wp.array2d(dtype=Any),
+    act_dot: wp.array2d(dtype=Any),
+    actuator_force_velocity: wp.array2d(dtype=Any),
+):
+    """The generalised force on hinge or slide joint ``j`` (position ``q``, velocity ``v``) of
+    the actuators that act on it alone, computed in the joint's own thread
+    (``dynamics.smooth_forces``): length ``gear q``, velocity ``gear v``, moment ``gear``, the
+    same law as every other actuator; writes their length, force, slope and rate."""
+    total = v * type(v)(0.0)
+    first = jnt_actuator_adr[j]
+    for a in range(first, first + jnt_actuator_num[j]):
+        u = actuator_by_joint[a]
+        gear = actuator_gear[u][0]
+        force, slope = actuator_law(
+            e,
+            u,
+            q * gear,
+            v * gear,
+            actuator_trntype,
+            actuator_trnid,
+            actuator_gear,
+            actuator_dyntype,
+            actuator_gaintype,
+            actuator_biastype,
+            actuator_dynprm,
+            actuator_gainprm,
+            actuator_biasprm,
+            actuator_actadr,
+            actuator_actearly,
+            actuator_actlimited,
+            actuator_actrange,
+            actuator_ctrllimited,
+            actuator_ctrlrange,
+            actuator_forcelimited,
+            actuator_forcerange,
+            actuator_enabled,
+            jnt_type,
+            dt,
+            clampctrl,
+            actuation,
+            nv,
+            ctrl,
+            qvel,
+            act_dot,
+        )
+        actuator_length[e, u] = q * gear
+        actuator_force[e, u] = force
+        actuator_force_velocity[e, u] = slope
+        total = total + gear * force
+    return total
 
 
 @wp.kernel

@@ -10,7 +10,7 @@ from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.actuation import tendon_coefficient
+from diffsim.kernels.actuation import joint_actuator_forces, tendon_coefficient
 from diffsim.kernels.spatial import cross_force, inertia_mul, quat_to_rotvec, quat_wxyz, spatial
 from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE
 
@@ -136,11 +136,16 @@ def sigmoid(x: Any):
 
 @wp.func
 def actuator_force_on_dof(
-    e: int, k: int, actuator_moment: wp.array3d(dtype=Any), actuator_force: wp.array2d(dtype=Any)
+    e: int,
+    k: int,
+    moment_actuators: wp.array(dtype=int),
+    actuator_moment: wp.array3d(dtype=Any),
+    actuator_force: wp.array2d(dtype=Any),
 ):
-    """``qfrc_actuator[k] = sum_u moment[u, k] * force[u]``."""
+    """``sum_u moment[u, k] * force[u]`` over the actuators whose moments ``actuation.transmission`` computed."""
     total = actuator_force.dtype(0.0)
-    for u in range(actuator_moment.shape[1]):
+    for i in range(moment_actuators.shape[0]):
+        u = moment_actuators[i]
         total = total + actuator_moment[e, u, k] * actuator_force[e, u]
     return total
 
@@ -188,21 +193,54 @@ def smooth_forces(
     damper: int,
     limits: int,
     gravcomp_to_actuators: int,
+    body_forces: int,
+    jnt_actuator_adr: wp.array(dtype=int),
+    jnt_actuator_num: wp.array(dtype=int),
+    actuator_by_joint: wp.array(dtype=int),
+    moment_actuators: wp.array(dtype=int),
+    actuator_trntype: wp.array(dtype=int),
+    actuator_trnid: wp.array2d(dtype=int),
+    actuator_gear: wp.array(dtype=Any),
+    actuator_dyntype: wp.array(dtype=int),
+    actuator_gaintype: wp.array(dtype=int),
+    actuator_biastype: wp.array(dtype=int),
+    actuator_dynprm: wp.array(dtype=Any),
+    actuator_gainprm: wp.array(dtype=Any),
+    actuator_biasprm: wp.array(dtype=Any),
+    actuator_actadr: wp.array(dtype=int),
+    actuator_actearly: wp.array(dtype=int),
+    actuator_actlimited: wp.array(dtype=int),
+    actuator_actrange: wp.array(dtype=Any),
+    actuator_ctrllimited: wp.array(dtype=int),
+    actuator_ctrlrange: wp.array(dtype=Any),
+    actuator_forcelimited: wp.array(dtype=int),
+    actuator_forcerange: wp.array(dtype=Any),
+    actuator_enabled: wp.array(dtype=int),
+    dt: wp.array(dtype=Any),
+    clampctrl: int,
+    actuation: int,
+    nv: int,
+    ctrl: wp.array2d(dtype=Any),
     qpos: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
     actuator_moment: wp.array3d(dtype=Any),
-    actuator_force: wp.array2d(dtype=Any),
     tendon_force: wp.array2d(dtype=Any),
     qfrc_gravcomp: wp.array2d(dtype=Any),
     qfrc_fluid: wp.array2d(dtype=Any),
     qfrc_bias: wp.array2d(dtype=Any),
     qfrc_ext: wp.array2d(dtype=Any),
-    # output
+    # outputs (actuator_force: read for the actuators with moments, written for the joints' own)
+    actuator_length: wp.array2d(dtype=Any),
+    actuator_force: wp.array2d(dtype=Any),
+    act_dot: wp.array2d(dtype=Any),
+    actuator_force_velocity: wp.array2d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
 ):
     """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``; launch over (env, dof).
 
-    Actuator: ``moment^T force`` (``actuation.py``), plus the gravity compensation of joints
+    Actuator: the forces of the actuators that act on this hinge or slide joint alone,
+    computed here (``actuation.joint_actuator_forces``), plus ``moment^T force`` of the
+    others (``actuation.py``), plus the gravity compensation of joints
     with ``actuatorgravcomp``, clamped to the joint's ``actuatorfrcrange`` on its first dof,
     as MuJoCo does. External: contact forces mapped to joint space (``qfrc_ext``).
     Gravity compensation and fluid forces (``passive.py``) come in as ``qfrc_gravcomp``
@@ -221,13 +259,54 @@ def smooth_forces(
     jtype = jnt_type[j]
     v = qvel[e, k]
     zero = v * type(v)(0.0)
-    actuator = actuator_force_on_dof(e, k, actuator_moment, actuator_force)
-    passive = qfrc_fluid[e, k]
-    if jnt_actgravcomp[j] != 0:
-        if gravcomp_to_actuators != 0:
-            actuator = actuator + qfrc_gravcomp[e, k]
-    else:
-        passive = passive + qfrc_gravcomp[e, k]
+    actuator = actuator_force_on_dof(e, k, moment_actuators, actuator_moment, actuator_force)
+    if jtype == JOINT_HINGE or jtype == JOINT_SLIDE:
+        actuator = actuator + joint_actuator_forces(
+            e,
+            j,
+            qpos[e, jnt_qposadr[j]],
+            v,
+            jnt_actuator_adr,
+            jnt_actuator_num,
+            actuator_by_joint,
+            actuator_trntype,
+            actuator_trnid,
+            actuator_gear,
+            actuator_dyntype,
+            actuator_gaintype,
+            actuator_biastype,
+            actuator_dynprm,
+            actuator_gainprm,
+            actuator_biasprm,
+            actuator_actadr,
+            actuator_actearly,
+            actuator_actlimited,
+            actuator_actrange,
+            actuator_ctrllimited,
+            actuator_ctrlrange,
+            actuator_forcelimited,
+            actuator_forcerange,
+            actuator_enabled,
+            jnt_type,
+            dt,
+            clampctrl,
+            actuation,
+            nv,
+            ctrl,
+            qvel,
+            actuator_length,
+            actuator_force,
+            act_dot,
+            actuator_force_velocity,
+        )
+    passive = zero
+    if body_forces != 0:
+        passive = qfrc_fluid[e, k]
+        if jnt_actgravcomp[j] != 0:
+            if gravcomp_to_actuators != 0:
+                actuator = actuator + qfrc_gravcomp[e, k]
+        else:
+            passive = passive + qfrc_gravcomp[e, k]
     if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
         actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
     force = qfrc_ext[e, k] + actuator + passive - qfrc_bias[e, k]
