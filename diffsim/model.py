@@ -19,7 +19,17 @@ from dataclasses import dataclass
 
 from diffsim.collision import contact_slots, unsupported_pairs
 from diffsim.options import Options
-from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE, TRN_JOINT, ModelSpec
+from diffsim.spec import (
+    BIAS_NONE,
+    DYN_NONE,
+    GAIN_FIXED,
+    JOINT_BALL,
+    JOINT_FREE,
+    JOINT_HINGE,
+    JOINT_SLIDE,
+    TRN_JOINT,
+    ModelSpec,
+)
 
 
 def _checked(name: str, value, positive: bool = False) -> float:
@@ -522,6 +532,16 @@ def _derived_topology(spec: ModelSpec) -> dict:
     by_joint = np.array(on_joint, dtype=np.int32)[np.argsort(joint_of, kind="stable")]
     num = np.bincount(joint_of, minlength=spec.njnt).astype(np.int32)
     first_actuator = (np.cumsum(num) - num).astype(np.int32)
+    # motors: no activation, fixed gain, no bias; the joint thread takes a shorter path for them
+    motor = np.array(
+        [
+            spec.actuator_dyntype[u] == DYN_NONE
+            and spec.actuator_gaintype[u] == GAIN_FIXED
+            and spec.actuator_biastype[u] == BIAS_NONE
+            for u in range(spec.nu)
+        ],
+        dtype=np.int32,
+    )
     free_body = np.full(max(nv, 1), -1, dtype=np.int32)
     mass = np.asarray(spec.body_mass, dtype=np.float64)
     for b in range(1, nbody):
@@ -533,6 +553,7 @@ def _derived_topology(spec: ModelSpec) -> dict:
             free_body[adr : adr + 6] = adr
     return {
         "jnt_actuator_adr": first_actuator,
+        "actuator_motor": motor.reshape(-1),
         "jnt_actuator_num": num,
         "actuator_by_joint": by_joint,
         "moment_actuators": moment_actuators,

@@ -617,6 +617,7 @@ class Simulator:
                 w("jnt_actuator_adr"),
                 w("jnt_actuator_num"),
                 w("actuator_by_joint"),
+                w("actuator_motor"),
                 w("moment_actuators"),
                 w("actuator_trntype"),
                 w("actuator_trnid"),

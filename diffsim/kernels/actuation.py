@@ -462,6 +462,7 @@ def joint_actuator_forces(
     jnt_actuator_adr: wp.array(dtype=int),
     jnt_actuator_num: wp.array(dtype=int),
     actuator_by_joint: wp.array(dtype=int),
+    actuator_motor: wp.array(dtype=int),
     actuator_trntype: wp.array(dtype=int),
     actuator_trnid: wp.array2d(dtype=int),
     actuator_gear: wp.array(dtype=Any),
@@ -501,6 +502,19 @@ def joint_actuator_forces(
     for a in range(first, first + jnt_actuator_num[j]):
         u = actuator_by_joint[a]
         gear = actuator_gear[u][0]
+        if actuator_motor[u] != 0:
+            # a motor (no dynamics, fixed gain, no bias): the law reduces to gain * ctrl, clamped
+            c = ctrl[e, u]
+            if clampctrl != 0 and actuator_ctrllimited[u] != 0:
+                c = wp.clamp(c, actuator_ctrlrange[u][0], actuator_ctrlrange[u][1])
+            force = actuator_gainprm[u][0] * c
+            if actuator_forcelimited[u] != 0:
+                force = wp.clamp(force, actuator_forcerange[u][0], actuator_forcerange[u][1])
+            if actuation == 0 or actuator_enabled[u] == 0:
+                force = force * type(force)(0.0)
+            actuator_force[e, u] = force
+            total = total + gear * force
+            continue
         force, slope = actuator_law(
             e,
             u,
