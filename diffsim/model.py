@@ -297,6 +297,8 @@ class Model:
         passive = self.flags.spring or self.flags.damper
         self.has_gravcomp = passive and self.flags.gravity and bool(np.any(np.asarray(spec.body_gravcomp) != 0))
         self.has_fluid = passive and (spec.density > 0 or spec.viscosity > 0)
+        # forces not every model has, gathered by one more launch (dynamics.extra_forces)
+        self.has_extra_forces = bool(self.n_moment_actuators or self.ntendon or self.has_gravcomp or self.has_fluid)
         self.enable_contact = self.nslot > 0 and self.flags.contact
         self.unsupported = dict(spec.unsupported)
         if self.flags.contact:
@@ -472,8 +474,8 @@ def _derived_topology(spec: ModelSpec) -> dict:
     dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
     dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
     dof_subtree_end[k]: one past the last descendant of dof ``k`` (they follow it).
-    jnt_actuator_adr, jnt_actuator_num, actuator_by_joint: the actuators computed in each
-        hinge or slide joint's own thread; moment_actuators: the others.
+    jnt_actuator_adr, jnt_actuator_num, actuator_by_joint: the motors computed in each
+        hinge or slide joint's own thread; moment_actuators: the other actuators.
     dof_free_body[k]: the first dof of the standalone free body ``k`` belongs to (one free
         joint, no other dofs or mass below it: MuJoCo's mj_isFreeBody), -1 for other dofs.
     """
@@ -517,31 +519,24 @@ def _derived_topology(spec: ModelSpec) -> dict:
     broken = np.flatnonzero(subtree_end - np.arange(nv) != size)
     if len(broken):
         raise ValueError(f"the descendants of dof {broken[0]} are not contiguous: dofs must be in depth-first order")
-    # actuators that act on one hinge or slide joint are computed in that joint's thread
-    # (dynamics.smooth_forces); the others through their moments (actuation.transmission).
-    # implicitfast needs every actuator's moment, so there all go the second way.
+    # motors (no activation, fixed gain, no bias) on one hinge or slide joint are computed in
+    # that joint's thread (dynamics.smooth_forces); the other actuators through their moments
+    # (actuation.transmission). implicitfast needs every moment, so there all go the second way.
     on_joint = [
         u
         for u in range(spec.nu)
         if spec.integrator != "implicitfast"
         and spec.actuator_trntype[u] == TRN_JOINT
         and spec.jnt_type[spec.actuator_trnid[u, 0]] in (JOINT_HINGE, JOINT_SLIDE)
+        and spec.actuator_dyntype[u] == DYN_NONE
+        and spec.actuator_gaintype[u] == GAIN_FIXED
+        and spec.actuator_biastype[u] == BIAS_NONE
     ]
     moment_actuators = np.array([u for u in range(spec.nu) if u not in set(on_joint)], dtype=np.int32)
     joint_of = np.array([spec.actuator_trnid[u, 0] for u in on_joint], dtype=np.int64)
     by_joint = np.array(on_joint, dtype=np.int32)[np.argsort(joint_of, kind="stable")]
     num = np.bincount(joint_of, minlength=spec.njnt).astype(np.int32)
     first_actuator = (np.cumsum(num) - num).astype(np.int32)
-    # motors: no activation, fixed gain, no bias; the joint thread takes a shorter path for them
-    motor = np.array(
-        [
-            spec.actuator_dyntype[u] == DYN_NONE
-            and spec.actuator_gaintype[u] == GAIN_FIXED
-            and spec.actuator_biastype[u] == BIAS_NONE
-            for u in range(spec.nu)
-        ],
-        dtype=np.int32,
-    )
     free_body = np.full(max(nv, 1), -1, dtype=np.int32)
     mass = np.asarray(spec.body_mass, dtype=np.float64)
     for b in range(1, nbody):
@@ -553,7 +548,6 @@ def _derived_topology(spec: ModelSpec) -> dict:
             free_body[adr : adr + 6] = adr
     return {
         "jnt_actuator_adr": first_actuator,
-        "actuator_motor": motor.reshape(-1),
         "jnt_actuator_num": num,
         "actuator_by_joint": by_joint,
         "moment_actuators": moment_actuators,

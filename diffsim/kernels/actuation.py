@@ -454,103 +454,42 @@ def actuator_forces(
 
 
 @wp.func
-def joint_actuator_forces(
+def joint_motor_forces(
     e: int,
     j: int,
-    q: Any,
-    v: Any,
     jnt_actuator_adr: wp.array(dtype=int),
     jnt_actuator_num: wp.array(dtype=int),
     actuator_by_joint: wp.array(dtype=int),
-    actuator_motor: wp.array(dtype=int),
-    actuator_trntype: wp.array(dtype=int),
-    actuator_trnid: wp.array2d(dtype=int),
     actuator_gear: wp.array(dtype=Any),
-    actuator_dyntype: wp.array(dtype=int),
-    actuator_gaintype: wp.array(dtype=int),
-    actuator_biastype: wp.array(dtype=int),
-    actuator_dynprm: wp.array(dtype=Any),
     actuator_gainprm: wp.array(dtype=Any),
-    actuator_biasprm: wp.array(dtype=Any),
-    actuator_actadr: wp.array(dtype=int),
-    actuator_actearly: wp.array(dtype=int),
-    actuator_actlimited: wp.array(dtype=int),
-    actuator_actrange: wp.array(dtype=Any),
     actuator_ctrllimited: wp.array(dtype=int),
     actuator_ctrlrange: wp.array(dtype=Any),
     actuator_forcelimited: wp.array(dtype=int),
     actuator_forcerange: wp.array(dtype=Any),
     actuator_enabled: wp.array(dtype=int),
-    jnt_type: wp.array(dtype=int),
-    dt: wp.array(dtype=Any),
     clampctrl: int,
     actuation: int,
-    nv: int,
     ctrl: wp.array2d(dtype=Any),
-    qvel: wp.array2d(dtype=Any),
-    actuator_length: wp.array2d(dtype=Any),
     actuator_force: wp.array2d(dtype=Any),
-    act_dot: wp.array2d(dtype=Any),
-    actuator_force_velocity: wp.array2d(dtype=Any),
 ):
-    """The generalised force on hinge or slide joint ``j`` (position ``q``, velocity ``v``) of
-    the actuators that act on it alone, computed in the joint's own thread
-    (``dynamics.smooth_forces``): length ``gear q``, velocity ``gear v``, moment ``gear``, the
-    same law as every other actuator; writes their length, force, slope and rate."""
-    total = v * type(v)(0.0)
+    """The generalised force of the motors on hinge or slide joint ``j``, computed in the
+    joint's own thread (``dynamics.smooth_forces``). A motor (no activation, fixed gain, no
+    bias) reduces MuJoCo's actuator law (``actuator_law``) to ``gain * ctrl``, ctrl and force
+    clamped to their ranges; its moment is ``gear[0]``. Writes each motor's force."""
+    total = actuator_force.dtype(0.0)
     first = jnt_actuator_adr[j]
     for a in range(first, first + jnt_actuator_num[j]):
         u = actuator_by_joint[a]
-        gear = actuator_gear[u][0]
-        if actuator_motor[u] != 0:
-            # a motor (no dynamics, fixed gain, no bias): the law reduces to gain * ctrl, clamped
-            c = ctrl[e, u]
-            if clampctrl != 0 and actuator_ctrllimited[u] != 0:
-                c = wp.clamp(c, actuator_ctrlrange[u][0], actuator_ctrlrange[u][1])
-            force = actuator_gainprm[u][0] * c
-            if actuator_forcelimited[u] != 0:
-                force = wp.clamp(force, actuator_forcerange[u][0], actuator_forcerange[u][1])
-            if actuation == 0 or actuator_enabled[u] == 0:
-                force = force * type(force)(0.0)
-            actuator_force[e, u] = force
-            total = total + gear * force
-            continue
-        force, slope = actuator_law(
-            e,
-            u,
-            q * gear,
-            v * gear,
-            actuator_trntype,
-            actuator_trnid,
-            actuator_gear,
-            actuator_dyntype,
-            actuator_gaintype,
-            actuator_biastype,
-            actuator_dynprm,
-            actuator_gainprm,
-            actuator_biasprm,
-            actuator_actadr,
-            actuator_actearly,
-            actuator_actlimited,
-            actuator_actrange,
-            actuator_ctrllimited,
-            actuator_ctrlrange,
-            actuator_forcelimited,
-            actuator_forcerange,
-            actuator_enabled,
-            jnt_type,
-            dt,
-            clampctrl,
-            actuation,
-            nv,
-            ctrl,
-            qvel,
-            act_dot,
-        )
-        actuator_length[e, u] = q * gear
+        c = ctrl[e, u]
+        if clampctrl != 0 and actuator_ctrllimited[u] != 0:
+            c = wp.clamp(c, actuator_ctrlrange[u][0], actuator_ctrlrange[u][1])
+        force = actuator_gainprm[u][0] * c
+        if actuator_forcelimited[u] != 0:
+            force = wp.clamp(force, actuator_forcerange[u][0], actuator_forcerange[u][1])
+        if actuation == 0 or actuator_enabled[u] == 0:
+            force = force * type(force)(0.0)
         actuator_force[e, u] = force
-        actuator_force_velocity[e, u] = slope
-        total = total + gear * force
+        total = total + actuator_gear[u][0] * force
     return total
 
 

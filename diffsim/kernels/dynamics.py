@@ -10,7 +10,7 @@ from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.actuation import joint_actuator_forces, tendon_coefficient
+from diffsim.kernels.actuation import joint_motor_forces, tendon_coefficient
 from diffsim.kernels.spatial import cross_force, inertia_mul, quat_to_rotvec, quat_wxyz, spatial
 from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE
 
@@ -171,6 +171,48 @@ def tendon_force_on_dof(
 
 
 @wp.kernel
+def extra_forces(
+    dof_jnt: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    jnt_actgravcomp: wp.array(dtype=int),
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    moment_actuators: wp.array(dtype=int),
+    gravcomp_to_actuators: int,
+    actuator_moment: wp.array3d(dtype=Any),
+    actuator_force: wp.array2d(dtype=Any),
+    tendon_force: wp.array2d(dtype=Any),
+    qfrc_gravcomp: wp.array2d(dtype=Any),
+    qfrc_fluid: wp.array2d(dtype=Any),
+    # outputs
+    qfrc_actuator_extra: wp.array2d(dtype=Any),
+    qfrc_passive_extra: wp.array2d(dtype=Any),
+):
+    """The joint forces of what not every model has, gathered for ``smooth_forces``; launch
+    over (env, dof), only for models that have some of it.
+
+    Actuator: ``moment^T force`` of the actuators with moments (``actuation.py``), and the
+    gravity compensation of joints with ``actuatorgravcomp``. Passive: the fixed tendons'
+    forces, the other joints' gravity compensation and the fluid forces (``passive.py``).
+    """
+    e, k = wp.tid()
+    actuator = actuator_force_on_dof(e, k, moment_actuators, actuator_moment, actuator_force)
+    passive = qfrc_fluid[e, k]
+    if jnt_actgravcomp[dof_jnt[k]] != 0:
+        if gravcomp_to_actuators != 0:
+            actuator = actuator + qfrc_gravcomp[e, k]
+    else:
+        passive = passive + qfrc_gravcomp[e, k]
+    passive = passive + tendon_force_on_dof(
+        e, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, tendon_force
+    )
+    qfrc_actuator_extra[e, k] = actuator
+    qfrc_passive_extra[e, k] = passive
+
+
+@wp.kernel
 def smooth_forces(
     dof_jnt: wp.array(dtype=int),
     dof_damping: wp.array(dtype=Any),
@@ -182,75 +224,46 @@ def smooth_forces(
     jnt_range: wp.array(dtype=Any),
     jnt_actfrclimited: wp.array(dtype=int),
     jnt_actfrcrange: wp.array(dtype=Any),
-    jnt_actgravcomp: wp.array(dtype=int),
     qpos_spring: wp.array(dtype=Any),
-    tendon_adr: wp.array(dtype=int),
-    tendon_num: wp.array(dtype=int),
-    wrap_objid: wp.array(dtype=int),
-    wrap_prm: wp.array(dtype=Any),
     limit_params: wp.array(dtype=Any),
     spring: int,
     damper: int,
     limits: int,
-    gravcomp_to_actuators: int,
-    body_forces: int,
+    extra: int,
     jnt_actuator_adr: wp.array(dtype=int),
     jnt_actuator_num: wp.array(dtype=int),
     actuator_by_joint: wp.array(dtype=int),
-    actuator_motor: wp.array(dtype=int),
-    moment_actuators: wp.array(dtype=int),
-    actuator_trntype: wp.array(dtype=int),
-    actuator_trnid: wp.array2d(dtype=int),
     actuator_gear: wp.array(dtype=Any),
-    actuator_dyntype: wp.array(dtype=int),
-    actuator_gaintype: wp.array(dtype=int),
-    actuator_biastype: wp.array(dtype=int),
-    actuator_dynprm: wp.array(dtype=Any),
     actuator_gainprm: wp.array(dtype=Any),
-    actuator_biasprm: wp.array(dtype=Any),
-    actuator_actadr: wp.array(dtype=int),
-    actuator_actearly: wp.array(dtype=int),
-    actuator_actlimited: wp.array(dtype=int),
-    actuator_actrange: wp.array(dtype=Any),
     actuator_ctrllimited: wp.array(dtype=int),
     actuator_ctrlrange: wp.array(dtype=Any),
     actuator_forcelimited: wp.array(dtype=int),
     actuator_forcerange: wp.array(dtype=Any),
     actuator_enabled: wp.array(dtype=int),
-    dt: wp.array(dtype=Any),
     clampctrl: int,
     actuation: int,
-    nv: int,
     ctrl: wp.array2d(dtype=Any),
     qpos: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
-    actuator_moment: wp.array3d(dtype=Any),
-    tendon_force: wp.array2d(dtype=Any),
-    qfrc_gravcomp: wp.array2d(dtype=Any),
-    qfrc_fluid: wp.array2d(dtype=Any),
+    qfrc_actuator_extra: wp.array2d(dtype=Any),
+    qfrc_passive_extra: wp.array2d(dtype=Any),
     qfrc_bias: wp.array2d(dtype=Any),
     qfrc_ext: wp.array2d(dtype=Any),
-    # outputs (actuator_force: read for the actuators with moments, written for the joints' own)
-    actuator_length: wp.array2d(dtype=Any),
+    # outputs
     actuator_force: wp.array2d(dtype=Any),
-    act_dot: wp.array2d(dtype=Any),
-    actuator_force_velocity: wp.array2d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
 ):
     """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``; launch over (env, dof).
 
-    Actuator: the forces of the actuators that act on this hinge or slide joint alone,
-    computed here (``actuation.joint_actuator_forces``), plus ``moment^T force`` of the
-    others (``actuation.py``), plus the gravity compensation of joints
-    with ``actuatorgravcomp``, clamped to the joint's ``actuatorfrcrange`` on its first dof,
-    as MuJoCo does. External: contact forces mapped to joint space (``qfrc_ext``).
-    Gravity compensation and fluid forces (``passive.py``) come in as ``qfrc_gravcomp``
-    and ``qfrc_fluid``.
+    Actuator: the forces of the motors on this hinge or slide joint, computed here
+    (``actuation.joint_motor_forces``), plus (with ``extra``) ``extra_forces``'s actuator
+    part, clamped to the joint's ``actuatorfrcrange`` on its first dof, as MuJoCo does.
+    External: contact forces mapped to joint space (``qfrc_ext``).
 
     Passive (``spring``/``damper`` 0: MuJoCo's flags switch them off): ``-damping * qvel``,
     ``-stiffness * (q - springref)`` (for ball and free joints the rotational difference is
     the rotation vector from the spring's quaternion to the current one, in the body
-    frame, as MuJoCo's mj_passive), and the fixed tendons' forces (``passive.py``).
+    frame, as MuJoCo's mj_passive), plus (with ``extra``) ``extra_forces``'s passive part.
     Limits (hinge/slide, when ``limits`` and ``limit_params[0] > 0``): a smooth one-sided
     spring at each end of the range, ``k * w * softplus(depth / w)``, plus damping
     ``-c * qvel`` weighted by ``sigmoid(depth / w)``; ``limit_params = (k, c, w)``.
@@ -260,59 +273,33 @@ def smooth_forces(
     jtype = jnt_type[j]
     v = qvel[e, k]
     zero = v * type(v)(0.0)
-    actuator = actuator_force_on_dof(e, k, moment_actuators, actuator_moment, actuator_force)
+    actuator = zero
+    passive = zero
+    if extra != 0:
+        actuator = qfrc_actuator_extra[e, k]
+        passive = qfrc_passive_extra[e, k]
     if jtype == JOINT_HINGE or jtype == JOINT_SLIDE:
-        actuator = actuator + joint_actuator_forces(
+        actuator = actuator + joint_motor_forces(
             e,
             j,
-            qpos[e, jnt_qposadr[j]],
-            v,
             jnt_actuator_adr,
             jnt_actuator_num,
             actuator_by_joint,
-            actuator_motor,
-            actuator_trntype,
-            actuator_trnid,
             actuator_gear,
-            actuator_dyntype,
-            actuator_gaintype,
-            actuator_biastype,
-            actuator_dynprm,
             actuator_gainprm,
-            actuator_biasprm,
-            actuator_actadr,
-            actuator_actearly,
-            actuator_actlimited,
-            actuator_actrange,
             actuator_ctrllimited,
             actuator_ctrlrange,
             actuator_forcelimited,
             actuator_forcerange,
             actuator_enabled,
-            jnt_type,
-            dt,
             clampctrl,
             actuation,
-            nv,
             ctrl,
-            qvel,
-            actuator_length,
             actuator_force,
-            act_dot,
-            actuator_force_velocity,
         )
-    passive = zero
-    if body_forces != 0:
-        passive = qfrc_fluid[e, k]
-        if jnt_actgravcomp[j] != 0:
-            if gravcomp_to_actuators != 0:
-                actuator = actuator + qfrc_gravcomp[e, k]
-        else:
-            passive = passive + qfrc_gravcomp[e, k]
     if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
         actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
     force = qfrc_ext[e, k] + actuator + passive - qfrc_bias[e, k]
-    force = force + tendon_force_on_dof(e, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, tendon_force)
     if damper != 0:
         force = force - dof_damping[k] * v
     stiffness = jnt_stiffness[j]
