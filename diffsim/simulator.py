@@ -653,7 +653,6 @@ class Simulator:
                 buf.qfrc_passive_extra,
                 buf.qfrc_bias,
                 buf.qfrc_ext,
-                buf.actuator_force,
                 buf.qfrc_smooth,
             ],
             dev,

@@ -470,13 +470,12 @@ def joint_motor_forces(
     clampctrl: int,
     actuation: int,
     ctrl: wp.array2d(dtype=Any),
-    actuator_force: wp.array2d(dtype=Any),
 ):
     """The generalised force of the motors on hinge or slide joint ``j``, computed in the
     joint's own thread (``dynamics.smooth_forces``). A motor (no activation, fixed gain, no
     bias) reduces MuJoCo's actuator law (``actuator_law``) to ``gain * ctrl``, ctrl and force
-    clamped to their ranges; its moment is ``gear[0]``. Writes each motor's force."""
-    total = actuator_force.dtype(0.0)
+    clamped to their ranges; its moment is ``gear[0]``."""
+    total = ctrl.dtype(0.0)
     first = jnt_actuator_adr[j]
     for a in range(first, first + jnt_actuator_num[j]):
         u = actuator_by_joint[a]
@@ -488,7 +487,6 @@ def joint_motor_forces(
             force = wp.clamp(force, actuator_forcerange[u][0], actuator_forcerange[u][1])
         if actuation == 0 or actuator_enabled[u] == 0:
             force = force * type(force)(0.0)
-        actuator_force[e, u] = force
         total = total + actuator_gear[u][0] * force
     return total
 

@@ -249,8 +249,7 @@ def smooth_forces(
     qfrc_passive_extra: wp.array2d(dtype=Any),
     qfrc_bias: wp.array2d(dtype=Any),
     qfrc_ext: wp.array2d(dtype=Any),
-    # outputs
-    actuator_force: wp.array2d(dtype=Any),
+    # output
     qfrc_smooth: wp.array2d(dtype=Any),
 ):
     """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``; launch over (env, dof).
@@ -295,7 +294,6 @@ def smooth_forces(
             clampctrl,
             actuation,
             ctrl,
-            actuator_force,
         )
     if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
         actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
