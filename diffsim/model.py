@@ -521,13 +521,16 @@ def _derived_topology(spec: ModelSpec) -> dict:
         raise ValueError(f"the descendants of dof {broken[0]} are not contiguous: dofs must be in depth-first order")
     # motors (no activation, fixed gain, no bias) on one hinge or slide joint are computed in
     # that joint's thread (dynamics.smooth_forces); the other actuators through their moments
-    # (actuation.transmission). implicitfast needs every moment, so there all go the second way.
+    # (actuation.transmission), as are all actuators of a joint with an actuatorfrcrange (the
+    # clamp of their sum is in dynamics.extra_forces). implicitfast needs every moment, so
+    # there all go the second way.
     on_joint = [
         u
         for u in range(spec.nu)
         if spec.integrator != "implicitfast"
         and spec.actuator_trntype[u] == TRN_JOINT
         and spec.jnt_type[spec.actuator_trnid[u, 0]] in (JOINT_HINGE, JOINT_SLIDE)
+        and not spec.jnt_actfrclimited[spec.actuator_trnid[u, 0]]
         and spec.actuator_dyntype[u] == DYN_NONE
         and spec.actuator_gaintype[u] == GAIN_FIXED
         and spec.actuator_biastype[u] == BIAS_NONE

@@ -597,6 +597,8 @@ class Simulator:
                 [
                     w("dof_jnt"),
                     w("jnt_dofadr"),
+                    w("jnt_actfrclimited"),
+                    w("jnt_actfrcrange"),
                     w("jnt_actgravcomp"),
                     w("tendon_adr"),
                     w("tendon_num"),
@@ -626,8 +628,6 @@ class Simulator:
                 w("jnt_stiffness"),
                 w("jnt_limited"),
                 w("jnt_range"),
-                w("jnt_actfrclimited"),
-                w("jnt_actfrcrange"),
                 w("qpos_spring"),
                 w("limit_params"),
                 int(m.flags.spring),

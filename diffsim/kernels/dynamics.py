@@ -174,6 +174,8 @@ def tendon_force_on_dof(
 def extra_forces(
     dof_jnt: wp.array(dtype=int),
     jnt_dofadr: wp.array(dtype=int),
+    jnt_actfrclimited: wp.array(dtype=int),
+    jnt_actfrcrange: wp.array(dtype=Any),
     jnt_actgravcomp: wp.array(dtype=int),
     tendon_adr: wp.array(dtype=int),
     tendon_num: wp.array(dtype=int),
@@ -194,17 +196,22 @@ def extra_forces(
     over (env, dof), only for models that have some of it.
 
     Actuator: ``moment^T force`` of the actuators with moments (``actuation.py``), and the
-    gravity compensation of joints with ``actuatorgravcomp``. Passive: the fixed tendons'
-    forces, the other joints' gravity compensation and the fluid forces (``passive.py``).
+    gravity compensation of joints with ``actuatorgravcomp``, clamped to the joint's
+    ``actuatorfrcrange`` on its first dof, as MuJoCo does (every actuator of such a joint
+    has a moment: ``model._derived_topology``). Passive: the fixed tendons' forces, the
+    other joints' gravity compensation and the fluid forces (``passive.py``).
     """
     e, k = wp.tid()
+    j = dof_jnt[k]
     actuator = actuator_force_on_dof(e, k, moment_actuators, actuator_moment, actuator_force)
     passive = qfrc_fluid[e, k]
-    if jnt_actgravcomp[dof_jnt[k]] != 0:
+    if jnt_actgravcomp[j] != 0:
         if gravcomp_to_actuators != 0:
             actuator = actuator + qfrc_gravcomp[e, k]
     else:
         passive = passive + qfrc_gravcomp[e, k]
+    if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
+        actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
     passive = passive + tendon_force_on_dof(
         e, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, tendon_force
     )
@@ -222,8 +229,6 @@ def smooth_forces(
     jnt_stiffness: wp.array(dtype=Any),
     jnt_limited: wp.array(dtype=int),
     jnt_range: wp.array(dtype=Any),
-    jnt_actfrclimited: wp.array(dtype=int),
-    jnt_actfrcrange: wp.array(dtype=Any),
     qpos_spring: wp.array(dtype=Any),
     limit_params: wp.array(dtype=Any),
     spring: int,
@@ -256,7 +261,7 @@ def smooth_forces(
 
     Actuator: the forces of the motors on this hinge or slide joint, computed here
     (``actuation.joint_motor_forces``), plus (with ``extra``) ``extra_forces``'s actuator
-    part, clamped to the joint's ``actuatorfrcrange`` on its first dof, as MuJoCo does.
+    part (which holds every actuator force on a joint with an ``actuatorfrcrange``).
     External: contact forces mapped to joint space (``qfrc_ext``).
 
     Passive (``spring``/``damper`` 0: MuJoCo's flags switch them off): ``-damping * qvel``,
@@ -295,8 +300,6 @@ def smooth_forces(
             actuation,
             ctrl,
         )
-    if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
-        actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
     force = qfrc_ext[e, k] + actuator + passive - qfrc_bias[e, k]
     if damper != 0:
         force = force - dof_damping[k] * v
