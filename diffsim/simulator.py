@@ -80,21 +80,27 @@ class StepBuffers:
         self.cfrc_ext = zeros((E, nb), vec6)
         self.qfrc_ext = zeros((E, nv), T)
         self.contact_near = wp.zeros((E, ns), dtype=wp.int32, device=model.wp_device)  # no gradient
-        # actuators and tendons
-        nu = model.nu
+
+        # actuators with moments, tendons, gravity compensation and fluid forces: empty
+        # (E, 0) arrays for a model without them, so that the arena of gradients that every
+        # backward pass resets holds only what the model uses
+        def used(flag, count):
+            return count if flag else 0
+
+        nu = used(model.n_moment_actuators, model.nu)
         self.actuator_length = zeros((E, nu), T)
         self.actuator_moment = zeros((E, nu, nv), T)
         self.actuator_force = zeros((E, nu), T)
         self.act_dot = zeros((E, model.na), T)
         self.actuator_force_velocity = zeros((E, nu), T)
         self.tendon_force = zeros((E, model.ntendon), T)
-        # gravity compensation and fluid forces (zero unless the model has them)
-        self.cfrc_gravcomp = zeros((E, nb), vec6)
-        self.cfrc_fluid = zeros((E, nb), vec6)
-        self.qfrc_gravcomp = zeros((E, nv), T)
-        self.qfrc_fluid = zeros((E, nv), T)
-        self.qfrc_actuator_extra = zeros((E, nv), T)
-        self.qfrc_passive_extra = zeros((E, nv), T)
+        body_forces = model.has_gravcomp or model.has_fluid
+        self.cfrc_gravcomp = zeros((E, used(body_forces, nb)), vec6)
+        self.cfrc_fluid = zeros((E, used(body_forces, nb)), vec6)
+        self.qfrc_gravcomp = zeros((E, used(body_forces, nv)), T)
+        self.qfrc_fluid = zeros((E, used(body_forces, nv)), T)
+        self.qfrc_actuator_extra = zeros((E, used(model.has_extra_forces, nv)), T)
+        self.qfrc_passive_extra = zeros((E, used(model.has_extra_forces, nv)), T)
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
@@ -524,7 +530,7 @@ class Simulator:
             buf.actuator_force,
             buf.actuator_force_velocity,
             w("jnt_actgravcomp"),
-            int(m.nu > 0 and m.flags.actuation),
+            int(m.has_gravcomp and m.nu > 0 and m.flags.actuation),
             buf.qfrc_gravcomp,
             int(m.has_fluid),
             w("dof_ancestor"),
@@ -605,7 +611,8 @@ class Simulator:
                     w("wrap_objid"),
                     w("wrap_prm"),
                     w("moment_actuators"),
-                    int(m.nu > 0 and m.flags.actuation),
+                    int(m.has_gravcomp or m.has_fluid),
+                    int(m.has_gravcomp and m.nu > 0 and m.flags.actuation),
                     buf.actuator_moment,
                     buf.actuator_force,
                     buf.tendon_force,

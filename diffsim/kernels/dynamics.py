@@ -182,6 +182,7 @@ def extra_forces(
     wrap_objid: wp.array(dtype=int),
     wrap_prm: wp.array(dtype=Any),
     moment_actuators: wp.array(dtype=int),
+    body_forces: int,
     gravcomp_to_actuators: int,
     actuator_moment: wp.array3d(dtype=Any),
     actuator_force: wp.array2d(dtype=Any),
@@ -204,12 +205,14 @@ def extra_forces(
     e, k = wp.tid()
     j = dof_jnt[k]
     actuator = actuator_force_on_dof(e, k, moment_actuators, actuator_moment, actuator_force)
-    passive = qfrc_fluid[e, k]
-    if jnt_actgravcomp[j] != 0:
-        if gravcomp_to_actuators != 0:
-            actuator = actuator + qfrc_gravcomp[e, k]
-    else:
-        passive = passive + qfrc_gravcomp[e, k]
+    passive = actuator * type(actuator)(0.0)
+    if body_forces != 0:
+        passive = qfrc_fluid[e, k]
+        if jnt_actgravcomp[j] != 0:
+            if gravcomp_to_actuators != 0:
+                actuator = actuator + qfrc_gravcomp[e, k]
+        else:
+            passive = passive + qfrc_gravcomp[e, k]
     if k == jnt_dofadr[j] and jnt_actfrclimited[j] != 0:
         actuator = wp.clamp(actuator, jnt_actfrcrange[j][0], jnt_actfrcrange[j][1])
     passive = passive + tendon_force_on_dof(
