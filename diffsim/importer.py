@@ -409,23 +409,36 @@ def unsupported_features(mujoco, m) -> dict:
         if np.any(m.wrap_type[m.tendon_adr[t] : m.tendon_adr[t] + m.tendon_num[t]] != WRAP_JOINT)
     ]
     add("spatial tendons", _described(mujoco, m, obj.mjOBJ_TENDON, "tendon", spatial))
-    for field_name, feature in (
-        ("jnt_stiffnesspoly", "nonlinear joint springs (stiffnesspoly)"),
-        ("jnt_springyield", "plastic joint springs (springyield)"),
-    ):
-        values = _rows(getattr(m, field_name, ()), m.njnt)
-        add(feature, _described(mujoco, m, obj.mjOBJ_JOINT, "joint", np.flatnonzero(np.any(values != 0, axis=1))))
+
+    def add_nonzero(fields, count, objtype, kind):
+        """Each feature whose field (absent in older MuJoCo: none) is nonzero for some element."""
+        for field_name, feature in fields:
+            used = np.flatnonzero(np.any(_rows(getattr(m, field_name, ()), count) != 0, axis=1))
+            add(feature, _described(mujoco, m, objtype, kind, used))
+
+    add_nonzero(
+        [
+            ("jnt_stiffnesspoly", "nonlinear joint springs (stiffnesspoly)"),
+            ("jnt_springyield", "plastic joint springs (springyield)"),
+        ],
+        m.njnt,
+        obj.mjOBJ_JOINT,
+        "joint",
+    )
     values = _rows(getattr(m, "dof_dampingpoly", ()), m.nv)
     joints = sorted({int(m.dof_jntid[k]) for k in np.flatnonzero(np.any(values != 0, axis=1))})
     add("nonlinear joint dampers (dampingpoly)", _described(mujoco, m, obj.mjOBJ_JOINT, "joint", joints))
-    for field_name, feature in (
-        ("tendon_springyield", "plastic tendon springs (springyield)"),
-        ("tendon_armature", "tendon armature"),
-        ("tendon_stiffnesspoly", "nonlinear tendon springs (stiffnesspoly)"),
-        ("tendon_dampingpoly", "nonlinear tendon dampers (dampingpoly)"),
-    ):
-        values = _rows(getattr(m, field_name, ()), m.ntendon)
-        add(feature, _described(mujoco, m, obj.mjOBJ_TENDON, "tendon", np.flatnonzero(np.any(values != 0, axis=1))))
+    add_nonzero(
+        [
+            ("tendon_springyield", "plastic tendon springs (springyield)"),
+            ("tendon_armature", "tendon armature"),
+            ("tendon_stiffnesspoly", "nonlinear tendon springs (stiffnesspoly)"),
+            ("tendon_dampingpoly", "nonlinear tendon dampers (dampingpoly)"),
+        ],
+        m.ntendon,
+        obj.mjOBJ_TENDON,
+        "tendon",
+    )
     add(
         "tendon actuator-force limits (actuatorfrcrange)",
         _described(mujoco, m, obj.mjOBJ_TENDON, "tendon", np.flatnonzero(m.tendon_actfrclimited)),
@@ -447,14 +460,17 @@ def unsupported_features(mujoco, m) -> dict:
             add(f"actuator {attr} {label}", _described(mujoco, m, obj.mjOBJ_ACTUATOR, "actuator", ids))
     on_spatial = [u for u in range(m.nu) if m.actuator_trntype[u] == TRN_TENDON and m.actuator_trnid[u, 0] in spatial]
     add("actuators on spatial tendons", _described(mujoco, m, obj.mjOBJ_ACTUATOR, "actuator", on_spatial))
-    for field_name, feature in (
-        ("actuator_damping", "actuator damping"),
-        ("actuator_armature", "actuator armature"),
-        ("actuator_delay", "actuator delay"),
-        ("actuator_dampingpoly", "nonlinear actuator damping (dampingpoly)"),
-    ):
-        values = _rows(getattr(m, field_name, ()), m.nu)
-        add(feature, _described(mujoco, m, obj.mjOBJ_ACTUATOR, "actuator", np.flatnonzero(np.any(values != 0, axis=1))))
+    add_nonzero(
+        [
+            ("actuator_damping", "actuator damping"),
+            ("actuator_armature", "actuator armature"),
+            ("actuator_delay", "actuator delay"),
+            ("actuator_dampingpoly", "nonlinear actuator damping (dampingpoly)"),
+        ],
+        m.nu,
+        obj.mjOBJ_ACTUATOR,
+        "actuator",
+    )
     add(
         "actuators with several activation states",
         _described(mujoco, m, obj.mjOBJ_ACTUATOR, "actuator", np.flatnonzero(m.actuator_actnum > 1)),

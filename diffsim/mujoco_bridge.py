@@ -197,26 +197,15 @@ def _transition_fd(mujoco, m, d, eps, centered, A, Bm):
             A[:, i] = column(plus, next_state(qpos=qm), 2 * eps)
         else:
             A[:, i] = column(plus, nominal, eps)
-    for i in range(nv):
-        vp = qvel0.copy()
-        vp[i] += eps
-        plus = next_state(qvel=vp)
-        if centered:
-            vm = qvel0.copy()
-            vm[i] -= eps
-            A[:, nv + i] = column(plus, next_state(qvel=vm), 2 * eps)
-        else:
-            A[:, nv + i] = column(plus, nominal, eps)
-    for i in range(na):
-        ap = act0.copy()
-        ap[i] += eps
-        plus = next_state(act=ap)
-        if centered:
-            am = act0.copy()
-            am[i] -= eps
-            A[:, 2 * nv + i] = column(plus, next_state(act=am), 2 * eps)
-        else:
-            A[:, 2 * nv + i] = column(plus, nominal, eps)
+    for base, values, name in ((nv, qvel0, "qvel"), (2 * nv, act0, "act")):
+        for i in range(len(values)):
+            up, down = values.copy(), values.copy()
+            up[i] += eps
+            down[i] -= eps
+            plus = next_state(**{name: up})
+            A[:, base + i] = (
+                column(plus, next_state(**{name: down}), 2 * eps) if centered else column(plus, nominal, eps)
+            )
     clamp = m.actuator_ctrllimited.astype(bool) & ~(m.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_CLAMPCTRL)
     for i in range(nu):
         c = ctrl0[i]

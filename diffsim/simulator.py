@@ -34,6 +34,21 @@ from diffsim.kernels import actuation, contact, dynamics, implicit, integrate, k
 from diffsim.model import Model
 
 
+# the arrays that say what each actuator is, in the order actuation.py's kernels take them
+ACTUATOR_TYPES = (
+    "actuator_trntype",
+    "actuator_trnid",
+    "actuator_gear",
+    "actuator_dyntype",
+    "actuator_gaintype",
+    "actuator_biastype",
+    "actuator_dynprm",
+    "actuator_gainprm",
+    "actuator_biasprm",
+    "actuator_actadr",
+)
+
+
 class StepBuffers:
     """Every intermediate array of one step for a batch of ``batch`` environments."""
 
@@ -412,17 +427,8 @@ class Simulator:
             self._launch(
                 actuation.advance_activations,
                 (E, m.nu),
-                [
-                    w("actuator_trntype"),
-                    w("actuator_trnid"),
-                    w("actuator_gear"),
-                    w("actuator_dyntype"),
-                    w("actuator_gaintype"),
-                    w("actuator_biastype"),
-                    w("actuator_dynprm"),
-                    w("actuator_gainprm"),
-                    w("actuator_biasprm"),
-                    w("actuator_actadr"),
+                [w(name) for name in ACTUATOR_TYPES]
+                + [
                     w("actuator_actlimited"),
                     w("actuator_actrange"),
                     w("actuator_enabled"),
@@ -759,17 +765,8 @@ class Simulator:
             actuation.actuator_forces,
             (E, m.n_moment_actuators),
             [w("moment_actuators")]
+            + [w(name) for name in ACTUATOR_TYPES]
             + [
-                w("actuator_trntype"),
-                w("actuator_trnid"),
-                w("actuator_gear"),
-                w("actuator_dyntype"),
-                w("actuator_gaintype"),
-                w("actuator_biastype"),
-                w("actuator_dynprm"),
-                w("actuator_gainprm"),
-                w("actuator_biasprm"),
-                w("actuator_actadr"),
                 w("actuator_actearly"),
                 w("actuator_actlimited"),
                 w("actuator_actrange"),

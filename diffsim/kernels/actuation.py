@@ -75,21 +75,22 @@ def tendon_coefficient(
 
 
 @wp.func
-def tendon_length(
+def tendon_sum(
     e: int,
     t: int,
     tendon_adr: wp.array(dtype=int),
     tendon_num: wp.array(dtype=int),
     wrap_objid: wp.array(dtype=int),
     wrap_prm: wp.array(dtype=Any),
-    jnt_qposadr: wp.array(dtype=int),
-    qpos: wp.array2d(dtype=Any),
+    jnt_adr: wp.array(dtype=int),
+    values: wp.array2d(dtype=Any),
 ):
-    """Length of fixed tendon ``t``: ``sum_w prm_w q_w``."""
+    """``sum_w prm_w values[e, jnt_adr[joint_w]]`` over fixed tendon ``t``'s joints: its length
+    with (``jnt_qposadr``, ``qpos``), its velocity with (``jnt_dofadr``, ``qvel``)."""
     total = wrap_prm.dtype(0.0)
     first = tendon_adr[t]
     for w in range(first, first + tendon_num[t]):
-        total = total + wrap_prm[w] * qpos[e, jnt_qposadr[wrap_objid[w]]]
+        total = total + wrap_prm[w] * values[e, jnt_adr[wrap_objid[w]]]
     return total
 
 
@@ -150,7 +151,7 @@ def transmission(
                 value = gear[k - adr]
             actuator_moment[e, u, k] = value
     elif trn == TRN_TENDON:
-        actuator_length[e, u] = gear[0] * tendon_length(
+        actuator_length[e, u] = gear[0] * tendon_sum(
             e, id, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos
         )
         for k in range(nv):

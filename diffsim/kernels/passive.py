@@ -15,26 +15,8 @@ from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.actuation import tendon_length
+from diffsim.kernels.actuation import tendon_sum
 from diffsim.kernels.spatial import quat_wxyz, spatial
-
-
-@wp.func
-def tendon_velocity(
-    e: int,
-    t: int,
-    tendon_adr: wp.array(dtype=int),
-    tendon_num: wp.array(dtype=int),
-    wrap_objid: wp.array(dtype=int),
-    wrap_prm: wp.array(dtype=Any),
-    jnt_dofadr: wp.array(dtype=int),
-    qvel: wp.array2d(dtype=Any),
-):
-    total = wrap_prm.dtype(0.0)
-    first = tendon_adr[t]
-    for w in range(first, first + tendon_num[t]):
-        total = total + wrap_prm[w] * qvel[e, jnt_dofadr[wrap_objid[w]]]
-    return total
 
 
 @wp.kernel
@@ -60,7 +42,7 @@ def tendon_forces(
     zero = tendon_stiffness.dtype(0.0)
     force = zero
     if spring != 0:
-        length = tendon_length(e, t, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos)
+        length = tendon_sum(e, t, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos)
         lower = tendon_lengthspring[t][0]
         upper = tendon_lengthspring[t][1]
         x = zero
@@ -70,7 +52,7 @@ def tendon_forces(
             x = length - lower
         force = -tendon_stiffness[t] * x
     if damper != 0:
-        v = tendon_velocity(e, t, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, qvel)
+        v = tendon_sum(e, t, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, qvel)
         force = force - tendon_damping[t] * v
     tendon_force[e, t] = force
 
