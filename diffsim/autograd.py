@@ -457,6 +457,12 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
     needs_grad = torch.is_grad_enabled() and (
         qpos.requires_grad or qvel.requires_grad or ctrls.requires_grad or len(params) > 0
     )
+    if needs_grad and model.constraint_rows:
+        raise RuntimeError(
+            "gradients through MuJoCo's constraint solver (contact_model='mujoco') are not in diffsim yet; "
+            "simulate under torch.no_grad() with inputs and parameters that do not require grad, or use "
+            "contact_model='smooth' for gradients"
+        )
     if needs_grad:
         qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, qpos, qvel, ctrls, *params)
     else:

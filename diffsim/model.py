@@ -60,6 +60,13 @@ PARAMETERS = {
     "qpos0": None,
     "qpos_spring": None,
     "jnt_actfrcrange": 2,
+    "jnt_margin": None,
+    "jnt_solref": 2,
+    "jnt_solimp": 5,
+    "dof_frictionloss": None,
+    "dof_solref": 2,
+    "dof_solimp": 5,
+    "dof_invweight0": None,
     "body_gravcomp": None,
     "body_principal_inertia": 3,
     "body_iquat": 4,
@@ -89,6 +96,8 @@ NON_NEGATIVE = (
     "jnt_stiffness",
     "dof_damping",
     "dof_armature",
+    "dof_invweight0",
+    "dof_frictionloss",
     "geom_size",
     "geom_friction",
     "tendon_stiffness",
@@ -170,6 +179,8 @@ class PhysicsFlags:
     limit: bool = True  # joint limits (the penalty limits while they are the limit model)
     clampctrl: bool = True  # ctrl clamped to ctrlrange
     eulerdamp: bool = True  # the Euler integrator treats joint damping implicitly
+    frictionloss: bool = True  # dof friction loss (with MuJoCo's constraints)
+    refsafe: bool = True  # constraint time constants at least twice the time step
 
     @classmethod
     def from_spec(cls, spec) -> "PhysicsFlags":
@@ -184,6 +195,8 @@ class PhysicsFlags:
             limit=constraint and "limit" not in off,
             clampctrl="clampctrl" not in off,
             eulerdamp="eulerdamp" not in off,
+            frictionloss=constraint and "frictionloss" not in off,
+            refsafe="refsafe" not in off,
         )
 
 
@@ -292,6 +305,9 @@ class Model:
         for name, values in arrays.items():
             self.topology[name] = tensor(values, torch.int32)
         self.n_moment_actuators = int(self.topology["moment_actuators"].numel())
+        for name, values in _constraint_rows(spec, self.flags).items():
+            self.topology[name] = tensor(values, torch.int32)
+        self.nrow = int(self.topology["row_dof"].numel())
         self.has_free_bodies = bool((self.topology["dof_free_body"] >= 0).any())
         # body forces beyond contact: MuJoCo skips all passive forces when springs and dampers are both off
         passive = self.flags.spring or self.flags.damper
@@ -300,11 +316,13 @@ class Model:
         # forces not every model has, gathered by one more launch (dynamics.extra_forces)
         self.has_extra_forces = bool(self.n_moment_actuators or self.ntendon or self.has_gravcomp or self.has_fluid)
         self.enable_contact = self.nslot > 0 and self.flags.contact
+        self._contact_model = "smooth"
         self.unsupported = dict(spec.unsupported)
         if self.flags.contact:
             pairs = unsupported_pairs(spec)
             if pairs:
                 self.unsupported["geom pairs without a smoothed contact law"] = pairs
+        self._unsupported_smooth = dict(self.unsupported)
         if self.unsupported:
             from diffsim.importer import describe_unsupported
 
@@ -335,6 +353,35 @@ class Model:
         vec3 = warp_type(self.wp_scalar, 3)
         self._warp["zero_gravity"] = wp.zeros(1, dtype=vec3, device=self.wp_device)
         self._warp["zero_dof"] = wp.zeros(max(self.nv, 1), dtype=self.wp_scalar, device=self.wp_device)
+
+    @property
+    def contact_model(self) -> str:
+        """What limits (and, to come, contacts) are: ``"smooth"``, diffsim's penalty limits
+        and smoothed contact, or ``"mujoco"``, MuJoCo's soft constraints solved by its Newton
+        solver (so far joint limits and dof friction loss, without gradients; MuJoCo's
+        contacts are not in diffsim yet, so a model with contact switched on refuses it)."""
+        return self._contact_model
+
+    @contact_model.setter
+    def contact_model(self, value: str):
+        if value not in ("smooth", "mujoco"):
+            raise ValueError(f"contact_model must be 'smooth' or 'mujoco', got {value!r}")
+        if value == "mujoco" and self.enable_contact:
+            raise ValueError(
+                "MuJoCo's contacts are not in diffsim yet: contact_model='mujoco' needs contact switched off "
+                "(<option><flag contact=\"disable\"/></option>, or model.enable_contact = False)"
+            )
+        self._contact_model = value
+        self.unsupported = dict(self._unsupported_smooth)
+        if value == "mujoco":  # friction loss is one of MuJoCo's constraints
+            self.unsupported.pop("joint friction loss", None)
+        self.caches.clear()
+
+    @property
+    def constraint_rows(self) -> bool:
+        """True when steps run MuJoCo's constraint solver (``contact_model == "mujoco"`` and
+        the model has rows)."""
+        return self._contact_model == "mujoco" and self.nrow > 0
 
     def warp(self, name: str, grad: bool = True):
         """The Warp array behind a parameter or topology tensor; a parameter's carries its
@@ -464,6 +511,25 @@ def body_levels(body_parent) -> list:
     return [
         np.array([b for b in range(len(body_parent)) if depth[b] == d], dtype=np.int32) for d in range(max(depth) + 1)
     ]
+
+
+def _constraint_rows(spec: ModelSpec, flags) -> dict:
+    """The candidate constraint rows of MuJoCo's solver, in MuJoCo's order (friction loss,
+    then limits): ``row_kind`` (constraints.ROW_*), ``row_dof`` and, for limits,
+    ``row_side`` (-1: lower end, +1: upper end of the range)."""
+    from diffsim.kernels.constraints import ROW_FRICTION, ROW_LIMIT
+
+    kind, dof, side = [], [], []
+    if flags.frictionloss:
+        for k in np.flatnonzero(np.asarray(spec.dof_frictionloss) > 0):
+            kind.append(ROW_FRICTION), dof.append(k), side.append(0)
+    if flags.limit:
+        for j in range(spec.njnt):
+            if spec.jnt_limited[j] and spec.jnt_type[j] in (JOINT_HINGE, JOINT_SLIDE):
+                for end in (-1, 1):
+                    kind.append(ROW_LIMIT), dof.append(spec.jnt_dofadr[j]), side.append(end)
+    as_int = lambda values: np.asarray(values, dtype=np.int32).reshape(-1)  # noqa: E731
+    return {"row_kind": as_int(kind), "row_dof": as_int(dof), "row_side": as_int(side)}
 
 
 def _derived_topology(spec: ModelSpec) -> dict:

@@ -30,7 +30,18 @@ import warnings
 import torch
 import warp as wp
 
-from diffsim.kernels import actuation, contact, dynamics, implicit, integrate, kinematics, passive, solve
+from diffsim.kernels import (
+    actuation,
+    constraints,
+    contact,
+    dynamics,
+    implicit,
+    integrate,
+    kinematics,
+    passive,
+    solve,
+    solver,
+)
 from diffsim.model import Model
 
 
@@ -116,6 +127,21 @@ class StepBuffers:
         self.qfrc_fluid = zeros((E, used(body_forces, nv)), T)
         self.qfrc_actuator_extra = zeros((E, used(model.has_extra_forces, nv)), T)
         self.qfrc_passive_extra = zeros((E, used(model.has_extra_forces, nv)), T)
+        # MuJoCo's constraints (forward only: no gradients, so outside the arena)
+        nr = model.nrow if model.constraint_rows else 0
+        nc = nv if model.constraint_rows else 0
+
+        def plain(shape):
+            return wp.zeros(shape, dtype=T, device=model.wp_device)
+
+        self.qacc_smooth = plain((E, nc))
+        self.efc_sign, self.efc_aref, self.efc_R, self.efc_frictionloss, self.efc_force = (
+            plain((E, nr)) for _ in range(5)
+        )
+        self.solver_scratch = [plain((E, nc)) for _ in range(5)]  # qacc, Ma, grad, search, Ms
+        self.solver_H = plain((E, nc, nc))
+        self.qfrc_constraint = plain((E, nc))
+        self.qfrc_total = plain((E, nc))
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
@@ -401,7 +427,7 @@ class Simulator:
             return
         if m.integrator == "implicitfast":
             self.forces(buf, qpos, qvel, ctrl)
-            self.implicitfast_accelerations(buf, qvel)
+            self.implicitfast_accelerations(buf, qvel, self.constraint_forces(buf, qpos, qvel))
             qacc = buf.qacc_implicit if m.has_free_bodies else buf.qacc
             self.euler(buf, qpos, qvel, qacc, qpos_next, qvel_next)
             return
@@ -511,9 +537,10 @@ class Simulator:
         """Everything up to ``buf.qacc`` and ``buf.act_dot`` [mj_forward]; with
         ``implicit_damping`` the solve is Euler's ``(M + dt D) qacc = f``."""
         self.forces(buf, qpos, qvel, ctrl)
-        self.solve(buf, buf.M, self.warp("dof_damping") if implicit_damping else self.model.warp("zero_dof"))
+        rhs = self.constraint_forces(buf, qpos, qvel)
+        self.solve(buf, buf.M, self.warp("dof_damping") if implicit_damping else self.model.warp("zero_dof"), rhs)
 
-    def implicitfast_accelerations(self, buf: StepBuffers, qvel):
+    def implicitfast_accelerations(self, buf: StepBuffers, qvel, rhs):
         """``qacc = (M - h D)^-1 f`` into ``buf.qacc``, then ``buf.qacc_implicit`` with the
         standalone free bodies solved apart (see implicit.py) [mj_implicit]."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
@@ -555,14 +582,14 @@ class Simulator:
             buf.dof_cvel,
         ]
         self._launch(implicit.implicit_matrix, (E, m.nv), [w("dof_free_body")] + shared + [buf.H], dev)
-        self.solve(buf, buf.H, m.warp("zero_dof"))
+        self.solve(buf, buf.H, m.warp("zero_dof"), rhs)
         if m.has_free_bodies:
             self._launch(
                 implicit.free_body_accelerations,
                 (E, m.nv),
                 [w("dof_free_body"), w("dof_body"), w("body_inertia")]
                 + shared
-                + [qvel, buf.qfrc_smooth, buf.qacc, buf.qacc_implicit],
+                + [qvel, rhs, buf.qacc, buf.qacc_implicit],
                 dev,
             )
 
@@ -645,7 +672,7 @@ class Simulator:
                 w("limit_params"),
                 int(m.flags.spring),
                 int(m.flags.damper),
-                int(m.flags.limit),
+                int(m.flags.limit and m.contact_model == "smooth"),
                 int(m.has_extra_forces),
                 w("jnt_actuator_adr"),
                 w("jnt_actuator_num"),
@@ -671,8 +698,8 @@ class Simulator:
             dev,
         )
 
-    def solve(self, buf: StepBuffers, matrix, diagonal):
-        """``(matrix + dt diag(diagonal)) qacc = qfrc_smooth`` into ``buf.qacc``."""
+    def solve(self, buf: StepBuffers, matrix, diagonal, rhs, qacc=None):
+        """``(matrix + dt diag(diagonal)) qacc = rhs`` into ``qacc`` (default ``buf.qacc``)."""
         w, dev, E = self.warp, self.model.wp_device, buf.batch
         self._launch(
             solve.factor_and_solve,
@@ -683,13 +710,78 @@ class Simulator:
                 w("dof_subtree_end"),
                 diagonal,
                 w("dt"),
-                buf.qfrc_smooth,
+                rhs,
                 buf.U,
                 buf.y,
-                buf.qacc,
+                buf.qacc if qacc is None else qacc,
             ],
             dev,
         )
+
+    def constraint_forces(self, buf: StepBuffers, qpos, qvel):
+        """MuJoCo's constraint forces (``model.constraint_rows``): the unconstrained
+        acceleration, the rows and their parameters, the Newton solve [mj_fwdConstraint].
+        Returns the force the accelerations solve for: ``qfrc_smooth + qfrc_constraint``, or
+        ``qfrc_smooth`` for a model without MuJoCo's constraints."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        if not m.constraint_rows:
+            return buf.qfrc_smooth
+        self.solve(buf, buf.M, m.warp("zero_dof"), buf.qfrc_smooth, buf.qacc_smooth)
+        self._launch(
+            constraints.joint_rows,
+            (E, m.nrow),
+            [
+                w("row_kind"),
+                w("row_dof"),
+                w("row_side"),
+                w("dof_jnt"),
+                w("dof_invweight0"),
+                w("dof_frictionloss"),
+                w("dof_solref"),
+                w("dof_solimp"),
+                w("jnt_qposadr"),
+                w("jnt_range"),
+                w("jnt_margin"),
+                w("jnt_solref"),
+                w("jnt_solimp"),
+                w("dt"),
+                int(m.flags.refsafe),
+                qpos,
+                qvel,
+                buf.efc_sign,
+                buf.efc_aref,
+                buf.efc_R,
+                buf.efc_frictionloss,
+            ],
+            dev,
+        )
+        spec, T = m.spec, m.wp_scalar
+        self._launch(
+            solver.newton,
+            E,
+            [
+                w("row_kind"),
+                w("row_dof"),
+                spec.iterations,
+                T(spec.tolerance),
+                spec.ls_iterations,
+                T(1.0 / (spec.meaninertia * max(1, m.nv))),
+                buf.M,
+                buf.qfrc_smooth,
+                buf.qacc_smooth,
+                buf.efc_sign,
+                buf.efc_aref,
+                buf.efc_R,
+                buf.efc_frictionloss,
+                *buf.solver_scratch,
+                buf.solver_H,
+                buf.efc_force,
+                buf.qfrc_constraint,
+                buf.qfrc_total,
+            ],
+            dev,
+        )
+        return buf.qfrc_total
 
     def body_passive_forces(self, buf: StepBuffers):
         """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_gravcomp``

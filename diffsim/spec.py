@@ -56,6 +56,10 @@ class ModelSpec:
     density: float = 0.0  # kg/m^3, of the medium (fluid forces)
     viscosity: float = 0.0  # Pa s, of the medium
     wind: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) m/s, velocity of the medium
+    iterations: int = 100  # <option iterations>: the constraint solver's Newton iterations at most
+    tolerance: float = 1e-8  # <option tolerance>: its stopping tolerance (scaled improvement or gradient)
+    ls_iterations: int = 50  # <option ls_iterations>: its line search's iterations at most
+    meaninertia: float = 1.0  # kg m^2, MuJoCo's stat.meaninertia: the solver's scale
 
     # --- bodies (nbody, body 0 = world) ------------------------------------------------
     body_name: list = field(default_factory=list)  # nbody str ("world" for 0)
@@ -90,6 +94,9 @@ class ModelSpec:
     jnt_limited: np.ndarray = None  # (njnt,) bool
     jnt_range: np.ndarray = None  # (njnt, 2) rad or m (ball: [0, max angle])
     jnt_stiffness: np.ndarray = None  # (njnt,) N m/rad or N/m
+    jnt_margin: np.ndarray = None  # (njnt,) rad or m: a limit row exists within this distance of the range
+    jnt_solref: np.ndarray = None  # (njnt, 2) the limit's reference (timeconst, dampratio) or (-stiffness, -damping)
+    jnt_solimp: np.ndarray = None  # (njnt, 5) the limit's impedance (d0, dwidth, width, midpoint, power)
     jnt_actfrclimited: np.ndarray = None  # (njnt,) bool: the actuators' total force on the joint is clamped
     jnt_actfrcrange: np.ndarray = None  # (njnt, 2) N m or N
     jnt_actgravcomp: np.ndarray = None  # (njnt,) bool: gravity compensation counts as actuator force
@@ -100,7 +107,10 @@ class ModelSpec:
     dof_parent: np.ndarray = None  # (nv,) previous dof on the path to the root (-1 if none)
     dof_damping: np.ndarray = None  # (nv,) N m s/rad or N s/m
     dof_armature: np.ndarray = None  # (nv,) kg m^2 or kg
-    dof_frictionloss: np.ndarray = None  # (nv,) N m or N; not simulated yet (reported in ``unsupported``)
+    dof_frictionloss: np.ndarray = None  # (nv,) N m or N; MuJoCo's constraints only
+    dof_solref: np.ndarray = None  # (nv, 2) friction loss's reference
+    dof_solimp: np.ndarray = None  # (nv, 5) friction loss's impedance
+    dof_invweight0: np.ndarray = None  # (nv,) MuJoCo's inverse weight at qpos0: the rows' diagApprox
 
     # --- generalised positions (nq) ----------------------------------------------------
     qpos0: np.ndarray = None  # (nq,) reference configuration

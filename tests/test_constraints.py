@@ -1,0 +1,124 @@
+"""MuJoCo's constraints in diffsim (``model.contact_model = "mujoco"``), against MuJoCo itself.
+
+So far: joint limits and dof friction loss as MuJoCo's soft constraints, solved by its
+Newton solver. The model (tests/models/limited_arm.xml, written for these tests) has
+hinges and a slide with ranges on both sides, a margin, default, custom and direct
+solref/solimp, and friction loss; its contacts are off by MuJoCo's flag.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+import warp as wp
+
+import diffsim
+from diffsim.kernels.constraints import ROW_FRICTION
+from diffsim.simulator import Simulator, StepBuffers
+
+ARM = pathlib.Path(__file__).parent / "models" / "limited_arm.xml"
+INTEGRATORS = {
+    "Euler": mujoco.mjtIntegrator.mjINT_EULER,
+    "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
+    "RK4": mujoco.mjtIntegrator.mjINT_RK4,
+}
+
+
+def arm(integrator="Euler"):
+    m = mujoco.MjModel.from_xml_path(str(ARM))
+    m.opt.integrator = INTEGRATORS[integrator]
+    model = diffsim.load_mjcf(m, dtype=torch.float64)
+    model.contact_model = "mujoco"
+    return m, model
+
+
+@pytest.mark.parametrize("integrator", list(INTEGRATORS))
+def test_one_step_from_mujocos_states_equals_mujocos_step(integrator):
+    """Every step of a 1 s MuJoCo trajectory under random controls, restarted from MuJoCo's
+    own state: max |diff| / max(1, |state|) below 1e-6, with limits and friction loss active."""
+    m, model = arm(integrator)
+    d = mujoco.MjData(m)
+    rng = np.random.default_rng(0)
+    worst, active = 0.0, []
+    with torch.no_grad():
+        for _ in range(500):
+            ctrl = rng.uniform(-1, 1, m.nu)
+            d.ctrl[:] = ctrl
+            qpos, qvel = torch.tensor(d.qpos)[None], torch.tensor(d.qvel)[None]
+            mujoco.mj_step(m, d)
+            active.append(int(np.sum(d.efc_type == mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)))
+            q, v = diffsim.step(model, qpos, qvel, torch.tensor(ctrl)[None])
+            worst = max(
+                worst,
+                np.abs(q[0].numpy() - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
+                np.abs(v[0].numpy() - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
+            )
+    assert max(active) >= 2 and sum(a > 0 for a in active) > 100, "the limits must be hit often"
+    assert worst < 1e-6, f"{integrator}: {worst:.2e}"
+
+
+def test_rows_and_their_soft_constraint_parameters_equal_mujocos():
+    """At states with limits violated, within the margin and free: the instantiated rows and
+    their Jacobian sign, aref and R equal MuJoCo's efc_J, efc_aref and efc_R to 1e-12."""
+    m, model = arm()
+    d = mujoco.MjData(m)
+    sim = Simulator(model, grad_params=())
+    states = [
+        ([0.75, -1.1, 0.12], [0.3, -0.5, 0.2]),  # shoulder above, elbow below, slide above their ranges
+        ([-0.5, 0.17, -0.04], [-0.1, 0.4, -0.3]),  # elbow within its margin of the upper end
+        ([0.1, -0.3, 0.0], [1.0, 1.0, 1.0]),  # inside every range: friction rows only
+    ]
+    for qpos, qvel in states:
+        d.qpos[:], d.qvel[:] = qpos, qvel
+        mujoco.mj_forward(m, d)
+        buf = StepBuffers(model, 1)
+        wq = wp.from_torch(torch.tensor([qpos], dtype=torch.float64))
+        wv = wp.from_torch(torch.tensor([qvel], dtype=torch.float64))
+        wc = wp.from_torch(torch.zeros(1, m.nu, dtype=torch.float64))
+        out = [wp.from_torch(torch.zeros(1, n, dtype=torch.float64)) for n in (m.nq, m.nv)]
+        sim.step(buf, wq, wv, wc, *out)
+        sign, aref, R = (a.numpy()[0] for a in (buf.efc_sign, buf.efc_aref, buf.efc_R))
+        kind, dof = model.topology["row_kind"].numpy(), model.topology["row_dof"].numpy()
+        ours = sorted(
+            (int(kind[r] != ROW_FRICTION), int(dof[r]), sign[r], aref[r], R[r]) for r in range(model.nrow) if sign[r]
+        )
+        theirs = []
+        J = np.asarray(d.efc_J).reshape(d.nefc, m.nv)  # dense for a model this small
+        for i in range(d.nefc):
+            k = int(np.flatnonzero(J[i])[0])
+            limit = int(d.efc_type[i] == mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)
+            theirs.append((limit, k, J[i, k], d.efc_aref[i], d.efc_R[i]))
+        theirs.sort()
+        assert [row[:3] for row in ours] == [row[:3] for row in theirs]
+        np.testing.assert_allclose([row[3:] for row in ours], [row[3:] for row in theirs], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(buf.qfrc_constraint.numpy()[0], d.qfrc_constraint, rtol=1e-9, atol=1e-9)
+
+
+def test_contact_model_choice_is_checked_and_gradients_are_refused_for_now():
+    m, model = arm()
+    with pytest.raises(ValueError, match="'smooth' or 'mujoco'"):
+        model.contact_model = "penalty"
+    assert "joint friction loss" not in model.unsupported
+    model.contact_model = "smooth"
+    assert model.unsupported["joint friction loss"] == ["joint 'shoulder'", "joint 'elbow'", "joint 'extend'"]
+    model.contact_model = "mujoco"
+    qpos = model.qpos0[None].clone().requires_grad_()
+    qvel = torch.zeros(1, model.nv, dtype=torch.float64)
+    ctrl = torch.zeros(1, model.nu, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="gradients through MuJoCo's constraint solver"):
+        diffsim.step(model, qpos, qvel, ctrl)
+    ant = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float64)
+    ant.contact_model = "smooth"  # the default
+    with pytest.raises(ValueError, match="MuJoCo's contacts are not in diffsim yet"):
+        ant.contact_model = "mujoco"
+
+
+def test_smooth_limits_stay_the_default():
+    """Loaded models keep the penalty limits until MuJoCo's contacts are in (issue 26)."""
+    m = mujoco.MjModel.from_xml_path(str(ARM))
+    model = diffsim.load_mjcf(m, dtype=torch.float64)
+    assert model.contact_model == "smooth" and not model.constraint_rows
