@@ -191,7 +191,6 @@ def spec_from_mujoco(m) -> ModelSpec:
         iterations=int(m.opt.iterations),
         tolerance=float(m.opt.tolerance),
         ls_iterations=int(m.opt.ls_iterations),
-        meaninertia=float(m.stat.meaninertia),
         body_name=names(mujoco.mjtObj.mjOBJ_BODY, nbody),
         body_parent=parent,
         body_pos=floats(m.body_pos),

@@ -765,7 +765,6 @@ class Simulator:
                 spec.iterations,
                 T(spec.tolerance),
                 spec.ls_iterations,
-                T(1.0 / (spec.meaninertia * max(1, m.nv))),
                 buf.M,
                 buf.qfrc_smooth,
                 buf.qacc_smooth,

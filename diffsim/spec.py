@@ -59,7 +59,6 @@ class ModelSpec:
     iterations: int = 100  # <option iterations>: the constraint solver's Newton iterations at most
     tolerance: float = 1e-8  # <option tolerance>: its stopping tolerance (scaled improvement or gradient)
     ls_iterations: int = 50  # <option ls_iterations>: its line search's iterations at most
-    meaninertia: float = 1.0  # kg m^2, MuJoCo's stat.meaninertia: the solver's scale
 
     # --- bodies (nbody, body 0 = world) ------------------------------------------------
     body_name: list = field(default_factory=list)  # nbody str ("world" for 0)

@@ -15,8 +15,8 @@ and the row's force is ``-ds/djar``. The cost is convex, piecewise quadratic: Ne
 steps with the Hessian ``M + sum_(quadratic rows) D J_r^T J_r`` (factored by Cholesky),
 each followed by an exact line search along the step (a monotone, piecewise-linear
 derivative: Newton on the step length inside a shrinking bracket), stop when the
-improvement or the gradient, scaled by ``1 / (meaninertia max(1, nv))`` as MuJoCo
-scales them, falls below the model's ``tolerance``, or after its ``iterations``.
+improvement or the gradient, scaled by ``1 / trace(M)`` as MuJoCo 4 scales them, falls
+below the model's ``tolerance``, or after its ``iterations``.
 
 Rows here are MuJoCo's rows on one dof (``constraints.py``): row ``r`` acts on dof
 ``row_dof[r]`` with Jacobian ``efc_sign[e, r]`` (0: not instantiated).
@@ -100,7 +100,6 @@ def newton(
     iterations: int,
     tolerance: Any,
     ls_iterations: int,
-    scale: Any,
     M: wp.array3d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
     qacc_smooth: wp.array2d(dtype=Any),
@@ -126,6 +125,10 @@ def newton(
     nv = M.shape[1]
     nr = row_dof.shape[0]
     zero = qacc.dtype(0.0)
+    trace = zero
+    for i in range(nv):
+        trace = trace + M[e, i, i]
+    scale = qacc.dtype(1.0) / trace
     for i in range(nv):
         qacc[e, i] = qacc_smooth[e, i]
     for i in range(nv):
