@@ -8,8 +8,8 @@ instantiated (a limit farther than its margin).
 Parameters of each row [mj_makeImpedance], with ``solref = (timeconst, dampratio)`` (or
 ``(-stiffness, -damping)``) and ``solimp = (d0, dwidth, width, midpoint, power)``:
 
-* impedance ``imp`` from the row's violation ``|pos - margin|`` on ``solimp``'s sigmoid,
-  clamped to [1e-4, 0.9999]; friction rows are at zero violation;
+* impedance ``imp`` from the row's violation ``|pos - margin|`` on ``solimp``'s sigmoid
+  (its entries clamped as MuJoCo clamps them); friction rows are at zero violation;
 * ``K = 1 / (dmax^2 timeconst^2 dampratio^2)``, ``B = 2 / (dmax timeconst)`` with
   ``dmax = dwidth`` and ``timeconst >= 2 dt`` (MuJoCo's ``refsafe``), or ``K = stiffness /
   dmax^2``, ``B = damping / dmax`` in the direct form; friction rows have ``K = 0``;
@@ -30,44 +30,52 @@ ROW_FRICTION, ROW_LIMIT = 0, 1
 
 @wp.func
 def impedance(violation: Any, solimp: Any):
-    """MuJoCo's ``getimpedance``: the impedance at ``violation = |pos - margin|``."""
-    d0 = solimp[0]
-    dwidth = solimp[1]
-    width = solimp[2]
-    midpoint = solimp[3]
-    power = solimp[4]
-    one = type(d0)(1.0)
-    imp = dwidth
-    if width > type(d0)(MINVAL):
-        x = violation / width
-        if x < one:
-            y = x
-            if power != one:
-                if x <= midpoint:
-                    y = wp.pow(x, power) / wp.pow(midpoint, power - one)
-                else:
-                    y = one - wp.pow(one - x, power) / wp.pow(one - midpoint, power - one)
-            imp = d0 + y * (dwidth - d0)
-    return wp.clamp(imp, type(d0)(MINIMP), type(d0)(MAXIMP))
+    """MuJoCo's ``getimpedance`` at ``violation = |pos - margin|``, with ``solimp``'s entries
+    clamped as ``getsolparam`` clamps them."""
+    one = type(violation)(1.0)
+    d0 = wp.clamp(solimp[0], type(violation)(MINIMP), type(violation)(MAXIMP))
+    dmax = wp.clamp(solimp[1], type(violation)(MINIMP), type(violation)(MAXIMP))
+    width = wp.max(solimp[2], type(violation)(0.0))
+    midpoint = wp.clamp(solimp[3], type(violation)(MINIMP), type(violation)(MAXIMP))
+    power = wp.max(solimp[4], one)
+    if d0 == dmax or width <= type(violation)(MINVAL):
+        return type(violation)(0.5) * (d0 + dmax)
+    x = violation / width
+    if x >= one:
+        return dmax
+    if x <= type(violation)(0.0):
+        return d0
+    y = x
+    if power != one:
+        if x <= midpoint:
+            y = wp.pow(x, power) / wp.pow(midpoint, power - one)
+        else:
+            y = one - wp.pow(one - x, power) / wp.pow(one - midpoint, power - one)
+    return d0 + y * (dmax - d0)
 
 
 @wp.func
-def reference_gains(solref: Any, dmax: Any, dt: Any, refsafe: int):
-    """``(K, B)`` of ``solref`` [mj_makeImpedance]; ``refsafe``: time constant at least 2 dt."""
-    zero = dmax * type(dmax)(0.0)
-    one = type(dmax)(1.0)
-    k = zero
-    b = zero
-    if solref[0] > zero:
-        timeconst = solref[0]
-        if refsafe != 0:
-            timeconst = wp.max(timeconst, type(dmax)(2.0) * dt)
-        dampratio = solref[1]
-        k = one / (dmax * dmax * timeconst * timeconst * dampratio * dampratio)
-        b = type(dmax)(2.0) / (dmax * timeconst)
-    else:
-        k = -solref[0] / (dmax * dmax)
-        b = -solref[1] / dmax
+def reference_gains(solref: Any, solimp: Any, dt: Any, refsafe: int):
+    """``(K, B)`` of ``solref`` [getsolparam, mj_makeImpedance]: the time-constant form
+    ``(timeconst, dampratio)``, at least ``2 dt`` unless ``refsafe`` is off, or the direct
+    form ``(-stiffness, -damping)``; mixed signs fall back to MuJoCo's default (0.02, 1)."""
+    zero = dt * type(dt)(0.0)
+    one = type(dt)(1.0)
+    tiny = type(dt)(MINVAL)
+    ref0 = solref[0]
+    ref1 = solref[1]
+    if (ref0 > zero) != (ref1 > zero):
+        ref0 = type(dt)(0.02)
+        ref1 = one
+    if refsafe != 0 and ref0 > zero:
+        ref0 = wp.max(ref0, type(dt)(2.0) * dt)
+    dmax = wp.clamp(solimp[1], type(dt)(MINIMP), type(dt)(MAXIMP))
+    k = -ref0 / wp.max(tiny, dmax * dmax)
+    if ref0 > zero:
+        k = one / wp.max(tiny, dmax * dmax * ref0 * ref0 * ref1 * ref1)
+    b = -ref1 / wp.max(tiny, dmax)
+    if ref1 > zero:
+        b = type(dt)(2.0) / wp.max(tiny, dmax * ref0)
     return k, b
 
 
@@ -128,7 +136,7 @@ def joint_rows(
             sign = zero
     violation = wp.abs(pos - margin)
     imp = impedance(violation, solimp)
-    k_ref, b_ref = reference_gains(solref, solimp[1], dt[0], refsafe)
+    k_ref, b_ref = reference_gains(solref, solimp, dt[0], refsafe)
     if row_kind[r] == ROW_FRICTION:
         k_ref = zero
     velocity = sign * qvel[e, k]
