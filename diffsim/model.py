@@ -28,6 +28,7 @@ from diffsim.spec import (
     JOINT_HINGE,
     JOINT_SLIDE,
     TRN_JOINT,
+    WRAP_JOINT,
     ModelSpec,
 )
 
@@ -76,6 +77,14 @@ PARAMETERS = {
     "tendon_damping": None,
     "tendon_lengthspring": 2,
     "wrap_prm": None,
+    "tendon_range": 2,
+    "tendon_margin": None,
+    "tendon_frictionloss": None,
+    "tendon_solref_lim": 2,
+    "tendon_solimp_lim": 5,
+    "tendon_solref_fri": 2,
+    "tendon_solimp_fri": 5,
+    "tendon_invweight0": None,
     "actuator_gear": 6,
     "actuator_dynprm": 10,
     "actuator_gainprm": 10,
@@ -307,7 +316,7 @@ class Model:
         self.n_moment_actuators = int(self.topology["moment_actuators"].numel())
         for name, values in _constraint_rows(spec, self.flags).items():
             self.topology[name] = tensor(values, torch.int32)
-        self.nrow = int(self.topology["row_dof"].numel())
+        self.nrow = int(self.topology["row_id"].numel())
         self.has_free_bodies = bool((self.topology["dof_free_body"] >= 0).any())
         # body forces beyond contact: MuJoCo skips all passive forces when springs and dampers are both off
         passive = self.flags.spring or self.flags.damper
@@ -373,8 +382,16 @@ class Model:
             )
         self._contact_model = value
         self.unsupported = dict(self._unsupported_smooth)
-        if value == "mujoco":  # friction loss is one of MuJoCo's constraints
+        if value == "mujoco":  # friction loss and fixed tendons' limits are MuJoCo's constraints
             self.unsupported.pop("joint friction loss", None)
+            names = self.spec.tendon_name
+            fixed = {f"tendon {names[t]!r}" if names[t] else f"tendon {t}" for t in fixed_tendons(self.spec)}
+            for feature in ("tendon friction loss", "tendon limits"):
+                left = [element for element in self.unsupported.get(feature, []) if element not in fixed]
+                if left:
+                    self.unsupported[feature] = left
+                else:
+                    self.unsupported.pop(feature, None)
         self.caches.clear()
 
     @property
@@ -513,23 +530,36 @@ def body_levels(body_parent) -> list:
     ]
 
 
-def _constraint_rows(spec: ModelSpec, flags) -> dict:
-    """The candidate constraint rows of MuJoCo's solver, in MuJoCo's order (friction loss,
-    then limits): ``row_kind`` (constraints.ROW_*), ``row_dof`` and, for limits,
-    ``row_side`` (-1: lower end, +1: upper end of the range)."""
-    from diffsim.kernels.constraints import ROW_FRICTION, ROW_LIMIT
+def fixed_tendons(spec: ModelSpec) -> list:
+    """The tendons whose every wrap is a joint: linear in qpos, diffsim simulates them."""
+    return [
+        t
+        for t in range(spec.ntendon)
+        if np.all(
+            np.asarray(spec.wrap_type)[spec.tendon_adr[t] : spec.tendon_adr[t] + spec.tendon_num[t]] == WRAP_JOINT
+        )
+    ]
 
-    kind, dof, side = [], [], []
+
+def _constraint_rows(spec: ModelSpec, flags) -> dict:
+    """The candidate constraint rows of MuJoCo's solver, in MuJoCo's order (dof and tendon
+    friction loss, then joint and tendon limits): ``row_kind`` (constraints.ROW_*),
+    ``row_id`` (the dof, joint or tendon) and, for limits, ``row_side`` (-1: lower end, +1:
+    upper end of the range)."""
+    from diffsim.kernels import constraints as c
+
+    fixed = fixed_tendons(spec)
+    rows = []
     if flags.frictionloss:
-        for k in np.flatnonzero(np.asarray(spec.dof_frictionloss) > 0):
-            kind.append(ROW_FRICTION), dof.append(k), side.append(0)
+        rows += [(c.ROW_FRICTION_DOF, k, 0) for k in np.flatnonzero(np.asarray(spec.dof_frictionloss) > 0)]
+        rows += [(c.ROW_FRICTION_TENDON, t, 0) for t in fixed if spec.tendon_frictionloss[t] > 0]
     if flags.limit:
         for j in range(spec.njnt):
             if spec.jnt_limited[j] and spec.jnt_type[j] in (JOINT_HINGE, JOINT_SLIDE):
-                for end in (-1, 1):
-                    kind.append(ROW_LIMIT), dof.append(spec.jnt_dofadr[j]), side.append(end)
+                rows += [(c.ROW_LIMIT_JOINT, j, -1), (c.ROW_LIMIT_JOINT, j, 1)]
+        rows += [(c.ROW_LIMIT_TENDON, t, side) for t in fixed if spec.tendon_limited[t] for side in (-1, 1)]
     as_int = lambda values: np.asarray(values, dtype=np.int32).reshape(-1)  # noqa: E731
-    return {"row_kind": as_int(kind), "row_dof": as_int(dof), "row_side": as_int(side)}
+    return {name: as_int([row[i] for row in rows]) for i, name in enumerate(("row_kind", "row_id", "row_side"))}
 
 
 def _derived_topology(spec: ModelSpec) -> dict:

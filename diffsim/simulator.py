@@ -135,7 +135,8 @@ class StepBuffers:
             return wp.zeros(shape, dtype=T, device=model.wp_device)
 
         self.qacc_smooth = plain((E, nc))
-        self.efc_sign, self.efc_aref, self.efc_R, self.efc_frictionloss, self.efc_force = (
+        self.efc_J = plain((E, nr, nc))
+        self.efc_active, self.efc_aref, self.efc_R, self.efc_frictionloss, self.efc_force = (
             plain((E, nr)) for _ in range(5)
         )
         self.solver_scratch = [plain((E, nc)) for _ in range(5)]  # qacc, Ma, grad, search, Ms
@@ -728,27 +729,40 @@ class Simulator:
             return buf.qfrc_smooth
         self.solve(buf, buf.M, m.warp("zero_dof"), buf.qfrc_smooth, buf.qacc_smooth)
         self._launch(
-            constraints.joint_rows,
+            constraints.constraint_rows,
             (E, m.nrow),
             [
                 w("row_kind"),
-                w("row_dof"),
+                w("row_id"),
                 w("row_side"),
-                w("dof_jnt"),
                 w("dof_invweight0"),
                 w("dof_frictionloss"),
                 w("dof_solref"),
                 w("dof_solimp"),
                 w("jnt_qposadr"),
+                w("jnt_dofadr"),
                 w("jnt_range"),
                 w("jnt_margin"),
                 w("jnt_solref"),
                 w("jnt_solimp"),
+                w("tendon_adr"),
+                w("tendon_num"),
+                w("wrap_objid"),
+                w("wrap_prm"),
+                w("tendon_range"),
+                w("tendon_margin"),
+                w("tendon_frictionloss"),
+                w("tendon_solref_lim"),
+                w("tendon_solimp_lim"),
+                w("tendon_solref_fri"),
+                w("tendon_solimp_fri"),
+                w("tendon_invweight0"),
                 w("dt"),
                 int(m.flags.refsafe),
                 qpos,
                 qvel,
-                buf.efc_sign,
+                buf.efc_J,
+                buf.efc_active,
                 buf.efc_aref,
                 buf.efc_R,
                 buf.efc_frictionloss,
@@ -761,14 +775,14 @@ class Simulator:
             E,
             [
                 w("row_kind"),
-                w("row_dof"),
                 spec.iterations,
                 T(spec.tolerance),
                 spec.ls_iterations,
                 buf.M,
                 buf.qfrc_smooth,
                 buf.qacc_smooth,
-                buf.efc_sign,
+                buf.efc_J,
+                buf.efc_active,
                 buf.efc_aref,
                 buf.efc_R,
                 buf.efc_frictionloss,

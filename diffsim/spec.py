@@ -128,6 +128,15 @@ class ModelSpec:
     tendon_stiffness: np.ndarray = None  # (ntendon,) N/m
     tendon_damping: np.ndarray = None  # (ntendon,) N s/m
     tendon_lengthspring: np.ndarray = None  # (ntendon, 2) m, spring rest length (a dead band when the two differ)
+    tendon_limited: np.ndarray = None  # (ntendon,) bool; limits are MuJoCo's constraints only
+    tendon_range: np.ndarray = None  # (ntendon, 2) m
+    tendon_margin: np.ndarray = None  # (ntendon,) m
+    tendon_frictionloss: np.ndarray = None  # (ntendon,) N; MuJoCo's constraints only
+    tendon_solref_lim: np.ndarray = None  # (ntendon, 2)
+    tendon_solimp_lim: np.ndarray = None  # (ntendon, 5)
+    tendon_solref_fri: np.ndarray = None  # (ntendon, 2)
+    tendon_solimp_fri: np.ndarray = None  # (ntendon, 5)
+    tendon_invweight0: np.ndarray = None  # (ntendon,) MuJoCo's inverse weight at qpos0: the rows' diagApprox
     wrap_type: np.ndarray = None  # (nwrap,) WRAP_JOINT for a fixed tendon's joint
     wrap_objid: np.ndarray = None  # (nwrap,) joint index
     wrap_prm: np.ndarray = None  # (nwrap,) the joint's coefficient in the tendon's length

@@ -1,9 +1,10 @@
 """MuJoCo's constraints in diffsim (``model.contact_model = "mujoco"``), against MuJoCo itself.
 
-So far: joint limits and dof friction loss as MuJoCo's soft constraints, solved by its
-Newton solver. The model (tests/models/limited_arm.xml, written for these tests) has
-hinges and a slide with ranges on both sides, a margin, default, custom and direct
-solref/solimp, and friction loss; its contacts are off by MuJoCo's flag.
+So far: joint and fixed-tendon limits and friction loss as MuJoCo's soft constraints,
+solved by its Newton solver. The model (tests/models/limited_arm.xml, written for these
+tests) has hinges and a slide with ranges on both sides, a margin, default, custom and
+direct solref/solimp, friction loss, and a fixed tendon with a range, a margin and
+friction loss; its contacts are off by MuJoCo's flag.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 import warp as wp
 
 import diffsim
-from diffsim.kernels.constraints import ROW_FRICTION
+from diffsim.kernels.constraints import ROW_LIMIT_JOINT, ROW_LIMIT_TENDON
 from diffsim.simulator import Simulator, StepBuffers
 
 ARM = pathlib.Path(__file__).parent / "models" / "limited_arm.xml"
@@ -43,7 +44,7 @@ def test_one_step_from_mujocos_states_equals_mujocos_step(integrator):
     m, model = arm(integrator)
     d = mujoco.MjData(m)
     rng = np.random.default_rng(0)
-    worst, active = 0.0, []
+    worst, active, tendon_active = 0.0, [], []
     with torch.no_grad():
         for _ in range(500):
             ctrl = rng.uniform(-1, 1, m.nu)
@@ -51,13 +52,15 @@ def test_one_step_from_mujocos_states_equals_mujocos_step(integrator):
             qpos, qvel = torch.tensor(d.qpos)[None], torch.tensor(d.qvel)[None]
             mujoco.mj_step(m, d)
             active.append(int(np.sum(d.efc_type == mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)))
+            tendon_active.append(int(np.sum(d.efc_type == mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON)))
             q, v = diffsim.step(model, qpos, qvel, torch.tensor(ctrl)[None])
             worst = max(
                 worst,
                 np.abs(q[0].numpy() - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
                 np.abs(v[0].numpy() - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
             )
-    assert max(active) >= 2 and sum(a > 0 for a in active) > 100, "the limits must be hit often"
+    assert sum(a > 0 for a in active) > 100, "the joint limits must be hit often"
+    assert sum(tendon > 0 for tendon in tendon_active) > 100, "so must the tendon's"
     assert worst < 1e-6, f"{integrator}: {worst:.2e}"
 
 
@@ -81,20 +84,17 @@ def test_rows_and_their_soft_constraint_parameters_equal_mujocos():
         wc = wp.from_torch(torch.zeros(1, m.nu, dtype=torch.float64))
         out = [wp.from_torch(torch.zeros(1, n, dtype=torch.float64)) for n in (m.nq, m.nv)]
         sim.step(buf, wq, wv, wc, *out)
-        sign, aref, R = (a.numpy()[0] for a in (buf.efc_sign, buf.efc_aref, buf.efc_R))
-        kind, dof = model.topology["row_kind"].numpy(), model.topology["row_dof"].numpy()
-        ours = sorted(
-            (int(kind[r] != ROW_FRICTION), int(dof[r]), sign[r], aref[r], R[r]) for r in range(model.nrow) if sign[r]
+        J, active, aref, R = (a.numpy()[0] for a in (buf.efc_J, buf.efc_active, buf.efc_aref, buf.efc_R))
+        kind = model.topology["row_kind"].numpy()
+        limit = lambda k: int(k in (ROW_LIMIT_JOINT, ROW_LIMIT_TENDON))  # noqa: E731
+        ours = sorted((limit(kind[r]), tuple(J[r]), aref[r], R[r]) for r in range(model.nrow) if active[r])
+        their_J = np.asarray(d.efc_J).reshape(d.nefc, m.nv)  # dense for a model this small
+        limits = (int(mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT), int(mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON))
+        theirs = sorted(
+            (int(int(d.efc_type[i]) in limits), tuple(their_J[i]), d.efc_aref[i], d.efc_R[i]) for i in range(d.nefc)
         )
-        theirs = []
-        J = np.asarray(d.efc_J).reshape(d.nefc, m.nv)  # dense for a model this small
-        for i in range(d.nefc):
-            k = int(np.flatnonzero(J[i])[0])
-            limit = int(d.efc_type[i] == mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)
-            theirs.append((limit, k, J[i, k], d.efc_aref[i], d.efc_R[i]))
-        theirs.sort()
-        assert [row[:3] for row in ours] == [row[:3] for row in theirs]
-        np.testing.assert_allclose([row[3:] for row in ours], [row[3:] for row in theirs], rtol=1e-12, atol=1e-12)
+        assert [row[:2] for row in ours] == [row[:2] for row in theirs]
+        np.testing.assert_allclose([row[2:] for row in ours], [row[2:] for row in theirs], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(buf.qfrc_constraint.numpy()[0], d.qfrc_constraint, rtol=1e-9, atol=1e-9)
 
 
@@ -102,9 +102,10 @@ def test_contact_model_choice_is_checked_and_gradients_are_refused_for_now():
     m, model = arm()
     with pytest.raises(ValueError, match="'smooth' or 'mujoco'"):
         model.contact_model = "penalty"
-    assert "joint friction loss" not in model.unsupported
+    assert not model.unsupported
     model.contact_model = "smooth"
     assert model.unsupported["joint friction loss"] == ["joint 'shoulder'", "joint 'elbow'", "joint 'extend'"]
+    assert model.unsupported["tendon limits"] == model.unsupported["tendon friction loss"] == ["tendon 'coupling'"]
     model.contact_model = "mujoco"
     qpos = model.qpos0[None].clone().requires_grad_()
     qvel = torch.zeros(1, model.nv, dtype=torch.float64)

@@ -1,9 +1,9 @@
 """Constraint rows as MuJoCo builds them, with MuJoCo's soft-constraint parameters.
 
-So far: joint limits (hinge and slide) and dof friction loss [mj_instantiateLimit,
-mj_instantiateFriction]. Every row acts on one dof (Jacobian +-1), so a row is stored as
-its dof (fixed per model) and its Jacobian's sign per environment, 0 where the row is not
-instantiated (a limit farther than its margin).
+So far: dof and fixed-tendon friction loss, hinge, slide and fixed-tendon limits
+[mj_instantiateFriction, mj_instantiateLimit]. Each candidate row (one per friction loss,
+two per limited range) has a dense Jacobian row ``efc_J[e, r]`` (nv) and ``efc_active[e, r]``:
+1 where MuJoCo instantiates it (a limit only within its margin), else 0.
 
 Parameters of each row [mj_makeImpedance], with ``solref = (timeconst, dampratio)`` (or
 ``(-stiffness, -damping)``) and ``solimp = (d0, dwidth, width, midpoint, power)``:
@@ -14,18 +14,21 @@ Parameters of each row [mj_makeImpedance], with ``solref = (timeconst, dampratio
   ``dmax = dwidth`` and ``timeconst >= 2 dt`` (MuJoCo's ``refsafe``), or ``K = stiffness /
   dmax^2``, ``B = damping / dmax`` in the direct form; friction rows have ``K = 0``;
 * ``aref = -B J qvel - K imp (pos - margin)``, ``R = (1 - imp) / imp * diagApprox`` with
-  ``diagApprox = dof_invweight0``, ``D = 1 / R``.
+  ``diagApprox`` the dof's or tendon's ``invweight0``, ``D = 1 / R``.
 """
 
 from typing import Any
 
 import warp as wp
 
+from diffsim.kernels.actuation import tendon_coefficient, tendon_sum
+
 MINVAL = 1.0e-15  # MuJoCo's mjMINVAL
 MINIMP = 0.0001  # mjMINIMP
 MAXIMP = 0.9999  # mjMAXIMP
 
-ROW_FRICTION, ROW_LIMIT = 0, 1
+# row kinds; the solver treats friction rows (< ROW_LIMIT_JOINT) and limit rows apart
+ROW_FRICTION_DOF, ROW_FRICTION_TENDON, ROW_LIMIT_JOINT, ROW_LIMIT_TENDON = 0, 1, 2, 3
 
 
 @wp.func
@@ -80,67 +83,118 @@ def reference_gains(solref: Any, solimp: Any, dt: Any, refsafe: int):
 
 
 @wp.kernel
-def joint_rows(
+def constraint_rows(
     row_kind: wp.array(dtype=int),
-    row_dof: wp.array(dtype=int),
+    row_id: wp.array(dtype=int),
     row_side: wp.array(dtype=int),
-    dof_jnt: wp.array(dtype=int),
     dof_invweight0: wp.array(dtype=Any),
     dof_frictionloss: wp.array(dtype=Any),
     dof_solref: wp.array(dtype=Any),
     dof_solimp: wp.array(dtype=Any),
     jnt_qposadr: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
     jnt_range: wp.array(dtype=Any),
     jnt_margin: wp.array(dtype=Any),
     jnt_solref: wp.array(dtype=Any),
     jnt_solimp: wp.array(dtype=Any),
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    tendon_range: wp.array(dtype=Any),
+    tendon_margin: wp.array(dtype=Any),
+    tendon_frictionloss: wp.array(dtype=Any),
+    tendon_solref_lim: wp.array(dtype=Any),
+    tendon_solimp_lim: wp.array(dtype=Any),
+    tendon_solref_fri: wp.array(dtype=Any),
+    tendon_solimp_fri: wp.array(dtype=Any),
+    tendon_invweight0: wp.array(dtype=Any),
     dt: wp.array(dtype=Any),
     refsafe: int,
     qpos: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
     # outputs
-    efc_sign: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
     efc_aref: wp.array2d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
 ):
-    """One candidate row per (env, row): a dof's friction loss, or one side of a hinge or
-    slide joint's range (``row_side`` -1: lower, +1: upper), instantiated when the joint is
-    within its margin of that side; launch over (env, row)."""
+    """One candidate row per (env, row); launch over (env, row).
+
+    Friction loss of a dof or a fixed tendon: ``J`` the dof's unit row or the tendon's
+    coefficients, ``pos = 0``. A limit (``row_side`` -1: the lower end, +1: the upper end
+    of a hinge's, slide's or fixed tendon's range): ``dist = q - lower`` or ``upper - q``,
+    instantiated when ``dist < margin``, ``J`` pointing away from the end (``-side``
+    times the joint's unit row or the tendon's coefficients)."""
     e, r = wp.tid()
-    k = row_dof[r]
-    j = dof_jnt[k]
+    kind = row_kind[r]
+    id = row_id[r]
+    nv = efc_J.shape[2]
     zero = qvel.dtype(0.0)
     one = qvel.dtype(1.0)
-    sign = zero
+    side = qvel.dtype(row_side[r])
+    active = one
     pos = zero
     margin = zero
     friction = zero
-    solref = dof_solref[k]
-    solimp = dof_solimp[k]
-    if row_kind[r] == ROW_FRICTION:
-        sign = one
-        friction = dof_frictionloss[k]
+    dof = -1  # a unit row at this dof, or (dof < 0) the tendon's coefficients
+    diag = zero
+    solref = dof_solref[0]
+    solimp = dof_solimp[0]
+    if kind == ROW_FRICTION_DOF:
+        dof = id
+        friction = dof_frictionloss[id]
+        diag = dof_invweight0[id]
+        solref = dof_solref[id]
+        solimp = dof_solimp[id]
+    elif kind == ROW_FRICTION_TENDON:
+        friction = tendon_frictionloss[id]
+        diag = tendon_invweight0[id]
+        solref = tendon_solref_fri[id]
+        solimp = tendon_solimp_fri[id]
+    elif kind == ROW_LIMIT_JOINT:
+        dof = jnt_dofadr[id]
+        q = qpos[e, jnt_qposadr[id]]
+        pos = q - jnt_range[id][0]
+        if row_side[r] > 0:
+            pos = jnt_range[id][1] - q
+        margin = jnt_margin[id]
+        diag = dof_invweight0[dof]
+        solref = jnt_solref[id]
+        solimp = jnt_solimp[id]
     else:
-        q = qpos[e, jnt_qposadr[j]]
-        margin = jnt_margin[j]
-        solref = jnt_solref[j]
-        solimp = jnt_solimp[j]
-        if row_side[r] < 0:
-            pos = q - jnt_range[j][0]
-            sign = one
+        length = tendon_sum(e, id, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos)
+        pos = length - tendon_range[id][0]
+        if row_side[r] > 0:
+            pos = tendon_range[id][1] - length
+        margin = tendon_margin[id]
+        diag = tendon_invweight0[id]
+        solref = tendon_solref_lim[id]
+        solimp = tendon_solimp_lim[id]
+    if kind >= ROW_LIMIT_JOINT and pos >= margin:
+        active = zero
+    direction = one
+    if kind >= ROW_LIMIT_JOINT:
+        direction = -side
+    for k in range(nv):
+        value = zero
+        if dof >= 0:
+            if k == dof:
+                value = direction
         else:
-            pos = jnt_range[j][1] - q
-            sign = -one
-        if pos >= margin:
-            sign = zero
-    violation = wp.abs(pos - margin)
-    imp = impedance(violation, solimp)
+            value = direction * tendon_coefficient(id, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
+        efc_J[e, r, k] = value * active
+    velocity = zero
+    if dof >= 0:
+        velocity = direction * qvel[e, dof]
+    else:
+        velocity = direction * tendon_sum(e, id, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, qvel)
+    imp = impedance(wp.abs(pos - margin), solimp)
     k_ref, b_ref = reference_gains(solref, solimp, dt[0], refsafe)
-    if row_kind[r] == ROW_FRICTION:
+    if kind < ROW_LIMIT_JOINT:
         k_ref = zero
-    velocity = sign * qvel[e, k]
-    efc_sign[e, r] = sign
+    efc_active[e, r] = active
     efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (pos - margin)
-    efc_R[e, r] = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * dof_invweight0[k])
+    efc_R[e, r] = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * diag)
     efc_frictionloss[e, r] = friction

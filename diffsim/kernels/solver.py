@@ -18,8 +18,8 @@ derivative: Newton on the step length inside a shrinking bracket), stop when the
 improvement or the gradient, scaled by ``1 / trace(M)`` as MuJoCo 4 scales them, falls
 below the model's ``tolerance``, or after its ``iterations``.
 
-Rows here are MuJoCo's rows on one dof (``constraints.py``): row ``r`` acts on dof
-``row_dof[r]`` with Jacobian ``efc_sign[e, r]`` (0: not instantiated).
+Rows come from ``constraints.py``: a dense Jacobian row ``efc_J[e, r]`` and
+``efc_active[e, r]`` (0: not instantiated, no cost).
 
 The kernel writes its scratch arrays in place: it has no adjoint (gradients through the
 constraint solve are the next stage of the project, by implicit differentiation).
@@ -29,7 +29,7 @@ from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.constraints import ROW_FRICTION
+from diffsim.kernels.constraints import ROW_LIMIT_JOINT
 
 
 @wp.func
@@ -37,7 +37,7 @@ def row_force(kind: int, jar: Any, R: Any, friction: Any):
     """``(force, D if the row is in its quadratic zone else 0)`` of one row at ``jar``."""
     zero = jar * type(jar)(0.0)
     D = type(jar)(1.0) / R
-    if kind == ROW_FRICTION:
+    if kind < ROW_LIMIT_JOINT:
         bound = R * friction
         if jar <= -bound:
             return friction, zero
@@ -53,7 +53,7 @@ def row_force(kind: int, jar: Any, R: Any, friction: Any):
 def row_cost(kind: int, jar: Any, R: Any, friction: Any):
     zero = jar * type(jar)(0.0)
     half = type(jar)(0.5)
-    if kind == ROW_FRICTION:
+    if kind < ROW_LIMIT_JOINT:
         bound = R * friction
         if jar <= -bound:
             return -friction * jar - half * R * friction * friction
@@ -66,13 +66,22 @@ def row_cost(kind: int, jar: Any, R: Any, friction: Any):
 
 
 @wp.func
+def row_dot(efc_J: wp.array3d(dtype=Any), e: int, r: int, x: wp.array2d(dtype=Any)):
+    """``J_r . x[e]``."""
+    total = x.dtype(0.0)
+    for k in range(efc_J.shape[2]):
+        total = total + efc_J[e, r, k] * x[e, k]
+    return total
+
+
+@wp.func
 def total_cost(
     e: int,
     nv: int,
     nr: int,
     row_kind: wp.array(dtype=int),
-    row_dof: wp.array(dtype=int),
-    efc_sign: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
     efc_aref: wp.array2d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
@@ -86,9 +95,8 @@ def total_cost(
     for i in range(nv):
         cost = cost + qacc.dtype(0.5) * (Ma[e, i] - qfrc_smooth[e, i]) * (qacc[e, i] - qacc_smooth[e, i])
     for r in range(nr):
-        sign = efc_sign[e, r]
-        if sign != qacc.dtype(0.0):
-            jar = sign * qacc[e, row_dof[r]] - efc_aref[e, r]
+        if efc_active[e, r] != qacc.dtype(0.0):
+            jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r]
             cost = cost + row_cost(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
     return cost
 
@@ -96,14 +104,14 @@ def total_cost(
 @wp.kernel
 def newton(
     row_kind: wp.array(dtype=int),
-    row_dof: wp.array(dtype=int),
     iterations: int,
     tolerance: Any,
     ls_iterations: int,
     M: wp.array3d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
     qacc_smooth: wp.array2d(dtype=Any),
-    efc_sign: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
     efc_aref: wp.array2d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
@@ -123,7 +131,7 @@ def newton(
     ``qfrc_constraint = J^T force`` and ``qfrc_total = qfrc_smooth + qfrc_constraint``."""
     e = wp.tid()
     nv = M.shape[1]
-    nr = row_dof.shape[0]
+    nr = row_kind.shape[0]
     zero = qacc.dtype(0.0)
     trace = zero
     for i in range(nv):
@@ -137,7 +145,7 @@ def newton(
             total = total + M[e, i, j] * qacc[e, j]
         Ma[e, i] = total
     cost = total_cost(
-        e, nv, nr, row_kind, row_dof, efc_sign, efc_aref, efc_R, efc_frictionloss, qacc, qacc_smooth, qfrc_smooth, Ma
+        e, nv, nr, row_kind, efc_J, efc_active, efc_aref, efc_R, efc_frictionloss, qacc, qacc_smooth, qfrc_smooth, Ma
     )
     for _it in range(iterations):
         # gradient and Hessian at qacc
@@ -146,13 +154,16 @@ def newton(
             for j in range(nv):
                 H[e, i, j] = M[e, i, j]
         for r in range(nr):
-            sign = efc_sign[e, r]
-            if sign != zero:
-                k = row_dof[r]
-                jar = sign * qacc[e, k] - efc_aref[e, r]
+            if efc_active[e, r] != zero:
+                jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r]
                 force, stiffness = row_force(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
-                grad[e, k] = grad[e, k] - sign * force
-                H[e, k, k] = H[e, k, k] + stiffness
+                for i in range(nv):
+                    Ji = efc_J[e, r, i]
+                    if Ji != zero:
+                        grad[e, i] = grad[e, i] - Ji * force
+                        if stiffness != zero:
+                            for j in range(nv):
+                                H[e, i, j] = H[e, i, j] + stiffness * Ji * efc_J[e, r, j]
         norm = zero
         for i in range(nv):
             norm = norm + grad[e, i] * grad[e, i]
@@ -198,11 +209,9 @@ def newton(
             slope = g1 + alpha * g2
             curvature = g2
             for r in range(nr):
-                sign = efc_sign[e, r]
-                if sign != zero:
-                    k = row_dof[r]
-                    jv = sign * search[e, k]
-                    jar = sign * qacc[e, k] - efc_aref[e, r] + alpha * jv
+                if efc_active[e, r] != zero:
+                    jv = row_dot(efc_J, e, r, search)
+                    jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r] + alpha * jv
                     force, stiffness = row_force(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
                     slope = slope - force * jv
                     curvature = curvature + stiffness * jv * jv
@@ -228,8 +237,8 @@ def newton(
             nv,
             nr,
             row_kind,
-            row_dof,
-            efc_sign,
+            efc_J,
+            efc_active,
             efc_aref,
             efc_R,
             efc_frictionloss,
@@ -246,13 +255,12 @@ def newton(
     for i in range(nv):
         qfrc_constraint[e, i] = zero
     for r in range(nr):
-        sign = efc_sign[e, r]
         force = zero
-        if sign != zero:
-            k = row_dof[r]
-            jar = sign * qacc[e, k] - efc_aref[e, r]
+        if efc_active[e, r] != zero:
+            jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r]
             force, _stiffness = row_force(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
-            qfrc_constraint[e, k] = qfrc_constraint[e, k] + sign * force
+            for i in range(nv):
+                qfrc_constraint[e, i] = qfrc_constraint[e, i] + efc_J[e, r, i] * force
         efc_force[e, r] = force
     for i in range(nv):
         qfrc_total[e, i] = qfrc_smooth[e, i] + qfrc_constraint[e, i]
