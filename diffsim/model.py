@@ -22,6 +22,8 @@ from diffsim.options import Options
 from diffsim.spec import (
     BIAS_NONE,
     DYN_NONE,
+    EQ_JOINT,
+    EQ_TENDON,
     GAIN_FIXED,
     JOINT_BALL,
     JOINT_FREE,
@@ -85,6 +87,10 @@ PARAMETERS = {
     "tendon_solref_fri": 2,
     "tendon_solimp_fri": 5,
     "tendon_invweight0": None,
+    "tendon_length0": None,
+    "eq_solref": 2,
+    "eq_solimp": 5,
+    "eq_data": 12,  # mujoco.mjNEQDATA
     "actuator_gear": 6,
     "actuator_dynprm": 10,
     "actuator_gainprm": 10,
@@ -142,6 +148,8 @@ TOPOLOGY = (
     "jnt_actgravcomp",
     "dof_parent",
     "site_body",
+    "eq_obj1id",
+    "eq_obj2id",
     "tendon_adr",
     "tendon_num",
     "wrap_type",
@@ -189,6 +197,7 @@ class PhysicsFlags:
     clampctrl: bool = True  # ctrl clamped to ctrlrange
     eulerdamp: bool = True  # the Euler integrator treats joint damping implicitly
     frictionloss: bool = True  # dof friction loss (with MuJoCo's constraints)
+    equality: bool = True  # equality constraints (with MuJoCo's constraints)
     refsafe: bool = True  # constraint time constants at least twice the time step
 
     @classmethod
@@ -205,6 +214,7 @@ class PhysicsFlags:
             clampctrl="clampctrl" not in off,
             eulerdamp="eulerdamp" not in off,
             frictionloss=constraint and "frictionloss" not in off,
+            equality=constraint and "equality" not in off,
             refsafe="refsafe" not in off,
         )
 
@@ -386,6 +396,15 @@ class Model:
             self.unsupported.pop("joint friction loss", None)
             names = self.spec.tendon_name
             fixed = {f"tendon {names[t]!r}" if names[t] else f"tendon {t}" for t in fixed_tendons(self.spec)}
+            equalities = self.spec.eq_name
+            simulated = {
+                f"equality {equalities[i]!r}" if equalities[i] else f"equality {i}"
+                for i in self.topology["row_id"][self.topology["row_kind"] <= 1].tolist()
+            }
+            left = [element for element in self.unsupported.get("equality constraints", []) if element not in simulated]
+            self.unsupported.pop("equality constraints", None)
+            if left:
+                self.unsupported["equality constraints"] = left
             for feature in ("tendon friction loss", "tendon limits"):
                 left = [element for element in self.unsupported.get(feature, []) if element not in fixed]
                 if left:
@@ -542,14 +561,22 @@ def fixed_tendons(spec: ModelSpec) -> list:
 
 
 def _constraint_rows(spec: ModelSpec, flags) -> dict:
-    """The candidate constraint rows of MuJoCo's solver, in MuJoCo's order (dof and tendon
-    friction loss, then joint and tendon limits): ``row_kind`` (constraints.ROW_*),
-    ``row_id`` (the dof, joint or tendon) and, for limits, ``row_side`` (-1: lower end, +1:
-    upper end of the range)."""
+    """The candidate constraint rows of MuJoCo's solver, in MuJoCo's order (active joint and
+    tendon couplings, dof and tendon friction loss, joint and tendon limits): ``row_kind``
+    (constraints.ROW_*), ``row_id`` (the equality, dof, joint or tendon) and, for limits,
+    ``row_side`` (-1: lower end, +1: upper end of the range)."""
     from diffsim.kernels import constraints as c
 
     fixed = fixed_tendons(spec)
     rows = []
+    if flags.equality:
+        for i in np.flatnonzero(np.asarray(spec.eq_active0)):
+            if spec.eq_type[i] == EQ_JOINT:
+                rows.append((c.ROW_EQUALITY_JOINT, i, 0))
+            elif spec.eq_type[i] == EQ_TENDON and all(
+                t in fixed for t in (spec.eq_obj1id[i], spec.eq_obj2id[i]) if t >= 0
+            ):
+                rows.append((c.ROW_EQUALITY_TENDON, i, 0))
     if flags.frictionloss:
         rows += [(c.ROW_FRICTION_DOF, k, 0) for k in np.flatnonzero(np.asarray(spec.dof_frictionloss) > 0)]
         rows += [(c.ROW_FRICTION_TENDON, t, 0) for t in fixed if spec.tendon_frictionloss[t] > 0]

@@ -35,6 +35,9 @@ DYN_NONE, DYN_INTEGRATOR, DYN_FILTER, DYN_FILTEREXACT = 0, 1, 2, 3
 GAIN_FIXED, GAIN_AFFINE = 0, 1
 BIAS_NONE, BIAS_AFFINE = 0, 1
 
+# Equality types diffsim simulates (MuJoCo's mjtEq).
+EQ_JOINT, EQ_TENDON = 2, 3
+
 # Tendon wrap type of a fixed tendon's joint (mjtWrap's mjWRAP_JOINT).
 WRAP_JOINT = 1
 
@@ -140,6 +143,17 @@ class ModelSpec:
     wrap_type: np.ndarray = None  # (nwrap,) WRAP_JOINT for a fixed tendon's joint
     wrap_objid: np.ndarray = None  # (nwrap,) joint index
     wrap_prm: np.ndarray = None  # (nwrap,) the joint's coefficient in the tendon's length
+
+    # --- equality constraints (neq): MuJoCo's constraints only ---------------------------
+    eq_name: list = field(default_factory=list)
+    eq_type: np.ndarray = None  # (neq,) MuJoCo's mjtEq: EQ_JOINT and EQ_TENDON are simulated
+    eq_obj1id: np.ndarray = None  # (neq,) first joint or tendon
+    eq_obj2id: np.ndarray = None  # (neq,) second joint or tendon (-1: none)
+    eq_active0: np.ndarray = None  # (neq,) bool: active at the start
+    eq_solref: np.ndarray = None  # (neq, 2)
+    eq_solimp: np.ndarray = None  # (neq, 5)
+    eq_data: np.ndarray = None  # (neq, 11) for joint and tendon couplings: polynomial coefficients 0..4
+    tendon_length0: np.ndarray = None  # (ntendon,) m, tendon length at qpos0: the couplings' reference
 
     # --- actuators (nu), as MuJoCo's: force = gain * (act or ctrl) + bias, through a transmission
     actuator_name: list = field(default_factory=list)

@@ -22,6 +22,7 @@ from diffsim.kernels.constraints import ROW_LIMIT_JOINT, ROW_LIMIT_TENDON
 from diffsim.simulator import Simulator, StepBuffers
 
 ARM = pathlib.Path(__file__).parent / "models" / "limited_arm.xml"
+COUPLINGS = pathlib.Path(__file__).parent / "models" / "couplings.xml"
 INTEGRATORS = {
     "Euler": mujoco.mjtIntegrator.mjINT_EULER,
     "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
@@ -29,12 +30,44 @@ INTEGRATORS = {
 }
 
 
-def arm(integrator="Euler"):
-    m = mujoco.MjModel.from_xml_path(str(ARM))
+def arm(integrator="Euler", path=ARM):
+    m = mujoco.MjModel.from_xml_path(str(path))
     m.opt.integrator = INTEGRATORS[integrator]
     model = diffsim.load_mjcf(m, dtype=torch.float64)
     model.contact_model = "mujoco"
     return m, model
+
+
+def one_step_errors(m, model, steps=500):
+    """Max |diff| / max(1, |state|) of diffsim's step from each of MuJoCo's states along a
+    trajectory under random controls, and the number of rows of each type MuJoCo had."""
+    d = mujoco.MjData(m)
+    rng = np.random.default_rng(0)
+    worst, rows = 0.0, []
+    with torch.no_grad():
+        for _ in range(steps):
+            ctrl = rng.uniform(-1, 1, m.nu)
+            d.ctrl[:] = ctrl
+            qpos, qvel = torch.tensor(d.qpos)[None], torch.tensor(d.qvel)[None]
+            mujoco.mj_step(m, d)
+            rows.append(np.bincount(d.efc_type, minlength=8))
+            q, v = diffsim.step(model, qpos, qvel, torch.tensor(ctrl)[None])
+            worst = max(
+                worst,
+                np.abs(q[0].numpy() - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
+                np.abs(v[0].numpy() - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
+            )
+    return worst, np.array(rows)
+
+
+@pytest.mark.parametrize("integrator", ["Euler", "RK4"])
+def test_joint_and_tendon_couplings_equal_mujocos(integrator):
+    """MuJoCo's <equality> joint and tendon couplings (polynomials, solref in both forms, an
+    inactive one): one step from MuJoCo's states to 1e-6."""
+    m, model = arm(integrator, COUPLINGS)
+    worst, rows = one_step_errors(m, model)
+    assert rows[:, int(mujoco.mjtConstraint.mjCNSTR_EQUALITY)].min() == 3  # the inactive one has none
+    assert worst < 1e-6, f"{integrator}: {worst:.2e}"
 
 
 @pytest.mark.parametrize("integrator", list(INTEGRATORS))

@@ -1,7 +1,8 @@
 """Constraint rows as MuJoCo builds them, with MuJoCo's soft-constraint parameters.
 
-So far: dof and fixed-tendon friction loss, hinge, slide and fixed-tendon limits
-[mj_instantiateFriction, mj_instantiateLimit]. Each candidate row (one per friction loss,
+So far: joint and fixed-tendon equality couplings, dof and fixed-tendon friction loss,
+hinge, slide and fixed-tendon limits [mj_instantiateEquality, mj_instantiateFriction,
+mj_instantiateLimit]. Each candidate row (one per friction loss,
 two per limited range) has a dense Jacobian row ``efc_J[e, r]`` (nv) and ``efc_active[e, r]``:
 1 where MuJoCo instantiates it (a limit only within its margin), else 0.
 
@@ -27,8 +28,11 @@ MINVAL = 1.0e-15  # MuJoCo's mjMINVAL
 MINIMP = 0.0001  # mjMINIMP
 MAXIMP = 0.9999  # mjMAXIMP
 
-# row kinds; the solver treats friction rows (< ROW_LIMIT_JOINT) and limit rows apart
-ROW_FRICTION_DOF, ROW_FRICTION_TENDON, ROW_LIMIT_JOINT, ROW_LIMIT_TENDON = 0, 1, 2, 3
+# row kinds, in MuJoCo's order; the solver tells equality rows (< ROW_FRICTION_DOF, always
+# quadratic), friction rows (< ROW_LIMIT_JOINT) and limit rows apart
+ROW_EQUALITY_JOINT, ROW_EQUALITY_TENDON, ROW_FRICTION_DOF, ROW_FRICTION_TENDON, ROW_LIMIT_JOINT, ROW_LIMIT_TENDON = (
+    range(6)
+)
 
 
 @wp.func
@@ -82,6 +86,15 @@ def reference_gains(solref: Any, solimp: Any, dt: Any, refsafe: int):
     return k, b
 
 
+@wp.func
+def coupling(data: Any, x: Any):
+    """MuJoCo's joint or tendon coupling polynomial ``data[1] x + ... + data[4] x^4`` and its
+    derivative."""
+    value = x * (data[1] + x * (data[2] + x * (data[3] + x * data[4])))
+    slope = data[1] + x * (type(x)(2.0) * data[2] + x * (type(x)(3.0) * data[3] + x * type(x)(4.0) * data[4]))
+    return value, slope
+
+
 @wp.kernel
 def constraint_rows(
     row_kind: wp.array(dtype=int),
@@ -97,6 +110,7 @@ def constraint_rows(
     jnt_margin: wp.array(dtype=Any),
     jnt_solref: wp.array(dtype=Any),
     jnt_solimp: wp.array(dtype=Any),
+    qpos0: wp.array(dtype=Any),
     tendon_adr: wp.array(dtype=int),
     tendon_num: wp.array(dtype=int),
     wrap_objid: wp.array(dtype=int),
@@ -109,6 +123,12 @@ def constraint_rows(
     tendon_solref_fri: wp.array(dtype=Any),
     tendon_solimp_fri: wp.array(dtype=Any),
     tendon_invweight0: wp.array(dtype=Any),
+    tendon_length0: wp.array(dtype=Any),
+    eq_obj1id: wp.array(dtype=int),
+    eq_obj2id: wp.array(dtype=int),
+    eq_solref: wp.array(dtype=Any),
+    eq_solimp: wp.array(dtype=Any),
+    eq_data: wp.array(dtype=Any),
     dt: wp.array(dtype=Any),
     refsafe: int,
     qpos: wp.array2d(dtype=Any),
@@ -122,11 +142,13 @@ def constraint_rows(
 ):
     """One candidate row per (env, row); launch over (env, row).
 
-    Friction loss of a dof or a fixed tendon: ``J`` the dof's unit row or the tendon's
-    coefficients, ``pos = 0``. A limit (``row_side`` -1: the lower end, +1: the upper end
-    of a hinge's, slide's or fixed tendon's range): ``dist = q - lower`` or ``upper - q``,
-    instantiated when ``dist < margin``, ``J`` pointing away from the end (``-side``
-    times the joint's unit row or the tendon's coefficients)."""
+    A joint or tendon coupling ``x1 - x1_0 = data[0] + p(x2 - x2_0)`` (``x``: a joint's
+    position or a fixed tendon's length, ``_0`` at qpos0; without a second object only
+    ``data[0]``): ``pos`` its violation, ``J = J1 - p'(x2 - x2_0) J2``. Friction loss of a dof
+    or a fixed tendon: ``J`` the dof's unit row or the tendon's coefficients, ``pos = 0``. A
+    limit (``row_side`` -1: the lower end, +1: the upper end of a hinge's, slide's or fixed
+    tendon's range): ``dist = x - lower`` or ``upper - x``, instantiated when
+    ``dist < margin``, ``J`` pointing away from the end."""
     e, r = wp.tid()
     kind = row_kind[r]
     id = row_id[r]
@@ -138,12 +160,47 @@ def constraint_rows(
     pos = zero
     margin = zero
     friction = zero
-    dof = -1  # a unit row at this dof, or (dof < 0) the tendon's coefficients
     diag = zero
     solref = dof_solref[0]
     solimp = dof_solimp[0]
-    if kind == ROW_FRICTION_DOF:
-        dof = id
+    # the row is a1 J(object 1) + a2 J(object 2), each a joint's unit row or a tendon's coefficients
+    tendon = kind == ROW_EQUALITY_TENDON or kind == ROW_FRICTION_TENDON or kind == ROW_LIMIT_TENDON
+    first = id
+    second = -1
+    a1 = one
+    a2 = zero
+    if kind == ROW_EQUALITY_JOINT or kind == ROW_EQUALITY_TENDON:
+        first = eq_obj1id[id]
+        second = eq_obj2id[id]
+        data = eq_data[id]
+        x1 = zero
+        if tendon:
+            x1 = (
+                tendon_sum(e, first, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos)
+                - tendon_length0[first]
+            )
+            diag = tendon_invweight0[first]
+        else:
+            x1 = qpos[e, jnt_qposadr[first]] - qpos0[jnt_qposadr[first]]
+            diag = dof_invweight0[jnt_dofadr[first]]
+        pos = x1 - data[0]
+        if second >= 0:
+            x2 = zero
+            if tendon:
+                x2 = (
+                    tendon_sum(e, second, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos)
+                    - tendon_length0[second]
+                )
+                diag = diag + tendon_invweight0[second]
+            else:
+                x2 = qpos[e, jnt_qposadr[second]] - qpos0[jnt_qposadr[second]]
+                diag = diag + dof_invweight0[jnt_dofadr[second]]
+            value, slope = coupling(data, x2)
+            pos = pos - value
+            a2 = -slope
+        solref = eq_solref[id]
+        solimp = eq_solimp[id]
+    elif kind == ROW_FRICTION_DOF:
         friction = dof_frictionloss[id]
         diag = dof_invweight0[id]
         solref = dof_solref[id]
@@ -153,46 +210,53 @@ def constraint_rows(
         diag = tendon_invweight0[id]
         solref = tendon_solref_fri[id]
         solimp = tendon_solimp_fri[id]
-    elif kind == ROW_LIMIT_JOINT:
-        dof = jnt_dofadr[id]
-        q = qpos[e, jnt_qposadr[id]]
-        pos = q - jnt_range[id][0]
-        if row_side[r] > 0:
-            pos = jnt_range[id][1] - q
-        margin = jnt_margin[id]
-        diag = dof_invweight0[dof]
-        solref = jnt_solref[id]
-        solimp = jnt_solimp[id]
     else:
-        length = tendon_sum(e, id, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos)
-        pos = length - tendon_range[id][0]
+        x = zero
+        lower = zero
+        upper = zero
+        if tendon:
+            x = tendon_sum(e, id, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_qposadr, qpos)
+            lower = tendon_range[id][0]
+            upper = tendon_range[id][1]
+            margin = tendon_margin[id]
+            diag = tendon_invweight0[id]
+            solref = tendon_solref_lim[id]
+            solimp = tendon_solimp_lim[id]
+        else:
+            x = qpos[e, jnt_qposadr[id]]
+            lower = jnt_range[id][0]
+            upper = jnt_range[id][1]
+            margin = jnt_margin[id]
+            diag = dof_invweight0[jnt_dofadr[id]]
+            solref = jnt_solref[id]
+            solimp = jnt_solimp[id]
+        pos = x - lower
         if row_side[r] > 0:
-            pos = tendon_range[id][1] - length
-        margin = tendon_margin[id]
-        diag = tendon_invweight0[id]
-        solref = tendon_solref_lim[id]
-        solimp = tendon_solimp_lim[id]
-    if kind >= ROW_LIMIT_JOINT and pos >= margin:
-        active = zero
-    direction = one
-    if kind >= ROW_LIMIT_JOINT:
-        direction = -side
+            pos = upper - x
+        a1 = -side
+        if pos >= margin:
+            active = zero
+    velocity = zero
     for k in range(nv):
         value = zero
-        if dof >= 0:
-            if k == dof:
-                value = direction
+        if tendon:
+            value = a1 * tendon_coefficient(first, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
+            if second >= 0:
+                value = value + a2 * tendon_coefficient(
+                    second, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr
+                )
         else:
-            value = direction * tendon_coefficient(id, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
+            if k == jnt_dofadr[first] and kind != ROW_FRICTION_DOF:
+                value = a1
+            if kind == ROW_FRICTION_DOF and k == first:
+                value = a1
+            if second >= 0 and k == jnt_dofadr[second]:
+                value = value + a2
         efc_J[e, r, k] = value * active
-    velocity = zero
-    if dof >= 0:
-        velocity = direction * qvel[e, dof]
-    else:
-        velocity = direction * tendon_sum(e, id, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, qvel)
+        velocity = velocity + value * qvel[e, k]
     imp = impedance(wp.abs(pos - margin), solimp)
     k_ref, b_ref = reference_gains(solref, solimp, dt[0], refsafe)
-    if kind < ROW_LIMIT_JOINT:
+    if kind == ROW_FRICTION_DOF or kind == ROW_FRICTION_TENDON:
         k_ref = zero
     efc_active[e, r] = active
     efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (pos - margin)

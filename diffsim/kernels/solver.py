@@ -7,6 +7,7 @@ MuJoCo's constrained acceleration minimises [mj_solNewton]
 over the acceleration ``a`` (``a0``: the unconstrained one, ``qacc_smooth``), with each
 row's cost ``s_r`` a function of its ``jar = J_r a - aref_r``:
 
+* an equality row: ``0.5 D jar^2``;
 * a limit row: ``0.5 D jar^2`` where ``jar < 0``, else 0;
 * a friction-loss row (``f``: its friction loss): ``0.5 D jar^2`` for ``|jar| <= R f``,
   else ``f |jar| - 0.5 R f^2``;
@@ -29,7 +30,7 @@ from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.constraints import ROW_LIMIT_JOINT
+from diffsim.kernels.constraints import ROW_FRICTION_DOF, ROW_LIMIT_JOINT
 
 
 @wp.func
@@ -37,6 +38,8 @@ def row_force(kind: int, jar: Any, R: Any, friction: Any):
     """``(force, D if the row is in its quadratic zone else 0)`` of one row at ``jar``."""
     zero = jar * type(jar)(0.0)
     D = type(jar)(1.0) / R
+    if kind < ROW_FRICTION_DOF:
+        return -D * jar, D
     if kind < ROW_LIMIT_JOINT:
         bound = R * friction
         if jar <= -bound:
@@ -53,6 +56,8 @@ def row_force(kind: int, jar: Any, R: Any, friction: Any):
 def row_cost(kind: int, jar: Any, R: Any, friction: Any):
     zero = jar * type(jar)(0.0)
     half = type(jar)(0.5)
+    if kind < ROW_FRICTION_DOF:
+        return half * jar * jar / R
     if kind < ROW_LIMIT_JOINT:
         bound = R * friction
         if jar <= -bound:
