@@ -18,10 +18,12 @@ import warnings
 from dataclasses import dataclass
 
 from diffsim.collision import contact_slots, unsupported_pairs
+from diffsim.kernels.constraints import ROW_FRICTION_DOF
 from diffsim.options import Options
 from diffsim.spec import (
     BIAS_NONE,
     DYN_NONE,
+    EQ_CONNECT,
     EQ_JOINT,
     EQ_TENDON,
     GAIN_FIXED,
@@ -71,6 +73,7 @@ PARAMETERS = {
     "dof_solimp": 5,
     "dof_invweight0": None,
     "body_gravcomp": None,
+    "body_invweight0": 2,
     "body_principal_inertia": 3,
     "body_iquat": 4,
     "site_pos": 3,
@@ -148,6 +151,7 @@ TOPOLOGY = (
     "jnt_actgravcomp",
     "dof_parent",
     "site_body",
+    "eq_objtype",
     "eq_obj1id",
     "eq_obj2id",
     "tendon_adr",
@@ -399,7 +403,7 @@ class Model:
             equalities = self.spec.eq_name
             simulated = {
                 f"equality {equalities[i]!r}" if equalities[i] else f"equality {i}"
-                for i in self.topology["row_id"][self.topology["row_kind"] <= 1].tolist()
+                for i in self.topology["row_id"][self.topology["row_kind"] < ROW_FRICTION_DOF].tolist()
             }
             left = [element for element in self.unsupported.get("equality constraints", []) if element not in simulated]
             self.unsupported.pop("equality constraints", None)
@@ -571,7 +575,9 @@ def _constraint_rows(spec: ModelSpec, flags) -> dict:
     rows = []
     if flags.equality:
         for i in np.flatnonzero(np.asarray(spec.eq_active0)):
-            if spec.eq_type[i] == EQ_JOINT:
+            if spec.eq_type[i] == EQ_CONNECT:
+                rows += [(c.ROW_EQUALITY_CONNECT, i, axis) for axis in range(3)]
+            elif spec.eq_type[i] == EQ_JOINT:
                 rows.append((c.ROW_EQUALITY_JOINT, i, 0))
             elif spec.eq_type[i] == EQ_TENDON and all(
                 t in fixed for t in (spec.eq_obj1id[i], spec.eq_obj2id[i]) if t >= 0

@@ -36,7 +36,8 @@ GAIN_FIXED, GAIN_AFFINE = 0, 1
 BIAS_NONE, BIAS_AFFINE = 0, 1
 
 # Equality types diffsim simulates (MuJoCo's mjtEq).
-EQ_JOINT, EQ_TENDON = 2, 3
+EQ_CONNECT, EQ_JOINT, EQ_TENDON = 0, 2, 3
+OBJ_SITE = 6  # mjtObj's mjOBJ_SITE: an equality between sites (else between bodies)
 
 # Tendon wrap type of a fixed tendon's joint (mjtWrap's mjWRAP_JOINT).
 WRAP_JOINT = 1
@@ -77,6 +78,7 @@ class ModelSpec:
         None  # (nbody, 3) kg m^2, principal moments (MuJoCo: body_inertia); fluid model
     )
     body_iquat: np.ndarray = None  # (nbody, 4) principal axes in body frame (w,x,y,z); fluid model
+    body_invweight0: np.ndarray = None  # (nbody, 2) MuJoCo's translational and rotational inverse weights at qpos0
     body_gravcomp: np.ndarray = None  # (nbody,) fraction of the body's weight cancelled by gravity compensation
     body_jntadr: np.ndarray = None  # (nbody,) first joint (-1 if none)
     body_jntnum: np.ndarray = None  # (nbody,)
@@ -146,13 +148,16 @@ class ModelSpec:
 
     # --- equality constraints (neq): MuJoCo's constraints only ---------------------------
     eq_name: list = field(default_factory=list)
-    eq_type: np.ndarray = None  # (neq,) MuJoCo's mjtEq: EQ_JOINT and EQ_TENDON are simulated
-    eq_obj1id: np.ndarray = None  # (neq,) first joint or tendon
-    eq_obj2id: np.ndarray = None  # (neq,) second joint or tendon (-1: none)
+    eq_type: np.ndarray = None  # (neq,) MuJoCo's mjtEq: EQ_CONNECT, EQ_JOINT and EQ_TENDON are simulated
+    eq_objtype: np.ndarray = None  # (neq,) mjtObj of the two objects (bodies or sites for connect)
+    eq_obj1id: np.ndarray = None  # (neq,) first body, site, joint or tendon
+    eq_obj2id: np.ndarray = None  # (neq,) second body, site, joint or tendon (-1: none)
     eq_active0: np.ndarray = None  # (neq,) bool: active at the start
     eq_solref: np.ndarray = None  # (neq, 2)
     eq_solimp: np.ndarray = None  # (neq, 5)
-    eq_data: np.ndarray = None  # (neq, 11) for joint and tendon couplings: polynomial coefficients 0..4
+    eq_data: np.ndarray = (
+        None  # (neq, 12) couplings: polynomial coefficients 0..4; connect: the anchors in the bodies' frames
+    )
     tendon_length0: np.ndarray = None  # (ntendon,) m, tendon length at qpos0: the couplings' reference
 
     # --- actuators (nu), as MuJoCo's: force = gain * (act or ctrl) + bias, through a transmission

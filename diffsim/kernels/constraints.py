@@ -1,6 +1,6 @@
 """Constraint rows as MuJoCo builds them, with MuJoCo's soft-constraint parameters.
 
-So far: joint and fixed-tendon equality couplings, dof and fixed-tendon friction loss,
+So far: ``connect`` equalities, joint and fixed-tendon equality couplings, dof and fixed-tendon friction loss,
 hinge, slide and fixed-tendon limits [mj_instantiateEquality, mj_instantiateFriction,
 mj_instantiateLimit]. Each candidate row (one per friction loss,
 two per limited range) has a dense Jacobian row ``efc_J[e, r]`` (nv) and ``efc_active[e, r]``:
@@ -22,7 +22,9 @@ from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.actuation import tendon_coefficient, tendon_sum
+from diffsim.kernels.actuation import in_chain, tendon_coefficient, tendon_sum
+from diffsim.kernels.spatial import cross_motion
+from diffsim.spec import JOINT_BALL, JOINT_FREE, OBJ_SITE
 
 MINVAL = 1.0e-15  # MuJoCo's mjMINVAL
 MINIMP = 0.0001  # mjMINIMP
@@ -30,9 +32,13 @@ MAXIMP = 0.9999  # mjMAXIMP
 
 # row kinds, in MuJoCo's order; the solver tells equality rows (< ROW_FRICTION_DOF, always
 # quadratic), friction rows (< ROW_LIMIT_JOINT) and limit rows apart
-ROW_EQUALITY_JOINT, ROW_EQUALITY_TENDON, ROW_FRICTION_DOF, ROW_FRICTION_TENDON, ROW_LIMIT_JOINT, ROW_LIMIT_TENDON = (
-    range(6)
-)
+ROW_EQUALITY_CONNECT = 0
+ROW_EQUALITY_JOINT = 1
+ROW_EQUALITY_TENDON = 2
+ROW_FRICTION_DOF = 3
+ROW_FRICTION_TENDON = 4
+ROW_LIMIT_JOINT = 5
+ROW_LIMIT_TENDON = 6
 
 
 @wp.func
@@ -95,6 +101,63 @@ def coupling(data: Any, x: Any):
     return value, slope
 
 
+@wp.func
+def point_jacobian(e: int, k: int, p: Any, origin: Any, cdof: wp.array2d(dtype=Any)):
+    """Column ``k`` of the translational Jacobian of world point ``p`` (its tree's reference
+    point ``origin``): ``lin_k + ang_k x (p - origin)``."""
+    c = cdof[e, k]
+    return wp.vector(c[3], c[4], c[5]) + wp.cross(wp.vector(c[0], c[1], c[2]), p - origin)
+
+
+@wp.func
+def point_jacobian_dot_qvel(
+    e: int,
+    b: int,
+    p: Any,
+    nv: int,
+    body_rootid: wp.array(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_body: wp.array(dtype=int),
+    dof_jnt: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    xpos: wp.array2d(dtype=Any),
+    cdof: wp.array2d(dtype=Any),
+    cdof_dot: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+):
+    """``Jdot qvel`` of world point ``p`` on body ``b`` [mj_jacDot]: over the dofs that move
+    the body, ``(cdot_lin + cdot_ang x (p - origin) + ang x pvel) qvel``, with ``cdot`` the
+    dof's ``cdof_dot`` (for the rotations of ball and free joints ``cvel x cdof`` with its
+    body's velocity) and ``pvel`` the point's velocity."""
+    zero3 = p * type(p[0])(0.0)
+    last = body_lastdof[b]
+    total = zero3
+    if last < 0:
+        return total
+    origin = xpos[e, body_rootid[b]]
+    body_vel = dof_cvel[e, last]
+    pvel = wp.vector(body_vel[3], body_vel[4], body_vel[5]) + wp.cross(
+        wp.vector(body_vel[0], body_vel[1], body_vel[2]), p - origin
+    )
+    for i in range(nv):
+        if in_chain(dof_ancestor, last, i) != 0:
+            c = cdof[e, i]
+            cdot = cdof_dot[e, i]
+            j = dof_jnt[i]
+            if jnt_type[j] == JOINT_BALL or (jnt_type[j] == JOINT_FREE and i >= jnt_dofadr[j] + 3):
+                cdot = cross_motion(dof_cvel[e, body_lastdof[dof_body[i]]], c)
+            column = (
+                wp.vector(cdot[3], cdot[4], cdot[5])
+                + wp.cross(wp.vector(cdot[0], cdot[1], cdot[2]), p - origin)
+                + wp.cross(wp.vector(c[0], c[1], c[2]), pvel)
+            )
+            total = total + column * qvel[e, i]
+    return total
+
+
 @wp.kernel
 def constraint_rows(
     row_kind: wp.array(dtype=int),
@@ -124,15 +187,30 @@ def constraint_rows(
     tendon_solimp_fri: wp.array(dtype=Any),
     tendon_invweight0: wp.array(dtype=Any),
     tendon_length0: wp.array(dtype=Any),
+    eq_objtype: wp.array(dtype=int),
     eq_obj1id: wp.array(dtype=int),
     eq_obj2id: wp.array(dtype=int),
     eq_solref: wp.array(dtype=Any),
     eq_solimp: wp.array(dtype=Any),
     eq_data: wp.array(dtype=Any),
+    site_body: wp.array(dtype=int),
+    site_pos: wp.array(dtype=Any),
+    body_rootid: wp.array(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    body_invweight0: wp.array(dtype=Any),
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_body: wp.array(dtype=int),
+    dof_jnt: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
     dt: wp.array(dtype=Any),
     refsafe: int,
     qpos: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+    cdof: wp.array2d(dtype=Any),
+    cdof_dot: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
     # outputs
     efc_J: wp.array3d(dtype=Any),
     efc_active: wp.array2d(dtype=Any),
@@ -142,7 +220,10 @@ def constraint_rows(
 ):
     """One candidate row per (env, row); launch over (env, row).
 
-    A joint or tendon coupling ``x1 - x1_0 = data[0] + p(x2 - x2_0)`` (``x``: a joint's
+    A ``connect`` (one row per world axis ``row_side``): the two anchors' separation
+    ``p1 - p2`` (anchors from ``eq_data`` in the bodies' frames, or two sites), the
+    impedance from its length, ``J`` the difference of the anchors' point Jacobians, and
+    ``aref`` less the anchors' ``Jdot qvel`` difference [mj_Jdotv]. A joint or tendon coupling ``x1 - x1_0 = data[0] + p(x2 - x2_0)`` (``x``: a joint's
     position or a fixed tendon's length, ``_0`` at qpos0; without a second object only
     ``data[0]``): ``pos`` its violation, ``J = J1 - p'(x2 - x2_0) J2``. Friction loss of a dof
     or a fixed tendon: ``J`` the dof's unit row or the tendon's coefficients, ``pos = 0``. A
@@ -169,7 +250,41 @@ def constraint_rows(
     second = -1
     a1 = one
     a2 = zero
-    if kind == ROW_EQUALITY_JOINT or kind == ROW_EQUALITY_TENDON:
+    # connect: the anchors, their bodies, and this row's world axis
+    axis = row_side[r]
+    b1 = 0
+    b2 = 0
+    p1 = xpos[e, 0]
+    p2 = xpos[e, 0]
+    jdv = zero
+    if kind == ROW_EQUALITY_CONNECT:
+        data = eq_data[id]
+        b1 = eq_obj1id[id]
+        b2 = eq_obj2id[id]
+        anchor1 = wp.vector(data[0], data[1], data[2])
+        anchor2 = wp.vector(data[3], data[4], data[5])
+        if eq_objtype[id] == OBJ_SITE:
+            anchor1 = site_pos[b1]
+            anchor2 = site_pos[b2]
+            b1 = site_body[b1]
+            b2 = site_body[b2]
+        p1 = xpos[e, b1] + wp.quat_rotate(xquat[e, b1], anchor1)
+        p2 = xpos[e, b2] + wp.quat_rotate(xquat[e, b2], anchor2)
+        separation = p1 - p2
+        pos = separation[axis]
+        diag = body_invweight0[b1][0] + body_invweight0[b2][0]
+        solref = eq_solref[id]
+        solimp = eq_solimp[id]
+        jdv1 = point_jacobian_dot_qvel(
+            e, b1, p1, nv, body_rootid, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr,
+            xpos, cdof, cdof_dot, dof_cvel, qvel,
+        )  # fmt: skip
+        jdv2 = point_jacobian_dot_qvel(
+            e, b2, p2, nv, body_rootid, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr,
+            xpos, cdof, cdof_dot, dof_cvel, qvel,
+        )  # fmt: skip
+        jdv = jdv1[axis] - jdv2[axis]
+    elif kind == ROW_EQUALITY_JOINT or kind == ROW_EQUALITY_TENDON:
         first = eq_obj1id[id]
         second = eq_obj2id[id]
         data = eq_data[id]
@@ -239,7 +354,12 @@ def constraint_rows(
     velocity = zero
     for k in range(nv):
         value = zero
-        if tendon:
+        if kind == ROW_EQUALITY_CONNECT:
+            if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
+                value = value + point_jacobian(e, k, p1, xpos[e, body_rootid[b1]], cdof)[axis]
+            if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
+                value = value - point_jacobian(e, k, p2, xpos[e, body_rootid[b2]], cdof)[axis]
+        elif tendon:
             value = a1 * tendon_coefficient(first, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
             if second >= 0:
                 value = value + a2 * tendon_coefficient(
@@ -254,11 +374,14 @@ def constraint_rows(
                 value = value + a2
         efc_J[e, r, k] = value * active
         velocity = velocity + value * qvel[e, k]
-    imp = impedance(wp.abs(pos - margin), solimp)
+    violation = wp.abs(pos - margin)
+    if kind == ROW_EQUALITY_CONNECT:
+        violation = wp.length(p1 - p2)  # one impedance for the three rows, from the separation's length
+    imp = impedance(violation, solimp)
     k_ref, b_ref = reference_gains(solref, solimp, dt[0], refsafe)
     if kind == ROW_FRICTION_DOF or kind == ROW_FRICTION_TENDON:
         k_ref = zero
     efc_active[e, r] = active
-    efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (pos - margin)
+    efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (pos - margin) - jdv
     efc_R[e, r] = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * diag)
     efc_frictionloss[e, r] = friction
