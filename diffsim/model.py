@@ -25,6 +25,7 @@ from diffsim.spec import (
     DYN_NONE,
     EQ_CONNECT,
     EQ_JOINT,
+    EQ_WELD,
     EQ_TENDON,
     GAIN_FIXED,
     JOINT_BALL,
@@ -577,6 +578,8 @@ def _constraint_rows(spec: ModelSpec, flags) -> dict:
         for i in np.flatnonzero(np.asarray(spec.eq_active0)):
             if spec.eq_type[i] == EQ_CONNECT:
                 rows += [(c.ROW_EQUALITY_CONNECT, i, axis) for axis in range(3)]
+            elif spec.eq_type[i] == EQ_WELD:
+                rows += [(c.ROW_EQUALITY_WELD, i, axis) for axis in range(6)]
             elif spec.eq_type[i] == EQ_JOINT:
                 rows.append((c.ROW_EQUALITY_JOINT, i, 0))
             elif spec.eq_type[i] == EQ_TENDON and all(

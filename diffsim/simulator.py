@@ -767,6 +767,7 @@ class Simulator:
                 w("eq_data"),
                 w("site_body"),
                 w("site_pos"),
+                w("site_quat"),
                 w("body_rootid"),
                 w("body_lastdof"),
                 w("body_invweight0"),

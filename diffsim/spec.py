@@ -36,7 +36,7 @@ GAIN_FIXED, GAIN_AFFINE = 0, 1
 BIAS_NONE, BIAS_AFFINE = 0, 1
 
 # Equality types diffsim simulates (MuJoCo's mjtEq).
-EQ_CONNECT, EQ_JOINT, EQ_TENDON = 0, 2, 3
+EQ_CONNECT, EQ_WELD, EQ_JOINT, EQ_TENDON = 0, 1, 2, 3
 OBJ_SITE = 6  # mjtObj's mjOBJ_SITE: an equality between sites (else between bodies)
 
 # Tendon wrap type of a fixed tendon's joint (mjtWrap's mjWRAP_JOINT).

@@ -24,6 +24,7 @@ from diffsim.simulator import Simulator, StepBuffers
 ARM = pathlib.Path(__file__).parent / "models" / "limited_arm.xml"
 COUPLINGS = pathlib.Path(__file__).parent / "models" / "couplings.xml"
 FOUR_BAR = pathlib.Path(__file__).parent / "models" / "four_bar.xml"
+WELDS = pathlib.Path(__file__).parent / "models" / "welds.xml"
 INTEGRATORS = {
     "Euler": mujoco.mjtIntegrator.mjINT_EULER,
     "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
@@ -78,6 +79,16 @@ def test_four_bar_linkage_closed_by_connect_equals_mujocos(integrator):
     m, model = arm(integrator, FOUR_BAR)
     worst, rows = one_step_errors(m, model)
     assert rows[:, int(mujoco.mjtConstraint.mjCNSTR_EQUALITY)].min() == 6
+    assert worst < 1e-6, f"{integrator}: {worst:.2e}"
+
+
+@pytest.mark.parametrize("integrator", list(INTEGRATORS))
+def test_welds_equal_mujocos(integrator):
+    """Welds to the world with a relative pose and torquescale, between bodies, and between
+    sites, Jdot qvel included: one step from MuJoCo's states to 1e-6."""
+    m, model = arm(integrator, WELDS)
+    worst, rows = one_step_errors(m, model)
+    assert rows[:, int(mujoco.mjtConstraint.mjCNSTR_EQUALITY)].min() == 18
     assert worst < 1e-6, f"{integrator}: {worst:.2e}"
 
 

@@ -1,6 +1,6 @@
 """Constraint rows as MuJoCo builds them, with MuJoCo's soft-constraint parameters.
 
-So far: ``connect`` equalities, joint and fixed-tendon equality couplings, dof and fixed-tendon friction loss,
+So far: ``connect`` and ``weld`` equalities, joint and fixed-tendon equality couplings, dof and fixed-tendon friction loss,
 hinge, slide and fixed-tendon limits [mj_instantiateEquality, mj_instantiateFriction,
 mj_instantiateLimit]. Each candidate row (one per friction loss,
 two per limited range) has a dense Jacobian row ``efc_J[e, r]`` (nv) and ``efc_active[e, r]``:
@@ -23,7 +23,7 @@ from typing import Any
 import warp as wp
 
 from diffsim.kernels.actuation import in_chain, tendon_coefficient, tendon_sum
-from diffsim.kernels.spatial import cross_motion
+from diffsim.kernels.spatial import cross_motion, quat_wxyz
 from diffsim.spec import JOINT_BALL, JOINT_FREE, OBJ_SITE
 
 MINVAL = 1.0e-15  # MuJoCo's mjMINVAL
@@ -33,12 +33,13 @@ MAXIMP = 0.9999  # mjMAXIMP
 # row kinds, in MuJoCo's order; the solver tells equality rows (< ROW_FRICTION_DOF, always
 # quadratic), friction rows (< ROW_LIMIT_JOINT) and limit rows apart
 ROW_EQUALITY_CONNECT = 0
-ROW_EQUALITY_JOINT = 1
-ROW_EQUALITY_TENDON = 2
-ROW_FRICTION_DOF = 3
-ROW_FRICTION_TENDON = 4
-ROW_LIMIT_JOINT = 5
-ROW_LIMIT_TENDON = 6
+ROW_EQUALITY_WELD = 1
+ROW_EQUALITY_JOINT = 2
+ROW_EQUALITY_TENDON = 3
+ROW_FRICTION_DOF = 4
+ROW_FRICTION_TENDON = 5
+ROW_LIMIT_JOINT = 6
+ROW_LIMIT_TENDON = 7
 
 
 @wp.func
@@ -99,6 +100,61 @@ def coupling(data: Any, x: Any):
     value = x * (data[1] + x * (data[2] + x * (data[3] + x * data[4])))
     slope = data[1] + x * (type(x)(2.0) * data[2] + x * (type(x)(3.0) * data[3] + x * type(x)(4.0) * data[4]))
     return value, slope
+
+
+@wp.func
+def pure(v: Any):
+    """The quaternion ``(0, v)`` (Warp's order: x, y, z, w)."""
+    return wp.quaternion(v[0], v[1], v[2], v[0] * type(v[0])(0.0))
+
+
+@wp.func
+def conjugate(q: Any):
+    return wp.quaternion(-q[0], -q[1], -q[2], q[3])
+
+
+@wp.func
+def rotation_jacobian_dot_qvel(
+    e: int,
+    b: int,
+    nv: int,
+    body_lastdof: wp.array(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_body: wp.array(dtype=int),
+    dof_jnt: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    cdof: wp.array2d(dtype=Any),
+    cdof_dot: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+):
+    """``Jrdot qvel`` of body ``b``'s rotation [mj_jacDot's rotational part]."""
+    last = body_lastdof[b]
+    zero = qvel.dtype(0.0)
+    total = wp.vector(zero, zero, zero)
+    if last < 0:
+        return total
+    for i in range(nv):
+        if in_chain(dof_ancestor, last, i) != 0:
+            cdot = cdof_dot[e, i]
+            j = dof_jnt[i]
+            if jnt_type[j] == JOINT_BALL or (jnt_type[j] == JOINT_FREE and i >= jnt_dofadr[j] + 3):
+                cdot = cross_motion(dof_cvel[e, body_lastdof[dof_body[i]]], cdof[e, i])
+            total = total + wp.vector(cdot[0], cdot[1], cdot[2]) * qvel[e, i]
+    return total
+
+
+@wp.func
+def body_angular_velocity(
+    e: int, b: int, zero: Any, body_lastdof: wp.array(dtype=int), dof_cvel: wp.array2d(dtype=Any)
+):
+    """World angular velocity of body ``b`` (zero for a body without dofs)."""
+    last = body_lastdof[b]
+    if last < 0:
+        return wp.vector(zero, zero, zero)
+    c = dof_cvel[e, last]
+    return wp.vector(c[0], c[1], c[2])
 
 
 @wp.func
@@ -195,6 +251,7 @@ def constraint_rows(
     eq_data: wp.array(dtype=Any),
     site_body: wp.array(dtype=int),
     site_pos: wp.array(dtype=Any),
+    site_quat: wp.array(dtype=Any),
     body_rootid: wp.array(dtype=int),
     body_lastdof: wp.array(dtype=int),
     body_invweight0: wp.array(dtype=Any),
@@ -257,22 +314,35 @@ def constraint_rows(
     p1 = xpos[e, 0]
     p2 = xpos[e, 0]
     jdv = zero
-    if kind == ROW_EQUALITY_CONNECT:
+    q1r = quat_wxyz(wp.vector(one, zero, zero, zero))  # weld: body 1's frame (times relpose)
+    q2c = q1r  # weld: the conjugate of body 2's frame
+    torquescale = one
+    if kind == ROW_EQUALITY_CONNECT or kind == ROW_EQUALITY_WELD:
         data = eq_data[id]
         b1 = eq_obj1id[id]
         b2 = eq_obj2id[id]
         anchor1 = wp.vector(data[0], data[1], data[2])
         anchor2 = wp.vector(data[3], data[4], data[5])
+        if kind == ROW_EQUALITY_WELD:  # MuJoCo's weld anchors the other way round
+            anchor1 = wp.vector(data[3], data[4], data[5])
+            anchor2 = wp.vector(data[0], data[1], data[2])
+            torquescale = data[10]
+        q1 = xquat[e, b1]
+        q2 = xquat[e, b2]
         if eq_objtype[id] == OBJ_SITE:
             anchor1 = site_pos[b1]
             anchor2 = site_pos[b2]
             b1 = site_body[b1]
             b2 = site_body[b2]
+            q1 = xquat[e, b1] * quat_wxyz(site_quat[eq_obj1id[id]])
+            q2 = xquat[e, b2] * quat_wxyz(site_quat[eq_obj2id[id]])
         p1 = xpos[e, b1] + wp.quat_rotate(xquat[e, b1], anchor1)
         p2 = xpos[e, b2] + wp.quat_rotate(xquat[e, b2], anchor2)
-        separation = p1 - p2
-        pos = separation[axis]
-        diag = body_invweight0[b1][0] + body_invweight0[b2][0]
+        if kind == ROW_EQUALITY_WELD:  # the frames whose relative rotation the weld holds
+            q1r = q1
+            if eq_objtype[id] != OBJ_SITE:
+                q1r = q1 * quat_wxyz(wp.vector(data[6], data[7], data[8], data[9]))
+            q2c = conjugate(q2)
         solref = eq_solref[id]
         solimp = eq_solimp[id]
         jdv1 = point_jacobian_dot_qvel(
@@ -283,7 +353,34 @@ def constraint_rows(
             e, b2, p2, nv, body_rootid, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr,
             xpos, cdof, cdof_dot, dof_cvel, qvel,
         )  # fmt: skip
-        jdv = jdv1[axis] - jdv2[axis]
+        if axis < 3:
+            pos = (p1 - p2)[axis]
+            diag = body_invweight0[b1][0] + body_invweight0[b2][0]
+            jdv = jdv1[axis] - jdv2[axis]
+        else:
+            # rotation error: the vector part of conj(q2) q1 relpose, times torquescale
+            error = q2c * q1r
+            pos = wp.vector(error[0], error[1], error[2])[axis - 3] * torquescale
+            diag = body_invweight0[b1][1] + body_invweight0[b2][1]
+            # d/dt of 0.5 conj(q2) (w1 - w2) q1r, as MuJoCo's mj_Jdotv
+            w1 = body_angular_velocity(e, b1, zero, body_lastdof, dof_cvel)
+            w2 = body_angular_velocity(e, b2, zero, body_lastdof, dof_cvel)
+            dw = w1 - w2
+            q1full = q1
+            q2dot_c = conjugate(pure(w2) * q2 * type(one)(0.5))
+            q1rdot = pure(w1) * q1full * type(one)(0.5)
+            if eq_objtype[id] != OBJ_SITE:
+                q1rdot = q1rdot * quat_wxyz(wp.vector(data[6], data[7], data[8], data[9]))
+            jr1 = rotation_jacobian_dot_qvel(
+                e, b1, nv, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot,
+                dof_cvel, qvel,
+            )  # fmt: skip
+            jr2 = rotation_jacobian_dot_qvel(
+                e, b2, nv, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot,
+                dof_cvel, qvel,
+            )  # fmt: skip
+            t = q2dot_c * pure(dw) * q1r + q2c * pure(jr1 - jr2) * q1r + q2c * pure(dw) * q1rdot
+            jdv = type(one)(0.5) * wp.vector(t[0], t[1], t[2])[axis - 3] * torquescale
     elif kind == ROW_EQUALITY_JOINT or kind == ROW_EQUALITY_TENDON:
         first = eq_obj1id[id]
         second = eq_obj2id[id]
@@ -354,11 +451,20 @@ def constraint_rows(
     velocity = zero
     for k in range(nv):
         value = zero
-        if kind == ROW_EQUALITY_CONNECT:
+        if (kind == ROW_EQUALITY_CONNECT or kind == ROW_EQUALITY_WELD) and axis < 3:
             if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
                 value = value + point_jacobian(e, k, p1, xpos[e, body_rootid[b1]], cdof)[axis]
             if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
                 value = value - point_jacobian(e, k, p2, xpos[e, body_rootid[b2]], cdof)[axis]
+        elif kind == ROW_EQUALITY_WELD:
+            c = cdof[e, k]
+            relative = wp.vector(zero, zero, zero)
+            if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
+                relative = relative + wp.vector(c[0], c[1], c[2])
+            if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
+                relative = relative - wp.vector(c[0], c[1], c[2])
+            t = q2c * pure(relative) * q1r
+            value = type(one)(0.5) * wp.vector(t[0], t[1], t[2])[axis - 3] * torquescale
         elif tendon:
             value = a1 * tendon_coefficient(first, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
             if second >= 0:
@@ -377,6 +483,11 @@ def constraint_rows(
     violation = wp.abs(pos - margin)
     if kind == ROW_EQUALITY_CONNECT:
         violation = wp.length(p1 - p2)  # one impedance for the three rows, from the separation's length
+    if kind == ROW_EQUALITY_WELD:  # one impedance for the six rows, from the whole error's length
+        error = q2c * q1r
+        rotation_error = wp.vector(error[0], error[1], error[2]) * torquescale
+        separation = p1 - p2
+        violation = wp.sqrt(wp.dot(separation, separation) + wp.dot(rotation_error, rotation_error))
     imp = impedance(violation, solimp)
     k_ref, b_ref = reference_gains(solref, solimp, dt[0], refsafe)
     if kind == ROW_FRICTION_DOF or kind == ROW_FRICTION_TENDON:
