@@ -18,7 +18,6 @@ import warnings
 from dataclasses import dataclass
 
 from diffsim.collision import contact_slots, unsupported_pairs
-from diffsim.kernels.constraints import ROW_FRICTION_DOF
 from diffsim.options import Options
 from diffsim.spec import (
     BIAS_NONE,
@@ -402,9 +401,12 @@ class Model:
             names = self.spec.tendon_name
             fixed = {f"tendon {names[t]!r}" if names[t] else f"tendon {t}" for t in fixed_tendons(self.spec)}
             equalities = self.spec.eq_name
+            # every equality of a type diffsim simulates: the active ones have rows, the inactive
+            # ones are inactive in MuJoCo too
             simulated = {
                 f"equality {equalities[i]!r}" if equalities[i] else f"equality {i}"
-                for i in self.topology["row_id"][self.topology["row_kind"] < ROW_FRICTION_DOF].tolist()
+                for i in range(len(equalities))
+                if _equality_simulated(self.spec, i)
             }
             left = [element for element in self.unsupported.get("equality constraints", []) if element not in simulated]
             self.unsupported.pop("equality constraints", None)
@@ -563,6 +565,16 @@ def fixed_tendons(spec: ModelSpec) -> list:
             np.asarray(spec.wrap_type)[spec.tendon_adr[t] : spec.tendon_adr[t] + spec.tendon_num[t]] == WRAP_JOINT
         )
     ]
+
+
+def _equality_simulated(spec: ModelSpec, i: int) -> bool:
+    """Whether diffsim simulates equality ``i``'s type: connect, weld, joint, or tendon
+    between fixed tendons."""
+    kind = int(spec.eq_type[i])
+    if kind == EQ_TENDON:
+        fixed = fixed_tendons(spec)
+        return all(t in fixed for t in (spec.eq_obj1id[i], spec.eq_obj2id[i]) if t >= 0)
+    return kind in (EQ_CONNECT, EQ_WELD, EQ_JOINT)
 
 
 def _constraint_rows(spec: ModelSpec, flags) -> dict:

@@ -114,6 +114,27 @@ def conjugate(q: Any):
 
 
 @wp.func
+def moving_cdof_dot(
+    e: int,
+    i: int,
+    body_lastdof: wp.array(dtype=int),
+    dof_body: wp.array(dtype=int),
+    dof_jnt: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    cdof: wp.array2d(dtype=Any),
+    cdof_dot: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
+):
+    """Dof ``i``'s rate of motion as mj_jacDot takes it: ``cdof_dot``, or for the rotations of
+    ball and free joints ``cvel x cdof`` with the velocity of the dof's body."""
+    j = dof_jnt[i]
+    if jnt_type[j] == JOINT_BALL or (jnt_type[j] == JOINT_FREE and i >= jnt_dofadr[j] + 3):
+        return cross_motion(dof_cvel[e, body_lastdof[dof_body[i]]], cdof[e, i])
+    return cdof_dot[e, i]
+
+
+@wp.func
 def rotation_jacobian_dot_qvel(
     e: int,
     b: int,
@@ -137,10 +158,9 @@ def rotation_jacobian_dot_qvel(
         return total
     for i in range(nv):
         if in_chain(dof_ancestor, last, i) != 0:
-            cdot = cdof_dot[e, i]
-            j = dof_jnt[i]
-            if jnt_type[j] == JOINT_BALL or (jnt_type[j] == JOINT_FREE and i >= jnt_dofadr[j] + 3):
-                cdot = cross_motion(dof_cvel[e, body_lastdof[dof_body[i]]], cdof[e, i])
+            cdot = moving_cdof_dot(
+                e, i, body_lastdof, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot, dof_cvel
+            )
             total = total + wp.vector(cdot[0], cdot[1], cdot[2]) * qvel[e, i]
     return total
 
@@ -201,10 +221,9 @@ def point_jacobian_dot_qvel(
     for i in range(nv):
         if in_chain(dof_ancestor, last, i) != 0:
             c = cdof[e, i]
-            cdot = cdof_dot[e, i]
-            j = dof_jnt[i]
-            if jnt_type[j] == JOINT_BALL or (jnt_type[j] == JOINT_FREE and i >= jnt_dofadr[j] + 3):
-                cdot = cross_motion(dof_cvel[e, body_lastdof[dof_body[i]]], c)
+            cdot = moving_cdof_dot(
+                e, i, body_lastdof, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot, dof_cvel
+            )
             column = (
                 wp.vector(cdot[3], cdot[4], cdot[5])
                 + wp.cross(wp.vector(cdot[0], cdot[1], cdot[2]), p - origin)
