@@ -605,6 +605,8 @@ def _constraint_rows(spec: ModelSpec, flags) -> dict:
         for j in range(spec.njnt):
             if spec.jnt_limited[j] and spec.jnt_type[j] in (JOINT_HINGE, JOINT_SLIDE):
                 rows += [(c.ROW_LIMIT_JOINT, j, -1), (c.ROW_LIMIT_JOINT, j, 1)]
+            elif spec.jnt_limited[j] and spec.jnt_type[j] == JOINT_BALL:
+                rows.append((c.ROW_LIMIT_JOINT, j, 0))  # one cone on the rotation angle
         rows += [(c.ROW_LIMIT_TENDON, t, side) for t in fixed if spec.tendon_limited[t] for side in (-1, 1)]
     as_int = lambda values: np.asarray(values, dtype=np.int32).reshape(-1)  # noqa: E731
     return {name: as_int([row[i] for row in rows]) for i, name in enumerate(("row_kind", "row_id", "row_side"))}

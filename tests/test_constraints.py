@@ -64,22 +64,24 @@ def one_step_errors(m, model, steps=500):
 
 @pytest.mark.parametrize("integrator", list(INTEGRATORS))
 @pytest.mark.parametrize(
-    "path, equality_rows",
+    "path, equality_rows, limited_steps",
     [
-        # joint and tendon couplings (polynomials, solref in both forms), one left inactive
-        (COUPLINGS, 3),
+        # joint and tendon couplings (polynomials, solref in both forms), one left inactive,
+        # and a ball joint's limited cone
+        (COUPLINGS, 3, 100),
         # body-to-body and site-to-site connects: a four-bar loop, a free box hung from a hook
-        (FOUR_BAR, 6),
+        (FOUR_BAR, 6, 0),
         # welds to the world (relpose, torquescale), between bodies, between sites
-        (WELDS, 18),
+        (WELDS, 18, 0),
     ],
     ids=["couplings", "four_bar", "welds"],
 )
-def test_equality_constraints_equal_mujocos(path, equality_rows, integrator):
+def test_equality_constraints_equal_mujocos(path, equality_rows, limited_steps, integrator):
     """MuJoCo's <equality> rows (Jdot qvel included): one step from MuJoCo's states to 1e-6."""
     m, model = arm(integrator, path)
     worst, rows = one_step_errors(m, model)
     assert rows[:, int(mujoco.mjtConstraint.mjCNSTR_EQUALITY)].min() == equality_rows
+    assert (rows[:, int(mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)] > 0).sum() >= limited_steps
     assert not model.unsupported
     assert worst < 1e-6, f"{path.name} {integrator}: {worst:.2e}"
 

@@ -23,7 +23,7 @@ from typing import Any
 import warp as wp
 
 from diffsim.kernels.actuation import in_chain, tendon_coefficient, tendon_sum
-from diffsim.kernels.spatial import cross_motion, quat_wxyz
+from diffsim.kernels.spatial import cross_motion, quat_to_rotvec, quat_wxyz
 from diffsim.spec import JOINT_BALL, JOINT_FREE, OBJ_SITE
 
 MINVAL = 1.0e-15  # MuJoCo's mjMINVAL
@@ -326,6 +326,8 @@ def constraint_rows(
     second = -1
     a1 = one
     a2 = zero
+    ball = kind == ROW_LIMIT_JOINT and jnt_type[id] == JOINT_BALL
+    ball_axis = wp.vector(zero, zero, zero)
     # connect: the anchors, their bodies, and this row's world axis
     axis = row_side[r]
     b1 = 0
@@ -461,8 +463,18 @@ def constraint_rows(
             diag = dof_invweight0[jnt_dofadr[id]]
             solref = jnt_solref[id]
             solimp = jnt_solimp[id]
+            if jnt_type[id] == JOINT_BALL:
+                # the rotation angle against max(range): J is minus the rotation's unit axis
+                a = jnt_qposadr[id]
+                rotation = quat_to_rotvec(
+                    wp.normalize(quat_wxyz(wp.vector(qpos[e, a], qpos[e, a + 1], qpos[e, a + 2], qpos[e, a + 3])))
+                )
+                x = wp.length(rotation)
+                if x > zero:
+                    ball_axis = rotation / x
+                upper = wp.max(lower, upper)
         pos = x - lower
-        if row_side[r] > 0:
+        if row_side[r] > 0 or ball:
             pos = upper - x
         a1 = -side
         if pos >= margin:
@@ -490,6 +502,10 @@ def constraint_rows(
                 value = value + a2 * tendon_coefficient(
                     second, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr
                 )
+        elif ball:
+            d0 = jnt_dofadr[id]
+            if k >= d0 and k < d0 + 3:
+                value = -ball_axis[k - d0]
         else:
             if k == jnt_dofadr[first] and kind != ROW_FRICTION_DOF:
                 value = a1
