@@ -179,7 +179,7 @@ def newton(
             diagonal = H[e, j, j]
             for p in range(j):
                 diagonal = diagonal - H[e, j, p] * H[e, j, p]
-            diagonal = wp.sqrt(wp.max(diagonal, qacc.dtype(1.0e-300)))
+            diagonal = wp.sqrt(wp.max(diagonal, qacc.dtype(1.0e-15)))
             H[e, j, j] = diagonal
             for i in range(j + 1, nv):
                 value = H[e, i, j]
@@ -224,9 +224,9 @@ def newton(
                 low = alpha
             else:
                 high = alpha
-            if wp.abs(slope) <= qacc.dtype(1.0e-14) * (wp.abs(g1) + qacc.dtype(1.0e-300)):
+            if wp.abs(slope) <= qacc.dtype(1.0e-14) * (wp.abs(g1) + qacc.dtype(1.0e-15)):
                 break
-            step = alpha - slope / wp.max(curvature, qacc.dtype(1.0e-300))
+            step = alpha - slope / wp.max(curvature, qacc.dtype(1.0e-15))
             if high >= zero and (step <= low or step >= high):
                 step = qacc.dtype(0.5) * (low + high)
             if high < zero and step <= low:
