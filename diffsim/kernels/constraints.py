@@ -135,37 +135,6 @@ def moving_cdof_dot(
 
 
 @wp.func
-def rotation_jacobian_dot_qvel(
-    e: int,
-    b: int,
-    nv: int,
-    body_lastdof: wp.array(dtype=int),
-    dof_ancestor: wp.array2d(dtype=int),
-    dof_body: wp.array(dtype=int),
-    dof_jnt: wp.array(dtype=int),
-    jnt_type: wp.array(dtype=int),
-    jnt_dofadr: wp.array(dtype=int),
-    cdof: wp.array2d(dtype=Any),
-    cdof_dot: wp.array2d(dtype=Any),
-    dof_cvel: wp.array2d(dtype=Any),
-    qvel: wp.array2d(dtype=Any),
-):
-    """``Jrdot qvel`` of body ``b``'s rotation [mj_jacDot's rotational part]."""
-    last = body_lastdof[b]
-    zero = qvel.dtype(0.0)
-    total = wp.vector(zero, zero, zero)
-    if last < 0:
-        return total
-    for i in range(nv):
-        if in_chain(dof_ancestor, last, i) != 0:
-            cdot = moving_cdof_dot(
-                e, i, body_lastdof, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot, dof_cvel
-            )
-            total = total + wp.vector(cdot[0], cdot[1], cdot[2]) * qvel[e, i]
-    return total
-
-
-@wp.func
 def body_angular_velocity(
     e: int, b: int, zero: Any, body_lastdof: wp.array(dtype=int), dof_cvel: wp.array2d(dtype=Any)
 ):
@@ -186,7 +155,7 @@ def point_jacobian(e: int, k: int, p: Any, origin: Any, cdof: wp.array2d(dtype=A
 
 
 @wp.func
-def point_jacobian_dot_qvel(
+def jacobian_dot_qvel(
     e: int,
     b: int,
     p: Any,
@@ -204,15 +173,16 @@ def point_jacobian_dot_qvel(
     dof_cvel: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
 ):
-    """``Jdot qvel`` of world point ``p`` on body ``b`` [mj_jacDot]: over the dofs that move
-    the body, ``(cdot_lin + cdot_ang x (p - origin) + ang x pvel) qvel``, with ``cdot`` the
-    dof's ``cdof_dot`` (for the rotations of ball and free joints ``cvel x cdof`` with its
-    body's velocity) and ``pvel`` the point's velocity."""
+    """``(Jdot qvel, Jrdot qvel)`` of world point ``p`` on body ``b`` [mj_jacDot]: over the
+    dofs that move the body, ``(cdot_lin + cdot_ang x (p - origin) + ang x pvel) qvel`` and
+    ``cdot_ang qvel``, with ``cdot`` the dof's ``cdof_dot`` (for the rotations of ball and
+    free joints ``cvel x cdof`` with its body's velocity) and ``pvel`` the point's velocity."""
     zero3 = p * type(p[0])(0.0)
     last = body_lastdof[b]
     total = zero3
+    rotation = zero3
     if last < 0:
-        return total
+        return total, rotation
     origin = xpos[e, body_rootid[b]]
     body_vel = dof_cvel[e, last]
     pvel = wp.vector(body_vel[3], body_vel[4], body_vel[5]) + wp.cross(
@@ -224,13 +194,15 @@ def point_jacobian_dot_qvel(
             cdot = moving_cdof_dot(
                 e, i, body_lastdof, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot, dof_cvel
             )
+            angular = wp.vector(cdot[0], cdot[1], cdot[2])
             column = (
                 wp.vector(cdot[3], cdot[4], cdot[5])
-                + wp.cross(wp.vector(cdot[0], cdot[1], cdot[2]), p - origin)
+                + wp.cross(angular, p - origin)
                 + wp.cross(wp.vector(c[0], c[1], c[2]), pvel)
             )
             total = total + column * qvel[e, i]
-    return total
+            rotation = rotation + angular * qvel[e, i]
+    return total, rotation
 
 
 @wp.kernel
@@ -366,11 +338,11 @@ def constraint_rows(
             q2c = conjugate(q2)
         solref = eq_solref[id]
         solimp = eq_solimp[id]
-        jdv1 = point_jacobian_dot_qvel(
+        jdv1, jr1 = jacobian_dot_qvel(
             e, b1, p1, nv, body_rootid, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr,
             xpos, cdof, cdof_dot, dof_cvel, qvel,
         )  # fmt: skip
-        jdv2 = point_jacobian_dot_qvel(
+        jdv2, jr2 = jacobian_dot_qvel(
             e, b2, p2, nv, body_rootid, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr,
             xpos, cdof, cdof_dot, dof_cvel, qvel,
         )  # fmt: skip
@@ -387,19 +359,10 @@ def constraint_rows(
             w1 = body_angular_velocity(e, b1, zero, body_lastdof, dof_cvel)
             w2 = body_angular_velocity(e, b2, zero, body_lastdof, dof_cvel)
             dw = w1 - w2
-            q1full = q1
             q2dot_c = conjugate(pure(w2) * q2 * type(one)(0.5))
-            q1rdot = pure(w1) * q1full * type(one)(0.5)
+            q1rdot = pure(w1) * q1 * type(one)(0.5)
             if eq_objtype[id] != OBJ_SITE:
                 q1rdot = q1rdot * quat_wxyz(wp.vector(data[6], data[7], data[8], data[9]))
-            jr1 = rotation_jacobian_dot_qvel(
-                e, b1, nv, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot,
-                dof_cvel, qvel,
-            )  # fmt: skip
-            jr2 = rotation_jacobian_dot_qvel(
-                e, b2, nv, body_lastdof, dof_ancestor, dof_body, dof_jnt, jnt_type, jnt_dofadr, cdof, cdof_dot,
-                dof_cvel, qvel,
-            )  # fmt: skip
             t = q2dot_c * pure(dw) * q1r + q2c * pure(jr1 - jr2) * q1r + q2c * pure(dw) * q1rdot
             jdv = type(one)(0.5) * wp.vector(t[0], t[1], t[2])[axis - 3] * torquescale
     elif kind == ROW_EQUALITY_JOINT or kind == ROW_EQUALITY_TENDON:
