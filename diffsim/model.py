@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 
 from diffsim.collision import contact_slots, unsupported_pairs
+from diffsim.collision_pairs import candidate_pairs
 from diffsim.options import Options
 from diffsim.spec import (
     BIAS_NONE,
@@ -105,6 +106,18 @@ PARAMETERS = {
     "geom_quat": 4,
     "geom_size": 3,
     "geom_friction": 3,
+    "geom_solref": 2,
+    "geom_solimp": 5,
+    "geom_solmix": None,
+    "geom_margin": None,
+    "geom_gap": None,
+    "geom_rbound": None,
+    "pair_friction": 5,
+    "pair_solref": 2,
+    "pair_solreffriction": 2,
+    "pair_solimp": 5,
+    "pair_margin": None,
+    "pair_gap": None,
 }
 # parameters that a whole-tensor assignment (model.body_mass = ...) must keep >= 0, and the
 # entries that must be > 0 (dt; the contact and limit smoothing widths, the friction slip velocity,
@@ -118,6 +131,13 @@ NON_NEGATIVE = (
     "dof_frictionloss",
     "geom_size",
     "geom_friction",
+    "geom_solmix",
+    "geom_margin",
+    "geom_gap",
+    "geom_rbound",
+    "pair_friction",
+    "pair_margin",
+    "pair_gap",
     "tendon_stiffness",
     "tendon_damping",
     "density",
@@ -131,6 +151,10 @@ POSITIVE = {"contact_params": (2, 3), "limit_params": (2,), "dt": (0,)}
 # Contact law defaults (see diffsim/kernels/contact.py): stiffness k [N/m], damping
 # beta [s/m], smoothing width w [m], friction regularisation eps [m/s].
 CONTACT_DEFAULTS = (2.0e3, 3.0, 2.0e-3, 0.05)
+
+# Contacts an environment holds at most with MuJoCo's contacts, unless the model has fewer
+# collision slots (model.contact_capacity sets it).
+DEFAULT_CONTACT_CAPACITY = 128
 
 # Integer topology copied to the device as int32 arrays.
 TOPOLOGY = (
@@ -172,6 +196,7 @@ TOPOLOGY = (
     "actuator_enabled",
     "geom_type",
     "geom_body",
+    "geom_priority",
 )
 
 _WARP_SCALAR = {torch.float32: wp.float32, torch.float64: wp.float64}
@@ -330,7 +355,17 @@ class Model:
         self.n_moment_actuators = int(self.topology["moment_actuators"].numel())
         for name, values in _constraint_rows(spec, self.flags).items():
             self.topology[name] = tensor(values, torch.int32)
-        self.nrow = int(self.topology["row_id"].numel())
+        self.nrow_static = int(self.topology["row_id"].numel())
+        self.topology["dof_tree"] = tensor(dof_trees(spec), torch.int32)
+        # MuJoCo's collision pairs (contact_model "mujoco"): candidates fixed at load
+        pairs = candidate_pairs(spec, spec.disabled)
+        for name in ("geom1", "geom2", "kind", "maxcon", "conadr", "explicit", "condim"):
+            self.topology["collision_" + name] = tensor(pairs[name], torch.int32)
+        self.ncollision = len(pairs["geom1"])
+        self.nprecon = int(pairs["maxcon"].sum())  # the collision functions' slots per environment
+        self.rows_per_contact = max([1 if d == 1 else 2 * (int(d) - 1) for d in pairs["condim"]], default=0)
+        self._contact_capacity = min(self.nprecon, DEFAULT_CONTACT_CAPACITY)
+        self._collision_unsupported = pairs["unsupported"]
         self.has_free_bodies = bool((self.topology["dof_free_body"] >= 0).any())
         # body forces beyond contact: MuJoCo skips all passive forces when springs and dampers are both off
         passive = self.flags.spring or self.flags.damper
@@ -338,7 +373,7 @@ class Model:
         self.has_fluid = passive and (spec.density > 0 or spec.viscosity > 0)
         # forces not every model has, gathered by one more launch (dynamics.extra_forces)
         self.has_extra_forces = bool(self.n_moment_actuators or self.ntendon or self.has_gravcomp or self.has_fluid)
-        self.enable_contact = self.nslot > 0 and self.flags.contact
+        self.enable_contact = self.flags.contact and (self.nslot > 0 or self.ncollision > 0)
         self._contact_model = "smooth"
         self.unsupported = dict(spec.unsupported)
         if self.flags.contact:
@@ -379,25 +414,31 @@ class Model:
 
     @property
     def contact_model(self) -> str:
-        """What limits (and, to come, contacts) are: ``"smooth"``, diffsim's penalty limits
-        and smoothed contact, or ``"mujoco"``, MuJoCo's soft constraints solved by its Newton
-        solver (so far joint limits and dof friction loss, without gradients; MuJoCo's
-        contacts are not in diffsim yet, so a model with contact switched on refuses it)."""
+        """What contacts and limits are: ``"smooth"``, diffsim's smoothed penalty contact and
+        penalty limits (differentiable), or ``"mujoco"``, MuJoCo's soft constraints (contacts
+        from MuJoCo's collision functions, joint and tendon limits, friction loss, equality
+        constraints) solved by MuJoCo's Newton solver (forward only, so far)."""
         return self._contact_model
 
     @contact_model.setter
     def contact_model(self, value: str):
         if value not in ("smooth", "mujoco"):
             raise ValueError(f"contact_model must be 'smooth' or 'mujoco', got {value!r}")
-        if value == "mujoco" and self.enable_contact:
-            raise ValueError(
-                "MuJoCo's contacts are not in diffsim yet: contact_model='mujoco' needs contact switched off "
-                "(<option><flag contact=\"disable\"/></option>, or model.enable_contact = False)"
-            )
         self._contact_model = value
         self.unsupported = dict(self._unsupported_smooth)
-        if value == "mujoco":  # friction loss and fixed tendons' limits are MuJoCo's constraints
+        if value == "mujoco":
+            # friction loss, fixed tendons' limits and equalities are MuJoCo's constraints; the
+            # geom pairs are MuJoCo's collision functions'
             self.unsupported.pop("joint friction loss", None)
+            self.unsupported.pop("geom pairs without a smoothed contact law", None)
+            self.unsupported.pop("explicit contact pairs (<contact><pair>)", None)
+            self.unsupported.pop("contact exclusions (<contact><exclude>)", None)
+            if self.flags.contact and self._collision_unsupported:
+                self.unsupported["geom pairs without a MuJoCo collision function in diffsim"] = list(
+                    self._collision_unsupported
+                )
+            if self.flags.contact and self.spec.cone == "elliptic" and self.ncollision:
+                self.unsupported["elliptic friction cones (simulated as pyramidal)"] = ["option cone"]
             names = self.spec.tendon_name
             fixed = {f"tendon {names[t]!r}" if names[t] else f"tendon {t}" for t in fixed_tendons(self.spec)}
             equalities = self.spec.eq_name
@@ -419,6 +460,32 @@ class Model:
                 else:
                     self.unsupported.pop(feature, None)
         self.caches.clear()
+
+    @property
+    def contact_capacity(self) -> int:
+        """Contacts each environment holds at most with MuJoCo's contacts (default: the
+        collision functions' slots, at most ``DEFAULT_CONTACT_CAPACITY``); contacts beyond
+        it are dropped and counted (``Simulator.contact_overflow``)."""
+        return self._contact_capacity
+
+    @contact_capacity.setter
+    def contact_capacity(self, value: int):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"contact_capacity must be an int >= 0, got {value!r}")
+        self._contact_capacity = int(value)
+        self.caches.clear()
+
+    @property
+    def mujoco_contacts(self) -> bool:
+        """True when steps detect contacts with MuJoCo's collision functions."""
+        return self._contact_model == "mujoco" and self.enable_contact and self.ncollision > 0
+
+    @property
+    def nrow(self) -> int:
+        """Constraint rows per environment with MuJoCo's constraints: the limits', friction
+        losses' and equalities' candidate rows, then ``rows_per_contact`` per contact slot."""
+        contacts = self._contact_capacity * self.rows_per_contact if self.mujoco_contacts else 0
+        return self.nrow_static + contacts
 
     @property
     def constraint_rows(self) -> bool:
@@ -610,6 +677,14 @@ def _constraint_rows(spec: ModelSpec, flags) -> dict:
         rows += [(c.ROW_LIMIT_TENDON, t, side) for t in fixed if spec.tendon_limited[t] for side in (-1, 1)]
     as_int = lambda values: np.asarray(values, dtype=np.int32).reshape(-1)  # noqa: E731
     return {name: as_int([row[i] for row in rows]) for i, name in enumerate(("row_kind", "row_id", "row_side"))}
+
+
+def dof_trees(spec: ModelSpec) -> np.ndarray:
+    """(nv,) the kinematic tree of each dof, named by its root body (the solver's islands)."""
+    root = np.zeros(spec.nbody, dtype=np.int32)
+    for b in range(1, spec.nbody):
+        root[b] = b if spec.body_parent[b] == 0 else root[spec.body_parent[b]]
+    return root[np.asarray(spec.dof_body, dtype=np.int64)]
 
 
 def _derived_topology(spec: ModelSpec) -> dict:

@@ -32,6 +32,7 @@ import warp as wp
 
 from diffsim.kernels import (
     actuation,
+    collision_driver,
     constraints,
     contact,
     dynamics,
@@ -42,7 +43,7 @@ from diffsim.kernels import (
     solve,
     solver,
 )
-from diffsim.model import Model
+from diffsim.model import Model, warp_type
 
 
 # the arrays that say what each actuator is, in the order actuation.py's kernels take them
@@ -139,10 +140,43 @@ class StepBuffers:
         self.efc_active, self.efc_aref, self.efc_R, self.efc_frictionloss, self.efc_force = (
             plain((E, nr)) for _ in range(5)
         )
-        self.solver_scratch = [plain((E, nc)) for _ in range(5)]  # qacc, Ma, grad, search, Ms
+        # the solver's scratch (solver.newton): islands, row products, Newton direction, Hessian
+        self.tree_parent = wp.zeros((E, model.nbody if nc else 0), dtype=wp.int32, device=model.wp_device)
+        self.dof_island = wp.zeros((E, nc), dtype=wp.int32, device=model.wp_device)
+        self.row_island = wp.zeros((E, nr), dtype=wp.int32, device=model.wp_device)
+        self.efc_jaref, self.efc_jv = plain((E, nr)), plain((E, nr))
+        self.solver_scratch = [plain((E, nc)) for _ in range(4)]  # Ma, grad, search, Ms
         self.solver_H = plain((E, nc, nc))
+        self.qacc_constrained = plain((E, nc))
+        self.solver_niter = wp.zeros(E, dtype=wp.int32, device=model.wp_device)
+        # MuJoCo's warm start: the last solution (RK4's stages share their step's)
+        self.qacc_warmstart = plain((E, nc))
         self.qfrc_constraint = plain((E, nc))
         self.qfrc_total = plain((E, nc))
+        # MuJoCo's contacts: the collision functions' slots, then the gathered contacts
+        npair = model.ncollision if model.mujoco_contacts else 0
+        nslot = model.nprecon if model.mujoco_contacts else 0
+        C = model.contact_capacity if model.mujoco_contacts else 0
+
+        def typed(shape, dtype):
+            return wp.zeros(shape, dtype=dtype, device=model.wp_device)
+
+        vec = lambda n: warp_type(T, n)  # noqa: E731
+        self.precon_count = typed((E, npair), wp.int32)
+        self.precon_dist = plain((E, nslot))
+        self.precon_pos, self.precon_normal, self.precon_tangent = (typed((E, nslot), vec3) for _ in range(3))
+        self.ncon = typed(E, wp.int32)
+        self.contact_overflow = typed(E, wp.int32)
+        self.con_pair = typed((E, C), wp.int32)
+        self.con_dim = typed((E, C), wp.int32)
+        self.con_dist = plain((E, C))
+        self.con_pos = typed((E, C), vec3)
+        self.con_frame = typed((E, C), vec(9))
+        self.con_includemargin = plain((E, C))
+        self.con_friction = typed((E, C), vec(5))
+        self.con_solref = typed((E, C), vec(2))
+        self.con_solreffriction = typed((E, C), vec(2))
+        self.con_solimp = typed((E, C), vec(5))
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
@@ -157,6 +191,8 @@ class StepBuffers:
         self.stages = []
         if model.integrator == "RK4" and not stage:
             self.stages = [StepBuffers(model, batch, requires_grad, stage=True) for _ in range(3)]
+            for stage_buffers in self.stages:  # MuJoCo's RK4 stages start from the step's warm start
+                stage_buffers.qacc_warmstart = self.qacc_warmstart
             self.stage_qpos = [zeros((E, model.nq), T) for _ in range(3)]
             self.stage_qvel = [zeros((E, model.nva), T) for _ in range(3)]
             self.stage_velocity = [zeros((E, nv), T) for _ in range(3)]
@@ -425,16 +461,18 @@ class Simulator:
         m = self.model
         if m.integrator == "RK4":
             self.rk4(buf, qpos, qvel, ctrl, qpos_next, qvel_next)
-            return
-        if m.integrator == "implicitfast":
+        elif m.integrator == "implicitfast":
             self.forces(buf, qpos, qvel, ctrl)
             self.implicitfast_accelerations(buf, qvel, self.constraint_forces(buf, qpos, qvel))
             qacc = buf.qacc_implicit if m.has_free_bodies else buf.qacc
             self.euler(buf, qpos, qvel, qacc, qpos_next, qvel_next)
-            return
-        # MuJoCo's Euler treats dof damping implicitly unless eulerdamp or damper is off
-        self.derivatives(buf, qpos, qvel, ctrl, implicit_damping=m.flags.eulerdamp and m.flags.damper)
-        self.euler(buf, qpos, qvel, buf.qacc, qpos_next, qvel_next)
+        else:
+            # MuJoCo's Euler treats dof damping implicitly unless eulerdamp or damper is off
+            self.derivatives(buf, qpos, qvel, ctrl, implicit_damping=m.flags.eulerdamp and m.flags.damper)
+            self.euler(buf, qpos, qvel, buf.qacc, qpos_next, qvel_next)
+        if m.constraint_rows:  # the next step's warm start: this step's (last) solution [mj_advance]
+            last = buf.stages[-1] if buf.stages else buf
+            self._launch(solver.keep_warmstart, buf.batch, [last.qacc_constrained, buf.qacc_warmstart], m.wp_device)
 
     def euler(self, buf: StepBuffers, qpos, qvel, qacc, qpos_next, qvel_next):
         """Semi-implicit Euler from ``qacc`` and ``buf.act_dot`` [mj_advance]."""
@@ -540,6 +578,13 @@ class Simulator:
         self.forces(buf, qpos, qvel, ctrl)
         rhs = self.constraint_forces(buf, qpos, qvel)
         self.solve(buf, buf.M, self.warp("dof_damping") if implicit_damping else self.model.warp("zero_dof"), rhs)
+        if self.model.constraint_rows:  # without damping to treat implicitly: the solver's own qacc
+            self._launch(
+                solver.undamped_acceleration,
+                buf.batch,
+                [self.warp("dof_damping"), int(implicit_damping), buf.qacc_constrained, buf.qacc],
+                self.model.wp_device,
+            )
 
     def implicitfast_accelerations(self, buf: StepBuffers, qvel, rhs):
         """``qacc = (M - h D)^-1 f`` into ``buf.qacc``, then ``buf.qacc_implicit`` with the
@@ -600,7 +645,7 @@ class Simulator:
         self.kinematics(buf, qpos)
         self.mass_matrix(buf)
         self.bias_forces(buf, qvel)
-        if m.enable_contact:
+        if m.enable_contact and m.contact_model == "smooth" and m.nslot:
             self.contact_forces(buf)
         else:
             self._zero(buf.qfrc_ext)
@@ -730,7 +775,7 @@ class Simulator:
         self.solve(buf, buf.M, m.warp("zero_dof"), buf.qfrc_smooth, buf.qacc_smooth)
         self._launch(
             constraints.constraint_rows,
-            (E, m.nrow),
+            (E, m.nrow_static),
             [
                 w("row_kind"),
                 w("row_id"),
@@ -792,25 +837,39 @@ class Simulator:
             ],
             dev,
         )
+        if m.mujoco_contacts:
+            self.collision(buf)
+            self.contact_rows(buf, qvel)
         spec, T = m.spec, m.wp_scalar
         self._launch(
             solver.newton,
             E,
             [
                 w("row_kind"),
+                w("dof_tree"),
                 spec.iterations,
                 T(spec.tolerance),
+                T(spec.ls_tolerance),
                 spec.ls_iterations,
+                int("warmstart" not in spec.disabled),
                 buf.M,
                 buf.qfrc_smooth,
                 buf.qacc_smooth,
+                buf.qacc_warmstart,
                 buf.efc_J,
                 buf.efc_active,
                 buf.efc_aref,
                 buf.efc_R,
                 buf.efc_frictionloss,
+                buf.tree_parent,
+                buf.dof_island,
+                buf.row_island,
+                buf.efc_jaref,
+                buf.efc_jv,
                 *buf.solver_scratch,
                 buf.solver_H,
+                buf.qacc_constrained,
+                buf.solver_niter,
                 buf.efc_force,
                 buf.qfrc_constraint,
                 buf.qfrc_total,
@@ -818,6 +877,123 @@ class Simulator:
             dev,
         )
         return buf.qfrc_total
+
+    def collision(self, buf: StepBuffers):
+        """MuJoCo's contacts (needs ``kinematics``): every candidate pair's collision function,
+        then the contacts gathered with their parameters into ``buf.con_*`` (``buf.ncon`` per
+        environment; ``buf.contact_overflow`` counts the ones beyond the capacity)."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        self._launch(
+            collision_driver.collide,
+            (E, m.ncollision),
+            [
+                w("collision_geom1"),
+                w("collision_geom2"),
+                w("collision_kind"),
+                w("collision_conadr"),
+                w("collision_explicit"),
+                w("geom_type"),
+                w("geom_body"),
+                w("geom_pos"),
+                w("geom_quat"),
+                w("geom_size"),
+                w("geom_rbound"),
+                w("geom_margin"),
+                w("geom_gap"),
+                w("pair_margin"),
+                w("pair_gap"),
+                buf.xpos,
+                buf.xquat,
+                buf.precon_count,
+                buf.precon_dist,
+                buf.precon_pos,
+                buf.precon_normal,
+                buf.precon_tangent,
+            ],
+            dev,
+        )
+        self._launch(
+            collision_driver.gather_contacts,
+            E,
+            [
+                m.contact_capacity,
+                w("collision_geom1"),
+                w("collision_geom2"),
+                w("collision_conadr"),
+                w("collision_explicit"),
+                w("collision_condim"),
+                w("geom_priority"),
+                w("geom_solmix"),
+                w("geom_friction"),
+                w("geom_solref"),
+                w("geom_solimp"),
+                w("geom_margin"),
+                w("pair_friction"),
+                w("pair_solref"),
+                w("pair_solreffriction"),
+                w("pair_solimp"),
+                w("pair_margin"),
+                buf.precon_count,
+                buf.precon_dist,
+                buf.precon_pos,
+                buf.precon_normal,
+                buf.precon_tangent,
+                buf.ncon,
+                buf.contact_overflow,
+                buf.con_pair,
+                buf.con_dim,
+                buf.con_dist,
+                buf.con_pos,
+                buf.con_frame,
+                buf.con_includemargin,
+                buf.con_friction,
+                buf.con_solref,
+                buf.con_solreffriction,
+                buf.con_solimp,
+            ],
+            dev,
+        )
+
+    def contact_rows(self, buf: StepBuffers, qvel):
+        """The contacts' constraint rows after the other rows (needs ``collision``)."""
+        m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        self._launch(
+            constraints.contact_rows,
+            (E, m.contact_capacity),
+            [
+                m.nrow_static,
+                m.rows_per_contact,
+                m.wp_scalar(m.spec.impratio),
+                w("collision_geom1"),
+                w("collision_geom2"),
+                w("geom_body"),
+                w("body_rootid"),
+                w("body_lastdof"),
+                w("body_invweight0"),
+                w("dof_ancestor"),
+                w("dt"),
+                int(m.flags.refsafe),
+                buf.ncon,
+                buf.con_pair,
+                buf.con_dim,
+                buf.con_dist,
+                buf.con_pos,
+                buf.con_frame,
+                buf.con_includemargin,
+                buf.con_friction,
+                buf.con_solref,
+                buf.con_solimp,
+                qvel,
+                buf.xpos,
+                buf.cdof,
+                buf.efc_J,
+                buf.efc_active,
+                buf.efc_aref,
+                buf.efc_R,
+                buf.efc_frictionloss,
+            ],
+            dev,
+        )
 
     def body_passive_forces(self, buf: StepBuffers):
         """Needs ``kinematics`` and ``bias_forces`` (velocities) first. Fills ``buf.qfrc_gravcomp``

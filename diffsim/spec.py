@@ -63,6 +63,9 @@ class ModelSpec:
     iterations: int = 100  # <option iterations>: the constraint solver's Newton iterations at most
     tolerance: float = 1e-8  # <option tolerance>: its stopping tolerance (scaled improvement or gradient)
     ls_iterations: int = 50  # <option ls_iterations>: its line search's iterations at most
+    ls_tolerance: float = 0.01  # <option ls_tolerance>: its line search's tolerance, relative to tolerance
+    cone: str = "pyramidal"  # <option cone>: "pyramidal" or "elliptic" friction cones (MuJoCo's contacts)
+    impratio: float = 1.0  # <option impratio>: frictional-to-normal constraint impedance ratio
 
     # --- bodies (nbody, body 0 = world) ------------------------------------------------
     body_name: list = field(default_factory=list)  # nbody str ("world" for 0)
@@ -86,6 +89,7 @@ class ModelSpec:
     body_dofnum: np.ndarray = None  # (nbody,)
     body_rootid: np.ndarray = None  # (nbody,) the world child at the top of this body's tree (0 for world)
     body_subtree_end: np.ndarray = None  # (nbody,) one past the last body of the subtree (DFS order; diffsim's)
+    body_weldid: np.ndarray = None  # (nbody,) the body this one is welded to (no joints between them)
 
     # --- joints (njnt) -----------------------------------------------------------------
     jnt_name: list = field(default_factory=list)
@@ -193,6 +197,27 @@ class ModelSpec:
     geom_contype: np.ndarray = None  # (ngeom,) int bitmask
     geom_conaffinity: np.ndarray = None  # (ngeom,) int bitmask
     geom_rgba: np.ndarray = None  # (ngeom, 4)
+    geom_condim: np.ndarray = None  # (ngeom,) contact dimensionality: 1, 3, 4 or 6
+    geom_priority: np.ndarray = None  # (ngeom,) the higher priority's contact parameters win
+    geom_solmix: np.ndarray = None  # (ngeom,) weight of this geom's solref/solimp in a mixed pair
+    geom_solref: np.ndarray = None  # (ngeom, 2) contact solref
+    geom_solimp: np.ndarray = None  # (ngeom, 5) contact solimp
+    geom_margin: np.ndarray = None  # (ngeom,) m, contacts are made within this distance
+    geom_gap: np.ndarray = None  # (ngeom,) m, of the margin, the part where contacts make no force
+    geom_rbound: np.ndarray = None  # (ngeom,) m, radius of the bounding sphere (0: a plane)
+    geom_adhesion: np.ndarray = None  # (ngeom,) adhesion (not simulated; reported when nonzero)
+
+    # --- explicit contact pairs (npair, <contact><pair>) and body exclusions (nexclude)
+    pair_geom1: np.ndarray = None  # (npair,)
+    pair_geom2: np.ndarray = None  # (npair,)
+    pair_dim: np.ndarray = None  # (npair,) condim
+    pair_friction: np.ndarray = None  # (npair, 5) tangent1, tangent2, spin, roll1, roll2
+    pair_solref: np.ndarray = None  # (npair, 2)
+    pair_solreffriction: np.ndarray = None  # (npair, 2) (0, 0): solref
+    pair_solimp: np.ndarray = None  # (npair, 5)
+    pair_margin: np.ndarray = None  # (npair,) m
+    pair_gap: np.ndarray = None  # (npair,) m
+    exclude_signature: np.ndarray = None  # (nexclude,) (body1 << 16) + body2, body1 < body2
 
     # --- what MuJoCo compiled that diffsim does not simulate yet -------------------------
     unsupported: dict = field(default_factory=dict)  # feature -> list of the elements that use it

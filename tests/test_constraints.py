@@ -146,9 +146,8 @@ def test_contact_model_choice_is_checked_and_gradients_are_refused_for_now():
     with pytest.raises(RuntimeError, match="gradients through MuJoCo's constraint solver"):
         diffsim.step(model, qpos, qvel, ctrl)
     ant = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float64)
-    ant.contact_model = "smooth"  # the default
-    with pytest.raises(ValueError, match="MuJoCo's contacts are not in diffsim yet"):
-        ant.contact_model = "mujoco"
+    ant.contact_model = "mujoco"  # with its contacts
+    assert ant.mujoco_contacts and ant.nrow == ant.nrow_static + ant.contact_capacity * ant.rows_per_contact
 
 
 def test_smooth_limits_stay_the_default():

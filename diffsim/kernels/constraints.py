@@ -494,3 +494,141 @@ def constraint_rows(
     efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (pos - margin) - jdv
     efc_R[e, r] = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * diag)
     efc_frictionloss[e, r] = friction
+
+
+ROW_CONTACT = 8  # a contact's rows (after every other kind, as MuJoCo orders them)
+
+
+@wp.func
+def contact_jacobian_column(
+    e: int,
+    k: int,
+    b1: int,
+    b2: int,
+    p: Any,
+    body_rootid: wp.array(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    xpos: wp.array2d(dtype=Any),
+    cdof: wp.array2d(dtype=Any),
+):
+    """Column ``k`` of the difference of the translational and rotational Jacobians of
+    point ``p`` on body ``b2`` and on body ``b1`` [mj_jacDifPair]."""
+    zero = p * type(p[0])(0.0)
+    linear = zero
+    angular = zero
+    c = cdof[e, k]
+    if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
+        linear = linear + point_jacobian(e, k, p, xpos[e, body_rootid[b2]], cdof)
+        angular = angular + wp.vector(c[0], c[1], c[2])
+    if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
+        linear = linear - point_jacobian(e, k, p, xpos[e, body_rootid[b1]], cdof)
+        angular = angular - wp.vector(c[0], c[1], c[2])
+    return linear, angular
+
+
+@wp.kernel
+def contact_rows(
+    nrow_static: int,
+    rows_per_contact: int,
+    impratio: Any,
+    collision_geom1: wp.array(dtype=int),
+    collision_geom2: wp.array(dtype=int),
+    geom_body: wp.array(dtype=int),
+    body_rootid: wp.array(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    body_invweight0: wp.array(dtype=Any),
+    dof_ancestor: wp.array2d(dtype=int),
+    dt: wp.array(dtype=Any),
+    refsafe: int,
+    ncon: wp.array(dtype=int),
+    con_pair: wp.array2d(dtype=int),
+    con_dim: wp.array2d(dtype=int),
+    con_dist: wp.array2d(dtype=Any),
+    con_pos: wp.array2d(dtype=Any),
+    con_frame: wp.array2d(dtype=Any),
+    con_includemargin: wp.array2d(dtype=Any),
+    con_friction: wp.array2d(dtype=Any),
+    con_solref: wp.array2d(dtype=Any),
+    con_solimp: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    cdof: wp.array2d(dtype=Any),
+    # outputs
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
+    efc_aref: wp.array2d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+):
+    """The rows of contact ``c`` of environment ``e`` [mj_instantiateContact, mj_diagApprox,
+    mj_makeImpedance]; launch over (env, contact). The contact's Jacobian ``J_k = frame_k
+    (Jp2 - Jp1)`` for ``k < 3`` (normal, then tangents) and ``frame_(k-3) (Jr2 - Jr1)`` for
+    torsion and rolling; a frictionless contact (``condim`` 1) is one row ``J_0``, a
+    frictional one ``2 (condim - 1)`` rows ``J_0 + mu_k J_k`` and ``J_0 - mu_k J_k`` (a
+    pyramidal cone's edges, ``mu_k`` the contact's ``friction[k - 1]``). All rows of a
+    contact share its impedance (from ``dist - includemargin``) and ``R``: ``(1 - imp) / imp
+    * tran`` without friction, else ``Rpy = 2 mu^2 R0`` with ``R0`` the first row's ``(1 -
+    imp) / imp * (1 + friction0^2) tran`` and ``mu^2 = friction0^2 / impratio`` (``tran``,
+    ``rot``: the two bodies' ``body_invweight0``). Only contacts closer than
+    ``includemargin`` have rows."""
+    e, c = wp.tid()
+    r0 = nrow_static + c * rows_per_contact
+    zero = qvel.dtype(0.0)
+    one = qvel.dtype(1.0)
+    dim = con_dim[e, c]
+    dist = con_dist[e, c]
+    margin = con_includemargin[e, c]
+    if c >= ncon[e] or dist >= margin:
+        for j in range(rows_per_contact):
+            efc_active[e, r0 + j] = zero
+        return
+    p = con_pair[e, c]
+    b1 = geom_body[collision_geom1[p]]
+    b2 = geom_body[collision_geom2[p]]
+    frame = con_frame[e, c]
+    friction = con_friction[e, c]
+    solimp = con_solimp[e, c]
+    tran = body_invweight0[b1][0] + body_invweight0[b2][0]
+    imp = impedance(wp.abs(dist - margin), solimp)
+    k_ref, b_ref = reference_gains(con_solref[e, c], solimp, dt[0], refsafe)
+    R = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * tran)
+    nrows = 1
+    if dim > 1:
+        nrows = 2 * (dim - 1)
+        R0 = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * (tran + friction[0] * friction[0] * tran))
+        R1 = R0 / wp.max(qvel.dtype(MINVAL), impratio)
+        mu = friction[0] * wp.sqrt(R1 / R0)
+        R = qvel.dtype(2.0) * mu * mu * R0
+    point = con_pos[e, c]
+    normal = wp.vector(frame[0, 0], frame[0, 1], frame[0, 2])
+    nv = efc_J.shape[2]
+    for j in range(rows_per_contact):
+        r = r0 + j
+        if j >= nrows:
+            efc_active[e, r] = zero
+            continue
+        direction = j / 2 + 1  # the friction direction of this pair of rows
+        sign = one
+        if j % 2 == 1:
+            sign = -one
+        velocity = zero
+        for i in range(nv):
+            linear, angular = contact_jacobian_column(
+                e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
+            )
+            value = wp.dot(normal, linear)
+            if dim > 1:
+                tangent = zero
+                if direction < 3:
+                    tangent = wp.dot(wp.vector(frame[direction, 0], frame[direction, 1], frame[direction, 2]), linear)
+                else:
+                    axis = direction - 3
+                    tangent = wp.dot(wp.vector(frame[axis, 0], frame[axis, 1], frame[axis, 2]), angular)
+                value = value + sign * friction[direction - 1] * tangent
+            efc_J[e, r, i] = value
+            velocity = velocity + value * qvel[e, i]
+        efc_active[e, r] = one
+        efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (dist - margin)
+        efc_R[e, r] = R
+        efc_frictionloss[e, r] = zero

@@ -1,41 +1,59 @@
-"""MuJoCo's primal Newton solver for the constraint forces, one thread per environment.
+"""MuJoCo's primal Newton solver for the constraint forces, one thread per environment,
+step for step as MuJoCo 4 runs it [mj_fwdConstraint, mj_solNewton, mj_island].
 
-MuJoCo's constrained acceleration minimises [mj_solNewton]
+MuJoCo's constrained acceleration minimises
 
-    0.5 (a - a0)^T M (a - a0) + sum_r s_r(J_r a - aref_r)
+    f(a) = 0.5 (M a - qfrc_smooth)^T (a - a0) + sum_r s_r(J_r a - aref_r)
 
 over the acceleration ``a`` (``a0``: the unconstrained one, ``qacc_smooth``), with each
-row's cost ``s_r`` a function of its ``jar = J_r a - aref_r``:
+row's cost ``s_r`` a function of its ``jar = J_r a - aref_r`` (``D = 1 / R``):
 
 * an equality row: ``0.5 D jar^2``;
-* a limit row: ``0.5 D jar^2`` where ``jar < 0``, else 0;
-* a friction-loss row (``f``: its friction loss): ``0.5 D jar^2`` for ``|jar| <= R f``,
+* a limit or contact row (a frictionless contact or a pyramidal cone's edge): ``0.5 D
+  jar^2`` where ``jar < 0``, else 0;
+* a friction-loss row (``f``: its friction loss): ``0.5 D jar^2`` for ``|jar| < R f``,
   else ``f |jar| - 0.5 R f^2``;
 
-and the row's force is ``-ds/djar``. The cost is convex, piecewise quadratic: Newton
-steps with the Hessian ``M + sum_(quadratic rows) D J_r^T J_r`` (factored by Cholesky),
-each followed by an exact line search along the step (a monotone, piecewise-linear
-derivative: Newton on the step length inside a shrinking bracket), stop when the
-improvement or the gradient, scaled by ``1 / trace(M)`` as MuJoCo 4 scales them, falls
-below the model's ``tolerance``, or after its ``iterations``.
+and the row's force is ``-ds/djar``. As MuJoCo does:
 
-Rows come from ``constraints.py``: a dense Jacobian row ``efc_J[e, r]`` and
-``efc_active[e, r]`` (0: not instantiated, no cost).
+1. **Warm start**: the better (lower ``f``) of the previous step's solution
+   (``qacc_warmstart``) and ``a0``.
+2. **Islands**: kinematic trees coupled by a row (a contact between two trees, an
+   equality) form an island; each island is solved on its own, with its own scale
+   ``1 / trace(M_island)`` and its own stopping tests; dofs in no island keep ``a0``.
+3. **Newton iterations**: stop before the first if the gradient is below ``tolerance``
+   and either ``0.5 g^T M^-1 g`` or the Newton decrement ``0.5 g^T H^-1 g`` is too
+   (scaled); else step along ``-H^-1 g`` (``H = M + sum D J_r^T J_r`` over the rows in
+   their quadratic zone, factored by Cholesky) with MuJoCo's exact line search (Newton
+   steps on the step length, then a bracket, at most ``ls_iterations`` evaluations, to a
+   slope below ``tolerance * ls_tolerance``), and stop when the improvement, the
+   gradient or the decrement (scaled) falls below ``tolerance``, or after ``iterations``.
 
-The kernel writes its scratch arrays in place: it has no adjoint (gradients through the
-constraint solve are the next stage of the project, by implicit differentiation).
+The kernel keeps what the adjoint of the solve will need: the solution ``qacc``, the
+rows' forces (their zones: the active set) and the factor of the final Hessian in ``H``
+(per island, lower triangle). It writes its scratch arrays in place and has no adjoint
+yet (gradients through the constraint solve: implicit differentiation, the next stage).
 """
 
 from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.constraints import ROW_FRICTION_DOF, ROW_LIMIT_JOINT
+from diffsim.kernels.constraints import MINVAL, ROW_CONTACT, ROW_FRICTION_DOF, ROW_LIMIT_JOINT
+
+
+@wp.func
+def kind_of(row_kind: wp.array(dtype=int), r: int):
+    """Row ``r``'s kind: ``row_kind`` lists the rows before the contacts'."""
+    if r < row_kind.shape[0]:
+        return row_kind[r]
+    return ROW_CONTACT
 
 
 @wp.func
 def row_force(kind: int, jar: Any, R: Any, friction: Any):
-    """``(force, D if the row is in its quadratic zone else 0)`` of one row at ``jar``."""
+    """``(force, D if the row is in its quadratic zone else 0)`` of one row at ``jar``
+    [mj_constraintUpdate]."""
     zero = jar * type(jar)(0.0)
     D = type(jar)(1.0) / R
     if kind < ROW_FRICTION_DOF:
@@ -54,218 +72,604 @@ def row_force(kind: int, jar: Any, R: Any, friction: Any):
 
 @wp.func
 def row_cost(kind: int, jar: Any, R: Any, friction: Any):
+    """The row's cost ``s(jar)``."""
     zero = jar * type(jar)(0.0)
     half = type(jar)(0.5)
+    D = type(jar)(1.0) / R
     if kind < ROW_FRICTION_DOF:
-        return half * jar * jar / R
+        return half * D * jar * jar
     if kind < ROW_LIMIT_JOINT:
         bound = R * friction
         if jar <= -bound:
-            return -friction * jar - half * R * friction * friction
+            return -half * R * friction * friction - friction * jar
         if jar >= bound:
-            return friction * jar - half * R * friction * friction
-        return half * jar * jar / R
+            return -half * R * friction * friction + friction * jar
+        return half * D * jar * jar
     if jar < zero:
-        return half * jar * jar / R
+        return half * D * jar * jar
     return zero
 
 
 @wp.func
-def row_dot(efc_J: wp.array3d(dtype=Any), e: int, r: int, x: wp.array2d(dtype=Any)):
-    """``J_r . x[e]``."""
-    total = x.dtype(0.0)
-    for k in range(efc_J.shape[2]):
-        total = total + efc_J[e, r, k] * x[e, k]
-    return total
+def friction_zone(x: Any, bound: Any):
+    """-1 below ``-bound``, +1 above ``bound``, 0 strictly between."""
+    if x <= -bound:
+        return -1
+    if x >= bound:
+        return 1
+    return 0
 
 
 @wp.func
-def total_cost(
+def friction_cost_change(x0: Any, x: Any, R: Any, friction: Any):
+    """``s(x) - s(x0)`` of a friction-loss row, computed as MuJoCo does (so that tiny
+    steps keep the sign of the change)."""
+    bound = R * friction
+    D = type(x)(1.0) / R
+    z0 = friction_zone(x0, bound)
+    z = friction_zone(x, bound)
+    if z == 0 and z0 == 0:
+        return type(x)(0.5) * D * (x - x0) * (x + x0)
+    if z == z0:
+        return type(x)(z) * friction * (x - x0)
+    return row_cost(ROW_FRICTION_DOF, x, R, friction) - row_cost(ROW_FRICTION_DOF, x0, R, friction)
+
+
+@wp.func
+def find_root(parent: wp.array2d(dtype=int), e: int, t: int):
+    root = int(t)
+    while parent[e, root] != root:
+        root = parent[e, root]
+    return root
+
+
+@wp.func
+def factor_and_solve(
+    e: int,
+    nv: int,
+    dof_island: wp.array2d(dtype=int),
+    island: int,
+    H: wp.array3d(dtype=Any),
+    rhs: wp.array2d(dtype=Any),
+    out: wp.array2d(dtype=Any),
+):
+    """Cholesky of ``H`` over the island's dofs, in place (lower triangle; MuJoCo's
+    mju_cholFactor: a pivot below mjMINVAL is set to it), then ``out = H^-1 rhs`` over
+    them (0 elsewhere)."""
+    tiny = rhs.dtype(MINVAL)
+    for j in range(nv):
+        if dof_island[e, j] != island:
+            continue
+        pivot = H[e, j, j]
+        for p in range(j):
+            if dof_island[e, p] == island:
+                pivot = pivot - H[e, j, p] * H[e, j, p]
+        if pivot < tiny:
+            pivot = tiny
+        pivot = wp.sqrt(pivot)
+        H[e, j, j] = pivot
+        for i in range(j + 1, nv):
+            if dof_island[e, i] != island:
+                continue
+            value = H[e, i, j]
+            for p in range(j):
+                if dof_island[e, p] == island:
+                    value = value - H[e, i, p] * H[e, j, p]
+            H[e, i, j] = value / pivot
+    for i in range(nv):
+        value = rhs.dtype(0.0)
+        if dof_island[e, i] == island:
+            value = rhs[e, i]
+            for p in range(i):
+                if dof_island[e, p] == island:
+                    value = value - H[e, i, p] * out[e, p]
+            value = value / H[e, i, i]
+        out[e, i] = value
+    for t in range(nv):
+        i = nv - 1 - t
+        if dof_island[e, i] == island:
+            value = out[e, i]
+            for p in range(i + 1, nv):
+                if dof_island[e, p] == island:
+                    value = value - H[e, p, i] * out[e, p]
+            out[e, i] = value / H[e, i, i]
+
+
+@wp.func
+def line_point(
+    alpha: Any,
+    e: int,
+    nr: int,
+    g1: Any,
+    g2: Any,
+    row_kind: wp.array(dtype=int),
+    row_island: wp.array2d(dtype=int),
+    island: int,
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+    jaref: wp.array2d(dtype=Any),
+    jv: wp.array2d(dtype=Any),
+):
+    """``(alpha, f(a + alpha s) - f(a), its slope, its curvature)`` along the search
+    direction ``s`` [PrimalEval]: the Gauss term ``alpha^2 g2 + alpha g1``, the rows'
+    quadratic pieces gathered, friction rows' changes added directly."""
+    zero = g1 * type(g1)(0.0)
+    half = type(g1)(0.5)
+    two = type(g1)(2.0)
+    q0 = zero
+    q1 = g1
+    q2 = g2
+    cost = zero
+    d1 = zero
+    d2 = zero
+    for r in range(nr):
+        if row_island[e, r] != island:
+            continue
+        kind = kind_of(row_kind, r)
+        R = efc_R[e, r]
+        D = type(g1)(1.0) / R
+        x0 = jaref[e, r]
+        v = jv[e, r]
+        if kind < ROW_FRICTION_DOF:
+            q1 = q1 + D * x0 * v
+            q2 = q2 + half * D * v * v
+        elif kind < ROW_LIMIT_JOINT:
+            f = efc_frictionloss[e, r]
+            x = x0 + alpha * v
+            cost = cost + friction_cost_change(x0, x, R, f)
+            z = friction_zone(x, R * f)
+            if z == 0:
+                d1 = d1 + D * x * v
+                d2 = d2 + D * v * v
+            else:
+                d1 = d1 + type(g1)(z) * f * v
+        else:
+            x = x0 + alpha * v
+            cost0 = zero
+            if x0 < zero:
+                cost0 = half * D * x0 * x0
+            if x < zero:
+                q0 = q0 + half * D * x0 * x0 - cost0
+                q1 = q1 + D * x0 * v
+                q2 = q2 + half * D * v * v
+            else:
+                cost = cost - cost0
+    cost = cost + alpha * alpha * q2 + alpha * q1 + q0
+    d1 = d1 + two * alpha * q2 + q1
+    d2 = d2 + two * q2
+    if d2 <= zero:
+        d2 = type(g1)(MINVAL)
+    return wp.vector(alpha, cost, d1, d2)
+
+
+@wp.func
+def improves_bracket(p: Any, c: Any):
+    """Whether candidate ``c`` is a tighter bracket end than ``p`` on ``p``'s side."""
+    zero = p[2] * type(p[2])(0.0)
+    return (p[2] < zero and c[2] < zero and p[2] < c[2]) or (p[2] > zero and c[2] > zero and p[2] > c[2])
+
+
+@wp.func
+def line_search(
+    e: int,
+    nr: int,
+    gtol: Any,
+    ls_iterations: int,
+    g1: Any,
+    g2: Any,
+    row_kind: wp.array(dtype=int),
+    row_island: wp.array2d(dtype=int),
+    island: int,
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+    jaref: wp.array2d(dtype=Any),
+    jv: wp.array2d(dtype=Any),
+):
+    """MuJoCo's exact line search [PrimalSearch]: the step ``alpha`` and the cost change
+    there (negative: an improvement; ``alpha = 0``: none found)."""
+    zero = g1 * type(g1)(0.0)
+    half = type(g1)(0.5)
+    p0 = line_point(zero, e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv)
+    p1 = line_point(
+        p0[0] - p0[2] / p0[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+    )
+    evaluations = int(2)
+    if wp.abs(p1[2]) < gtol and (p1[0] == zero or p1[1] < zero):
+        return p1
+    direction = type(g1)(-1.0)
+    if p1[2] < zero:
+        direction = type(g1)(1.0)
+    p2 = p0
+    # Newton steps from one side until the slope changes sign
+    while p1[2] * direction <= -gtol and evaluations < ls_iterations:
+        p2 = p1
+        p1 = line_point(
+            p1[0] - p1[2] / p1[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+        )
+        evaluations += 1
+        if wp.abs(p1[2]) < gtol and p1[1] < zero:
+            return p1
+    if evaluations >= ls_iterations:
+        return p1
+    # the bracket [p1, p2]: Newton steps from both ends and the midpoint
+    p2next = p1
+    p1next = line_point(
+        p1[0] - p1[2] / p1[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+    )
+    evaluations += 1
+    while evaluations < ls_iterations:
+        middle = line_point(
+            half * (p1[0] + p2[0]), e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+        )
+        evaluations += 1
+        # the lowest-cost candidate with a small slope (the first of equals)
+        best = p1next
+        found = wp.abs(p1next[2]) < gtol
+        if wp.abs(p2next[2]) < gtol and (not found or p2next[1] < best[1]):
+            best = p2next
+            found = True
+        if wp.abs(middle[2]) < gtol and (not found or middle[1] < best[1]):
+            best = middle
+            found = True
+        if found:
+            return best
+        c0 = p1next
+        c1 = p2next
+        moved1 = int(0)
+        if improves_bracket(p1, c0):
+            p1 = c0
+            moved1 = 1
+        if improves_bracket(p1, c1):
+            p1 = c1
+            moved1 = 1
+        if improves_bracket(p1, middle):
+            p1 = middle
+            moved1 = 1
+        if moved1 != 0:
+            p1next = line_point(
+                p1[0] - p1[2] / p1[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+            )
+            evaluations += 1
+        moved2 = int(0)
+        if improves_bracket(p2, c0):
+            p2 = c0
+            moved2 = 1
+        if improves_bracket(p2, c1):
+            p2 = c1
+            moved2 = 1
+        if improves_bracket(p2, middle):
+            p2 = middle
+            moved2 = 1
+        if moved2 != 0:
+            p2next = line_point(
+                p2[0] - p2[2] / p2[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+            )
+            evaluations += 1
+        if moved1 == 0 and moved2 == 0:
+            return middle
+    if p1[1] <= p2[1] and p1[1] < zero:
+        return p1
+    if p2[1] < zero:
+        return p2
+    return wp.vector(zero, zero, zero, zero)
+
+
+@wp.func
+def update_rows(
     e: int,
     nv: int,
     nr: int,
+    island: int,
     row_kind: wp.array(dtype=int),
+    row_island: wp.array2d(dtype=int),
+    dof_island: wp.array2d(dtype=int),
     efc_J: wp.array3d(dtype=Any),
-    efc_active: wp.array2d(dtype=Any),
-    efc_aref: wp.array2d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
-    qacc: wp.array2d(dtype=Any),
-    qacc_smooth: wp.array2d(dtype=Any),
+    jaref: wp.array2d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
     Ma: wp.array2d(dtype=Any),
+    efc_force: wp.array2d(dtype=Any),
+    grad: wp.array2d(dtype=Any),
 ):
-    """The cost at ``qacc`` (``Ma = M qacc`` given): Gauss term plus the rows' costs."""
-    cost = qacc.dtype(0.0)
+    """The island's rows' forces at ``jaref`` and the gradient ``M a - qfrc_smooth - J^T
+    force`` over its dofs [PrimalUpdateConstraint, PrimalUpdateGrad]."""
     for i in range(nv):
-        cost = cost + qacc.dtype(0.5) * (Ma[e, i] - qfrc_smooth[e, i]) * (qacc[e, i] - qacc_smooth[e, i])
+        if dof_island[e, i] == island:
+            grad[e, i] = Ma[e, i] - qfrc_smooth[e, i]
     for r in range(nr):
-        if efc_active[e, r] != qacc.dtype(0.0):
-            jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r]
-            cost = cost + row_cost(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
-    return cost
+        if row_island[e, r] != island:
+            continue
+        force, _D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
+        efc_force[e, r] = force
+        if force != force * type(force)(0.0):
+            for i in range(nv):
+                grad[e, i] = grad[e, i] - efc_J[e, r, i] * force
+
+
+@wp.func
+def hessian(
+    e: int,
+    nv: int,
+    nr: int,
+    island: int,
+    row_kind: wp.array(dtype=int),
+    row_island: wp.array2d(dtype=int),
+    dof_island: wp.array2d(dtype=int),
+    M: wp.array3d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+    jaref: wp.array2d(dtype=Any),
+    with_rows: int,
+    H: wp.array3d(dtype=Any),
+):
+    """``H = M + sum D J_r^T J_r`` over the island's rows in their quadratic zone (lower
+    triangle, the island's dofs), or ``M`` alone."""
+    for i in range(nv):
+        if dof_island[e, i] != island:
+            continue
+        for j in range(i + 1):
+            if dof_island[e, j] == island:
+                H[e, i, j] = M[e, i, j]
+    if with_rows == 0:
+        return
+    for r in range(nr):
+        if row_island[e, r] != island:
+            continue
+        _force, D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
+        if D == D * type(D)(0.0):
+            continue
+        for i in range(nv):
+            Ji = efc_J[e, r, i]
+            if Ji != Ji * type(Ji)(0.0) and dof_island[e, i] == island:
+                for j in range(i + 1):
+                    if dof_island[e, j] == island:
+                        H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
+
+
+@wp.func
+def island_dot(e: int, nv: int, dof_island: wp.array2d(dtype=int), island: int, a: Any, b: Any):
+    total = a.dtype(0.0)
+    for i in range(nv):
+        if dof_island[e, i] == island:
+            total = total + a[e, i] * b[e, i]
+    return total
 
 
 @wp.kernel
 def newton(
     row_kind: wp.array(dtype=int),
+    dof_tree: wp.array(dtype=int),
     iterations: int,
     tolerance: Any,
+    ls_tolerance: Any,
     ls_iterations: int,
+    warmstart: int,
     M: wp.array3d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
     qacc_smooth: wp.array2d(dtype=Any),
+    qacc_warmstart: wp.array2d(dtype=Any),
     efc_J: wp.array3d(dtype=Any),
     efc_active: wp.array2d(dtype=Any),
     efc_aref: wp.array2d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
     # scratch, written in place
-    qacc: wp.array2d(dtype=Any),
+    tree_parent: wp.array2d(dtype=int),
+    dof_island: wp.array2d(dtype=int),
+    row_island: wp.array2d(dtype=int),
+    jaref: wp.array2d(dtype=Any),
+    jv: wp.array2d(dtype=Any),
     Ma: wp.array2d(dtype=Any),
     grad: wp.array2d(dtype=Any),
     search: wp.array2d(dtype=Any),
     Ms: wp.array2d(dtype=Any),
     H: wp.array3d(dtype=Any),
     # outputs
+    qacc: wp.array2d(dtype=Any),
+    solver_niter: wp.array(dtype=int),
     efc_force: wp.array2d(dtype=Any),
     qfrc_constraint: wp.array2d(dtype=Any),
     qfrc_total: wp.array2d(dtype=Any),
 ):
-    """The constrained acceleration of one environment; writes the rows' forces,
-    ``qfrc_constraint = J^T force`` and ``qfrc_total = qfrc_smooth + qfrc_constraint``."""
+    """The constrained acceleration ``qacc`` of one environment; writes the rows' forces,
+    ``qfrc_constraint = J^T force``, ``qfrc_total = qfrc_smooth + qfrc_constraint`` and the
+    iterations taken (summed over islands)."""
     e = wp.tid()
     nv = M.shape[1]
-    nr = row_kind.shape[0]
+    nr = efc_J.shape[1]
+    ntree = tree_parent.shape[1]
     zero = qacc.dtype(0.0)
-    trace = zero
+    half = qacc.dtype(0.5)
+    # islands: trees joined by the rows they share [mj_island]; a root marked -2 has rows
+    for t in range(ntree):
+        tree_parent[e, t] = t
+    for r in range(nr):
+        row_island[e, r] = -1
+        efc_force[e, r] = zero
+        if efc_active[e, r] == zero:
+            continue
+        first = int(-1)
+        for k in range(nv):
+            if efc_J[e, r, k] != zero:
+                root = find_root(tree_parent, e, dof_tree[k])
+                if first < 0:
+                    first = root
+                elif root != first:
+                    low = wp.min(root, first)
+                    tree_parent[e, wp.max(root, first)] = low
+                    first = low
+        row_island[e, r] = first
+    for r in range(nr):
+        if row_island[e, r] >= 0:
+            row_island[e, r] = find_root(tree_parent, e, row_island[e, r])
     for i in range(nv):
-        trace = trace + M[e, i, i]
-    scale = qacc.dtype(1.0) / trace
-    for i in range(nv):
-        qacc[e, i] = qacc_smooth[e, i]
-    for i in range(nv):
-        total = zero
-        for j in range(nv):
-            total = total + M[e, i, j] * qacc[e, j]
-        Ma[e, i] = total
-    cost = total_cost(
-        e, nv, nr, row_kind, efc_J, efc_active, efc_aref, efc_R, efc_frictionloss, qacc, qacc_smooth, qfrc_smooth, Ma
-    )
-    for _it in range(iterations):
-        # gradient and Hessian at qacc
-        for i in range(nv):
-            grad[e, i] = Ma[e, i] - qfrc_smooth[e, i]
-            for j in range(nv):
-                H[e, i, j] = M[e, i, j]
-        for r in range(nr):
-            if efc_active[e, r] != zero:
-                jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r]
-                force, stiffness = row_force(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
-                for i in range(nv):
-                    Ji = efc_J[e, r, i]
-                    if Ji != zero:
-                        grad[e, i] = grad[e, i] - Ji * force
-                        if stiffness != zero:
-                            for j in range(nv):
-                                H[e, i, j] = H[e, i, j] + stiffness * Ji * efc_J[e, r, j]
-        norm = zero
-        for i in range(nv):
-            norm = norm + grad[e, i] * grad[e, i]
-        if scale * wp.sqrt(norm) < tolerance:
-            break
-        # Cholesky H = L L^T in place (lower triangle), then search = -H^-1 grad
-        for j in range(nv):
-            diagonal = H[e, j, j]
-            for p in range(j):
-                diagonal = diagonal - H[e, j, p] * H[e, j, p]
-            diagonal = wp.sqrt(wp.max(diagonal, qacc.dtype(1.0e-15)))
-            H[e, j, j] = diagonal
-            for i in range(j + 1, nv):
-                value = H[e, i, j]
-                for p in range(j):
-                    value = value - H[e, i, p] * H[e, j, p]
-                H[e, i, j] = value / diagonal
-        for i in range(nv):
-            value = -grad[e, i]
-            for p in range(i):
-                value = value - H[e, i, p] * search[e, p]
-            search[e, i] = value / H[e, i, i]
-        for t in range(nv):
-            i = nv - 1 - t
-            value = search[e, i]
-            for p in range(i + 1, nv):
-                value = value - H[e, p, i] * search[e, p]
-            search[e, i] = value / H[e, i, i]
-        # exact line search on the piecewise-quadratic cost along search
-        g1 = zero
-        g2 = zero
+        dof_island[e, i] = -1
+    for r in range(nr):
+        if row_island[e, r] >= 0:
+            for i in range(nv):
+                if find_root(tree_parent, e, dof_tree[i]) == row_island[e, r]:
+                    dof_island[e, i] = row_island[e, r]
+    # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
+    use_warmstart = warmstart != 0
+    if use_warmstart:
+        cost_warm = zero
+        cost_smooth = zero
         for i in range(nv):
             total = zero
             for j in range(nv):
-                total = total + M[e, i, j] * search[e, j]
-            Ms[e, i] = total
-            g1 = g1 + search[e, i] * (Ma[e, i] - qfrc_smooth[e, i])
-            g2 = g2 + search[e, i] * total
-        low = zero
-        high = qacc.dtype(-1.0)  # < 0: no upper bracket yet
-        alpha = qacc.dtype(1.0)
-        for _ls in range(ls_iterations):
-            slope = g1 + alpha * g2
-            curvature = g2
-            for r in range(nr):
-                if efc_active[e, r] != zero:
-                    jv = row_dot(efc_J, e, r, search)
-                    jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r] + alpha * jv
-                    force, stiffness = row_force(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
-                    slope = slope - force * jv
-                    curvature = curvature + stiffness * jv * jv
-            if slope < zero:
-                low = alpha
-            else:
-                high = alpha
-            if wp.abs(slope) <= qacc.dtype(1.0e-14) * (wp.abs(g1) + qacc.dtype(1.0e-15)):
-                break
-            step = alpha - slope / wp.max(curvature, qacc.dtype(1.0e-15))
-            if high >= zero and (step <= low or step >= high):
-                step = qacc.dtype(0.5) * (low + high)
-            if high < zero and step <= low:
-                step = low + (alpha - low) * qacc.dtype(2.0) + qacc.dtype(1.0)
-            if step == alpha:
-                break
-            alpha = step
+                total = total + M[e, i, j] * qacc_warmstart[e, j]
+            cost_warm = cost_warm + half * (total - qfrc_smooth[e, i]) * (qacc_warmstart[e, i] - qacc_smooth[e, i])
+        for r in range(nr):
+            if efc_active[e, r] != zero:
+                warm = -efc_aref[e, r]
+                smooth = -efc_aref[e, r]
+                for k in range(nv):
+                    warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
+                    smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
+                kind = kind_of(row_kind, r)
+                cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
+                cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
+        use_warmstart = not (cost_warm > cost_smooth)
+    for i in range(nv):
+        qacc[e, i] = qacc_smooth[e, i]
+        if use_warmstart and dof_island[e, i] >= 0:
+            qacc[e, i] = qacc_warmstart[e, i]
+    niter = int(0)
+    tol = tolerance
+    for island in range(ntree):
+        if tree_parent[e, island] != island:
+            continue
+        has_rows = int(0)
+        trace = zero
         for i in range(nv):
-            qacc[e, i] = qacc[e, i] + alpha * search[e, i]
-            Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
-        new_cost = total_cost(
-            e,
-            nv,
-            nr,
-            row_kind,
-            efc_J,
-            efc_active,
-            efc_aref,
-            efc_R,
-            efc_frictionloss,
-            qacc,
-            qacc_smooth,
-            qfrc_smooth,
-            Ma,
-        )
-        improvement = scale * (cost - new_cost)
-        cost = new_cost
-        if improvement < tolerance:
-            break
-    # forces at the solution
-    for i in range(nv):
-        qfrc_constraint[e, i] = zero
-    for r in range(nr):
-        force = zero
-        if efc_active[e, r] != zero:
-            jar = row_dot(efc_J, e, r, qacc) - efc_aref[e, r]
-            force, _stiffness = row_force(row_kind[r], jar, efc_R[e, r], efc_frictionloss[e, r])
+            if dof_island[e, i] == island:
+                has_rows = 1
+                trace = trace + M[e, i, i]
+        if has_rows == 0:
+            continue
+        scale = qacc.dtype(1.0) / trace
+        for i in range(nv):
+            if dof_island[e, i] == island:
+                total = zero
+                for j in range(nv):
+                    total = total + M[e, i, j] * qacc[e, j]
+                Ma[e, i] = total
+        for r in range(nr):
+            if row_island[e, r] == island:
+                value = -efc_aref[e, r]
+                for k in range(nv):
+                    value = value + efc_J[e, r, k] * qacc[e, k]
+                jaref[e, r] = value
+        update_rows(
+            e, nv, nr, island, row_kind, row_island, dof_island, efc_J, efc_R, efc_frictionloss, jaref,
+            qfrc_smooth, Ma, efc_force, grad,
+        )  # fmt: skip
+        # stop before the first iteration: the certificate, then the Newton decrement
+        gradient = scale * wp.sqrt(island_dot(e, nv, dof_island, island, grad, grad))
+        hessian(
+            e, nv, nr, island, row_kind, row_island, dof_island, M, efc_J, efc_R, efc_frictionloss, jaref, 0, H
+        )  # fmt: skip
+        factor_and_solve(e, nv, dof_island, island, H, grad, search)
+        done = gradient < tol and wp.max(zero, half * scale * island_dot(e, nv, dof_island, island, grad, search)) < tol
+        if not done:
+            hessian(
+                e, nv, nr, island, row_kind, row_island, dof_island, M, efc_J, efc_R, efc_frictionloss, jaref, 1, H
+            )  # fmt: skip
+            factor_and_solve(e, nv, dof_island, island, H, grad, search)
+            decrement = wp.max(zero, half * scale * island_dot(e, nv, dof_island, island, grad, search))
+            done = gradient < tol and decrement < tol
+        iteration = int(0)
+        while not done and iteration < iterations:
+            # search holds H^-1 grad: step along its negative
+            norm = zero
             for i in range(nv):
-                qfrc_constraint[e, i] = qfrc_constraint[e, i] + efc_J[e, r, i] * force
-        efc_force[e, r] = force
+                if dof_island[e, i] == island:
+                    search[e, i] = -search[e, i]
+                    norm = norm + search[e, i] * search[e, i]
+            norm = wp.sqrt(norm)
+            if norm < qacc.dtype(MINVAL):
+                break
+            gtol = tol * ls_tolerance * norm / scale
+            g1 = zero
+            g2 = zero
+            for i in range(nv):
+                if dof_island[e, i] == island:
+                    total = zero
+                    for j in range(nv):
+                        total = total + M[e, i, j] * search[e, j]
+                    Ms[e, i] = total
+                    g1 = g1 + search[e, i] * Ma[e, i] - qfrc_smooth[e, i] * search[e, i]
+                    g2 = g2 + half * search[e, i] * total
+            for r in range(nr):
+                if row_island[e, r] == island:
+                    value = zero
+                    for k in range(nv):
+                        value = value + efc_J[e, r, k] * search[e, k]
+                    jv[e, r] = value
+            point = line_search(
+                e, nr, gtol, ls_iterations, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+            )
+            alpha = point[0]
+            if alpha == zero:
+                break
+            for i in range(nv):
+                if dof_island[e, i] == island:
+                    qacc[e, i] = qacc[e, i] + alpha * search[e, i]
+                    Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
+            for r in range(nr):
+                if row_island[e, r] == island:
+                    jaref[e, r] = jaref[e, r] + alpha * jv[e, r]
+            update_rows(
+                e, nv, nr, island, row_kind, row_island, dof_island, efc_J, efc_R, efc_frictionloss, jaref,
+                qfrc_smooth, Ma, efc_force, grad,
+            )  # fmt: skip
+            hessian(
+                e, nv, nr, island, row_kind, row_island, dof_island, M, efc_J, efc_R, efc_frictionloss, jaref, 1, H
+            )  # fmt: skip
+            factor_and_solve(e, nv, dof_island, island, H, grad, search)
+            improvement = -scale * point[1]
+            gradient = scale * wp.sqrt(island_dot(e, nv, dof_island, island, grad, grad))
+            decrement = wp.max(zero, half * scale * island_dot(e, nv, dof_island, island, grad, search))
+            iteration += 1
+            if (improvement > zero and improvement < tol) or gradient < tol or decrement < tol:
+                break
+        niter += iteration
+    solver_niter[e] = niter
+    # J^T force over every row, and the total force the accelerations solve for
     for i in range(nv):
-        qfrc_total[e, i] = qfrc_smooth[e, i] + qfrc_constraint[e, i]
+        total = zero
+        for r in range(nr):
+            if row_island[e, r] >= 0:
+                total = total + efc_J[e, r, i] * efc_force[e, r]
+        qfrc_constraint[e, i] = total
+        qfrc_total[e, i] = qfrc_smooth[e, i] + total
+
+
+@wp.kernel
+def undamped_acceleration(
+    dof_damping: wp.array(dtype=Any),
+    implicit: int,
+    qacc_constrained: wp.array2d(dtype=Any),
+    qacc: wp.array2d(dtype=Any),
+):
+    """MuJoCo's Euler integrates the solver's ``qacc`` itself unless some dof's damping is
+    treated implicitly [mj_EulerSkip]; launch over environments."""
+    e = wp.tid()
+    damped = int(0)
+    if implicit != 0:
+        for i in range(dof_damping.shape[0]):
+            if dof_damping[i] > dof_damping.dtype(0.0):
+                damped = 1
+    if damped == 0:
+        for i in range(qacc.shape[1]):
+            qacc[e, i] = qacc_constrained[e, i]
+
+
+@wp.kernel
+def keep_warmstart(qacc: wp.array2d(dtype=Any), qacc_warmstart: wp.array2d(dtype=Any)):
+    """The next step's warm start: this step's solution [mj_advance]; launch over environments."""
+    e = wp.tid()
+    for i in range(qacc.shape[1]):
+        qacc_warmstart[e, i] = qacc[e, i]

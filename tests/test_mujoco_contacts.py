@@ -1,0 +1,219 @@
+"""MuJoCo's contacts in diffsim (``model.contact_model = "mujoco"``), against MuJoCo itself.
+
+The models (tests/models/, diffsim/assets/) were written for this project: contact_pairs
+(every geom pair type diffsim collides, with priority, solmix, condim 1/3/4/6, both solref
+forms, margins and gaps, a <pair> and an <exclude>), a stack of boxes, a humanoid-like body
+of capsules, cylinders and ellipsoids, the Ant and the gripper.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+import warp as wp
+
+import diffsim
+from diffsim.simulator import Simulator, StepBuffers
+
+MODELS = pathlib.Path(__file__).parent / "models"
+PAIRS = MODELS / "contact_pairs.xml"
+BOX_STACK = MODELS / "box_stack.xml"
+HUMANOID = MODELS / "capsule_humanoid.xml"
+
+
+def load(path, dtype=torch.float64):
+    m = mujoco.MjModel.from_xml_path(str(path))
+    model = diffsim.load_mjcf(m, dtype=dtype)
+    model.contact_model = "mujoco"
+    return m, model
+
+
+def random_poses(m, count, seed=0, spread=0.25, height=(0.0, 0.3)):
+    """qpos with every free body at a random pose in a small region above the floor."""
+    rng = np.random.default_rng(seed)
+    poses = np.tile(m.qpos0, (count, 1))
+    for j in np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
+        a = m.jnt_qposadr[j]
+        poses[:, a : a + 2] = rng.uniform(-spread, spread, (count, 2))
+        poses[:, a + 2] = rng.uniform(*height, count)
+        quat = rng.normal(size=(count, 4))
+        poses[:, a + 3 : a + 7] = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+    return poses
+
+
+def diffsim_contacts(model, qpos):
+    """diffsim's contacts at each row of ``qpos`` (one environment per row)."""
+    sim = Simulator(model, grad_params=())
+    buf = StepBuffers(model, len(qpos))
+    sim.kinematics(buf, wp.from_torch(torch.tensor(qpos, dtype=model.dtype)))
+    sim.collision(buf)
+    geom1 = model.topology["collision_geom1"].numpy()
+    geom2 = model.topology["collision_geom2"].numpy()
+    arrays = {
+        name: getattr(buf, "con_" + name).numpy()
+        for name in ("pair", "dim", "dist", "pos", "frame", "includemargin", "friction", "solref", "solimp")
+    }
+    out = []
+    for e in range(len(qpos)):
+        contacts = []
+        for c in range(int(buf.ncon.numpy()[e])):
+            row = {name: values[e, c] for name, values in arrays.items()}
+            row["geom"] = (int(geom1[row["pair"]]), int(geom2[row["pair"]]))
+            contacts.append(row)
+        out.append(contacts)
+    return out, buf.contact_overflow.numpy()
+
+
+def mujoco_contacts(m, d):
+    return [
+        {
+            "geom": (int(c.geom[0]), int(c.geom[1])),
+            "dim": int(c.dim),
+            "dist": c.dist,
+            "pos": np.array(c.pos),
+            "frame": np.array(c.frame).reshape(3, 3),
+            "includemargin": c.includemargin,
+            "friction": np.array(c.friction),
+            "solref": np.array(c.solref),
+            "solimp": np.array(c.solimp),
+        }
+        for c in d.contact[: d.ncon]
+    ]
+
+
+def by_pair_and_position(contacts):
+    return sorted(contacts, key=lambda c: (c["geom"], tuple(np.round(c["pos"], 6))))
+
+
+def assert_same_contacts(ours, theirs, tol=1e-9):
+    ours, theirs = by_pair_and_position(ours), by_pair_and_position(theirs)
+    assert [c["geom"] for c in ours] == [c["geom"] for c in theirs]
+    for a, b in zip(ours, theirs):
+        assert a["dim"] == b["dim"], a["geom"]
+        for name in ("dist", "pos", "frame", "includemargin", "friction", "solref", "solimp"):
+            np.testing.assert_allclose(a[name], b[name], rtol=0, atol=tol, err_msg=f"{name} of {a['geom']}")
+
+
+def lifted(m, d, height=1e-3):
+    """Free bodies raised by ``height``: the Ant's keyframe has its feet exactly on the
+    floor, where a contact exists or not by the last bit of the geoms' poses (MuJoCo's
+    geom poses and diffsim's differ by rounding, ~1e-16 m)."""
+    for j in np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
+        d.qpos[m.jnt_qposadr[j] + 2] += height
+
+
+def trajectory_states(m, seconds=1.0, seed=0):
+    """MuJoCo's states along ``seconds`` under random controls."""
+    d = mujoco.MjData(m)
+    lifted(m, d)
+    rng = np.random.default_rng(seed)
+    states = []
+    for _ in range(int(round(seconds / m.opt.timestep))):
+        d.ctrl[:] = rng.uniform(-1, 1, m.nu)
+        states.append(d.qpos.copy())
+        mujoco.mj_step(m, d)
+    return np.array(states)
+
+
+def test_candidate_pairs_hold_every_pair_mujoco_collides():
+    """Over random poses, every geom pair MuJoCo makes contacts for is a candidate; the
+    excluded bodies and the pairs their bitmasks keep apart are not."""
+    m, model = load(PAIRS)
+    geom = lambda name: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, name)  # noqa: E731
+    candidates = set(zip(model.topology["collision_geom1"].tolist(), model.topology["collision_geom2"].tolist()))
+    assert (geom("capsule"), geom("box")) not in candidates and (geom("box"), geom("capsule")) not in candidates
+    assert not any(geom("cylinder") in pair and geom("box") in pair for pair in candidates)
+    assert (geom("ball2"), geom("box2")) in candidates  # the <pair>
+    d = mujoco.MjData(m)
+    seen = set()
+    for qpos in random_poses(m, 400):
+        d.qpos[:] = qpos
+        mujoco.mj_forward(m, d)
+        seen |= {(int(c.geom[0]), int(c.geom[1])) for c in d.contact[: d.ncon]}
+    assert seen <= candidates
+    assert len(seen) >= 20  # most pair types met
+
+
+@pytest.mark.parametrize(
+    "path, states",
+    [
+        (PAIRS, "random"),
+        (BOX_STACK, "trajectory"),
+        (HUMANOID, "trajectory"),
+        (diffsim.asset("ant.xml"), "trajectory"),
+        (diffsim.asset("gripper.xml"), "trajectory"),
+    ],
+    ids=["contact_pairs", "box_stack", "humanoid", "ant", "gripper"],
+)
+def test_contacts_equal_mujocos(path, states):
+    """diffsim's contacts (geoms, position, frame, distance, condim, mixed friction, solref,
+    solimp, includemargin) equal MuJoCo's d.contact to 1e-9 in float64."""
+    m, model = load(path)
+    poses = random_poses(m, 300) if states == "random" else trajectory_states(m)[::5]
+    ours, overflow = diffsim_contacts(model, poses)
+    assert not overflow.any()
+    d = mujoco.MjData(m)
+    total = 0
+    for qpos, contacts in zip(poses, ours):
+        d.qpos[:] = qpos
+        mujoco.mj_forward(m, d)
+        assert_same_contacts(contacts, mujoco_contacts(m, d))
+        total += d.ncon
+    assert total >= len(poses) // 2  # the states do make contacts
+
+
+def gripper_controls(m, steps, rng):
+    """Down with the fingers open, squeeze the box, lift it: with a little noise."""
+    t = np.arange(steps) * m.opt.timestep
+    lift = np.where(t < 0.3, -0.8, np.where(t < 0.55, 0.2, 1.0))
+    fingers = np.where(t < 0.3, -0.5, 1.0)
+    ctrl = np.stack([lift, fingers, fingers], axis=1)
+    return np.clip(ctrl + rng.normal(0, 0.05, ctrl.shape), -1, 1)
+
+
+def one_step_errors(m, model, seconds=1.0, scripted=None):
+    """Max |diff| / max(1, |state|) of diffsim's step from each of MuJoCo's states along
+    ``seconds`` of MuJoCo's trajectory (random controls unless ``scripted``), and the
+    number of contacts MuJoCo had at each step."""
+    d = mujoco.MjData(m)
+    lifted(m, d)
+    rng = np.random.default_rng(0)
+    steps = int(round(seconds / m.opt.timestep))
+    ctrls = scripted(m, steps, rng) if scripted else rng.uniform(-1, 1, (steps, m.nu))
+    worst, contacts = 0.0, []
+    with torch.no_grad():
+        for ctrl in ctrls:
+            d.ctrl[:] = ctrl
+            qpos, qvel = torch.tensor(d.qpos)[None], torch.tensor(d.qvel)[None]
+            mujoco.mj_step(m, d)
+            contacts.append(d.ncon)
+            q, v = diffsim.step(model, qpos, qvel, torch.tensor(ctrl)[None])
+            worst = max(
+                worst,
+                np.abs(q[0].numpy() - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
+                np.abs(v[0].numpy() - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
+            )
+    return worst, np.array(contacts)
+
+
+@pytest.mark.parametrize(
+    "path, scripted",
+    [
+        (diffsim.asset("ant.xml"), None),
+        (diffsim.asset("gripper.xml"), gripper_controls),
+        (BOX_STACK, None),
+        (HUMANOID, None),
+    ],
+    ids=["ant", "gripper", "box_stack", "humanoid"],
+)
+def test_one_step_with_contacts_equals_mujocos_step(path, scripted):
+    """From each of MuJoCo's states along 1 s (random or scripted controls), diffsim's next
+    state equals MuJoCo's to 1e-6 relative in float64: contacts, limits and the solver."""
+    m, model = load(path)
+    worst, contacts = one_step_errors(m, model, scripted=scripted)
+    assert (contacts > 0).mean() > 0.5  # in contact most of the time
+    assert worst < 1e-6
