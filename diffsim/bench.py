@@ -8,7 +8,8 @@ compared side by side in one run; this is the only place speed and memory are me
 
     forward Ant with contact, batch sizes 1, 64, 1024 (and 4096, 16384 on a GPU):
             environment steps per second and simulated seconds per wall-clock second,
-            diffsim beside MuJoCo (mujoco.rollout, the same model, on one thread and on
+            diffsim with each contact model (the smoothed contact; MuJoCo's constraints)
+            beside MuJoCo (mujoco.rollout, the same model, on one thread and on
             every core) and, with --device cuda where ``mujoco_warp`` is installed, beside
             MuJoCo Warp on the same GPU (its step captured as a CUDA graph)
     grad    gradient of a T-step Ant rollout loss w.r.t. all controls: diffsim's analytic
@@ -44,12 +45,13 @@ def _settings(args) -> dict:
 # --- grad ------------------------------------------------------------------------------------
 
 
-def _ant_problem(batch, horizon, dtype, device="cpu", seed=0, options=None):
+def _ant_problem(batch, horizon, dtype, device="cpu", seed=0, options=None, contact_model="smooth"):
     """The Ant, a batch of its initial states and random controls; ``options``: the model's
     simulation options to set (``diffsim.options.Options`` field -> value)."""
     import diffsim
 
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, device=device)
+    model.contact_model = contact_model
     for name, value in (options or {}).items():
         setattr(model.options, name, value)
     g = torch.Generator().manual_seed(seed)
@@ -276,10 +278,10 @@ def _time_mujoco_warp_forward(batch, steps, device, repeats):
     return best
 
 
-def _time_diffsim_forward(batch, steps, dtype, device, repeats, options=None):
+def _time_diffsim_forward(batch, steps, dtype, device, repeats, options=None, contact_model="smooth"):
     import diffsim
 
-    model, qpos, qvel, _ = _ant_problem(batch, 1, dtype, device, options=options)
+    model, qpos, qvel, _ = _ant_problem(batch, 1, dtype, device, options=options, contact_model=contact_model)
     g = torch.Generator().manual_seed(0)
     ctrls = (2 * torch.rand(batch, steps, model.nu, generator=g, dtype=torch.float64) - 1).to(dtype).to(device)
     with torch.no_grad():
@@ -300,6 +302,7 @@ def bench_forward(args):
     on_gpu = args.device != "cpu"
     args.batch = batches = args.batch or ([1, 64, 1024, 4096, 16384] if on_gpu else [1, 64, 1024])
     mujoco_warp = args.mujoco_warp if args.mujoco_warp is not None else on_gpu
+    with_mujoco_constraints = not args.skip_mujoco_constraints
     rows, results = [], []
     # the tree recursions' launch layout that is not this device's default (see diffsim.options)
     other_walk = "tree per env" if on_gpu else "tree per level"
@@ -326,6 +329,13 @@ def bench_forward(args):
             steps_per_s = batch * args.steps / seconds_other
             entry[f"diffsim_{other_walk.replace(' ', '_')}_steps_per_s"] = steps_per_s
             row += [f"{steps_per_s:.0f}"]
+        if with_mujoco_constraints:
+            seconds_mj, _ = _time_diffsim_forward(
+                batch, args.steps, dtype, args.device, args.repeats, contact_model="mujoco"
+            )
+            entry["diffsim_mujoco_steps_per_s"] = batch * args.steps / seconds_mj
+            entry["diffsim_mujoco_sim_s_per_s"] = batch * args.steps * dt / seconds_mj
+            row += [f"{entry['diffsim_mujoco_steps_per_s']:.0f}", f"{entry['diffsim_mujoco_sim_s_per_s']:.1f}"]
         if not args.skip_mujoco:
             for n in sorted({1, threads}):
                 t = _time_mujoco_forward(batch, args.steps, n, args.repeats)
@@ -334,6 +344,9 @@ def bench_forward(args):
             many = entry[f"mujoco_{threads}thread_steps_per_s"]
             entry["diffsim_over_mujoco_1thread"] = entry["diffsim_steps_per_s"] / one
             row += [f"{one:.0f}", f"{many:.0f}", f"{entry['diffsim_over_mujoco_1thread']:.2f}x"]
+            if with_mujoco_constraints:
+                entry["diffsim_mujoco_over_mujoco_1thread"] = entry["diffsim_mujoco_steps_per_s"] / one
+                row += [f"{entry['diffsim_mujoco_over_mujoco_1thread']:.2f}x"]
         if mujoco_warp:
             t = _time_mujoco_warp_forward(batch, args.steps, args.device, args.repeats)
             if t is None:
@@ -342,17 +355,25 @@ def bench_forward(args):
             else:
                 entry["mujoco_warp_steps_per_s"] = batch * args.steps / t
                 entry["diffsim_over_mujoco_warp"] = entry["diffsim_steps_per_s"] / entry["mujoco_warp_steps_per_s"]
+                if with_mujoco_constraints:
+                    entry["diffsim_mujoco_over_mujoco_warp"] = (
+                        entry["diffsim_mujoco_steps_per_s"] / entry["mujoco_warp_steps_per_s"]
+                    )
                 row += [f"{entry['mujoco_warp_steps_per_s']:.0f}", f"{entry['diffsim_over_mujoco_warp']:.2f}x"]
         results.append(entry)
         rows.append(row)
         print(f"batch {batch}: done", file=sys.stderr)
-    headers = ["envs", "diffsim steps/s", "diffsim sim-s/s"]
+    headers = ["envs", "diffsim smooth steps/s", "diffsim smooth sim-s/s"]
     if args.compare_launches:
         headers += ["diffsim launch by launch steps/s"]
     if args.compare_tree_walks:
         headers += [f"diffsim {other_walk} steps/s"]
+    if with_mujoco_constraints:
+        headers += ["diffsim mujoco steps/s", "diffsim mujoco sim-s/s"]
     if not args.skip_mujoco:
-        headers += ["MuJoCo 1 thread steps/s", f"MuJoCo {threads} threads steps/s", "diffsim / MuJoCo 1 thread"]
+        headers += ["MuJoCo 1 thread steps/s", f"MuJoCo {threads} threads steps/s", "smooth / MuJoCo 1 thread"]
+        if with_mujoco_constraints:
+            headers += ["mujoco / MuJoCo 1 thread"]
     if mujoco_warp:
         headers += [f"MuJoCo Warp ({args.device}) steps/s", "diffsim / MuJoCo Warp"]
     rows = [r + [""] * (len(headers) - len(r)) for r in rows]
@@ -508,6 +529,11 @@ def main(argv=None):
     forward.add_argument("--threads", type=int, default=0, help="MuJoCo threads besides 1 (default: all cores)")
     forward.add_argument("--repeats", type=int, default=3)
     forward.add_argument("--skip-mujoco", action="store_true")
+    forward.add_argument(
+        "--skip-mujoco-constraints",
+        action="store_true",
+        help="time diffsim with the smoothed contact only (not also with contact_model='mujoco')",
+    )
     forward.add_argument(
         "--compare-launches",
         action="store_true",
