@@ -44,20 +44,25 @@ def asset(name: str) -> str:
     return str(path)
 
 
-def load_mjcf(source, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> Model:
+def load_mjcf(
+    source, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu", contact_model: str = "smooth"
+) -> Model:
     """Load any model MuJoCo compiles onto ``device`` in ``dtype``.
 
     ``source``: a path to an MJCF or URDF file, the XML text of one (str or bytes), a
     ``mujoco.MjSpec`` or a compiled ``mujoco.MjModel``. MuJoCo's compiler reads it; what
     it compiled that diffsim does not simulate yet is listed in one warning and in
-    ``model.unsupported``.
+    ``model.unsupported``. ``contact_model``: ``"mujoco"`` (MuJoCo's contacts, limits,
+    friction loss and equalities as its soft constraints, solved as MuJoCo solves them) or
+    ``"smooth"`` (diffsim's smoothed penalty contact and limits, differentiable); see
+    ``Model.contact_model``.
 
     Raises:
         MJCFError: MuJoCo cannot compile the model (its message names the element and
             line), or the model holds values that cannot be simulated (NaN, inf).
         ValueError: a dtype other than float32/float64, or an unavailable device.
     """
-    return Model(parse_mjcf(source), dtype=dtype, device=device)
+    return Model(parse_mjcf(source), dtype=dtype, device=device, contact_model=contact_model)
 
 
 __all__ = [

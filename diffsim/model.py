@@ -299,7 +299,7 @@ class Model:
         caches: what ``diffsim.autograd`` keeps between calls (``ModelCaches``).
     """
 
-    def __init__(self, spec: ModelSpec, dtype=torch.float32, device="cpu"):
+    def __init__(self, spec: ModelSpec, dtype=torch.float32, device="cpu", contact_model: str = "smooth"):
         if dtype not in _WARP_SCALAR:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.spec = spec
@@ -381,6 +381,7 @@ class Model:
             if pairs:
                 self.unsupported["geom pairs without a smoothed contact law"] = pairs
         self._unsupported_smooth = dict(self.unsupported)
+        self.contact_model = contact_model  # what it leaves unsupported
         if self.unsupported:
             from diffsim.importer import describe_unsupported
 

@@ -221,11 +221,20 @@ def _check_model_settings(settings: dict, source: str) -> None:
     """The ``model`` section: names of the model's settings, and the scalar ones' values."""
     from diffsim.model import PARAMETERS, POSITIVE, Model, _checked
 
+    choices = {"contact_model": ("smooth", "mujoco")}
+    counts = {"contact_capacity"}
     scalars = {name for name, attr in vars(Model).items() if isinstance(attr, property) and attr.fset is not None}
-    known = scalars | set(PARAMETERS) | {"enable_contact"}
+    scalars -= set(choices) | counts
+    known = scalars | set(PARAMETERS) | {"enable_contact"} | set(choices) | counts
     unknown = sorted(set(settings) - known)
     if unknown:
         raise ConfigError(f"{source}: section 'model' has no setting(s) {unknown}; known: {', '.join(sorted(known))}")
+    for name in sorted(set(settings) & set(choices)):
+        if settings[name] not in choices[name]:
+            raise ConfigError(f"{source}: model.{name} must be one of {choices[name]}, got {settings[name]!r}")
+    for name in sorted(set(settings) & counts):
+        if isinstance(settings[name], bool) or not isinstance(settings[name], int) or settings[name] < 0:
+            raise ConfigError(f"{source}: model.{name} must be an int >= 0, got {settings[name]!r}")
     positive = {"dt", "contact_width", "contact_slip", "limit_width"}
     assert {"contact_width", "contact_slip"} <= positive and POSITIVE["contact_params"] == (2, 3)
     for name in sorted(set(settings) & scalars):

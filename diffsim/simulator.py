@@ -141,9 +141,9 @@ class StepBuffers:
             plain((E, nr)) for _ in range(5)
         )
         # the solver's scratch (solver.newton): islands, row products, Newton direction, Hessian
-        self.tree_parent = wp.zeros((E, model.nbody if nc else 0), dtype=wp.int32, device=model.wp_device)
-        self.dof_island = wp.zeros((E, nc), dtype=wp.int32, device=model.wp_device)
-        self.row_island = wp.zeros((E, nr), dtype=wp.int32, device=model.wp_device)
+        ints = lambda shape: wp.zeros(shape, dtype=wp.int32, device=model.wp_device)  # noqa: E731
+        self.tree_parent, self.tree_rows = ints((E, model.nbody if nc else 0)), ints((E, model.nbody if nc else 0))
+        self.row_list, self.row_island, self.dof_list = ints((E, nr)), ints((E, nr)), ints((E, nc))
         self.efc_jaref, self.efc_jv = plain((E, nr)), plain((E, nr))
         self.solver_scratch = [plain((E, nc)) for _ in range(4)]  # Ma, grad, search, Ms
         self.solver_H = plain((E, nc, nc))
@@ -862,7 +862,9 @@ class Simulator:
                 buf.efc_R,
                 buf.efc_frictionloss,
                 buf.tree_parent,
-                buf.dof_island,
+                buf.tree_rows,
+                buf.row_list,
+                buf.dof_list,
                 buf.row_island,
                 buf.efc_jaref,
                 buf.efc_jv,

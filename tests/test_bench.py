@@ -42,7 +42,13 @@ def test_forward_puts_diffsim_beside_mujoco(capsys, tmp_path):
         assert r["diffsim_over_mujoco_1thread"] == pytest.approx(
             r["diffsim_steps_per_s"] / r["mujoco_1thread_steps_per_s"]
         )
-    assert "diffsim / MuJoCo 1 thread" in table and "tree per level" in table and "MuJoCo Warp" not in table
+        # the same Ant with MuJoCo's constraints (contact_model="mujoco")
+        assert r["diffsim_mujoco_sim_s_per_s"] == pytest.approx(r["diffsim_mujoco_steps_per_s"] * 0.005)
+        assert r["diffsim_mujoco_over_mujoco_1thread"] == pytest.approx(
+            r["diffsim_mujoco_steps_per_s"] / r["mujoco_1thread_steps_per_s"]
+        )
+    assert "smooth / MuJoCo 1 thread" in table and "mujoco / MuJoCo 1 thread" in table
+    assert "tree per level" in table and "MuJoCo Warp" not in table
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp is not installed")
@@ -53,6 +59,9 @@ def test_forward_puts_diffsim_beside_mujoco_warp(capsys, tmp_path):
     r = report["results"][0]
     assert r["mujoco_warp_steps_per_s"] > 0
     assert r["diffsim_over_mujoco_warp"] == pytest.approx(r["diffsim_steps_per_s"] / r["mujoco_warp_steps_per_s"])
+    assert r["diffsim_mujoco_over_mujoco_warp"] == pytest.approx(
+        r["diffsim_mujoco_steps_per_s"] / r["mujoco_warp_steps_per_s"]
+    )
     assert "diffsim / MuJoCo Warp" in table
 
 

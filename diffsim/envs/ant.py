@@ -69,7 +69,7 @@ class Ant(BatchedEnv):
         max_episode_steps: int = 1000,
         seed: int | None = None,
     ):
-        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, device=device)
+        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, device=device, contact_model="smooth")
         super().__init__(model, num_envs, frame_skip, max_episode_steps, seed)
         self._shins = self._shin_geometry()
 

@@ -54,7 +54,7 @@ class CartpoleSwingUp(BatchedEnv):
         max_episode_steps: int = 250,
         seed: int | None = None,
     ):
-        model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=dtype, device=device)
+        model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=dtype, device=device, contact_model="smooth")
         super().__init__(model, num_envs, frame_skip, max_episode_steps, seed)
 
     def initial_state(self, count: int):

@@ -78,7 +78,7 @@ class Gripper(BatchedEnv):
     ):
         if effort_weight < 0:
             raise ValueError(f"effort_weight is a cost per squared action and must be >= 0, got {effort_weight}")
-        model = diffsim.load_mjcf(diffsim.asset("gripper.xml"), dtype=dtype, device=device)
+        model = diffsim.load_mjcf(diffsim.asset("gripper.xml"), dtype=dtype, device=device, contact_model="smooth")
         super().__init__(model, num_envs, frame_skip, max_episode_steps, seed)
         self.coupled_fingers = coupled_fingers
         self.effort_weight = effort_weight

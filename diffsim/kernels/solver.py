@@ -126,60 +126,56 @@ def find_root(parent: wp.array2d(dtype=int), e: int, t: int):
 @wp.func
 def factor_and_solve(
     e: int,
-    nv: int,
-    dof_island: wp.array2d(dtype=int),
-    island: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
     H: wp.array3d(dtype=Any),
     rhs: wp.array2d(dtype=Any),
     out: wp.array2d(dtype=Any),
 ):
-    """Cholesky of ``H`` over the island's dofs, in place (lower triangle; MuJoCo's
-    mju_cholFactor: a pivot below mjMINVAL is set to it), then ``out = H^-1 rhs`` over
-    them (0 elsewhere)."""
+    """Cholesky of ``H`` over the island's ``n`` dofs ``dofs[e, :n]`` (ascending), in
+    place (lower triangle; MuJoCo's mju_cholFactor: a pivot below mjMINVAL is set to it),
+    then ``out = H^-1 rhs`` over them."""
     tiny = rhs.dtype(MINVAL)
-    for j in range(nv):
-        if dof_island[e, j] != island:
-            continue
+    for a in range(n):
+        j = dofs[e, a]
         pivot = H[e, j, j]
-        for p in range(j):
-            if dof_island[e, p] == island:
-                pivot = pivot - H[e, j, p] * H[e, j, p]
+        for b in range(a):
+            p = dofs[e, b]
+            pivot = pivot - H[e, j, p] * H[e, j, p]
         if pivot < tiny:
             pivot = tiny
         pivot = wp.sqrt(pivot)
         H[e, j, j] = pivot
-        for i in range(j + 1, nv):
-            if dof_island[e, i] != island:
-                continue
+        for c in range(a + 1, n):
+            i = dofs[e, c]
             value = H[e, i, j]
-            for p in range(j):
-                if dof_island[e, p] == island:
-                    value = value - H[e, i, p] * H[e, j, p]
+            for b in range(a):
+                p = dofs[e, b]
+                value = value - H[e, i, p] * H[e, j, p]
             H[e, i, j] = value / pivot
-    for i in range(nv):
-        value = rhs.dtype(0.0)
-        if dof_island[e, i] == island:
-            value = rhs[e, i]
-            for p in range(i):
-                if dof_island[e, p] == island:
-                    value = value - H[e, i, p] * out[e, p]
-            value = value / H[e, i, i]
-        out[e, i] = value
-    for t in range(nv):
-        i = nv - 1 - t
-        if dof_island[e, i] == island:
-            value = out[e, i]
-            for p in range(i + 1, nv):
-                if dof_island[e, p] == island:
-                    value = value - H[e, p, i] * out[e, p]
-            out[e, i] = value / H[e, i, i]
+    for a in range(n):
+        i = dofs[e, a]
+        value = rhs[e, i]
+        for b in range(a):
+            p = dofs[e, b]
+            value = value - H[e, i, p] * out[e, p]
+        out[e, i] = value / H[e, i, i]
+    for t in range(n):
+        a = n - 1 - t
+        i = dofs[e, a]
+        value = out[e, i]
+        for c in range(a + 1, n):
+            p = dofs[e, c]
+            value = value - H[e, p, i] * out[e, p]
+        out[e, i] = value / H[e, i, i]
 
 
 @wp.func
 def line_point(
     alpha: Any,
     e: int,
-    nr: int,
+    nact: int,
+    row_list: wp.array2d(dtype=int),
     g1: Any,
     g2: Any,
     row_kind: wp.array(dtype=int),
@@ -202,7 +198,8 @@ def line_point(
     cost = zero
     d1 = zero
     d2 = zero
-    for r in range(nr):
+    for a in range(nact):
+        r = row_list[e, a]
         if row_island[e, r] != island:
             continue
         kind = kind_of(row_kind, r)
@@ -252,7 +249,8 @@ def improves_bracket(p: Any, c: Any):
 @wp.func
 def line_search(
     e: int,
-    nr: int,
+    nact: int,
+    row_list: wp.array2d(dtype=int),
     gtol: Any,
     ls_iterations: int,
     g1: Any,
@@ -269,9 +267,21 @@ def line_search(
     there (negative: an improvement; ``alpha = 0``: none found)."""
     zero = g1 * type(g1)(0.0)
     half = type(g1)(0.5)
-    p0 = line_point(zero, e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv)
+    p0 = line_point(zero, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv)
     p1 = line_point(
-        p0[0] - p0[2] / p0[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+        p0[0] - p0[2] / p0[3],
+        e,
+        nact,
+        row_list,
+        g1,
+        g2,
+        row_kind,
+        row_island,
+        island,
+        efc_R,
+        efc_frictionloss,
+        jaref,
+        jv,
     )
     evaluations = int(2)
     if wp.abs(p1[2]) < gtol and (p1[0] == zero or p1[1] < zero):
@@ -284,7 +294,19 @@ def line_search(
     while p1[2] * direction <= -gtol and evaluations < ls_iterations:
         p2 = p1
         p1 = line_point(
-            p1[0] - p1[2] / p1[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+            p1[0] - p1[2] / p1[3],
+            e,
+            nact,
+            row_list,
+            g1,
+            g2,
+            row_kind,
+            row_island,
+            island,
+            efc_R,
+            efc_frictionloss,
+            jaref,
+            jv,
         )
         evaluations += 1
         if wp.abs(p1[2]) < gtol and p1[1] < zero:
@@ -294,12 +316,36 @@ def line_search(
     # the bracket [p1, p2]: Newton steps from both ends and the midpoint
     p2next = p1
     p1next = line_point(
-        p1[0] - p1[2] / p1[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+        p1[0] - p1[2] / p1[3],
+        e,
+        nact,
+        row_list,
+        g1,
+        g2,
+        row_kind,
+        row_island,
+        island,
+        efc_R,
+        efc_frictionloss,
+        jaref,
+        jv,
     )
     evaluations += 1
     while evaluations < ls_iterations:
         middle = line_point(
-            half * (p1[0] + p2[0]), e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+            half * (p1[0] + p2[0]),
+            e,
+            nact,
+            row_list,
+            g1,
+            g2,
+            row_kind,
+            row_island,
+            island,
+            efc_R,
+            efc_frictionloss,
+            jaref,
+            jv,
         )
         evaluations += 1
         # the lowest-cost candidate with a small slope (the first of equals)
@@ -327,7 +373,19 @@ def line_search(
             moved1 = 1
         if moved1 != 0:
             p1next = line_point(
-                p1[0] - p1[2] / p1[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+                p1[0] - p1[2] / p1[3],
+                e,
+                nact,
+                row_list,
+                g1,
+                g2,
+                row_kind,
+                row_island,
+                island,
+                efc_R,
+                efc_frictionloss,
+                jaref,
+                jv,
             )
             evaluations += 1
         moved2 = int(0)
@@ -342,7 +400,19 @@ def line_search(
             moved2 = 1
         if moved2 != 0:
             p2next = line_point(
-                p2[0] - p2[2] / p2[3], e, nr, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+                p2[0] - p2[2] / p2[3],
+                e,
+                nact,
+                row_list,
+                g1,
+                g2,
+                row_kind,
+                row_island,
+                island,
+                efc_R,
+                efc_frictionloss,
+                jaref,
+                jv,
             )
             evaluations += 1
         if moved1 == 0 and moved2 == 0:
@@ -357,12 +427,13 @@ def line_search(
 @wp.func
 def update_rows(
     e: int,
-    nv: int,
-    nr: int,
+    nact: int,
+    row_list: wp.array2d(dtype=int),
+    n: int,
+    dofs: wp.array2d(dtype=int),
     island: int,
     row_kind: wp.array(dtype=int),
     row_island: wp.array2d(dtype=int),
-    dof_island: wp.array2d(dtype=int),
     efc_J: wp.array3d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
@@ -374,28 +445,31 @@ def update_rows(
 ):
     """The island's rows' forces at ``jaref`` and the gradient ``M a - qfrc_smooth - J^T
     force`` over its dofs [PrimalUpdateConstraint, PrimalUpdateGrad]."""
-    for i in range(nv):
-        if dof_island[e, i] == island:
-            grad[e, i] = Ma[e, i] - qfrc_smooth[e, i]
-    for r in range(nr):
+    for a in range(n):
+        i = dofs[e, a]
+        grad[e, i] = Ma[e, i] - qfrc_smooth[e, i]
+    for b in range(nact):
+        r = row_list[e, b]
         if row_island[e, r] != island:
             continue
         force, _D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
         efc_force[e, r] = force
         if force != force * type(force)(0.0):
-            for i in range(nv):
+            for a in range(n):
+                i = dofs[e, a]
                 grad[e, i] = grad[e, i] - efc_J[e, r, i] * force
 
 
 @wp.func
 def hessian(
     e: int,
-    nv: int,
-    nr: int,
+    nact: int,
+    row_list: wp.array2d(dtype=int),
+    n: int,
+    dofs: wp.array2d(dtype=int),
     island: int,
     row_kind: wp.array(dtype=int),
     row_island: wp.array2d(dtype=int),
-    dof_island: wp.array2d(dtype=int),
     M: wp.array3d(dtype=Any),
     efc_J: wp.array3d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
@@ -406,34 +480,35 @@ def hessian(
 ):
     """``H = M + sum D J_r^T J_r`` over the island's rows in their quadratic zone (lower
     triangle, the island's dofs), or ``M`` alone."""
-    for i in range(nv):
-        if dof_island[e, i] != island:
-            continue
-        for j in range(i + 1):
-            if dof_island[e, j] == island:
-                H[e, i, j] = M[e, i, j]
+    for a in range(n):
+        i = dofs[e, a]
+        for b in range(a + 1):
+            j = dofs[e, b]
+            H[e, i, j] = M[e, i, j]
     if with_rows == 0:
         return
-    for r in range(nr):
+    for c in range(nact):
+        r = row_list[e, c]
         if row_island[e, r] != island:
             continue
         _force, D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
         if D == D * type(D)(0.0):
             continue
-        for i in range(nv):
+        for a in range(n):
+            i = dofs[e, a]
             Ji = efc_J[e, r, i]
-            if Ji != Ji * type(Ji)(0.0) and dof_island[e, i] == island:
-                for j in range(i + 1):
-                    if dof_island[e, j] == island:
-                        H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
+            if Ji != Ji * type(Ji)(0.0):
+                for b in range(a + 1):
+                    j = dofs[e, b]
+                    H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
 
 
 @wp.func
-def island_dot(e: int, nv: int, dof_island: wp.array2d(dtype=int), island: int, a: Any, b: Any):
+def island_dot(e: int, n: int, dofs: wp.array2d(dtype=int), a: Any, b: Any):
     total = a.dtype(0.0)
-    for i in range(nv):
-        if dof_island[e, i] == island:
-            total = total + a[e, i] * b[e, i]
+    for c in range(n):
+        i = dofs[e, c]
+        total = total + a[e, i] * b[e, i]
     return total
 
 
@@ -457,7 +532,9 @@ def newton(
     efc_frictionloss: wp.array2d(dtype=Any),
     # scratch, written in place
     tree_parent: wp.array2d(dtype=int),
-    dof_island: wp.array2d(dtype=int),
+    tree_rows: wp.array2d(dtype=int),
+    row_list: wp.array2d(dtype=int),
+    dof_list: wp.array2d(dtype=int),
     row_island: wp.array2d(dtype=int),
     jaref: wp.array2d(dtype=Any),
     jv: wp.array2d(dtype=Any),
@@ -475,21 +552,27 @@ def newton(
 ):
     """The constrained acceleration ``qacc`` of one environment; writes the rows' forces,
     ``qfrc_constraint = J^T force``, ``qfrc_total = qfrc_smooth + qfrc_constraint`` and the
-    iterations taken (summed over islands)."""
+    iterations taken (summed over islands). Only the instantiated rows (``row_list``) are
+    visited."""
     e = wp.tid()
     nv = M.shape[1]
     nr = efc_J.shape[1]
     ntree = tree_parent.shape[1]
     zero = qacc.dtype(0.0)
     half = qacc.dtype(0.5)
-    # islands: trees joined by the rows they share [mj_island]; a root marked -2 has rows
+    # the instantiated rows
+    nact = int(0)
+    for r in range(nr):
+        efc_force[e, r] = zero
+        if efc_active[e, r] != zero:
+            row_list[e, nact] = r
+            nact += 1
+    # islands: trees joined by the rows they share [mj_island]
     for t in range(ntree):
         tree_parent[e, t] = t
-    for r in range(nr):
-        row_island[e, r] = -1
-        efc_force[e, r] = zero
-        if efc_active[e, r] == zero:
-            continue
+        tree_rows[e, t] = 0
+    for a in range(nact):
+        r = row_list[e, a]
         first = int(-1)
         for k in range(nv):
             if efc_J[e, r, k] != zero:
@@ -501,16 +584,12 @@ def newton(
                     tree_parent[e, wp.max(root, first)] = low
                     first = low
         row_island[e, r] = first
-    for r in range(nr):
+    for a in range(nact):
+        r = row_list[e, a]
         if row_island[e, r] >= 0:
-            row_island[e, r] = find_root(tree_parent, e, row_island[e, r])
-    for i in range(nv):
-        dof_island[e, i] = -1
-    for r in range(nr):
-        if row_island[e, r] >= 0:
-            for i in range(nv):
-                if find_root(tree_parent, e, dof_tree[i]) == row_island[e, r]:
-                    dof_island[e, i] = row_island[e, r]
+            root = find_root(tree_parent, e, row_island[e, r])
+            row_island[e, r] = root
+            tree_rows[e, root] = 1
     # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
     use_warmstart = warmstart != 0
     if use_warmstart:
@@ -521,130 +600,146 @@ def newton(
             for j in range(nv):
                 total = total + M[e, i, j] * qacc_warmstart[e, j]
             cost_warm = cost_warm + half * (total - qfrc_smooth[e, i]) * (qacc_warmstart[e, i] - qacc_smooth[e, i])
-        for r in range(nr):
-            if efc_active[e, r] != zero:
-                warm = -efc_aref[e, r]
-                smooth = -efc_aref[e, r]
-                for k in range(nv):
-                    warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
-                    smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
-                kind = kind_of(row_kind, r)
-                cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
-                cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
+        for a in range(nact):
+            r = row_list[e, a]
+            warm = -efc_aref[e, r]
+            smooth = -efc_aref[e, r]
+            for k in range(nv):
+                warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
+                smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
+            kind = kind_of(row_kind, r)
+            cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
+            cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
         use_warmstart = not (cost_warm > cost_smooth)
     for i in range(nv):
         qacc[e, i] = qacc_smooth[e, i]
-        if use_warmstart and dof_island[e, i] >= 0:
-            qacc[e, i] = qacc_warmstart[e, i]
+        if use_warmstart:
+            root = find_root(tree_parent, e, dof_tree[i])
+            if tree_rows[e, root] != 0:
+                qacc[e, i] = qacc_warmstart[e, i]
     niter = int(0)
     tol = tolerance
     for island in range(ntree):
-        if tree_parent[e, island] != island:
+        if tree_parent[e, island] != island or tree_rows[e, island] == 0:
             continue
-        has_rows = int(0)
+        n = int(0)
         trace = zero
         for i in range(nv):
-            if dof_island[e, i] == island:
-                has_rows = 1
+            if find_root(tree_parent, e, dof_tree[i]) == island:
+                dof_list[e, n] = i
+                n += 1
                 trace = trace + M[e, i, i]
-        if has_rows == 0:
-            continue
         scale = qacc.dtype(1.0) / trace
-        for i in range(nv):
-            if dof_island[e, i] == island:
-                total = zero
-                for j in range(nv):
-                    total = total + M[e, i, j] * qacc[e, j]
-                Ma[e, i] = total
-        for r in range(nr):
+        for a in range(n):
+            i = dof_list[e, a]
+            total = zero
+            for b in range(n):
+                total = total + M[e, i, dof_list[e, b]] * qacc[e, dof_list[e, b]]
+            Ma[e, i] = total
+        for c in range(nact):
+            r = row_list[e, c]
             if row_island[e, r] == island:
                 value = -efc_aref[e, r]
-                for k in range(nv):
+                for b in range(n):
+                    k = dof_list[e, b]
                     value = value + efc_J[e, r, k] * qacc[e, k]
                 jaref[e, r] = value
         update_rows(
-            e, nv, nr, island, row_kind, row_island, dof_island, efc_J, efc_R, efc_frictionloss, jaref,
+            e, nact, row_list, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
             qfrc_smooth, Ma, efc_force, grad,
         )  # fmt: skip
-        # stop before the first iteration: the certificate, then the Newton decrement
-        gradient = scale * wp.sqrt(island_dot(e, nv, dof_island, island, grad, grad))
-        hessian(
-            e, nv, nr, island, row_kind, row_island, dof_island, M, efc_J, efc_R, efc_frictionloss, jaref, 0, H
-        )  # fmt: skip
-        factor_and_solve(e, nv, dof_island, island, H, grad, search)
-        done = gradient < tol and wp.max(zero, half * scale * island_dot(e, nv, dof_island, island, grad, search)) < tol
+        # stop before the first iteration: the certificate, then the Newton decrement (both
+        # need the gradient below tolerance)
+        gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
+        done = False
+        if gradient < tol:
+            hessian(
+                e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
+                jaref, 0, H,
+            )  # fmt: skip
+            factor_and_solve(e, n, dof_list, H, grad, search)
+            done = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search)) < tol
         if not done:
             hessian(
-                e, nv, nr, island, row_kind, row_island, dof_island, M, efc_J, efc_R, efc_frictionloss, jaref, 1, H
+                e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
+                jaref, 1, H,
             )  # fmt: skip
-            factor_and_solve(e, nv, dof_island, island, H, grad, search)
-            decrement = wp.max(zero, half * scale * island_dot(e, nv, dof_island, island, grad, search))
+            factor_and_solve(e, n, dof_list, H, grad, search)
+            decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
             done = gradient < tol and decrement < tol
         iteration = int(0)
         while not done and iteration < iterations:
             # search holds H^-1 grad: step along its negative
             norm = zero
-            for i in range(nv):
-                if dof_island[e, i] == island:
-                    search[e, i] = -search[e, i]
-                    norm = norm + search[e, i] * search[e, i]
+            for a in range(n):
+                i = dof_list[e, a]
+                search[e, i] = -search[e, i]
+                norm = norm + search[e, i] * search[e, i]
             norm = wp.sqrt(norm)
             if norm < qacc.dtype(MINVAL):
                 break
             gtol = tol * ls_tolerance * norm / scale
             g1 = zero
             g2 = zero
-            for i in range(nv):
-                if dof_island[e, i] == island:
-                    total = zero
-                    for j in range(nv):
-                        total = total + M[e, i, j] * search[e, j]
-                    Ms[e, i] = total
-                    g1 = g1 + search[e, i] * Ma[e, i] - qfrc_smooth[e, i] * search[e, i]
-                    g2 = g2 + half * search[e, i] * total
-            for r in range(nr):
+            for a in range(n):
+                i = dof_list[e, a]
+                total = zero
+                for b in range(n):
+                    total = total + M[e, i, dof_list[e, b]] * search[e, dof_list[e, b]]
+                Ms[e, i] = total
+                g1 = g1 + search[e, i] * Ma[e, i] - qfrc_smooth[e, i] * search[e, i]
+                g2 = g2 + half * search[e, i] * total
+            for c in range(nact):
+                r = row_list[e, c]
                 if row_island[e, r] == island:
                     value = zero
-                    for k in range(nv):
+                    for b in range(n):
+                        k = dof_list[e, b]
                         value = value + efc_J[e, r, k] * search[e, k]
                     jv[e, r] = value
             point = line_search(
-                e, nr, gtol, ls_iterations, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
-            )
+                e, nact, row_list, gtol, ls_iterations, g1, g2, row_kind, row_island, island, efc_R,
+                efc_frictionloss, jaref, jv,
+            )  # fmt: skip
             alpha = point[0]
             if alpha == zero:
                 break
-            for i in range(nv):
-                if dof_island[e, i] == island:
-                    qacc[e, i] = qacc[e, i] + alpha * search[e, i]
-                    Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
-            for r in range(nr):
+            for a in range(n):
+                i = dof_list[e, a]
+                qacc[e, i] = qacc[e, i] + alpha * search[e, i]
+                Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
+            for c in range(nact):
+                r = row_list[e, c]
                 if row_island[e, r] == island:
                     jaref[e, r] = jaref[e, r] + alpha * jv[e, r]
             update_rows(
-                e, nv, nr, island, row_kind, row_island, dof_island, efc_J, efc_R, efc_frictionloss, jaref,
-                qfrc_smooth, Ma, efc_force, grad,
+                e, nact, row_list, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
+                jaref, qfrc_smooth, Ma, efc_force, grad,
             )  # fmt: skip
             hessian(
-                e, nv, nr, island, row_kind, row_island, dof_island, M, efc_J, efc_R, efc_frictionloss, jaref, 1, H
+                e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
+                jaref, 1, H,
             )  # fmt: skip
-            factor_and_solve(e, nv, dof_island, island, H, grad, search)
+            factor_and_solve(e, n, dof_list, H, grad, search)
             improvement = -scale * point[1]
-            gradient = scale * wp.sqrt(island_dot(e, nv, dof_island, island, grad, grad))
-            decrement = wp.max(zero, half * scale * island_dot(e, nv, dof_island, island, grad, search))
+            gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
+            decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
             iteration += 1
             if (improvement > zero and improvement < tol) or gradient < tol or decrement < tol:
                 break
         niter += iteration
     solver_niter[e] = niter
-    # J^T force over every row, and the total force the accelerations solve for
+    # J^T force over the instantiated rows, and the total force the accelerations solve for
     for i in range(nv):
-        total = zero
-        for r in range(nr):
-            if row_island[e, r] >= 0:
-                total = total + efc_J[e, r, i] * efc_force[e, r]
-        qfrc_constraint[e, i] = total
-        qfrc_total[e, i] = qfrc_smooth[e, i] + total
+        qfrc_constraint[e, i] = zero
+    for a in range(nact):
+        r = row_list[e, a]
+        force = efc_force[e, r]
+        if force != zero:
+            for i in range(nv):
+                qfrc_constraint[e, i] = qfrc_constraint[e, i] + efc_J[e, r, i] * force
+    for i in range(nv):
+        qfrc_total[e, i] = qfrc_smooth[e, i] + qfrc_constraint[e, i]
 
 
 @wp.kernel
