@@ -217,3 +217,33 @@ def test_one_step_with_contacts_equals_mujocos_step(path, scripted):
     worst, contacts = one_step_errors(m, model, scripted=scripted)
     assert (contacts > 0).mean() > 0.5  # in contact most of the time
     assert worst < 1e-6
+
+
+def test_contacts_beyond_the_capacity_are_counted_not_lost_silently():
+    """With room for 4 contacts, the box stack's others are counted in contact_overflow."""
+    m, model = load(BOX_STACK)
+    poses = trajectory_states(m)[100:101]
+    _, overflow = diffsim_contacts(model, poses)
+    assert overflow[0] == 0 and model.contact_capacity == min(model.nprecon, 128)
+    d = mujoco.MjData(m)
+    d.qpos[:] = poses[0]
+    mujoco.mj_forward(m, d)
+    model.contact_capacity = 4
+    ours, overflow = diffsim_contacts(model, poses)
+    assert len(ours[0]) == 4 and overflow[0] == d.ncon - 4 > 0
+    with pytest.raises(ValueError, match="contact_capacity must be an int >= 0"):
+        model.contact_capacity = -1
+
+
+def test_a_thousand_ants_stay_finite_for_ten_seconds_in_float32():
+    """1024 Ant environments, 10 s of random controls at the model's own time step, float32:
+    every state finite; the default capacity holds every contact the Ant can make."""
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float32, contact_model="mujoco")
+    assert model.contact_capacity == model.nprecon  # every collision slot: no overflow possible
+    E, T = 1024, int(round(10.0 / model.dt))
+    g = torch.Generator().manual_seed(0)
+    ctrls = torch.rand(E, T, model.nu, generator=g) * 2 - 1
+    with torch.no_grad():
+        qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(E, 1), torch.zeros(E, model.nv), ctrls)
+    assert torch.isfinite(qpos).all() and torch.isfinite(qvel).all()
+    assert qpos[:, :, 2].min() > 0.1  # the torso never sinks into the floor
