@@ -31,9 +31,9 @@ from typing import Any
 
 import warp as wp
 
-# MuJoCo's mjMINVAL and mjMAXVAL
-MINVAL = 1.0e-15
-MAXVAL = 1.0e10
+from diffsim.kernels.collide_primitive import MINVAL, dot3, normalize3
+
+MAXVAL = 1.0e10  # MuJoCo's mjMAXVAL
 
 # capacity of the box-box clipping polygons (MuJoCo's mjBOXBOX_MAXVERT); a face manifold
 # is cut to BOXBOX_MAXCON contacts, the count mj_maxContact reserves for a box pair
@@ -72,24 +72,6 @@ def mul_mat_t_mat3(a: Any, b: Any):
         for j in range(3):
             r[i, j] = a[0, i] * b[0, j] + a[1, i] * b[1, j] + a[2, i] * b[2, j]
     return r
-
-
-@wp.func
-def dot3(a: Any, b: Any):
-    """``a . b`` summed in MuJoCo's order (``mju_dot3``)."""
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-@wp.func
-def normalize3(v: Any):
-    """MuJoCo's ``mju_normalize3``: returns (unit vector, norm); (1, 0, 0) below mjMINVAL."""
-    norm = wp.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
-    one = type(norm)(1.0)
-    zero = type(norm)(0.0)
-    if norm < type(norm)(MINVAL):
-        return wp.vector(one, zero, zero), norm
-    inv = one / norm
-    return wp.vector(v[0] * inv, v[1] * inv, v[2] * inv), norm
 
 
 @wp.func
