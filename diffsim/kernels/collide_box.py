@@ -31,7 +31,7 @@ from typing import Any
 
 import warp as wp
 
-from diffsim.kernels.collide_primitive import MINVAL, dot3, normalize3
+from diffsim.kernels.collide_primitive import MINVAL, dot3, normalize3, store_contact, zero3
 
 MAXVAL = 1.0e10  # MuJoCo's mjMAXVAL
 
@@ -82,26 +82,6 @@ def clip(x: Any, lo: Any, hi: Any):
     if x > hi:
         return hi
     return x
-
-
-@wp.func
-def write_contact(
-    dist: Any,
-    pos: Any,
-    normal: Any,
-    e: int,
-    slot: int,
-    con_dist: wp.array2d(dtype=Any),
-    con_pos: wp.array2d(dtype=Any),
-    con_normal: wp.array2d(dtype=Any),
-    con_tangent: wp.array2d(dtype=Any),
-):
-    """Store one mjPreContact with a zero tangent at ``[e, slot]``."""
-    zero = type(dist)(0.0)
-    con_dist[e, slot] = dist
-    con_pos[e, slot] = pos
-    con_normal[e, slot] = normal
-    con_tangent[e, slot] = wp.vector(zero, zero, zero)
 
 
 # Box-box rounding tolerances of MuJoCo's double and single builds (mjBOXBOX_SEPEPS,
@@ -190,9 +170,10 @@ def sphere_box_raw(
         pos = pos + deepest * half
         normal = mul_mat_vec3(mat2, tmp)
 
-    write_contact(
-        dist - radius, mul_mat_vec3(mat2, pos) + pos2, normal, e, adr, con_dist, con_pos, con_normal, con_tangent
-    )
+    store_contact(
+        e, adr, dist - radius, mul_mat_vec3(mat2, pos) + pos2, normal, zero3(dist), con_dist, con_pos, con_normal,
+        con_tangent,
+    )  # fmt: skip
     return 1
 
 
@@ -761,12 +742,13 @@ def box_box(
             return 0
 
         mid = wp.vector(half * (w1[0] + w2[0]), half * (w1[1] + w2[1]), half * (w1[2] + w2[2]))
-        write_contact(
+        store_contact(
+            e,
+            adr,
             dist,
             mul_mat_vec3(mat1, mid) + pos1,
             mul_mat_vec3(mat1, axis),
-            e,
-            adr,
+            zero3(dist),
             con_dist,
             con_pos,
             con_normal,
@@ -877,12 +859,13 @@ def box_box(
         posc[ax] = accepted[k, 0]
         posc[ay] = accepted[k, 1]
         posc[a] = sgn * (sizeref[a] + half * accepted[k, 2])
-        write_contact(
+        store_contact(
+            e,
+            adr + k,
             accepted[k, 2],
             mul_mat_vec3(matref, posc) + posref,
             normal,
-            e,
-            adr + k,
+            zero3(normal[0]),
             con_dist,
             con_pos,
             con_normal,

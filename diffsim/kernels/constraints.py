@@ -601,34 +601,36 @@ def contact_rows(
         mu = friction[0] * wp.sqrt(R1 / R0)
         R = qvel.dtype(2.0) * mu * mu * R0
     point = con_pos[e, c]
-    normal = wp.vector(frame[0, 0], frame[0, 1], frame[0, 2])
     nv = efc_J.shape[2]
+    for j in range(rows_per_contact):
+        efc_aref[e, r0 + j] = zero  # the rows' velocities J qvel, summed below
+    # each dof's column once: its normal component, then each friction direction's
+    for i in range(nv):
+        linear, angular = contact_jacobian_column(
+            e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
+        )
+        along_normal = frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
+        for j in range(rows_per_contact):
+            value = along_normal
+            if j < nrows and dim > 1:
+                direction = j / 2 + 1  # the friction direction of this pair of rows
+                axis = direction
+                moving = linear
+                if direction >= 3:  # torsion and rolling: the rotational Jacobian
+                    axis = direction - 3
+                    moving = angular
+                tangent = frame[axis, 0] * moving[0] + frame[axis, 1] * moving[1] + frame[axis, 2] * moving[2]
+                if j % 2 == 1:
+                    tangent = -tangent
+                value = value + friction[direction - 1] * tangent
+            efc_J[e, r0 + j, i] = value
+            efc_aref[e, r0 + j] = efc_aref[e, r0 + j] + value * qvel[e, i]
     for j in range(rows_per_contact):
         r = r0 + j
         if j >= nrows:
             efc_active[e, r] = zero
             continue
-        direction = j / 2 + 1  # the friction direction of this pair of rows
-        sign = one
-        if j % 2 == 1:
-            sign = -one
-        velocity = zero
-        for i in range(nv):
-            linear, angular = contact_jacobian_column(
-                e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
-            )
-            value = wp.dot(normal, linear)
-            if dim > 1:
-                tangent = zero
-                if direction < 3:
-                    tangent = wp.dot(wp.vector(frame[direction, 0], frame[direction, 1], frame[direction, 2]), linear)
-                else:
-                    axis = direction - 3
-                    tangent = wp.dot(wp.vector(frame[axis, 0], frame[axis, 1], frame[axis, 2]), angular)
-                value = value + sign * friction[direction - 1] * tangent
-            efc_J[e, r, i] = value
-            velocity = velocity + value * qvel[e, i]
         efc_active[e, r] = one
-        efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (dist - margin)
+        efc_aref[e, r] = -b_ref * efc_aref[e, r] - k_ref * imp * (dist - margin)
         efc_R[e, r] = R
         efc_frictionloss[e, r] = zero

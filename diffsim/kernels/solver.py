@@ -247,6 +247,45 @@ def improves_bracket(p: Any, c: Any):
 
 
 @wp.func
+def tighter_end(p: Any, c0: Any, c1: Any, c2: Any):
+    """The bracket end ``p`` moved to the tightest of the candidates on its side, in order
+    [updateBracket], and whether it moved."""
+    moved = int(0)
+    if improves_bracket(p, c0):
+        p = c0
+        moved = 1
+    if improves_bracket(p, c1):
+        p = c1
+        moved = 1
+    if improves_bracket(p, c2):
+        p = c2
+        moved = 1
+    return p, moved
+
+
+@wp.func
+def newton_point(
+    p: Any,
+    e: int,
+    nact: int,
+    row_list: wp.array2d(dtype=int),
+    g1: Any,
+    g2: Any,
+    row_kind: wp.array(dtype=int),
+    row_island: wp.array2d(dtype=int),
+    island: int,
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+    jaref: wp.array2d(dtype=Any),
+    jv: wp.array2d(dtype=Any),
+):
+    """The line's point one Newton step on from ``p``: at ``alpha - slope / curvature``."""
+    return line_point(
+        p[0] - p[2] / p[3], e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+    )
+
+
+@wp.func
 def line_search(
     e: int,
     nact: int,
@@ -268,21 +307,7 @@ def line_search(
     zero = g1 * type(g1)(0.0)
     half = type(g1)(0.5)
     p0 = line_point(zero, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv)
-    p1 = line_point(
-        p0[0] - p0[2] / p0[3],
-        e,
-        nact,
-        row_list,
-        g1,
-        g2,
-        row_kind,
-        row_island,
-        island,
-        efc_R,
-        efc_frictionloss,
-        jaref,
-        jv,
-    )
+    p1 = newton_point(p0, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv)
     evaluations = int(2)
     if wp.abs(p1[2]) < gtol and (p1[0] == zero or p1[1] < zero):
         return p1
@@ -293,20 +318,8 @@ def line_search(
     # Newton steps from one side until the slope changes sign
     while p1[2] * direction <= -gtol and evaluations < ls_iterations:
         p2 = p1
-        p1 = line_point(
-            p1[0] - p1[2] / p1[3],
-            e,
-            nact,
-            row_list,
-            g1,
-            g2,
-            row_kind,
-            row_island,
-            island,
-            efc_R,
-            efc_frictionloss,
-            jaref,
-            jv,
+        p1 = newton_point(
+            p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
         )
         evaluations += 1
         if wp.abs(p1[2]) < gtol and p1[1] < zero:
@@ -315,20 +328,8 @@ def line_search(
         return p1
     # the bracket [p1, p2]: Newton steps from both ends and the midpoint
     p2next = p1
-    p1next = line_point(
-        p1[0] - p1[2] / p1[3],
-        e,
-        nact,
-        row_list,
-        g1,
-        g2,
-        row_kind,
-        row_island,
-        island,
-        efc_R,
-        efc_frictionloss,
-        jaref,
-        jv,
+    p1next = newton_point(
+        p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
     )
     evaluations += 1
     while evaluations < ls_iterations:
@@ -361,58 +362,16 @@ def line_search(
             return best
         c0 = p1next
         c1 = p2next
-        moved1 = int(0)
-        if improves_bracket(p1, c0):
-            p1 = c0
-            moved1 = 1
-        if improves_bracket(p1, c1):
-            p1 = c1
-            moved1 = 1
-        if improves_bracket(p1, middle):
-            p1 = middle
-            moved1 = 1
+        p1, moved1 = tighter_end(p1, c0, c1, middle)
         if moved1 != 0:
-            p1next = line_point(
-                p1[0] - p1[2] / p1[3],
-                e,
-                nact,
-                row_list,
-                g1,
-                g2,
-                row_kind,
-                row_island,
-                island,
-                efc_R,
-                efc_frictionloss,
-                jaref,
-                jv,
+            p1next = newton_point(
+                p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
             )
             evaluations += 1
-        moved2 = int(0)
-        if improves_bracket(p2, c0):
-            p2 = c0
-            moved2 = 1
-        if improves_bracket(p2, c1):
-            p2 = c1
-            moved2 = 1
-        if improves_bracket(p2, middle):
-            p2 = middle
-            moved2 = 1
+        p2, moved2 = tighter_end(p2, c0, c1, middle)
         if moved2 != 0:
-            p2next = line_point(
-                p2[0] - p2[2] / p2[3],
-                e,
-                nact,
-                row_list,
-                g1,
-                g2,
-                row_kind,
-                row_island,
-                island,
-                efc_R,
-                efc_frictionloss,
-                jaref,
-                jv,
+            p2next = newton_point(
+                p2, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
             )
             evaluations += 1
         if moved1 == 0 and moved2 == 0:
@@ -591,7 +550,7 @@ def newton(
             row_island[e, r] = root
             tree_rows[e, root] = 1
     # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
-    use_warmstart = warmstart != 0
+    use_warmstart = warmstart != 0 and nact > 0  # without rows every dof keeps qacc_smooth
     if use_warmstart:
         cost_warm = zero
         cost_smooth = zero
