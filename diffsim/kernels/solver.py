@@ -171,6 +171,86 @@ def factor_and_solve(
 
 
 @wp.func
+def tree_factor(
+    e: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    H: wp.array3d(dtype=Any),
+):
+    """``A = U U^T`` for ``A`` (the lower triangle of ``H``) with the kinematic tree's
+    sparsity, leaves first, as MuJoCo factors ``M`` (no fill-in): ``U`` goes to the upper
+    triangle and the diagonal of ``H``. The island's dofs are whole trees."""
+    tiny = H.dtype(MINVAL)
+    for t in range(n):
+        j = dofs[e, n - 1 - t]
+        end = dof_subtree_end[j]
+        pivot = H[e, j, j]
+        for m in range(j + 1, end):
+            pivot = pivot - H[e, j, m] * H[e, j, m]
+        if pivot < tiny:
+            pivot = tiny
+        pivot = wp.sqrt(pivot)
+        H[e, j, j] = pivot
+        for i in range(j):
+            if dof_ancestor[j, i] != 0:
+                value = H[e, j, i]
+                for m in range(j + 1, end):
+                    value = value - H[e, i, m] * H[e, j, m]
+                H[e, i, j] = value / pivot
+
+
+@wp.func
+def tree_solve(
+    e: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    U: wp.array3d(dtype=Any),
+    rhs: wp.array2d(dtype=Any),
+    out: wp.array2d(dtype=Any),
+):
+    """``out = (U U^T)^-1 rhs`` over the island's dofs, ``U`` a tree-sparse factor in the
+    upper triangle (``tree_factor``, or ``solve.factor_and_solve``'s factor of ``M``)."""
+    for t in range(n):
+        i = dofs[e, n - 1 - t]
+        value = rhs[e, i]
+        for m in range(i + 1, dof_subtree_end[i]):
+            value = value - U[e, i, m] * out[e, m]
+        out[e, i] = value / U[e, i, i]
+    for a in range(n):
+        i = dofs[e, a]
+        value = out[e, i]
+        for k in range(i):
+            if dof_ancestor[i, k] != 0:
+                value = value - U[e, k, i] * out[e, k]
+        out[e, i] = value / U[e, i, i]
+
+
+@wp.func
+def hessian_solve(
+    e: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
+    chains: int,
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    H: wp.array3d(dtype=Any),
+    rhs: wp.array2d(dtype=Any),
+    out: wp.array2d(dtype=Any),
+):
+    """``out = H^-1 rhs``: by the tree-sparse factor when every row lies on one chain of
+    the tree (``chains``: ``H`` keeps ``M``'s sparsity), else by a dense Cholesky."""
+    if chains != 0:
+        tree_factor(e, n, dofs, dof_ancestor, dof_subtree_end, H)
+        tree_solve(e, n, dofs, dof_ancestor, dof_subtree_end, H, rhs, out)
+    else:
+        factor_and_solve(e, n, dofs, H, rhs, out)
+
+
+@wp.func
 def line_point(
     alpha: Any,
     e: int,
@@ -475,12 +555,15 @@ def island_dot(e: int, n: int, dofs: wp.array2d(dtype=int), a: Any, b: Any):
 def newton(
     row_kind: wp.array(dtype=int),
     dof_tree: wp.array(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
     iterations: int,
     tolerance: Any,
     ls_tolerance: Any,
     ls_iterations: int,
     warmstart: int,
     M: wp.array3d(dtype=Any),
+    M_factor: wp.array3d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
     qacc_smooth: wp.array2d(dtype=Any),
     qacc_warmstart: wp.array2d(dtype=Any),
@@ -549,6 +632,17 @@ def newton(
             root = find_root(tree_parent, e, row_island[e, r])
             row_island[e, r] = root
             tree_rows[e, root] = 1
+    # whether every row lies on one chain of its tree: then H keeps M's sparsity
+    chains = int(1)
+    for a in range(nact):
+        r = row_list[e, a]
+        deepest = int(-1)
+        for k in range(nv):
+            if efc_J[e, r, k] != zero:
+                deepest = k
+        for k in range(nv):
+            if efc_J[e, r, k] != zero and k != deepest and dof_ancestor[deepest, k] == 0:
+                chains = 0
     # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
     use_warmstart = warmstart != 0 and nact > 0  # without rows every dof keeps qacc_smooth
     if use_warmstart:
@@ -611,19 +705,15 @@ def newton(
         # need the gradient below tolerance)
         gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
         done = False
-        if gradient < tol:
-            hessian(
-                e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
-                jaref, 0, H,
-            )  # fmt: skip
-            factor_and_solve(e, n, dof_list, H, grad, search)
+        if gradient < tol:  # M^-1 grad by the factor of M the unconstrained solve left
+            tree_solve(e, n, dof_list, dof_ancestor, dof_subtree_end, M_factor, grad, search)
             done = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search)) < tol
         if not done:
             hessian(
                 e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
                 jaref, 1, H,
             )  # fmt: skip
-            factor_and_solve(e, n, dof_list, H, grad, search)
+            hessian_solve(e, n, dof_list, chains, dof_ancestor, dof_subtree_end, H, grad, search)
             decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
             done = gradient < tol and decrement < tol
         iteration = int(0)
@@ -679,7 +769,7 @@ def newton(
                 e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
                 jaref, 1, H,
             )  # fmt: skip
-            factor_and_solve(e, n, dof_list, H, grad, search)
+            hessian_solve(e, n, dof_list, chains, dof_ancestor, dof_subtree_end, H, grad, search)
             improvement = -scale * point[1]
             gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
             decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
