@@ -42,7 +42,7 @@ def outcome_and_gradient(model, heights, horizon=40, frame_skip=5):
 
 
 def main(path=RESULTS / "contact_tradeoff.png"):
-    model = diffsim.load_mjcf(BALL, dtype=torch.float64)
+    model = diffsim.load_mjcf(BALL, dtype=torch.float64, contact_model="smooth")
     heights = np.linspace(0.15, 0.35, 161)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     d = np.linspace(-0.01, 0.03, 400)

@@ -45,7 +45,7 @@ def asset(name: str) -> str:
 
 
 def load_mjcf(
-    source, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu", contact_model: str = "smooth"
+    source, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu", contact_model: str = "mujoco"
 ) -> Model:
     """Load any model MuJoCo compiles onto ``device`` in ``dtype``.
 

@@ -463,6 +463,9 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
             "simulate under torch.no_grad() with inputs and parameters that do not require grad, or use "
             "contact_model='smooth' for gradients"
         )
+    warmstart = model.caches.warmstarts.get(qpos.shape[0])
+    if warmstart is not None:  # every call starts the solver cold, as after mj_resetData: same inputs, same result
+        warmstart.zero_()
     if needs_grad:
         qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, qpos, qvel, ctrls, *params)
     else:

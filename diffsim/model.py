@@ -260,13 +260,16 @@ class ModelCaches:
         runners: (batch, frame_skip, ...) -> the recorded control step of a rollout.
         stored_steps: (batch, frame_skip, contact on) -> the pool of recorded steps whose
             intermediates a rollout keeps for its backward pass.
+        warmstarts: batch size -> (batch, nv) the constraint solver's warm start, shared by
+            every step buffer of that batch size (MuJoCo's ``qacc_warmstart``: the last
+            step's solution); each ``step``/``rollout`` call starts it at zero.
     """
 
     def __init__(self):
-        self.simulators, self.buffers, self.runners, self.stored_steps = {}, {}, {}, {}
+        self.simulators, self.buffers, self.runners, self.stored_steps, self.warmstarts = {}, {}, {}, {}, {}
 
     def clear(self):
-        for cache in (self.runners, self.stored_steps, self.buffers, self.simulators):
+        for cache in (self.runners, self.stored_steps, self.buffers, self.simulators, self.warmstarts):
             cache.clear()
 
 
@@ -299,7 +302,7 @@ class Model:
         caches: what ``diffsim.autograd`` keeps between calls (``ModelCaches``).
     """
 
-    def __init__(self, spec: ModelSpec, dtype=torch.float32, device="cpu", contact_model: str = "smooth"):
+    def __init__(self, spec: ModelSpec, dtype=torch.float32, device="cpu", contact_model: str = "mujoco"):
         if dtype not in _WARP_SCALAR:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.spec = spec

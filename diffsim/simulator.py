@@ -149,8 +149,11 @@ class StepBuffers:
         self.solver_H = plain((E, nc, nc))
         self.qacc_constrained = plain((E, nc))
         self.solver_niter = wp.zeros(E, dtype=wp.int32, device=model.wp_device)
-        # MuJoCo's warm start: the last solution (RK4's stages share their step's)
-        self.qacc_warmstart = plain((E, nc))
+        # MuJoCo's warm start, the last step's solution: one array for every step buffer of this
+        # batch size (chained steps follow each other), RK4's stages included
+        if nc and batch not in model.caches.warmstarts:
+            model.caches.warmstarts[batch] = plain((E, nc))
+        self.qacc_warmstart = model.caches.warmstarts[batch] if nc else plain((E, nc))
         self.qfrc_constraint = plain((E, nc))
         self.qfrc_total = plain((E, nc))
         # MuJoCo's contacts: the collision functions' slots, then the gathered contacts
@@ -191,8 +194,6 @@ class StepBuffers:
         self.stages = []
         if model.integrator == "RK4" and not stage:
             self.stages = [StepBuffers(model, batch, requires_grad, stage=True) for _ in range(3)]
-            for stage_buffers in self.stages:  # MuJoCo's RK4 stages start from the step's warm start
-                stage_buffers.qacc_warmstart = self.qacc_warmstart
             self.stage_qpos = [zeros((E, model.nq), T) for _ in range(3)]
             self.stage_qvel = [zeros((E, model.nva), T) for _ in range(3)]
             self.stage_velocity = [zeros((E, nv), T) for _ in range(3)]

@@ -15,7 +15,7 @@ F64 = torch.float64
 
 def settled_ant(dtype=F64, seconds=1.0):
     """The Ant standing on its feet after falling from qpos0 and coming to rest."""
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, contact_model="smooth")
     steps = int(seconds / model.dt)
     qpos, qvel = diffsim.rollout(
         model, model.qpos0[None], torch.zeros(1, model.nv, dtype=dtype), torch.zeros(1, steps, model.nu, dtype=dtype)
@@ -34,7 +34,7 @@ def feet_touch(model, qpos, qvel):
 
 
 def test_gradcheck_step_hinge_model_all_inputs_and_parameters():
-    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64, contact_model="smooth")
     qpos = (model.qpos0[None] + torch.tensor([[0.1, 0.5]], dtype=F64)).requires_grad_()
     qvel = torch.tensor([[0.3, -1.0]], dtype=F64, requires_grad=True)
     ctrl = torch.tensor([[0.4]], dtype=F64, requires_grad=True)
@@ -54,7 +54,7 @@ def test_only_the_parameters_that_require_grad_accumulate_gradients(steps_that_f
     """A step is recorded for the set of parameters that require grad: the adjoints add
     nothing for the others, and switching the set between rollouts of one model gives
     each parameter the gradient it gets when every parameter requires grad."""
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
     model.options.max_stored_bytes = steps_that_fit
     qpos = model.qpos0[None].repeat(2, 1)  # falls onto its feet: contact and friction
     ctrls = 0.4 * torch.sin(torch.arange(2 * 6 * model.nu, dtype=F64)).reshape(2, 6, model.nu)
@@ -82,7 +82,7 @@ def test_only_the_parameters_that_require_grad_accumulate_gradients(steps_that_f
 
 def test_gradcheck_step_free_flight():
     """A free body in the air: qvel and its mass and inertia (quaternions in the state)."""
-    model = diffsim.load_mjcf(diffsim.asset("free_body.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("free_body.xml"), dtype=F64, contact_model="smooth")
     qpos = model.qpos0[None].clone()
     qpos[0, 2] += 2.0
     qvel = torch.tensor([[0.5, -0.2, 0.3, 1.0, -2.0, 0.5]], dtype=F64, requires_grad=True)
@@ -123,7 +123,7 @@ def test_gradcheck_step_capsules_pressed_together():
     """Two crossed capsules overlapping 1 cm, far above the floor: the capsule-capsule
     contact (closest points of two segments) alone, its gradient w.r.t. the velocities
     and the contact parameters against finite differences."""
-    model = diffsim.load_mjcf(TWO_CAPSULES_IN_THE_AIR, dtype=F64)
+    model = diffsim.load_mjcf(TWO_CAPSULES_IN_THE_AIR, dtype=F64, contact_model="smooth")
     assert [kind for kind, _ in model.contact_kinds] == [1, 5]  # capsule-plane, capsule-capsule
     qpos = model.qpos0[None].clone()
     qvel = torch.tensor([[0.1, -0.2, 0.0, 0.3, 0.1, -0.2, -0.1, 0.0, 0.2, 0.0, -0.3, 0.1]], dtype=F64)
@@ -160,7 +160,7 @@ def test_50_step_ant_rollout_with_contact_matches_finite_differences():
     it robust rather than assuming them: rounding-sized perturbations do not grow, and
     the finite-difference reference agrees with itself across eps.
     """
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
     model.contact_slip = 0.2
     steps = int(1.0 / model.dt)
     qpos, qvel = diffsim.rollout(
@@ -193,7 +193,7 @@ def test_50_step_ant_rollout_with_contact_matches_finite_differences():
 
 
 def test_repeated_backward_and_reused_gradient_outputs():
-    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64, contact_model="smooth")
     qpos = (model.qpos0[None] + 0.3).requires_grad_()
     qvel = torch.zeros(1, model.nv, dtype=F64)
     ctrls = torch.full((1, 20, model.nu), 0.2, dtype=F64, requires_grad=True)
@@ -212,7 +212,7 @@ def test_repeated_backward_and_reused_gradient_outputs():
 
 
 def test_batched_gradients_equal_single_environment_gradients():
-    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64, contact_model="smooth")
     qpos = model.qpos0[None].repeat(3, 1) + torch.tensor([[0.0, 0.1], [0.2, -0.3], [-0.1, 2.0]], dtype=F64)
     qvel = torch.zeros(3, model.nv, dtype=F64)
     ctrls = torch.randn(3, 15, model.nu, dtype=F64, generator=torch.Generator().manual_seed(0)).requires_grad_()
@@ -228,7 +228,7 @@ def test_batched_gradients_equal_single_environment_gradients():
 def test_float32_gradients_follow_float64():
     grads = {}
     for dtype in (torch.float32, F64):
-        model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=dtype)
+        model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=dtype, contact_model="smooth")
         qpos = model.qpos0[None] + torch.tensor([[0.0, 0.4]], dtype=dtype)
         ctrls = torch.full((1, 30, model.nu), 0.3, dtype=dtype, requires_grad=True)
         qpos_traj, _ = diffsim.rollout(model, qpos, torch.zeros(1, model.nv, dtype=dtype), ctrls)
@@ -252,7 +252,7 @@ def test_system_identification_recovers_mass_and_friction():
         </body>
       </worldbody>
       <actuator><motor joint="x" gear="1"/></actuator></mujoco>"""
-    model = diffsim.load_mjcf(xml, dtype=F64)
+    model = diffsim.load_mjcf(xml, dtype=F64, contact_model="smooth")
     sled, floor = 1, 0
     horizon, frame_skip = 30, 4
     force = 30.0 * (1.0 + torch.sin(torch.linspace(0, 6, horizon, dtype=F64)))[None, :, None]
@@ -294,7 +294,7 @@ def test_system_identification_recovers_mass_and_friction():
 
 
 def test_blow_up_names_environments_and_step():
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
     model.limit_stiffness = 1e7  # far too stiff for the time step
     model.dt = 0.01
     qpos = model.qpos0[None].repeat(3, 1)
@@ -310,7 +310,7 @@ def test_blow_up_names_environments_and_step():
 @pytest.mark.parametrize("asset", ["pendulum.xml", "free_body.xml"])  # with controls and without (nu = 0)
 @pytest.mark.parametrize("steps_that_fit", [None, 0, 3])  # all, none or the last 3 steps stored
 def test_non_finite_gradient_is_reported_with_step_and_environment(asset, steps_that_fit):
-    model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64, contact_model="smooth")
     if steps_that_fit is not None:
         pool = diffsim.stored_steps.stored_steps_for(model, 2, 1)
         pool.lease(1).release()  # measures one step's bytes
@@ -329,8 +329,8 @@ def test_non_finite_gradient_is_reported_with_step_and_environment(asset, steps_
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
-    cpu = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
-    gpu = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, device="cuda")
+    cpu = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
+    gpu = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, device="cuda", contact_model="smooth")
     ctrls = 0.3 * torch.ones(4, 20, cpu.nu, dtype=F64)
     results = []
     for model in (cpu, gpu):
@@ -370,7 +370,9 @@ def test_tree_walks_per_level_equal_tree_walks_per_environment(asset):
     differ only in the order the adjoints of sibling bodies are summed."""
     results = []
     for parallel in (True, False):
-        model = diffsim.load_mjcf(diffsim.asset(asset), dtype=F64)  # fresh: nothing recorded yet
+        model = diffsim.load_mjcf(
+            diffsim.asset(asset), dtype=F64, contact_model="smooth"
+        )  # fresh: nothing recorded yet
         model.options.tree_parallel = parallel
         g = torch.Generator().manual_seed(3)
         qpos = model.qpos0[None].repeat(2, 1) + 0.1 * torch.randn(2, model.nq, generator=g, dtype=F64)
@@ -409,7 +411,7 @@ def test_stored_bytes_budget_defaults_by_device(monkeypatch):
     from diffsim.options import Options
 
     budget = diffsim.autograd.stored_bytes_budget
-    cpu = diffsim.load_mjcf(diffsim.asset("pendulum.xml"))
+    cpu = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), contact_model="smooth")
     gpu = SimpleNamespace(options=Options(), device=torch.device("cuda:0"))  # what the budget reads of a model
     assert budget(cpu) == 256 * 2**20
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=80 * 2**30))
@@ -433,7 +435,7 @@ def test_recomputing_backward_equals_stored_backward(steps_that_fit, device):
     all, some or none of the 12 steps were stored (on CUDA, recomputed steps replay graphs)."""
     model, qpos, qvel = settled_ant()
     if device != "cpu":
-        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, device=device)
+        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, device=device, contact_model="smooth")
         qpos, qvel = qpos.to(device), qvel.to(device)
     ctrls = 0.3 * torch.sin(torch.arange(12 * model.nu, dtype=F64, device=device)).reshape(1, 12, model.nu)
     stored = _ant_gradients(model, qpos, qvel, ctrls)
@@ -453,7 +455,9 @@ def test_captured_graphs_replay_exactly_what_the_launches_do(stored):
     _, qpos, qvel = settled_ant()
     results = []
     for capture in (True, False):
-        model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)  # fresh: nothing recorded yet
+        model = diffsim.load_mjcf(
+            diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth"
+        )  # fresh: nothing recorded yet
         model.options.capture_graphs = capture
         model.options.max_stored_bytes = None if stored else 0
         assert feet_touch(model, qpos, qvel)
@@ -483,7 +487,7 @@ def test_forward_only_rollout_equals_step_by_step_and_the_stored_rollout(frame_s
     stepping one control at a time and the rollout that stores its steps for backward
     (which loads and stores with torch), through contact and with two environments."""
     _, qpos, qvel = settled_ant()
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
     model.options.trajectory_chunk = 4
     assert feet_touch(model, qpos, qvel)
     qpos, qvel = qpos.repeat(2, 1), qvel.repeat(2, 1)
@@ -507,7 +511,7 @@ def test_a_warp_that_cannot_capture_falls_back_to_launches_with_a_warning(monkey
     launch, with one RuntimeWarning that says so, and give the same numbers."""
     import warp as wp
 
-    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64, contact_model="smooth")
     start = (model.qpos0[None] + 0.3, torch.zeros(1, model.nv, dtype=F64))
     ctrls = 0.5 * torch.ones(1, 6, model.nu, dtype=F64)
     expected = diffsim.rollout(model, *start, ctrls)[0]
@@ -543,7 +547,7 @@ def test_backward_after_a_later_forward_is_still_correct():
 def test_stored_buffers_return_to_the_pool_after_backward_or_when_the_graph_is_dropped():
     import gc
 
-    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=F64, contact_model="smooth")
     ctrls = torch.zeros(1, 5, model.nu, dtype=F64, requires_grad=True)
     start = (model.qpos0[None] + 0.2, torch.zeros(1, model.nv, dtype=F64))
     pool = diffsim.stored_steps.stored_steps_for(model, 1, 1)
@@ -559,7 +563,7 @@ def test_stored_buffers_return_to_the_pool_after_backward_or_when_the_graph_is_d
 def test_a_parameter_edited_in_place_between_forward_and_backward_is_refused():
     """The backward pass re-runs steps with the model's parameters as they are then: an
     in-place edit after the forward pass would silently change the gradient."""
-    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64, contact_model="smooth")
     qpos = model.qpos0[None] + torch.tensor([[0.0, 0.4]], dtype=F64)
     ctrls = torch.full((1, 10, model.nu), 0.3, dtype=F64, requires_grad=True)
     qvel = torch.zeros(1, model.nv, dtype=F64)
@@ -577,7 +581,7 @@ def test_a_parameter_edited_in_place_between_forward_and_backward_is_refused():
 
 
 def test_second_derivatives_through_step_are_refused_not_wrong():
-    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64, contact_model="smooth")
     qpos = (model.qpos0[None] + torch.tensor([[0.0, 0.4]], dtype=F64)).requires_grad_()
     ctrl = torch.full((1, model.nu), 0.3, dtype=F64, requires_grad=True)
     qpos_next, _ = diffsim.step(model, qpos, torch.zeros(1, model.nv, dtype=F64), ctrl, frame_skip=4)
@@ -592,7 +596,7 @@ def test_second_derivatives_through_step_are_refused_not_wrong():
 
 
 def test_mass_matrix_and_bias_forces_refuse_a_gradient_instead_of_giving_none():
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
     qpos = model.qpos0[None].clone()
     qvel = torch.linspace(-1, 1, model.nv, dtype=F64)[None]
     M, c = diffsim.mass_matrix(model, qpos), diffsim.bias_forces(model, qpos, qvel)

@@ -33,7 +33,7 @@ F64 = torch.float64
     ],
 )
 def test_scalar_setters_refuse_non_finite_and_out_of_range_values(name, value, expected):
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
     before = getattr(model, name)
     with pytest.raises(ValueError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         setattr(model, name, value)
@@ -41,7 +41,7 @@ def test_scalar_setters_refuse_non_finite_and_out_of_range_values(name, value, e
 
 
 def test_parameter_tensor_assignment_refuses_nan_and_negative_values():
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=F64, contact_model="smooth")
     mass = model.body_mass.clone()
     with pytest.raises(ValueError, match="model.body_mass must be >= 0; got -1"):
         model.body_mass = torch.full_like(mass, -1.0)
@@ -59,7 +59,7 @@ def test_parameter_tensor_assignment_refuses_nan_and_negative_values():
 
 
 def test_an_empty_batch_gives_empty_results():
-    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64)
+    model = diffsim.load_mjcf(diffsim.asset("cartpole.xml"), dtype=F64, contact_model="smooth")
     qpos = model.qpos0[None][:0].requires_grad_()
     qvel, ctrl = torch.zeros(0, model.nv, dtype=F64), torch.zeros(0, model.nu, dtype=F64)
     qpos_next, qvel_next = diffsim.step(model, qpos, qvel, ctrl, frame_skip=3)
@@ -75,7 +75,7 @@ def test_an_empty_batch_gives_empty_results():
 def test_a_model_without_degrees_of_freedom_steps():
     xml = """<mujoco><worldbody><geom type="plane" size="1 1 0.1"/>
              <body pos="0 0 1"><geom type="sphere" size="0.1"/></body></worldbody></mujoco>"""
-    model = diffsim.load_mjcf(xml, dtype=F64)
+    model = diffsim.load_mjcf(xml, dtype=F64, contact_model="smooth")
     assert (model.nq, model.nv, model.nu) == (0, 0, 0)
     empty = torch.zeros(3, 0, dtype=F64)
     qpos, qvel = diffsim.step(model, empty, empty, empty)
@@ -167,7 +167,7 @@ def test_a_robot_on_thousands_of_static_geoms_loads():
     assert 3000 < len(pairs) < 5 * 3000
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # box-box pairs have no contact model yet
-        model = diffsim.load_mjcf(_terrain(3000), dtype=torch.float32)
+        model = diffsim.load_mjcf(_terrain(3000), dtype=torch.float32, contact_model="smooth")
     assert model.ngeom == spec.ngeom
 
 

@@ -40,26 +40,36 @@ def arm(integrator="Euler", path=ARM):
     return m, model
 
 
-def one_step_errors(m, model, steps=500):
+def one_step_errors(m, model, steps=500, ctrls=None, d=None):
     """Max |diff| / max(1, |state|) of diffsim's step from each of MuJoCo's states along a
-    trajectory under random controls, and the number of rows of each type MuJoCo had."""
-    d = mujoco.MjData(m)
+    trajectory under random controls (or ``ctrls``, (steps, nu)), each step starting from
+    MuJoCo's whole state: qpos, qvel and the solver's warm start (``d.qacc_warmstart``, the
+    last step's solution); and per step the number of rows of each type and of contacts
+    MuJoCo had."""
+    d = mujoco.MjData(m) if d is None else d
     rng = np.random.default_rng(0)
-    worst, rows = 0.0, []
-    with torch.no_grad():
-        for _ in range(steps):
-            ctrl = rng.uniform(-1, 1, m.nu)
-            d.ctrl[:] = ctrl
-            qpos, qvel = torch.tensor(d.qpos)[None], torch.tensor(d.qvel)[None]
-            mujoco.mj_step(m, d)
-            rows.append(np.bincount(d.efc_type, minlength=8))
-            q, v = diffsim.step(model, qpos, qvel, torch.tensor(ctrl)[None])
-            worst = max(
-                worst,
-                np.abs(q[0].numpy() - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
-                np.abs(v[0].numpy() - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
-            )
-    return worst, np.array(rows)
+    ctrls = rng.uniform(-1, 1, (steps, m.nu)) if ctrls is None else ctrls
+    sim = Simulator(model, grad_params=())
+    buf = StepBuffers(model, 1)
+    state = [wp.zeros((1, n), dtype=wp.float64) for n in (m.nq, m.nv, m.nu, m.nq, m.nv)]
+    worst, rows, contacts = 0.0, [], []
+    for ctrl in ctrls:
+        d.ctrl[:] = ctrl
+        for array, value in zip(state, (d.qpos, d.qvel, ctrl)):
+            array.assign(value[None])
+        if model.constraint_rows:
+            buf.qacc_warmstart.assign(d.qacc_warmstart[None])
+        mujoco.mj_step(m, d)
+        rows.append(np.bincount(d.efc_type, minlength=8))
+        contacts.append(d.ncon)
+        sim.step(buf, *state)
+        q, v = state[3].numpy()[0], state[4].numpy()[0]
+        worst = max(
+            worst,
+            np.abs(q - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
+            np.abs(v - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
+        )
+    return worst, np.array(rows), np.array(contacts)
 
 
 @pytest.mark.parametrize("integrator", list(INTEGRATORS))
@@ -79,7 +89,7 @@ def one_step_errors(m, model, steps=500):
 def test_equality_constraints_equal_mujocos(path, equality_rows, limited_steps, integrator):
     """MuJoCo's <equality> rows (Jdot qvel included): one step from MuJoCo's states to 1e-6."""
     m, model = arm(integrator, path)
-    worst, rows = one_step_errors(m, model)
+    worst, rows, _ = one_step_errors(m, model)
     assert rows[:, int(mujoco.mjtConstraint.mjCNSTR_EQUALITY)].min() == equality_rows
     assert (rows[:, int(mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)] > 0).sum() >= limited_steps
     assert not model.unsupported
@@ -91,7 +101,7 @@ def test_one_step_from_mujocos_states_equals_mujocos_step(integrator):
     """Every step of a 1 s MuJoCo trajectory under random controls, restarted from MuJoCo's
     own state: max |diff| / max(1, |state|) below 1e-6, with limits and friction loss active."""
     m, model = arm(integrator)
-    worst, rows = one_step_errors(m, model)
+    worst, rows, _ = one_step_errors(m, model)
     assert (rows[:, int(mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)] > 0).sum() > 100, "the joint limits are hit often"
     assert (rows[:, int(mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON)] > 0).sum() > 100, "and so is the tendon's"
     assert worst < 1e-6, f"{integrator}: {worst:.2e}"
@@ -150,11 +160,16 @@ def test_contact_model_choice_is_checked_and_gradients_are_refused_for_now():
     assert ant.mujoco_contacts and ant.nrow == ant.nrow_static + ant.contact_capacity * ant.rows_per_contact
 
 
-def test_smooth_limits_stay_the_default():
-    """Loaded models keep the penalty limits until MuJoCo's contacts are in (issue 26)."""
+def test_mujocos_constraints_are_the_default_and_smooth_is_a_choice():
+    """A loaded model simulates MuJoCo's constraints; contact_model="smooth" at load (or
+    later) gives diffsim's penalty limits and smoothed contact."""
     m = mujoco.MjModel.from_xml_path(str(ARM))
     model = diffsim.load_mjcf(m, dtype=torch.float64)
-    assert model.contact_model == "smooth" and not model.constraint_rows
+    assert model.contact_model == "mujoco" and model.constraint_rows
+    smooth = diffsim.load_mjcf(m, dtype=torch.float64, contact_model="smooth")
+    assert smooth.contact_model == "smooth" and not smooth.constraint_rows
+    with pytest.raises(ValueError, match="'smooth' or 'mujoco'"):
+        diffsim.load_mjcf(m, contact_model="soft")
 
 
 @pytest.mark.parametrize("path", [ARM, COUPLINGS, FOUR_BAR, WELDS], ids=lambda p: p.stem)

@@ -3,7 +3,8 @@
 CI has no GPU, so the CUDA path's kernels would otherwise first be compiled on a lent GPU
 machine. Warp's bundled NVRTC needs no driver: each Warp module that a step, a rollout's
 backward pass and the dynamics queries launch is compiled ahead of time to a cubin for
-Hopper (sm_90, the lent H100/H200) in both dtypes and for every contact pair kind. This
+Hopper (sm_90, the lent H100/H200) in both dtypes, for every smoothed contact pair kind
+and for MuJoCo's collision functions, constraint rows and solver. This
 checks CUDA code generation and compilation only; what the GPU computes is checked
 against the CPU by ``test_autograd.py::test_cuda_matches_cpu`` where there is a GPU.
 """
@@ -16,6 +17,7 @@ import warp as wp
 
 import diffsim
 
+MODELS = os.path.join(os.path.dirname(__file__), "models")
 # Two spheres, two capsules and a box, free above the floor: every contact pair kind.
 EVERY_CONTACT_KIND = """
 <mujoco>
@@ -54,7 +56,7 @@ def test_every_kernel_compiles_for_cuda():
         pytest.skip("this Warp build has no CUDA compiler (NVRTC)")
     modules = {}
     for dtype in (torch.float32, torch.float64):
-        model = diffsim.load_mjcf(EVERY_CONTACT_KIND, dtype=dtype)
+        model = diffsim.load_mjcf(EVERY_CONTACT_KIND, dtype=dtype, contact_model="smooth")
         kinds = {kind for kind, _ in model.contact_kinds}
         assert kinds == set(range(8)), f"the test model should have every contact kind, has {sorted(kinds)}"
         ctrls = torch.full((2, 3, model.nu), 0.1, dtype=dtype, requires_grad=True)
@@ -68,8 +70,24 @@ def test_every_kernel_compiles_for_cuda():
         assert programs, "the rollout should have left its step programs in the model's pool"
         for kernel in kernels:
             modules[kernel.module.name] = kernel.module
+        # MuJoCo's constraints: every collision function, the rows of each kind, the solver
+        for path in ("contact_pairs.xml", "couplings.xml", "four_bar.xml"):
+            model = diffsim.load_mjcf(os.path.join(MODELS, path), dtype=dtype, contact_model="mujoco")
+            with torch.no_grad():
+                diffsim.rollout(
+                    model,
+                    model.qpos0[None].repeat(2, 1),
+                    torch.zeros(2, model.nv, dtype=dtype),
+                    torch.zeros(2, 2, model.nu, dtype=dtype),
+                )
+            for runner in model.caches.runners.values():  # the forward-only runner's step programs
+                for replay in (replay for p in runner.programs for replay in p._forward.launches):
+                    launch = getattr(replay, "__self__", None)
+                    if isinstance(launch, wp.Launch):
+                        modules[launch.kernel.module.name] = launch.kernel.module
     # kinematics, dynamics, solve, integrate, trajectory, and two contact kernels per kind (forward, adjoint twin)
     assert "diffsim.kernels.trajectory" in modules, sorted(modules)
+    assert {"diffsim.kernels.collision_driver", "diffsim.kernels.solver"} <= set(modules), sorted(modules)
     assert len(modules) >= 5 + 2 * 8, (
         f"expected the simulator's modules and two per contact kind, got {sorted(modules)}"
     )

@@ -95,8 +95,14 @@ def test_trajectory_matches_mujoco_euler(name):
 
 
 def test_batch_does_not_change_an_environment():
-    """Env i of a batch of 64 equals the same env simulated alone."""
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float64)
+    """Env i of a batch of 64 equals the same env simulated alone, with either contact model."""
+    for contact_model in ("smooth", "mujoco"):
+        _batch_equals_alone(
+            diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float64, contact_model=contact_model)
+        )
+
+
+def _batch_equals_alone(model):
     m = mujoco_model("ant.xml")
     qpos, qvel = random_states(m, batch=64, seed=4, spread=0.3)
     ctrls = torch.tensor(np.random.default_rng(5).uniform(-1, 1, size=(64, 20, model.nu)))
@@ -130,7 +136,7 @@ def test_joint_limits_push_back_smoothly():
       <worldbody><body><joint name="h" axis="0 0 1" range="-30 30" damping="0.1"/>
         <geom type="capsule" fromto="0 0 0 0.5 0 0" size="0.05"/></body></worldbody>
       <actuator><motor joint="h" gear="1"/></actuator></mujoco>"""
-    model = diffsim.load_mjcf(xml, dtype=torch.float64)
+    model = diffsim.load_mjcf(xml, dtype=torch.float64, contact_model="smooth")
     qpos = torch.zeros(1, 1, dtype=torch.float64)
     qvel = torch.zeros(1, 1, dtype=torch.float64)
     ctrls = torch.full((1, 1500, 1), 0.2, dtype=torch.float64)

@@ -75,7 +75,7 @@ def relative_error(analytic, numeric):
 
 @pytest.mark.parametrize("name,horizon", [("ant.xml", 20), ("cartpole.xml", 40), ("ball_chain.xml", 20)])
 def test_taped_rollout_gradients_match_finite_differences(name, horizon):
-    model = diffsim.load_mjcf(diffsim.asset(name), dtype=torch.float64)
+    model = diffsim.load_mjcf(diffsim.asset(name), dtype=torch.float64, contact_model="smooth")
     rng = np.random.default_rng(0)
     qpos0 = model.qpos0.numpy() + 0.2 * rng.uniform(-1, 1, model.nq)
     qvel0 = rng.normal(size=model.nv)
@@ -93,7 +93,7 @@ def test_taped_rollout_gradients_match_finite_differences(name, horizon):
 
 def test_taped_gradients_reach_model_parameters():
     """d loss / d (body mass, joint damping) from the tape agree with finite differences."""
-    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=torch.float64)
+    model = diffsim.load_mjcf(diffsim.asset("pendulum.xml"), dtype=torch.float64, contact_model="smooth")
     qpos0 = model.qpos0.numpy() + 0.5
     qvel0 = np.zeros(model.nv)
     ctrls = np.full((30, model.nu), 0.3)
@@ -131,7 +131,7 @@ def test_taped_gradients_reach_model_parameters():
 def test_gradient_through_quaternion_integration_at_rest():
     """A free body starting with zero angular velocity: the quaternion update's gradient
     at w = 0 must be finite and correct (its series branch)."""
-    model = diffsim.load_mjcf(diffsim.asset("free_body.xml"), dtype=torch.float64)
+    model = diffsim.load_mjcf(diffsim.asset("free_body.xml"), dtype=torch.float64, contact_model="smooth")
     rng = np.random.default_rng(1)
     qpos0 = model.qpos0.numpy()
     qvel0 = np.zeros(model.nv)
@@ -225,7 +225,7 @@ def test_contact_adjoint_twin_equals_warps_generated_adjoint():
     the slots the forward marked as far apart (``contact.ADJOINT_SOURCE``). Through contact,
     with near and far slots in the same step, it must give the gradients that a
     ``wp.Tape`` gets from the kernel's own adjoint."""
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float64)
+    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float64, contact_model="smooth")
     rng = np.random.default_rng(5)
     qpos0 = model.qpos0.numpy().copy()
     qpos0[2] = 0.55  # the feet press into the floor

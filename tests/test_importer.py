@@ -464,8 +464,24 @@ UNSUPPORTED = _model(
 
 
 def test_unsupported_features_are_listed_in_one_warning_and_in_model_unsupported():
+    # with MuJoCo's constraints (the default): friction loss, the connect, the exclusion and
+    # the cylinder on the floor are simulated
     with pytest.warns(UserWarning) as record:
         model = diffsim.load_mjcf(UNSUPPORTED)
+    messages = [str(w.message) for w in record if "does not simulate" in str(w.message)]
+    assert len(messages) == 1
+    assert set(model.unsupported) == {
+        "spatial tendons",
+        "actuator dyntype muscle",
+        "actuator gaintype muscle",
+        "actuator biastype muscle",
+        "actuator dyntype user",
+    }
+    for feature, elements in model.unsupported.items():
+        assert f"{feature} ({len(elements)})" in messages[0]
+    # with the smoothed contact and penalty limits
+    with pytest.warns(UserWarning) as record:
+        model = diffsim.load_mjcf(UNSUPPORTED, contact_model="smooth")
     messages = [str(w.message) for w in record if "does not simulate" in str(w.message)]
     assert len(messages) == 1
     found = model.unsupported

@@ -374,7 +374,7 @@ def test_diffsim_jacobians_equal_mujoco_finite_differences(name, n_steps):
     m = mujoco.MjModel.from_xml_path(diffsim.asset(name))
     m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
     m.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER
-    model = diffsim.load_mjcf(diffsim.asset(name), dtype=torch.float64)
+    model = diffsim.load_mjcf(diffsim.asset(name), dtype=torch.float64, contact_model="smooth")
     model.enable_contact = False
     model.limit_stiffness = 0.0
 

@@ -18,6 +18,7 @@ import warp as wp
 
 import diffsim
 from diffsim.simulator import Simulator, StepBuffers
+from test_constraints import one_step_errors
 
 MODELS = pathlib.Path(__file__).parent / "models"
 PAIRS = MODELS / "contact_pairs.xml"
@@ -175,31 +176,6 @@ def gripper_controls(m, steps, rng):
     return np.clip(ctrl + rng.normal(0, 0.05, ctrl.shape), -1, 1)
 
 
-def one_step_errors(m, model, seconds=1.0, scripted=None):
-    """Max |diff| / max(1, |state|) of diffsim's step from each of MuJoCo's states along
-    ``seconds`` of MuJoCo's trajectory (random controls unless ``scripted``), and the
-    number of contacts MuJoCo had at each step."""
-    d = mujoco.MjData(m)
-    lifted(m, d)
-    rng = np.random.default_rng(0)
-    steps = int(round(seconds / m.opt.timestep))
-    ctrls = scripted(m, steps, rng) if scripted else rng.uniform(-1, 1, (steps, m.nu))
-    worst, contacts = 0.0, []
-    with torch.no_grad():
-        for ctrl in ctrls:
-            d.ctrl[:] = ctrl
-            qpos, qvel = torch.tensor(d.qpos)[None], torch.tensor(d.qvel)[None]
-            mujoco.mj_step(m, d)
-            contacts.append(d.ncon)
-            q, v = diffsim.step(model, qpos, qvel, torch.tensor(ctrl)[None])
-            worst = max(
-                worst,
-                np.abs(q[0].numpy() - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
-                np.abs(v[0].numpy() - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
-            )
-    return worst, np.array(contacts)
-
-
 @pytest.mark.parametrize(
     "path, scripted",
     [
@@ -211,10 +187,16 @@ def one_step_errors(m, model, seconds=1.0, scripted=None):
     ids=["ant", "gripper", "box_stack", "humanoid"],
 )
 def test_one_step_with_contacts_equals_mujocos_step(path, scripted):
-    """From each of MuJoCo's states along 1 s (random or scripted controls), diffsim's next
-    state equals MuJoCo's to 1e-6 relative in float64: contacts, limits and the solver."""
+    """From each of MuJoCo's states along 1 s (random or scripted controls; the solver's
+    warm start included), diffsim's next state equals MuJoCo's to 1e-6 relative in float64:
+    contacts, limits and the solver."""
     m, model = load(path)
-    worst, contacts = one_step_errors(m, model, scripted=scripted)
+    d = mujoco.MjData(m)
+    lifted(m, d)
+    steps = int(round(1.0 / m.opt.timestep))
+    rng = np.random.default_rng(0)
+    ctrls = scripted(m, steps, rng) if scripted else rng.uniform(-1, 1, (steps, m.nu))
+    worst, _, contacts = one_step_errors(m, model, ctrls=ctrls, d=d)
     assert (contacts > 0).mean() > 0.5  # in contact most of the time
     assert worst < 1e-6
 
