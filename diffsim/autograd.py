@@ -37,6 +37,7 @@ import contextlib
 import warnings
 import weakref
 
+import numpy as np
 import torch
 import warp as wp
 
@@ -466,10 +467,24 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
     warmstart = model.caches.warmstarts.get(qpos.shape[0])
     if warmstart is not None:  # every call starts the solver cold, as after mj_resetData: same inputs, same result
         warmstart.zero_()
+    # contacts beyond the capacity are possible only below the collision functions' slots
+    may_overflow = model.mujoco_contacts and model.contact_capacity < model.nprecon
+    if may_overflow and qpos.shape[0] in model.caches.overflows:
+        model.caches.overflows[qpos.shape[0]].zero_()
     if needs_grad:
         qpos_traj, qvel_traj = _Rollout.apply(model, frame_skip, names, qpos, qvel, ctrls, *params)
     else:
         qpos_traj, qvel_traj = _rollout_without_grad(model, qpos, qvel, ctrls, frame_skip)
+    if may_overflow:
+        dropped = model.caches.overflows[qpos.shape[0]].numpy()
+        if dropped.any():
+            warnings.warn(
+                f"{int(dropped.sum())} contacts beyond model.contact_capacity = {model.contact_capacity} were dropped "
+                f"in {int((dropped > 0).sum())} of {len(dropped)} environments (environments "
+                f"{np.flatnonzero(dropped)[:8].tolist()}); the model can make up to {model.nprecon} contacts per "
+                "environment: raise model.contact_capacity",
+                stacklevel=3,
+            )
     if check_finite:
         bad = (
             None

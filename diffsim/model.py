@@ -263,13 +263,16 @@ class ModelCaches:
         warmstarts: batch size -> (batch, nv) the constraint solver's warm start, shared by
             every step buffer of that batch size (MuJoCo's ``qacc_warmstart``: the last
             step's solution); each ``step``/``rollout`` call starts it at zero.
+        overflows: batch size -> (batch,) contacts dropped beyond ``contact_capacity`` in
+            the current call, per environment.
     """
 
     def __init__(self):
-        self.simulators, self.buffers, self.runners, self.stored_steps, self.warmstarts = {}, {}, {}, {}, {}
+        self.simulators, self.buffers, self.runners, self.stored_steps = {}, {}, {}, {}
+        self.warmstarts, self.overflows = {}, {}
 
     def clear(self):
-        for cache in (self.runners, self.stored_steps, self.buffers, self.simulators, self.warmstarts):
+        for cache in (self.runners, self.stored_steps, self.buffers, self.simulators, self.warmstarts, self.overflows):
             cache.clear()
 
 
@@ -469,7 +472,8 @@ class Model:
     def contact_capacity(self) -> int:
         """Contacts each environment holds at most with MuJoCo's contacts (default: the
         collision functions' slots, at most ``DEFAULT_CONTACT_CAPACITY``); contacts beyond
-        it are dropped and counted (``Simulator.contact_overflow``)."""
+        it are dropped, counted, and reported by a warning after the ``step`` or ``rollout`` call
+        that dropped them."""
         return self._contact_capacity
 
     @contact_capacity.setter

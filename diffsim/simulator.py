@@ -169,7 +169,10 @@ class StepBuffers:
         self.precon_dist = plain((E, nslot))
         self.precon_pos, self.precon_normal, self.precon_tangent = (typed((E, nslot), vec3) for _ in range(3))
         self.ncon = typed(E, wp.int32)
-        self.contact_overflow = typed(E, wp.int32)
+        # contacts beyond the capacity, summed over the steps of a call: one array per batch size
+        if model.mujoco_contacts and batch not in model.caches.overflows:
+            model.caches.overflows[batch] = typed(E, wp.int32)
+        self.contact_overflow = model.caches.overflows[batch] if model.mujoco_contacts else typed(E, wp.int32)
         self.con_pair = typed((E, C), wp.int32)
         self.con_dim = typed((E, C), wp.int32)
         self.con_dist = plain((E, C))
@@ -887,7 +890,7 @@ class Simulator:
     def collision(self, buf: StepBuffers):
         """MuJoCo's contacts (needs ``kinematics``): every candidate pair's collision function,
         then the contacts gathered with their parameters into ``buf.con_*`` (``buf.ncon`` per
-        environment; ``buf.contact_overflow`` counts the ones beyond the capacity)."""
+        environment; ``buf.contact_overflow`` adds up the ones beyond the capacity)."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         self._launch(
             collision_driver.collide,

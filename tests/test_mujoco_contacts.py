@@ -202,7 +202,8 @@ def test_one_step_with_contacts_equals_mujocos_step(path, scripted):
 
 
 def test_contacts_beyond_the_capacity_are_counted_not_lost_silently():
-    """With room for 4 contacts, the box stack's others are counted in contact_overflow."""
+    """With room for 4 contacts, the box stack's others are counted in contact_overflow, and
+    a step that drops some says so."""
     m, model = load(BOX_STACK)
     poses = trajectory_states(m)[100:101]
     _, overflow = diffsim_contacts(model, poses)
@@ -213,6 +214,14 @@ def test_contacts_beyond_the_capacity_are_counted_not_lost_silently():
     model.contact_capacity = 4
     ours, overflow = diffsim_contacts(model, poses)
     assert len(ours[0]) == 4 and overflow[0] == d.ncon - 4 > 0
+    with pytest.warns(UserWarning, match=rf"{d.ncon - 4} contacts beyond model.contact_capacity = 4 were dropped"):
+        with torch.no_grad():
+            diffsim.step(
+                model,
+                torch.tensor(poses),
+                torch.zeros(1, m.nv, dtype=torch.float64),
+                torch.zeros(1, 0, dtype=torch.float64),
+            )
     with pytest.raises(ValueError, match="contact_capacity must be an int >= 0"):
         model.contact_capacity = -1
 

@@ -7,7 +7,7 @@ the pair's bounding spheres first [mj_filterSphere], then its collision function
 (``collide_primitive.py``, ``collide_box.py``), which writes up to ``maxcon`` contacts
 into the pair's own slots of a per-environment scratch. ``gather_contacts`` runs over
 environments: it copies the contacts, pair by pair, into the first ``capacity`` entries of
-the contact buffers and counts the ones that did not fit (``contact_overflow``), completes
+the contact buffers and adds the ones that did not fit to ``contact_overflow``, completes
 each contact's frame [mju_makeFrame] and gives it the pair's parameters:
 
 * a ``<pair>``'s own ``condim``, ``friction``, ``solref``, ``solreffriction``, ``solimp``,
@@ -274,4 +274,4 @@ def gather_contacts(
             con_solimp[e, count] = solimp
             count += 1
     ncon[e] = count
-    contact_overflow[e] = overflow
+    contact_overflow[e] = contact_overflow[e] + overflow  # summed over a call's steps
