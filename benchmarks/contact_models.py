@@ -4,8 +4,8 @@
 
 Left: the torso's height over 2 s without control, from the same initial state, in MuJoCo
 and in diffsim with each contact model (float64). Middle: one step of diffsim from each of
-MuJoCo's states along 1 s under random controls, against MuJoCo's next state (max |diff|
-/ max(1, |state|)); MuJoCo's constraints start from MuJoCo's warm start, as MuJoCo does.
+MuJoCo's states along 1 s under random controls (the solver's warm start included),
+against MuJoCo's next state (max |diff| / max(1, |state|)).
 Right: speed at 1024 environments from a ``python -m diffsim.bench forward`` record
 (default: docs/results/bench_forward_cpu_contact_models.json).
 """
@@ -20,9 +20,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import warp as wp  # noqa: E402
 
 from benchmarks import RESULTS  # noqa: E402
 import diffsim  # noqa: E402
+from diffsim.simulator import Simulator, StepBuffers  # noqa: E402
 
 MODELS = {"smooth": "tab:orange", "mujoco": "tab:blue"}
 
@@ -51,24 +53,35 @@ def torso_heights(seconds=2.0):
 
 
 def one_step_errors(seconds=1.0):
+    """Each contact model's step from MuJoCo's whole state (the solver's warm start
+    included) against MuJoCo's next state, along ``seconds`` of random controls."""
     m = mujoco.MjModel.from_xml_path(diffsim.asset("ant.xml"))
-    models = {name: diffsim.load_mjcf(m, dtype=torch.float64, contact_model=name) for name in MODELS}
+    steppers = {}
+    for name in MODELS:
+        model = diffsim.load_mjcf(m, dtype=torch.float64, contact_model=name)
+        steppers[name] = (model, Simulator(model, grad_params=()), StepBuffers(model, 1))
     d = mujoco.MjData(m)
     d.qpos[2] += 1e-3
     rng = np.random.default_rng(0)
     errors = {name: [] for name in MODELS}
-    with torch.no_grad():
-        for _ in range(int(round(seconds / m.opt.timestep))):
-            d.ctrl[:] = rng.uniform(-1, 1, m.nu)
-            qpos, qvel, ctrl = (torch.tensor(x)[None] for x in (d.qpos, d.qvel, d.ctrl.copy()))
-            mujoco.mj_step(m, d)
-            for name, model in models.items():
-                q, v = diffsim.step(model, qpos, qvel, ctrl)
-                err = max(
-                    np.abs(q[0].numpy() - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
-                    np.abs(v[0].numpy() - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
-                )
-                errors[name].append(max(err, 1e-16))
+    state = [wp.zeros((1, n), dtype=wp.float64) for n in (m.nq, m.nv, m.nu, m.nq, m.nv)]
+    for _ in range(int(round(seconds / m.opt.timestep))):
+        d.ctrl[:] = rng.uniform(-1, 1, m.nu)
+        inputs = (d.qpos.copy(), d.qvel.copy(), d.ctrl.copy())
+        warmstart = d.qacc_warmstart.copy()
+        mujoco.mj_step(m, d)
+        for name, (model, sim, buf) in steppers.items():
+            for array, value in zip(state, inputs):
+                array.assign(value[None])
+            if model.constraint_rows:
+                buf.qacc_warmstart.assign(warmstart[None])
+            sim.step(buf, *state)
+            q, v = state[3].numpy()[0], state[4].numpy()[0]
+            err = max(
+                np.abs(q - d.qpos).max() / max(1.0, np.abs(d.qpos).max()),
+                np.abs(v - d.qvel).max() / max(1.0, np.abs(d.qvel).max()),
+            )
+            errors[name].append(max(err, 1e-16))
     return np.arange(1, len(errors["smooth"]) + 1) * m.opt.timestep, errors
 
 
