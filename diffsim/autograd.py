@@ -155,10 +155,11 @@ def bias_forces(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> torch.T
     return _value(model, "diffsim.bias_forces", compute, qpos, qvel)
 
 
-def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpos_traj, qvel_traj):
+def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpos_traj, qvel_traj, warmstart_traj=None):
     """Control steps with nothing recorded for backward: from (qpos, qvel), apply each of
     ``ctrls`` (B, T, nu) for ``frame_skip`` physics steps and write the states after each
-    into ``qpos_traj``, ``qvel_traj`` (B, T, ...). The state stays in the runner's buffers
+    into ``qpos_traj``, ``qvel_traj`` (B, T, ...), and the constraint solver's warm start
+    after each into ``warmstart_traj`` (B, T, nv) if given. The state stays in the runner's buffers
     between control steps, and controls and states move through its staging buffers a
     chunk of control steps at a time, so a control step costs its physics steps and one
     small replay (``TrajectoryStaging``)."""
@@ -178,16 +179,29 @@ def _forward_control_steps(model: Model, qpos, qvel, ctrls, frame_skip: int, qpo
             staging.store_and_load[current]()
         qpos_traj[:, start:end] = staging.qpos[:, : end - start]
         qvel_traj[:, start:end] = staging.qvel[:, : end - start]
+        if warmstart_traj is not None:
+            warmstart_traj[:, start:end] = staging.warmstart[:, : end - start]
 
 
 def _taped_control_step(
-    model: Model, qpos, qvel, ctrl, frame_skip: int, grad_qpos, grad_qvel, grad_params: frozenset = frozenset()
+    model: Model,
+    qpos,
+    qvel,
+    ctrl,
+    frame_skip: int,
+    grad_qpos,
+    grad_qvel,
+    grad_params: frozenset = frozenset(),
+    warmstart=None,
 ):
-    """Re-run one control step and pull ``(grad_qpos, grad_qvel)`` of its output back to
-    its inputs. Returns (d qpos, d qvel, d ctrl), views valid until the next call;
-    parameter gradients accumulate into ``model.param_grads``."""
+    """Re-run one control step (from the constraint solver's ``warmstart``, (B, nv), as in
+    forward) and pull ``(grad_qpos, grad_qvel)`` of its output back to its inputs.
+    Returns (d qpos, d qvel, d ctrl), views valid until the next call; parameter
+    gradients accumulate into ``model.param_grads``."""
     runner = runner_for(model, qpos.shape[0], frame_skip, requires_grad=True, grad_params=grad_params)
     runner.load(qpos, qvel, ctrl)
+    if warmstart is not None:
+        wp.to_torch(model.caches.warmstarts[qpos.shape[0]]).copy_(warmstart)
     runner.forward()
     return runner.backward(grad_qpos, grad_qvel)
 
@@ -234,6 +248,13 @@ class _Rollout(torch.autograd.Function):
         lease = stored_steps_for(model, qpos.shape[0], frame_skip).lease(horizon, frozenset(param_names))
         # the last control steps keep their intermediates (as many as the lease holds)
         first_stored = horizon - len(lease.runners) if lease is not None else horizon
+        # the constraint solver's warm start after each control step: a step recomputed in
+        # backward starts from the one forward started from, and gets forward's states
+        warmstarts = (
+            torch.empty(qpos.shape[0], horizon, model.nv, dtype=model.dtype, device=model.device)
+            if model.constraint_rows
+            else None
+        )
         with _torch_stream(model):
             if first_stored > 0:
                 _forward_control_steps(
@@ -244,6 +265,7 @@ class _Rollout(torch.autograd.Function):
                     frame_skip,
                     qpos_traj[:, :first_stored],
                     qvel_traj[:, :first_stored],
+                    None if warmstarts is None else warmstarts[:, :first_stored],
                 )
             if lease is not None:
                 start = (
@@ -257,8 +279,11 @@ class _Rollout(torch.autograd.Function):
                     ctrls[:, first_stored:],
                     qpos_traj[:, first_stored:],
                     qvel_traj[:, first_stored:],
+                    None if warmstarts is None else warmstarts[:, first_stored:],
+                    model.caches.warmstarts.get(qpos.shape[0]),
                 )
         ctx.model, ctx.frame_skip, ctx.param_names = model, frame_skip, param_names
+        ctx.warmstarts = warmstarts
         ctx.lease, ctx.first_stored = lease, first_stored
         ctx.param_versions = _param_versions(model)
         if lease is not None:
@@ -332,8 +357,11 @@ class _Rollout(torch.autograd.Function):
                 grad_v = grad_qvel_traj[:, t] + carry_qvel
                 q_in = qpos0 if t == 0 else qpos_traj[:, t - 1]
                 v_in = qvel0 if t == 0 else qvel_traj[:, t - 1]
+                warmstart = None
+                if ctx.warmstarts is not None:
+                    warmstart = torch.zeros_like(qvel0[:, : model.nv]) if t == 0 else ctx.warmstarts[:, t - 1]
                 d_qpos, d_qvel, d_ctrl = _taped_control_step(
-                    model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v, grad_params
+                    model, q_in, v_in, ctrls[:, t], frame_skip, grad_q, grad_v, grad_params, warmstart
                 )
                 # views of the runner's buffers: consumed (added into a new tensor) before its next backward
                 carry_qpos, carry_qvel = d_qpos, d_qvel
@@ -360,16 +388,20 @@ def _param_versions(model: Model) -> dict:
     return {name: t._version for name, t in model.params.items()}
 
 
-def _forward_stored_steps(runners: list, qpos, qvel, ctrls, qpos_traj, qvel_traj):
+def _forward_stored_steps(runners: list, qpos, qvel, ctrls, qpos_traj, qvel_traj, warmstart_traj=None, warmstart=None):
     """Control steps that keep their intermediates for backward, one leased runner each:
     from (qpos, qvel), apply ``ctrls`` (B, T, nu), T = len(runners), and write the states
-    after each into ``qpos_traj``, ``qvel_traj`` (B, T, ...). Each runner starts from the
-    state the one before it reached; controls go in and states come out all at once."""
+    after each into ``qpos_traj``, ``qvel_traj`` (B, T, ...), and the constraint solver's
+    ``warmstart`` (a Warp array) after each into ``warmstart_traj`` (B, T, nv) if given.
+    Each runner starts from the state the one before it reached; controls go in and
+    states come out all at once."""
     torch._foreach_copy_([r.ctrl for r in runners], ctrls.unbind(1))
-    for runner in runners:
+    for t, runner in enumerate(runners):
         runner.states[0].qpos.copy_(qpos)
         runner.states[0].qvel.copy_(qvel)
         qpos, qvel = runner.forward()
+        if warmstart_traj is not None:
+            warmstart_traj[:, t] = wp.to_torch(warmstart)
     qpos_traj.copy_(torch.stack([r.states[-1].qpos for r in runners], dim=1))
     qvel_traj.copy_(torch.stack([r.states[-1].qvel for r in runners], dim=1))
 
@@ -458,12 +490,6 @@ def _run(model: Model, qpos, qvel, ctrls, frame_skip: int, check_finite: bool):
     needs_grad = torch.is_grad_enabled() and (
         qpos.requires_grad or qvel.requires_grad or ctrls.requires_grad or len(params) > 0
     )
-    if needs_grad and model.constraint_rows:
-        raise RuntimeError(
-            "gradients through MuJoCo's constraint solver (contact_model='mujoco') are not in diffsim yet; "
-            "simulate under torch.no_grad() with inputs and parameters that do not require grad, or use "
-            "contact_model='smooth' for gradients"
-        )
     warmstart = model.caches.warmstarts.get(qpos.shape[0])
     if warmstart is not None:  # every call starts the solver cold, as after mj_resetData: same inputs, same result
         warmstart.zero_()

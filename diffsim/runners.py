@@ -124,11 +124,15 @@ class TrajectoryStaging:
 
     def __init__(self, model: Model, batch: int, states: list, ctrl_wp):
         device = model.wp_device
-        bytes_per_step = batch * (model.nq + model.nva + model.nu) * torch.finfo(model.dtype).bits // 8
+        nw = model.nv if model.constraint_rows else 0
+        bytes_per_step = batch * (model.nq + model.nva + model.nu + nw) * torch.finfo(model.dtype).bits // 8
         self.chunk = chunk = max(1, min(model.options.trajectory_chunk, _STAGING_BYTES // bytes_per_step))
         self.ctrls = torch.zeros(batch, chunk, model.nu, dtype=model.dtype, device=model.device)
         self.qpos = torch.zeros(batch, chunk, model.nq, dtype=model.dtype, device=model.device)
         self.qvel = torch.zeros(batch, chunk, model.nva, dtype=model.dtype, device=model.device)
+        # MuJoCo's constraint solver starts from the last step's solution: a control step
+        # recomputed for backward must start from the same warm start as in forward
+        self.warmstart = torch.zeros(batch, chunk, nw, dtype=model.dtype, device=model.device)
         self.step = torch.zeros(1, dtype=torch.int32, device=model.device)
         step, ctrls = wp.from_torch(self.step), wp.from_torch(self.ctrls)
         qpos_traj, qvel_traj = wp.from_torch(self.qpos), wp.from_torch(self.qvel)
@@ -141,9 +145,19 @@ class TrajectoryStaging:
                     device=device,
                     record_cmd=True,
                     inputs=[state.qpos_wp, state.qvel_wp, step, qpos_traj, qvel_traj],
-                ),
-                wp.launch(trajectory.next_step, dim=1, inputs=[step], device=device, record_cmd=True),
+                )
             ]
+            if nw:
+                launches.append(
+                    wp.launch(
+                        trajectory.store_vector,
+                        dim=batch,
+                        device=device,
+                        record_cmd=True,
+                        inputs=[model.caches.warmstarts[batch], step, wp.from_torch(self.warmstart)],
+                    )
+                )
+            launches.append(wp.launch(trajectory.next_step, dim=1, inputs=[step], device=device, record_cmd=True))
             if model.nu > 0:
                 launches.append(
                     wp.launch(

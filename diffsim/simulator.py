@@ -128,7 +128,9 @@ class StepBuffers:
         self.qfrc_fluid = zeros((E, used(body_forces, nv)), T)
         self.qfrc_actuator_extra = zeros((E, used(model.has_extra_forces, nv)), T)
         self.qfrc_passive_extra = zeros((E, used(model.has_extra_forces, nv)), T)
-        # MuJoCo's constraints (forward only: no gradients, so outside the arena)
+        # MuJoCo's constraints: the rows and the solver's outputs carry gradients (the
+        # solver's adjoint, solver.newton_adjoint); its scratch, the warm start and
+        # qacc_smooth (the solution does not depend on where the iterations start) do not
         nr = model.nrow if model.constraint_rows else 0
         nc = nv if model.constraint_rows else 0
 
@@ -136,10 +138,9 @@ class StepBuffers:
             return wp.zeros(shape, dtype=T, device=model.wp_device)
 
         self.qacc_smooth = plain((E, nc))
-        self.efc_J = plain((E, nr, nc))
-        self.efc_active, self.efc_aref, self.efc_R, self.efc_frictionloss, self.efc_force = (
-            plain((E, nr)) for _ in range(5)
-        )
+        self.efc_J = zeros((E, nr, nc), T)
+        self.efc_active = plain((E, nr))
+        self.efc_aref, self.efc_R, self.efc_frictionloss, self.efc_force = (zeros((E, nr), T) for _ in range(4))
         # the solver's scratch (solver.newton): islands, row products, Newton direction, Hessian
         ints = lambda shape: wp.zeros(shape, dtype=wp.int32, device=model.wp_device)  # noqa: E731
         self.tree_parent, self.tree_rows = ints((E, model.nbody if nc else 0)), ints((E, model.nbody if nc else 0))
@@ -147,15 +148,15 @@ class StepBuffers:
         self.efc_jaref, self.efc_jv = plain((E, nr)), plain((E, nr))
         self.solver_scratch = [plain((E, nc)) for _ in range(4)]  # Ma, grad, search, Ms
         self.solver_H = plain((E, nc, nc))
-        self.qacc_constrained = plain((E, nc))
+        self.qacc_constrained = zeros((E, nc), T)
         self.solver_niter = wp.zeros(E, dtype=wp.int32, device=model.wp_device)
         # MuJoCo's warm start, the last step's solution: one array for every step buffer of this
         # batch size (chained steps follow each other), RK4's stages included
         if nc and batch not in model.caches.warmstarts:
             model.caches.warmstarts[batch] = plain((E, nc))
         self.qacc_warmstart = model.caches.warmstarts[batch] if nc else plain((E, nc))
-        self.qfrc_constraint = plain((E, nc))
-        self.qfrc_total = plain((E, nc))
+        self.qfrc_constraint = zeros((E, nc), T)
+        self.qfrc_total = zeros((E, nc), T)
         # MuJoCo's contacts: the collision functions' slots, then the gathered contacts
         npair = model.ncollision if model.mujoco_contacts else 0
         nslot = model.nprecon if model.mujoco_contacts else 0
@@ -166,23 +167,24 @@ class StepBuffers:
 
         vec = lambda n: warp_type(T, n)  # noqa: E731
         self.precon_count = typed((E, npair), wp.int32)
-        self.precon_dist = plain((E, nslot))
-        self.precon_pos, self.precon_normal, self.precon_tangent = (typed((E, nslot), vec3) for _ in range(3))
+        self.precon_dist = zeros((E, nslot), T)
+        self.precon_pos, self.precon_normal, self.precon_tangent = (zeros((E, nslot), vec3) for _ in range(3))
         self.ncon = typed(E, wp.int32)
         # contacts beyond the capacity, summed over the steps of a call: one array per batch size
         if model.mujoco_contacts and batch not in model.caches.overflows:
             model.caches.overflows[batch] = typed(E, wp.int32)
         self.contact_overflow = model.caches.overflows[batch] if model.mujoco_contacts else typed(E, wp.int32)
         self.con_pair = typed((E, C), wp.int32)
+        self.con_slot = typed((E, C), wp.int32)
         self.con_dim = typed((E, C), wp.int32)
-        self.con_dist = plain((E, C))
-        self.con_pos = typed((E, C), vec3)
-        self.con_frame = typed((E, C), vec(9))
-        self.con_includemargin = plain((E, C))
-        self.con_friction = typed((E, C), vec(5))
-        self.con_solref = typed((E, C), vec(2))
-        self.con_solreffriction = typed((E, C), vec(2))
-        self.con_solimp = typed((E, C), vec(5))
+        self.con_dist = zeros((E, C), T)
+        self.con_pos = zeros((E, C), vec3)
+        self.con_frame = zeros((E, C), mat33)
+        self.con_includemargin = zeros((E, C), T)
+        self.con_friction = zeros((E, C), vec(5))
+        self.con_solref = zeros((E, C), vec(2))
+        self.con_solreffriction = zeros((E, C), vec(2))
+        self.con_solimp = zeros((E, C), vec(5))
         # forces, solve, integrate
         self.qfrc_smooth = zeros((E, nv), T)
         self.U = zeros((E, nv, nv), T)  # the factor of M + dt diag(damping) (solve.py)
@@ -207,6 +209,9 @@ class StepBuffers:
         self.solve_scratch = (
             [wp.zeros((E, nv), dtype=T, device=model.wp_device) for _ in range(2)] if requires_grad else None
         )
+        # scratch of the constraint solver's adjoint (solver.newton_adjoint): its gradient
+        # of qacc, the solution of the adjoint system and the Hessian
+        self.newton_adjoint_scratch = (plain((E, nc)), plain((E, nc)), plain((E, nc, nc))) if requires_grad else None
 
     def gradient_arenas(self) -> list:
         """The torch buffers holding the gradients of every intermediate, the stages' included."""
@@ -926,11 +931,24 @@ class Simulator:
             E,
             [
                 m.contact_capacity,
+                w("collision_conadr"),
+                w("collision_condim"),
+                buf.precon_count,
+                buf.ncon,
+                buf.contact_overflow,
+                buf.con_pair,
+                buf.con_slot,
+                buf.con_dim,
+            ],
+            dev,
+        )
+        self._launch(
+            collision_driver.contact_parameters,
+            (E, m.contact_capacity),
+            [
                 w("collision_geom1"),
                 w("collision_geom2"),
-                w("collision_conadr"),
                 w("collision_explicit"),
-                w("collision_condim"),
                 w("geom_priority"),
                 w("geom_solmix"),
                 w("geom_friction"),
@@ -942,15 +960,13 @@ class Simulator:
                 w("pair_solreffriction"),
                 w("pair_solimp"),
                 w("pair_margin"),
-                buf.precon_count,
                 buf.precon_dist,
                 buf.precon_pos,
                 buf.precon_normal,
                 buf.precon_tangent,
                 buf.ncon,
-                buf.contact_overflow,
                 buf.con_pair,
-                buf.con_dim,
+                buf.con_slot,
                 buf.con_dist,
                 buf.con_pos,
                 buf.con_frame,
@@ -1105,6 +1121,48 @@ class Simulator:
         )
 
 
+# kernels whose adjoint adds nothing (see the comment where the adjoints are recorded)
+NO_ADJOINT = (solver.keep_warmstart, solver.undamped_acceleration)
+
+
+def newton_adjoint_inputs(inputs: list, buf: StepBuffers) -> list:
+    """The inputs of ``solver.newton_adjoint`` from those of the ``solver.newton`` launch."""
+    (row_kind, _tree, ancestor, _end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth, _a0, _warmstart) = inputs[
+        :14
+    ]
+    J, active, aref, R, frictionloss = inputs[14:19]
+    dof_list, jaref = inputs[22], inputs[24]
+    qacc, _niter, force, qfrc_constraint, qfrc_total = inputs[-5:]
+    adj_a, lam, H = buf.newton_adjoint_scratch
+    return [
+        row_kind,
+        ancestor,
+        M,
+        qacc,
+        J,
+        active,
+        aref,
+        R,
+        frictionloss,
+        force,
+        qacc.grad,
+        force.grad,
+        qfrc_constraint.grad,
+        qfrc_total.grad,
+        dof_list,
+        jaref,
+        adj_a,
+        lam,
+        H,
+        M.grad,
+        qfrc_smooth.grad,
+        J.grad,
+        aref.grad,
+        R.grad,
+        frictionloss.grad,
+    ]
+
+
 _capture_streams = {}
 
 
@@ -1189,7 +1247,19 @@ class StepProgram:
             for op in reversed(ops):
                 if op[0] == "launch":
                     _, kernel, dim, inputs = op
-                    if kernel is solve.factor_and_solve:
+                    if kernel in NO_ADJOINT or (kernel is solve.factor_and_solve and inputs[-1].grad is None):
+                        # nothing flows back: the warm start, Euler's copy of the solver's
+                        # acceleration (the solve beside it carries its gradient), qacc_smooth
+                        continue
+                    if kernel is solver.newton:
+                        launch = wp.launch(
+                            solver.newton_adjoint,
+                            dim=dim,
+                            device=device,
+                            record_cmd=True,
+                            inputs=newton_adjoint_inputs(inputs, self.buffers),
+                        )
+                    elif kernel is solve.factor_and_solve:
                         # an analytic adjoint in place of the one Warp generates (see solve.py)
                         M, ancestor, subtree_end, diag_add, dt, rhs, U, _, x = inputs
                         z, adj_f = self.buffers.solve_scratch

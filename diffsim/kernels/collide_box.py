@@ -65,13 +65,30 @@ def mul_mat_t_vec3(m: Any, v: Any):
 
 
 @wp.func
+def column_dot(a: Any, b: Any, i: int, j: int):
+    """Column ``i`` of ``a`` dot column ``j`` of ``b``, summed in MuJoCo's order."""
+    return a[0, i] * b[0, j] + a[1, i] * b[1, j] + a[2, i] * b[2, j]
+
+
+@wp.func
 def mul_mat_t_mat3(a: Any, b: Any):
     """``a^T @ b`` summed in MuJoCo's order (``mju_mulMatTMat3``)."""
-    r = wp.transpose(a)
-    for i in range(3):
-        for j in range(3):
-            r[i, j] = a[0, i] * b[0, j] + a[1, i] * b[1, j] + a[2, i] * b[2, j]
-    return r
+    return wp.matrix_from_rows(
+        wp.vector(column_dot(a, b, 0, 0), column_dot(a, b, 0, 1), column_dot(a, b, 0, 2)),
+        wp.vector(column_dot(a, b, 1, 0), column_dot(a, b, 1, 1), column_dot(a, b, 1, 2)),
+        wp.vector(column_dot(a, b, 2, 0), column_dot(a, b, 2, 1), column_dot(a, b, 2, 2)),
+    )
+
+
+@wp.func
+def with_component(v: Any, i: int, x: Any):
+    """``v`` with component ``i`` replaced by ``x``, as a new vector: Warp differentiates
+    this, not an in-place ``v[i] = x``."""
+    if i == 0:
+        return wp.vector(x, v[1], v[2])
+    if i == 1:
+        return wp.vector(v[0], x, v[2])
+    return wp.vector(v[0], v[1], x)
 
 
 @wp.func
@@ -135,7 +152,7 @@ def sphere_box_raw(
     clamped = center
     for i in range(3):
         if size2[i] > zero:
-            clamped[i] = clip(center[i], -size2[i], size2[i])
+            clamped = with_component(clamped, i, clip(center[i], -size2[i], size2[i]))
 
     tmp, dist = normalize3(clamped - center)
 
@@ -269,11 +286,11 @@ def capsule_box(
             if clamped[j] < -size2[j]:
                 nclamp += 1
                 lastclamp = j
-                clamped[j] = -size2[j]
+                clamped = with_component(clamped, j, -size2[j])
             elif clamped[j] > size2[j]:
                 nclamp += 1
                 lastclamp = j
-                clamped[j] = size2[j]
+                clamped = with_component(clamped, j, size2[j])
         if nclamp > 1:
             continue
         dif = clamped - point
@@ -291,12 +308,12 @@ def capsule_box(
                 # edge along axis j through the corner selected by the bits of i
                 start = wp.vector(size2[0], size2[1], size2[2])
                 if (i & 1) == 0:
-                    start[0] = -size2[0]
+                    start = with_component(start, 0, -size2[0])
                 if (i & 2) == 0:
-                    start[1] = -size2[1]
+                    start = with_component(start, 1, -size2[1])
                 if (i & 4) == 0:
-                    start[2] = -size2[2]
-                start[j] = zero
+                    start = with_component(start, 2, -size2[2])
+                start = with_component(start, j, zero)
 
                 dif = start - pos
                 ma = size2[j] * size2[j]
@@ -349,7 +366,7 @@ def capsule_box(
 
                 dif = start - pos
                 dif = dif + halfaxis * (-x2)
-                dif[j] = dif[j] + size2[j] * x1
+                dif = with_component(dif, j, dif[j] + size2[j] * x1)
                 dist = dot3(dif, dif)
 
                 # the mjMINVAL slack keeps an axis parallel to the box from switching edges
@@ -498,15 +515,26 @@ def capsule_box(
 # --------------------------------------------------------------------------- box : box
 
 
+# The lines a clipped incident-face vertex lies on: 0..3 the incident face's edges (edge k
+# from corner k to corner k + 1, corners at (su, sv) = (1, 1), (-1, 1), (-1, -1), (1, -1)
+# of ``cx + su du + sv dv``), 4..7 the reference face's sides in clipping order (x <= sx,
+# -x <= sx, y <= sy, -y <= sy).
+FACE_LINES = 8
+LabelVector = wp.types.vector(length=BOXBOX_MAXVERT, dtype=wp.int32)
+
+
 @wp.func
-def boxbox_clip(poly: Any, nin: int, coord: int, sign: Any, limit: Any):
+def boxbox_clip(poly: Any, lines: Any, nin: int, coord: int, sign: Any, limit: Any, clip_line: int):
     """One Sutherland-Hodgman pass of MuJoCo's ``clipHalfPlane``.
 
     Keeps the part of polygon ``poly`` (rows 0..nin-1, (x, y, z) with z carried along as
-    an attribute) where ``sign * p[coord] <= limit``; returns (polygon, vertex count).
+    an attribute) where ``sign * p[coord] <= limit``; returns (polygon, lines, vertex
+    count), ``lines[k]`` the line of the edge from vertex k to vertex k + 1 (the clip
+    line ``clip_line`` where the polygon runs along it).
     """
     zero = type(limit)(0.0)
     out = poly
+    out_lines = lines
     nout = int(0)
     for k in range(nin):
         k1 = k + 1
@@ -518,14 +546,115 @@ def boxbox_clip(poly: Any, nin: int, coord: int, sign: Any, limit: Any):
             out[nout, 0] = poly[k, 0]
             out[nout, 1] = poly[k, 1]
             out[nout, 2] = poly[k, 2]
+            out_lines[nout] = lines[k]
+            if dp == zero and dq > zero:
+                out_lines[nout] = clip_line
             nout += 1
         if ((dp < zero and dq > zero) or (dp > zero and dq < zero)) and nout < BOXBOX_MAXVERT:
             t = dp / (dp - dq)
             out[nout, 0] = poly[k, 0] + t * (poly[k1, 0] - poly[k, 0])
             out[nout, 1] = poly[k, 1] + t * (poly[k1, 1] - poly[k, 1])
             out[nout, 2] = poly[k, 2] + t * (poly[k1, 2] - poly[k, 2])
+            out_lines[nout] = lines[k]
+            if dp < zero:
+                out_lines[nout] = clip_line
             nout += 1
-    return out, nout
+    return out, out_lines, nout
+
+
+@wp.func
+def boxbox_face_features(cx: Any, du: Any, dv: Any, sx: Any, sy: Any, margin: Any, dupe2: Any):
+    """The incident face (``cx + su du + sv dv``, (x, y, height)) clipped to the reference
+    face (``|x| <= sx``, ``|y| <= sy``), its vertices within the margin with near duplicates
+    dropped, as MuJoCo keeps them: (count, lines ``8 * l_in + l_out`` of each, the
+    vertices as clipped). Only integers leave it for gradients: the contacts are
+    recomputed from their lines (``face_vertex``)."""
+    one = type(margin)(1.0)
+    poly = wp.matrix(shape=(BOXBOX_MAXVERT, 3), dtype=type(margin))
+    lines = LabelVector()
+    for k in range(4):
+        su = one
+        if k == 1 or k == 2:
+            su = -one
+        sv = one
+        if k >= 2:
+            sv = -one
+        for r in range(3):
+            poly[k, r] = cx[r] + su * du[r] + sv * dv[r]
+        lines[k] = k
+    nvert = int(4)
+    poly, lines, nvert = boxbox_clip(poly, lines, nvert, 0, one, sx, 4)
+    poly, lines, nvert = boxbox_clip(poly, lines, nvert, 0, -one, sx, 5)
+    poly, lines, nvert = boxbox_clip(poly, lines, nvert, 1, one, sy, 6)
+    poly, lines, nvert = boxbox_clip(poly, lines, nvert, 1, -one, sy, 7)
+
+    accepted = wp.matrix(shape=(BOXBOX_MAXVERT, 3), dtype=type(margin))
+    accepted_lines = LabelVector()
+    naccept = int(0)
+    for k in range(nvert):
+        if poly[k, 2] > margin:
+            continue
+        dupe = int(0)
+        for q in range(naccept):
+            dx = accepted[q, 0] - poly[k, 0]
+            dy = accepted[q, 1] - poly[k, 1]
+            if dx * dx + dy * dy < dupe2:
+                dupe = 1
+                break
+        if dupe == 0:
+            accepted[naccept, 0] = poly[k, 0]
+            accepted[naccept, 1] = poly[k, 1]
+            accepted[naccept, 2] = poly[k, 2]
+            previous = k - 1
+            if previous < 0:
+                previous = nvert - 1
+            accepted_lines[naccept] = FACE_LINES * lines[previous] + lines[k]
+            naccept += 1
+    return naccept, accepted_lines, accepted
+
+
+@wp.func
+def face_line(line: int, cx: Any, du: Any, dv: Any, sx: Any, sy: Any):
+    """Line ``line`` in the incident face's coordinates: ``(alpha, beta, gamma)`` with
+    ``alpha su + beta sv = gamma``."""
+    zero = sx * type(sx)(0.0)
+    one = zero + type(sx)(1.0)
+    if line == 0:
+        return wp.vector(zero, one, one)
+    if line == 1:
+        return wp.vector(one, zero, -one)
+    if line == 2:
+        return wp.vector(zero, one, -one)
+    if line == 3:
+        return wp.vector(one, zero, one)
+    sign = one
+    if line == 5 or line == 7:
+        sign = -one
+    if line < 6:
+        return wp.vector(sign * du[0], sign * dv[0], sx - sign * cx[0])
+    return wp.vector(sign * du[1], sign * dv[1], sy - sign * cx[1])
+
+
+@wp.func
+def face_vertex(lines: int, cx: Any, du: Any, dv: Any, sx: Any, sy: Any, clipped: Any):
+    """The (x, y, height) of the clipped-face vertex on the two lines ``lines`` (``8 *
+    l_in + l_out``); ``clipped``, the vertex as clipping computed it, where the lines are
+    parallel (a degenerate polygon)."""
+    first = face_line(lines // FACE_LINES, cx, du, dv, sx, sy)
+    second = face_line(lines % FACE_LINES, cx, du, dv, sx, sy)
+    det = first[0] * second[1] - second[0] * first[1]
+    scale = wp.abs(first[0]) + wp.abs(first[1]) + wp.abs(second[0]) + wp.abs(second[1])
+    if wp.abs(det) <= type(sx)(1.0e-9) * scale * scale:
+        return wp.vector(clipped[0], clipped[1], clipped[2])
+    su = (first[2] * second[1] - second[2] * first[1]) / det
+    sv = (first[0] * second[2] - second[0] * first[2]) / det
+    return cx + du * su + dv * sv
+
+
+@wp.func
+def incident_face_coordinate(posoi: Any, offset: Any, rinc: Any, c: int, binc: int):
+    """Coordinate ``c`` (in the reference frame) of the incident face's centre."""
+    return posoi[c] + offset * rinc[c, binc]
 
 
 @wp.func
@@ -632,9 +761,7 @@ def box_box(
         j = (code - 6) % 3
         i1 = (i + 1) % 3
         i2 = (i + 2) % 3
-        axis = wp.vector(zero, zero, zero)
-        axis[i1] = -rot[i2, j]
-        axis[i2] = rot[i1, j]
+        axis = with_component(with_component(zero3(margin), i1, -rot[i2, j]), i2, rot[i1, j])
         axis, _norm = normalize3(axis)
         face_dot = zero
         if code_face < 3:
@@ -656,9 +783,7 @@ def box_box(
         j2 = (j + 2) % 3
 
         # unit axis in box1's frame, from box1 towards box2
-        axis = wp.vector(zero, zero, zero)
-        axis[i1] = -rot[i2, j]
-        axis[i2] = rot[i1, j]
+        axis = with_component(with_component(zero3(margin), i1, -rot[i2, j]), i2, rot[i1, j])
         axis, _norm = normalize3(axis)
         if dot3(axis, pos21) < zero:
             axis = -axis
@@ -691,29 +816,36 @@ def box_box(
         w1 = wp.vector(zero, zero, zero)
         w2 = wp.vector(zero, zero, zero)
         best_d2 = type(margin)(MAXVAL)
-        for v1 in range(n1):
-            for v2 in range(n2):
+        # (constant ranges: Warp unrolls them, which keeps its adjoint exact)
+        for v1 in range(2):
+            for v2 in range(2):
+                if v1 >= n1 or v2 >= n2:
+                    continue
                 # box1 edge along e_i at the corner supporting +axis
-                c1 = wp.vector(zero, zero, zero)
-                c1[i1] = size1[i1]
+                c1 = zero3(margin)
                 if axis[i1] < zero:
-                    c1[i1] = -size1[i1]
-                c1[i2] = size1[i2]
+                    c1 = with_component(c1, i1, -size1[i1])
+                else:
+                    c1 = with_component(c1, i1, size1[i1])
                 if axis[i2] < zero:
-                    c1[i2] = -size1[i2]
+                    c1 = with_component(c1, i2, -size1[i2])
+                else:
+                    c1 = with_component(c1, i2, size1[i2])
                 if amb1 >= 0 and v1 == 1:
-                    c1[amb1] = -c1[amb1]
+                    c1 = with_component(c1, amb1, -c1[amb1])
 
                 # box2 edge along its axis j at the corner supporting -axis
-                cc = wp.vector(zero, zero, zero)
-                cc[j1] = size2[j1]
+                cc = zero3(margin)
                 if aa[j1] >= zero:
-                    cc[j1] = -size2[j1]
-                cc[j2] = size2[j2]
+                    cc = with_component(cc, j1, -size2[j1])
+                else:
+                    cc = with_component(cc, j1, size2[j1])
                 if aa[j2] >= zero:
-                    cc[j2] = -size2[j2]
+                    cc = with_component(cc, j2, -size2[j2])
+                else:
+                    cc = with_component(cc, j2, size2[j2])
                 if amb2 >= 0 and v2 == 1:
-                    cc[amb2] = -cc[amb2]
+                    cc = with_component(cc, amb2, -cc[amb2])
                 c2 = mul_mat_vec3(rot, cc) + pos21
 
                 # closest points of the two edge segments
@@ -727,8 +859,7 @@ def box_box(
                 t = clip(b * s - d2e, -size2[j], size2[j])
                 s = clip(d1e + b * t, -size1[i], size1[i])
 
-                p1 = c1
-                p1[i] = p1[i] + s
+                p1 = with_component(c1, i, c1[i] + s)
                 p2 = c2 + d2 * t
                 gap = p2 - p1
                 gap2 = dot3(gap, gap)
@@ -794,58 +925,19 @@ def box_box(
     ay = (a + 2) % 3
     bu = (binc + 1) % 3
     bv = (binc + 2) % 3
-    cx = wp.vector(zero, zero, zero)
-    du = wp.vector(zero, zero, zero)
-    dv = wp.vector(zero, zero, zero)
-    for r in range(3):
-        c = a
-        if r == 0:
-            c = ax
-        elif r == 1:
-            c = ay
-        cx[r] = posoi[c] + tinc * sizeinc[binc] * rinc[c, binc]
-        du[r] = sizeinc[bu] * rinc[c, bu]
-        dv[r] = sizeinc[bv] * rinc[c, bv]
-    cx[2] = sgn * cx[2] - sizeref[a]
-    du[2] = du[2] * sgn
-    dv[2] = dv[2] * sgn
+    cx = wp.vector(
+        incident_face_coordinate(posoi, tinc * sizeinc[binc], rinc, ax, binc),
+        incident_face_coordinate(posoi, tinc * sizeinc[binc], rinc, ay, binc),
+        sgn * incident_face_coordinate(posoi, tinc * sizeinc[binc], rinc, a, binc) - sizeref[a],
+    )
+    du = wp.vector(sizeinc[bu] * rinc[ax, bu], sizeinc[bu] * rinc[ay, bu], sizeinc[bu] * rinc[a, bu] * sgn)
+    dv = wp.vector(sizeinc[bv] * rinc[ax, bv], sizeinc[bv] * rinc[ay, bv], sizeinc[bv] * rinc[a, bv] * sgn)
 
-    poly = wp.matrix(shape=(BOXBOX_MAXVERT, 3), dtype=type(margin))
-    for k in range(4):
-        su = one
-        if k == 1 or k == 2:
-            su = -one
-        sv = one
-        if k >= 2:
-            sv = -one
-        for r in range(3):
-            poly[k, r] = cx[r] + su * du[r] + sv * dv[r]
-
-    nvert = int(4)
-    poly, nvert = boxbox_clip(poly, nvert, 0, one, sizeref[ax])
-    poly, nvert = boxbox_clip(poly, nvert, 0, -one, sizeref[ax])
-    poly, nvert = boxbox_clip(poly, nvert, 1, one, sizeref[ay])
-    poly, nvert = boxbox_clip(poly, nvert, 1, -one, sizeref[ay])
-
-    # keep vertices within the margin, dropping near duplicates
-    accepted = wp.matrix(shape=(BOXBOX_MAXVERT, 3), dtype=type(margin))
-    naccept = int(0)
+    # which vertices of the clipped incident face make contacts, each as the two lines it
+    # lies on; each contact is then recomputed from its lines, a smooth function of the
+    # poses (Warp's adjoint cannot follow the clipping's dynamic loops)
     dupe2 = dupeps * (sizeref[ax] * sizeref[ax] + sizeref[ay] * sizeref[ay])
-    for k in range(nvert):
-        if poly[k, 2] > margin:
-            continue
-        dupe = int(0)
-        for q in range(naccept):
-            dx = accepted[q, 0] - poly[k, 0]
-            dy = accepted[q, 1] - poly[k, 1]
-            if dx * dx + dy * dy < dupe2:
-                dupe = 1
-                break
-        if dupe == 0:
-            accepted[naccept, 0] = poly[k, 0]
-            accepted[naccept, 1] = poly[k, 1]
-            accepted[naccept, 2] = poly[k, 2]
-            naccept += 1
+    naccept, lines, clipped = boxbox_face_features(cx, du, dv, sizeref[ax], sizeref[ay], margin, dupe2)
 
     # normal from geom1 to geom2: +sgn along reference axis a when box1 is the reference
     nsign = sgn
@@ -855,14 +947,14 @@ def box_box(
 
     ncon = wp.min(naccept, BOXBOX_MAXCON)
     for k in range(ncon):
-        posc = wp.vector(zero, zero, zero)
-        posc[ax] = accepted[k, 0]
-        posc[ay] = accepted[k, 1]
-        posc[a] = sgn * (sizeref[a] + half * accepted[k, 2])
+        vertex = face_vertex(lines[k], cx, du, dv, sizeref[ax], sizeref[ay], clipped[k])
+        posc = with_component(zero3(margin), ax, vertex[0])
+        posc = with_component(posc, ay, vertex[1])
+        posc = with_component(posc, a, sgn * (sizeref[a] + half * vertex[2]))
         store_contact(
             e,
             adr + k,
-            accepted[k, 2],
+            vertex[2],
             mul_mat_vec3(matref, posc) + posref,
             normal,
             zero3(normal[0]),

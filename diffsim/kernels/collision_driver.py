@@ -6,9 +6,10 @@ the contacts gathered into fixed-capacity buffers with their mixed parameters
 the pair's bounding spheres first [mj_filterSphere], then its collision function
 (``collide_primitive.py``, ``collide_box.py``), which writes up to ``maxcon`` contacts
 into the pair's own slots of a per-environment scratch. ``gather_contacts`` runs over
-environments: it copies the contacts, pair by pair, into the first ``capacity`` entries of
-the contact buffers and adds the ones that did not fit to ``contact_overflow``, completes
-each contact's frame [mju_makeFrame] and gives it the pair's parameters:
+environments: it lists the contacts, pair by pair, in the first ``capacity`` entries of
+the contact buffers and adds the ones that did not fit to ``contact_overflow``;
+``contact_parameters`` runs over (environment, contact): it copies each contact's geometry,
+completes its frame [mju_makeFrame] and gives it the pair's parameters:
 
 * a ``<pair>``'s own ``condim``, ``friction``, ``solref``, ``solreffriction``, ``solimp``,
   ``margin`` and ``gap``;
@@ -172,11 +173,41 @@ def solmix_weight(s1: Any, s2: Any):
 @wp.kernel
 def gather_contacts(
     capacity: int,
+    collision_conadr: wp.array(dtype=int),
+    collision_condim: wp.array(dtype=int),
+    precon_count: wp.array2d(dtype=int),
+    # outputs
+    ncon: wp.array(dtype=int),
+    contact_overflow: wp.array(dtype=int),
+    con_pair: wp.array2d(dtype=int),
+    con_slot: wp.array2d(dtype=int),
+    con_dim: wp.array2d(dtype=int),
+):
+    """Environment ``e``'s contacts, pair by pair, into its first ``capacity`` entries: each
+    contact's pair, its slot in the collision functions' scratch and its ``condim``
+    (integers only: ``contact_parameters`` copies the values, with an exact adjoint)."""
+    e = wp.tid()
+    count = int(0)
+    overflow = int(0)
+    for p in range(collision_conadr.shape[0]):
+        n = precon_count[e, p]
+        for j in range(n):
+            if count >= capacity:
+                overflow += 1
+                continue
+            con_pair[e, count] = p
+            con_slot[e, count] = collision_conadr[p] + j
+            con_dim[e, count] = collision_condim[p]
+            count += 1
+    ncon[e] = count
+    contact_overflow[e] = contact_overflow[e] + overflow  # summed over a call's steps
+
+
+@wp.kernel
+def contact_parameters(
     collision_geom1: wp.array(dtype=int),
     collision_geom2: wp.array(dtype=int),
-    collision_conadr: wp.array(dtype=int),
     collision_explicit: wp.array(dtype=int),
-    collision_condim: wp.array(dtype=int),
     geom_priority: wp.array(dtype=int),
     geom_solmix: wp.array(dtype=Any),
     geom_friction: wp.array(dtype=Any),
@@ -188,16 +219,14 @@ def gather_contacts(
     pair_solreffriction: wp.array(dtype=Any),
     pair_solimp: wp.array(dtype=Any),
     pair_margin: wp.array(dtype=Any),
-    precon_count: wp.array2d(dtype=int),
     precon_dist: wp.array2d(dtype=Any),
     precon_pos: wp.array2d(dtype=Any),
     precon_normal: wp.array2d(dtype=Any),
     precon_tangent: wp.array2d(dtype=Any),
-    # outputs
     ncon: wp.array(dtype=int),
-    contact_overflow: wp.array(dtype=int),
     con_pair: wp.array2d(dtype=int),
-    con_dim: wp.array2d(dtype=int),
+    con_slot: wp.array2d(dtype=int),
+    # outputs
     con_dist: wp.array2d(dtype=Any),
     con_pos: wp.array2d(dtype=Any),
     con_frame: wp.array2d(dtype=Any),
@@ -207,71 +236,64 @@ def gather_contacts(
     con_solreffriction: wp.array2d(dtype=Any),
     con_solimp: wp.array2d(dtype=Any),
 ):
-    """Environment ``e``'s contacts, pair by pair, into its first ``capacity`` entries."""
-    e = wp.tid()
-    count = int(0)
-    overflow = int(0)
-    for p in range(collision_geom1.shape[0]):
-        n = precon_count[e, p]
-        if n == 0:
-            continue
-        g1 = collision_geom1[p]
-        g2 = collision_geom2[p]
-        explicit = collision_explicit[p]
-        # the pair's parameters [mj_contactParam]
-        zero = geom_margin[g1] * type(geom_margin[g1])(0.0)
-        one = zero + type(zero)(1.0)
-        tiny = zero + type(zero)(MINMU)
-        margin = geom_margin[g1] + geom_margin[g2]
-        solref = geom_solref[g1]
-        solreffriction = wp.vector(zero, zero)
-        solimp = geom_solimp[g1]
-        f1 = geom_friction[g1]
-        f2 = geom_friction[g2]
-        sliding = wp.max(f1[0], f2[0])
-        spin = wp.max(f1[1], f2[1])
-        roll = wp.max(f1[2], f2[2])
-        friction = wp.vector(sliding, sliding, spin, roll, roll)
-        if explicit >= 0:
-            margin = pair_margin[explicit]
-            solref = pair_solref[explicit]
-            solreffriction = pair_solreffriction[explicit]
-            solimp = pair_solimp[explicit]
-            friction = pair_friction[explicit]
-        elif geom_priority[g1] != geom_priority[g2]:
-            winner = g1
-            if geom_priority[g2] > geom_priority[g1]:
-                winner = g2
-            solref = geom_solref[winner]
-            solimp = geom_solimp[winner]
-            f = geom_friction[winner]
-            friction = wp.vector(f[0], f[0], f[1], f[2], f[2])
+    """Contact ``c`` of environment ``e``: its geometry from its slot, its frame completed
+    [mju_makeFrame] and its pair's parameters [mj_contactParam]; launch over (env, contact)."""
+    e, c = wp.tid()
+    if c >= ncon[e]:
+        return
+    p = con_pair[e, c]
+    slot = con_slot[e, c]
+    g1 = collision_geom1[p]
+    g2 = collision_geom2[p]
+    explicit = collision_explicit[p]
+    zero = geom_margin[g1] * type(geom_margin[g1])(0.0)
+    one = zero + type(zero)(1.0)
+    tiny = zero + type(zero)(MINMU)
+    margin = geom_margin[g1] + geom_margin[g2]
+    solref = geom_solref[g1]
+    solreffriction = wp.vector(zero, zero)
+    solimp = geom_solimp[g1]
+    f1 = geom_friction[g1]
+    f2 = geom_friction[g2]
+    sliding = wp.max(f1[0], f2[0])
+    spin = wp.max(f1[1], f2[1])
+    roll = wp.max(f1[2], f2[2])
+    friction = wp.vector(sliding, sliding, spin, roll, roll)
+    if explicit >= 0:
+        margin = pair_margin[explicit]
+        solref = pair_solref[explicit]
+        solreffriction = pair_solreffriction[explicit]
+        solimp = pair_solimp[explicit]
+        friction = pair_friction[explicit]
+    elif geom_priority[g1] != geom_priority[g2]:
+        winner = g1
+        if geom_priority[g2] > geom_priority[g1]:
+            winner = g2
+        solref = geom_solref[winner]
+        solimp = geom_solimp[winner]
+        f = geom_friction[winner]
+        friction = wp.vector(f[0], f[0], f[1], f[2], f[2])
+    else:
+        mix = solmix_weight(geom_solmix[g1], geom_solmix[g2])
+        r1 = geom_solref[g1]
+        r2 = geom_solref[g2]
+        if r1[0] > zero and r2[0] > zero:
+            solref = mix * r1 + (one - mix) * r2
         else:
-            mix = solmix_weight(geom_solmix[g1], geom_solmix[g2])
-            r1 = geom_solref[g1]
-            r2 = geom_solref[g2]
-            if r1[0] > zero and r2[0] > zero:
-                solref = mix * r1 + (one - mix) * r2
-            else:
-                solref = wp.vector(wp.min(r1[0], r2[0]), wp.min(r1[1], r2[1]))
-            solimp = mix * geom_solimp[g1] + (one - mix) * geom_solimp[g2]
-        for k in range(5):
-            friction[k] = wp.max(friction[k], tiny)
-        for j in range(n):
-            if count >= capacity:
-                overflow += 1
-                continue
-            slot = collision_conadr[p] + j
-            con_pair[e, count] = p
-            con_dim[e, count] = collision_condim[p]
-            con_dist[e, count] = precon_dist[e, slot]
-            con_pos[e, count] = precon_pos[e, slot]
-            con_frame[e, count] = make_frame(precon_normal[e, slot], precon_tangent[e, slot])
-            con_includemargin[e, count] = margin
-            con_friction[e, count] = friction
-            con_solref[e, count] = solref
-            con_solreffriction[e, count] = solreffriction
-            con_solimp[e, count] = solimp
-            count += 1
-    ncon[e] = count
-    contact_overflow[e] = contact_overflow[e] + overflow  # summed over a call's steps
+            solref = wp.vector(wp.min(r1[0], r2[0]), wp.min(r1[1], r2[1]))
+        solimp = mix * geom_solimp[g1] + (one - mix) * geom_solimp[g2]
+    friction = wp.vector(
+        wp.max(friction[0], tiny),
+        wp.max(friction[1], tiny),
+        wp.max(friction[2], tiny),
+        wp.max(friction[3], tiny),
+        wp.max(friction[4], tiny),
+    )
+    con_dist[e, c] = precon_dist[e, slot]
+    con_pos[e, c] = precon_pos[e, slot]
+    con_frame[e, c] = make_frame(precon_normal[e, slot], precon_tangent[e, slot])
+    con_includemargin[e, c] = margin
+    con_friction[e, c] = friction
+    con_solref[e, c] = solref
+    con_solreffriction[e, c] = solreffriction
+    con_solimp[e, c] = solimp

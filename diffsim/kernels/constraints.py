@@ -205,6 +205,86 @@ def jacobian_dot_qvel(
     return total, rotation
 
 
+@wp.func
+def row_jacobian(
+    e: int,
+    r: int,
+    kind: int,
+    id: int,
+    axis: int,
+    b1: int,
+    b2: int,
+    p1: Any,
+    p2: Any,
+    q1r: Any,
+    q2c: Any,
+    torquescale: Any,
+    tendon: bool,
+    ball: bool,
+    ball_axis: Any,
+    first: int,
+    second: int,
+    a1: Any,
+    a2: Any,
+    active: Any,
+    dof_ancestor: wp.array2d(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    body_rootid: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    cdof: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+):
+    """Writes row ``r``'s Jacobian (times ``active``) and returns its velocity ``J qvel``
+    (see ``constraint_rows``). The sum over dofs lives in this function, not in the kernel:
+    Warp's adjoint replays a function's loop, but a kernel's reverse pass would see a sum
+    carried through a loop at its value before the loop."""
+    zero = a1 * type(a1)(0.0)
+    one = zero + type(a1)(1.0)
+    velocity = zero
+    for k in range(efc_J.shape[2]):
+        value = zero
+        if (kind == ROW_EQUALITY_CONNECT or kind == ROW_EQUALITY_WELD) and axis < 3:
+            if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
+                value = value + point_jacobian(e, k, p1, xpos[e, body_rootid[b1]], cdof)[axis]
+            if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
+                value = value - point_jacobian(e, k, p2, xpos[e, body_rootid[b2]], cdof)[axis]
+        elif kind == ROW_EQUALITY_WELD:
+            c = cdof[e, k]
+            relative = wp.vector(zero, zero, zero)
+            if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
+                relative = relative + wp.vector(c[0], c[1], c[2])
+            if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
+                relative = relative - wp.vector(c[0], c[1], c[2])
+            t = q2c * pure(relative) * q1r
+            value = type(one)(0.5) * wp.vector(t[0], t[1], t[2])[axis - 3] * torquescale
+        elif tendon:
+            value = a1 * tendon_coefficient(first, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
+            if second >= 0:
+                value = value + a2 * tendon_coefficient(
+                    second, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr
+                )
+        elif ball:
+            d0 = jnt_dofadr[id]
+            if k >= d0 and k < d0 + 3:
+                value = -ball_axis[k - d0]
+        else:
+            if k == jnt_dofadr[first] and kind != ROW_FRICTION_DOF:
+                value = a1
+            if kind == ROW_FRICTION_DOF and k == first:
+                value = a1
+            if second >= 0 and k == jnt_dofadr[second]:
+                value = value + a2
+        efc_J[e, r, k] = value * active
+        velocity = velocity + value * qvel[e, k]
+    return velocity
+
+
 @wp.kernel
 def constraint_rows(
     row_kind: wp.array(dtype=int),
@@ -442,42 +522,11 @@ def constraint_rows(
         a1 = -side
         if pos >= margin:
             active = zero
-    velocity = zero
-    for k in range(nv):
-        value = zero
-        if (kind == ROW_EQUALITY_CONNECT or kind == ROW_EQUALITY_WELD) and axis < 3:
-            if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
-                value = value + point_jacobian(e, k, p1, xpos[e, body_rootid[b1]], cdof)[axis]
-            if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
-                value = value - point_jacobian(e, k, p2, xpos[e, body_rootid[b2]], cdof)[axis]
-        elif kind == ROW_EQUALITY_WELD:
-            c = cdof[e, k]
-            relative = wp.vector(zero, zero, zero)
-            if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
-                relative = relative + wp.vector(c[0], c[1], c[2])
-            if in_chain(dof_ancestor, body_lastdof[b2], k) != 0:
-                relative = relative - wp.vector(c[0], c[1], c[2])
-            t = q2c * pure(relative) * q1r
-            value = type(one)(0.5) * wp.vector(t[0], t[1], t[2])[axis - 3] * torquescale
-        elif tendon:
-            value = a1 * tendon_coefficient(first, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
-            if second >= 0:
-                value = value + a2 * tendon_coefficient(
-                    second, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr
-                )
-        elif ball:
-            d0 = jnt_dofadr[id]
-            if k >= d0 and k < d0 + 3:
-                value = -ball_axis[k - d0]
-        else:
-            if k == jnt_dofadr[first] and kind != ROW_FRICTION_DOF:
-                value = a1
-            if kind == ROW_FRICTION_DOF and k == first:
-                value = a1
-            if second >= 0 and k == jnt_dofadr[second]:
-                value = value + a2
-        efc_J[e, r, k] = value * active
-        velocity = velocity + value * qvel[e, k]
+    velocity = row_jacobian(
+        e, r, kind, id, axis, b1, b2, p1, p2, q1r, q2c, torquescale, tendon, ball, ball_axis, first, second,
+        a1, a2, active, dof_ancestor, body_lastdof, body_rootid, jnt_dofadr, tendon_adr, tendon_num, wrap_objid,
+        wrap_prm, xpos, cdof, qvel, efc_J,
+    )  # fmt: skip
     violation = wp.abs(pos - margin)
     if kind == ROW_EQUALITY_CONNECT:
         violation = wp.length(p1 - p2)  # one impedance for the three rows, from the separation's length
@@ -524,6 +573,52 @@ def contact_jacobian_column(
     if in_chain(dof_ancestor, body_lastdof[b1], k) != 0:
         linear = linear - point_jacobian(e, k, p, xpos[e, body_rootid[b1]], cdof)
         angular = angular - wp.vector(c[0], c[1], c[2])
+    return linear, angular
+
+
+@wp.func
+def contact_row_value(j: int, nrows: int, dim: int, frame: Any, friction: Any, linear: Any, angular: Any):
+    """Row ``j`` of a contact applied to a relative (linear, angular) motion of its point:
+    the normal component, plus or minus ``mu`` times a tangent's (or a rotation's)."""
+    value = frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
+    if j < nrows and dim > 1:
+        direction = j / 2 + 1  # the friction direction of this pair of rows
+        axis = direction
+        moving = linear
+        if direction >= 3:  # torsion and rolling: the rotational Jacobian
+            axis = direction - 3
+            moving = angular
+        tangent = frame[axis, 0] * moving[0] + frame[axis, 1] * moving[1] + frame[axis, 2] * moving[2]
+        if j % 2 == 1:
+            tangent = -tangent
+        value = value + friction[direction - 1] * tangent
+    return value
+
+
+@wp.func
+def contact_velocity(
+    e: int,
+    b1: int,
+    b2: int,
+    p: Any,
+    body_rootid: wp.array(dtype=int),
+    body_lastdof: wp.array(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    xpos: wp.array2d(dtype=Any),
+    cdof: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+):
+    """The velocity of point ``p`` on body ``b2`` relative to it on body ``b1``, linear and
+    angular: the Jacobian difference times ``qvel`` (the sum in a function: Warp's adjoint
+    replays a function's loop, see ``row_jacobian``)."""
+    linear = p * type(p[0])(0.0)
+    angular = linear
+    for i in range(cdof.shape[1]):
+        column_linear, column_angular = contact_jacobian_column(
+            e, i, b1, b2, p, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
+        )
+        linear = linear + column_linear * qvel[e, i]
+        angular = angular + column_angular * qvel[e, i]
     return linear, angular
 
 
@@ -601,36 +696,24 @@ def contact_rows(
         mu = friction[0] * wp.sqrt(R1 / R0)
         R = qvel.dtype(2.0) * mu * mu * R0
     point = con_pos[e, c]
-    nv = efc_J.shape[2]
-    for j in range(rows_per_contact):
-        efc_aref[e, r0 + j] = zero  # the rows' velocities J qvel, summed below
     # each dof's column once: its normal component, then each friction direction's
-    for i in range(nv):
+    for i in range(efc_J.shape[2]):
         linear, angular = contact_jacobian_column(
             e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
         )
-        along_normal = frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
         for j in range(rows_per_contact):
-            value = along_normal
-            if j < nrows and dim > 1:
-                direction = j / 2 + 1  # the friction direction of this pair of rows
-                axis = direction
-                moving = linear
-                if direction >= 3:  # torsion and rolling: the rotational Jacobian
-                    axis = direction - 3
-                    moving = angular
-                tangent = frame[axis, 0] * moving[0] + frame[axis, 1] * moving[1] + frame[axis, 2] * moving[2]
-                if j % 2 == 1:
-                    tangent = -tangent
-                value = value + friction[direction - 1] * tangent
-            efc_J[e, r0 + j, i] = value
-            efc_aref[e, r0 + j] = efc_aref[e, r0 + j] + value * qvel[e, i]
+            efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, frame, friction, linear, angular)
+    # the rows' velocities J qvel from the relative velocity of the contact point
+    linear_velocity, angular_velocity = contact_velocity(
+        e, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof, qvel
+    )
     for j in range(rows_per_contact):
         r = r0 + j
         if j >= nrows:
             efc_active[e, r] = zero
             continue
+        velocity = contact_row_value(j, nrows, dim, frame, friction, linear_velocity, angular_velocity)
         efc_active[e, r] = one
-        efc_aref[e, r] = -b_ref * efc_aref[e, r] - k_ref * imp * (dist - margin)
+        efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (dist - margin)
         efc_R[e, r] = R
         efc_frictionloss[e, r] = zero

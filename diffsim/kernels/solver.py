@@ -817,3 +817,141 @@ def keep_warmstart(qacc: wp.array2d(dtype=Any), qacc_warmstart: wp.array2d(dtype
     e = wp.tid()
     for i in range(qacc.shape[1]):
         qacc_warmstart[e, i] = qacc[e, i]
+
+
+@wp.func
+def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
+    """Whether the row's cost is ``0.5 D jar^2`` at ``jar`` (its force ``-D jar``)."""
+    if kind < ROW_FRICTION_DOF:
+        return True
+    if kind < ROW_LIMIT_JOINT:
+        return friction_zone(jar, R * friction) == 0
+    return jar < jar * type(jar)(0.0)
+
+
+@wp.kernel
+def newton_adjoint(
+    row_kind: wp.array(dtype=int),
+    dof_ancestor: wp.array2d(dtype=int),
+    M: wp.array3d(dtype=Any),
+    qacc: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
+    efc_aref: wp.array2d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+    efc_force: wp.array2d(dtype=Any),
+    adj_qacc: wp.array2d(dtype=Any),
+    adj_force: wp.array2d(dtype=Any),
+    adj_qfrc_constraint: wp.array2d(dtype=Any),
+    adj_qfrc_total: wp.array2d(dtype=Any),
+    # scratch
+    dof_list: wp.array2d(dtype=int),
+    jar: wp.array2d(dtype=Any),
+    adj_a: wp.array2d(dtype=Any),
+    lam: wp.array2d(dtype=Any),
+    H: wp.array3d(dtype=Any),
+    # gradients, accumulated
+    adj_M: wp.array3d(dtype=Any),
+    adj_qfrc_smooth: wp.array2d(dtype=Any),
+    adj_J: wp.array3d(dtype=Any),
+    adj_aref: wp.array2d(dtype=Any),
+    adj_R: wp.array2d(dtype=Any),
+    adj_frictionloss: wp.array2d(dtype=Any),
+):
+    """Adjoint of ``newton`` by implicit differentiation at its solution ``a = qacc``, the
+    active set held fixed; launch over environments.
+
+    The solution zeroes ``g(a) = M a - qfrc_smooth - J^T force(J a - aref)`` on every dof (a
+    dof in no island has no rows: ``M a = qfrc_smooth``), so with ``H = dg/da = M + sum D
+    J_r^T J_r`` over the rows in their quadratic zone, ``lam = H^-1 adj_a`` and each input
+    ``p`` gets ``-lam^T dg/dp``. The outputs ``qfrc_total = qfrc_smooth + qfrc_constraint``,
+    ``qfrc_constraint = J^T force`` and ``force`` first add their gradients to ``adj_a``
+    through the rows' forces at ``a``. The warm start and ``qacc_smooth`` get none: the
+    solution does not depend on where the iterations start. ``H`` is refactored here
+    (dense over the ``nv`` dofs; it is block-diagonal over the islands). Not
+    differentiable itself."""
+    e = wp.tid()
+    nv = M.shape[1]
+    nr = efc_J.shape[1]
+    zero = qacc.dtype(0.0)
+    # the gradients of qacc and of the rows' forces
+    for i in range(nv):
+        adj_a[e, i] = adj_qacc[e, i]
+        adj_qfrc_smooth[e, i] = adj_qfrc_smooth[e, i] + adj_qfrc_total[e, i]
+        dof_list[e, i] = i
+    for r in range(nr):
+        if efc_active[e, r] == zero:
+            continue
+        value = -efc_aref[e, r]
+        adj_f = adj_force[e, r]
+        for k in range(nv):
+            J = efc_J[e, r, k]
+            value = value + J * qacc[e, k]
+            adj_f = adj_f + J * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
+        jar[e, r] = value
+        force = efc_force[e, r]
+        if force != zero:
+            for k in range(nv):
+                adj_J[e, r, k] = adj_J[e, r, k] + force * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
+        if adj_f == zero:
+            continue
+        kind = kind_of(row_kind, r)
+        R = efc_R[e, r]
+        f = efc_frictionloss[e, r]
+        if in_quadratic_zone(kind, value, R, f):
+            # force = -jar / R
+            adj_jar = -adj_f / R
+            adj_R[e, r] = adj_R[e, r] + adj_f * value / (R * R)
+            adj_aref[e, r] = adj_aref[e, r] - adj_jar
+            for k in range(nv):
+                adj_a[e, k] = adj_a[e, k] + efc_J[e, r, k] * adj_jar
+                adj_J[e, r, k] = adj_J[e, r, k] + adj_jar * qacc[e, k]
+        elif kind >= ROW_FRICTION_DOF and kind < ROW_LIMIT_JOINT:
+            # a saturated friction-loss row: force = +-frictionloss
+            adj_frictionloss[e, r] = adj_frictionloss[e, r] + wp.sign(force) * adj_f
+    # H = M + sum D J^T J over the rows in their quadratic zone (lower triangle)
+    for i in range(nv):
+        for j in range(i + 1):
+            H[e, i, j] = M[e, i, j]
+    for r in range(nr):
+        if efc_active[e, r] == zero:
+            continue
+        kind = kind_of(row_kind, r)
+        R = efc_R[e, r]
+        if not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
+            continue
+        D = qacc.dtype(1.0) / R
+        for i in range(nv):
+            Ji = efc_J[e, r, i]
+            if Ji != zero:
+                for j in range(i + 1):
+                    H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
+    factor_and_solve(e, nv, dof_list, H, adj_a, lam)
+    # -lam^T dg/dp for every input p
+    for i in range(nv):
+        adj_qfrc_smooth[e, i] = adj_qfrc_smooth[e, i] + lam[e, i]
+        for j in range(nv):
+            if i == j or dof_ancestor[i, j] != 0 or dof_ancestor[j, i] != 0:
+                adj_M[e, i, j] = adj_M[e, i, j] - lam[e, i] * qacc[e, j]
+    for r in range(nr):
+        if efc_active[e, r] == zero:
+            continue
+        u = zero
+        for k in range(nv):
+            u = u + efc_J[e, r, k] * lam[e, k]
+        force = efc_force[e, r]
+        kind = kind_of(row_kind, r)
+        R = efc_R[e, r]
+        x = jar[e, r]
+        if in_quadratic_zone(kind, x, R, efc_frictionloss[e, r]):
+            D = qacc.dtype(1.0) / R
+            adj_aref[e, r] = adj_aref[e, r] + D * u
+            adj_R[e, r] = adj_R[e, r] + u * x / (R * R)
+            for k in range(nv):
+                adj_J[e, r, k] = adj_J[e, r, k] + force * lam[e, k] - D * u * qacc[e, k]
+        elif force != zero:
+            # a saturated friction-loss row
+            adj_frictionloss[e, r] = adj_frictionloss[e, r] + wp.sign(force) * u
+            for k in range(nv):
+                adj_J[e, r, k] = adj_J[e, r, k] + force * lam[e, k]

@@ -36,6 +36,22 @@ def store_state(
 
 
 @wp.kernel
+def store_vector(
+    x: wp.array2d(dtype=Any),
+    step: wp.array(dtype=int),
+    # output
+    x_traj: wp.array3d(dtype=Any),
+):
+    """``x_traj[:, step] = x`` while ``step`` is within it (the constraint solver's warm
+    start, which a recomputed step must start from); launch over envs."""
+    e = wp.tid()
+    t = step[0]
+    if t < x_traj.shape[1]:
+        for i in range(x.shape[1]):
+            x_traj[e, t, i] = x[e, i]
+
+
+@wp.kernel
 def next_step(step: wp.array(dtype=int)):
     """``step += 1``; one thread, launched after every kernel that read the old value."""
     step[0] = step[0] + 1
