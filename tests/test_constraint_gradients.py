@@ -38,7 +38,8 @@ def load(name: str):
 
 def state_where(m, wanted, steps: int = 2000, seed: int = 0):
     """The first state of a MuJoCo trajectory under random controls (each held 20 steps)
-    at which ``wanted(d)`` holds after ``mj_forward``: (qpos, qvel, ctrl) as (1, n) tensors."""
+    at which ``wanted(d)`` holds after ``mj_forward``: (qpos, qvel, ctrl, act) as (1, n)
+    tensors."""
     d = mujoco.MjData(m)
     rng = np.random.default_rng(seed)
     for t in range(steps):
@@ -47,7 +48,7 @@ def state_where(m, wanted, steps: int = 2000, seed: int = 0):
         mujoco.mj_step(m, d)
         mujoco.mj_forward(m, d)
         if t > 10 and wanted(d):
-            return tuple(torch.tensor(x[None].copy(), dtype=torch.float64) for x in (d.qpos, d.qvel, d.ctrl))
+            return tuple(torch.tensor(x[None].copy(), dtype=torch.float64) for x in (d.qpos, d.qvel, d.ctrl, d.act))
     raise AssertionError("no state of the trajectory has the rows the check needs")
 
 
@@ -70,25 +71,25 @@ class _StepWithParameter(torch.autograd.Function):
     runs the step again with it requiring grad and returns diffsim's gradients."""
 
     @staticmethod
-    def forward(ctx, model, name, value, qpos, qvel, ctrl):
+    def forward(ctx, model, name, value, qpos, qvel, ctrl, *act):
         ctx.model, ctx.name = model, name
-        ctx.save_for_backward(value, qpos, qvel, ctrl)
+        ctx.save_for_backward(value, qpos, qvel, ctrl, *act)
         with torch.no_grad():
             model.params[name].copy_(value)
-            return diffsim.step(model, qpos, qvel, ctrl)
+            return diffsim.step(model, qpos, qvel, ctrl, act=act[0] if act else None)
 
     @staticmethod
-    def backward(ctx, grad_qpos, grad_qvel):
-        value, qpos, qvel, ctrl = ctx.saved_tensors
+    def backward(ctx, *grad_outputs):
+        value, *state = ctx.saved_tensors
         param = ctx.model.params[ctx.name]
-        inputs = [t.detach().requires_grad_() for t in (qpos, qvel, ctrl)]
+        inputs = [t.detach().requires_grad_() for t in state]
         with torch.enable_grad():
             with torch.no_grad():
                 param.copy_(value)
             param.requires_grad_(True)
             try:
-                out = diffsim.step(ctx.model, *inputs)
-                grads = torch.autograd.grad(out, [param, *inputs], (grad_qpos, grad_qvel))
+                out = diffsim.step(ctx.model, *inputs[:3], act=inputs[3] if len(inputs) > 3 else None)
+                grads = torch.autograd.grad(out, [param, *inputs], grad_outputs)
             finally:
                 param.requires_grad_(False)
         return (None, None, *grads)
@@ -101,12 +102,13 @@ def check_state_gradients(model, qpos, qvel, ctrl):
     )
 
 
-def check_parameter_gradients(model, qpos, qvel, ctrl, names):
+def check_parameter_gradients(model, qpos, qvel, ctrl, names, act=None):
+    state = (qpos, qvel, ctrl) if act is None else (qpos, qvel, ctrl, act)
     for name in names:
         value = model.params[name].detach().clone().requires_grad_()
 
         def step(v, name=name):
-            return _StepWithParameter.apply(model, name, v, qpos, qvel, ctrl)
+            return _StepWithParameter.apply(model, name, v, *state)
 
         try:
             assert torch.autograd.gradcheck(step, (value,), eps=1e-6, atol=1e-6, rtol=1e-5), name
@@ -145,8 +147,8 @@ def test_gradients_at_joint_and_tendon_limits_with_sliding_friction():
             and len(friction_sliding(d, FRICTION_DOF)) == m.nv
         ),
     )
-    check_state_gradients(model, *state)
-    check_parameter_gradients(model, *state, ARM_PARAMETERS)
+    check_state_gradients(model, *state[:3])
+    check_parameter_gradients(model, *state[:3], ARM_PARAMETERS)
 
 
 def test_gradients_with_sticking_friction_loss():
@@ -155,8 +157,8 @@ def test_gradients_with_sticking_friction_loss():
     state = state_where(
         m, lambda d: len(friction_sticking(d, FRICTION_DOF)) >= 2 and len(rows(d, LIMIT_JOINT)) > 0, seed=1
     )
-    check_state_gradients(model, *state)
-    check_parameter_gradients(model, *state, ARM_PARAMETERS)
+    check_state_gradients(model, *state[:3])
+    check_parameter_gradients(model, *state[:3], ARM_PARAMETERS)
 
 
 @pytest.mark.parametrize(
@@ -170,6 +172,211 @@ def test_gradients_with_sticking_friction_loss():
 )
 def test_gradients_with_equality_constraints(name, parameters):
     m, model = load(name)
-    state = state_where(m, lambda d: len(rows(d, EQUALITY)) > 0)
+    state = state_where(m, lambda d: len(rows(d, EQUALITY)) > 0)[:3]
     check_state_gradients(model, *state)
     check_parameter_gradients(model, *state, parameters)
+
+
+CONTACT_PARAMETERS = (
+    "geom_friction",
+    "geom_solref",
+    "geom_solimp",
+    "geom_margin",
+    "geom_size",
+    "geom_pos",
+    "body_mass",
+    "body_inertia",
+)
+
+
+def settled_boxes():
+    """The box on the floor and the box on it at rest (0.8 s after release)."""
+    m, model = load("box_on_box.xml")
+    d = mujoco.MjData(m)
+    for _ in range(400):
+        mujoco.mj_step(m, d)
+    return m, model, d.qpos.copy(), d.qvel.copy()
+
+
+def contact_forces_at(m, qpos, qvel):
+    d = mujoco.MjData(m)
+    d.qpos[:], d.qvel[:] = qpos, qvel
+    mujoco.mj_forward(m, d)
+    pyramid = d.efc_type == int(mujoco.mjtConstraint.mjCNSTR_CONTACT_PYRAMIDAL)
+    return d.ncon, d.efc_force[pyramid]
+
+
+@pytest.mark.parametrize("motion", ["sticking", "sliding", "separating"])
+def test_gradients_through_contacts(motion):
+    """Box on the floor and box on box: at rest (every pyramid edge pushing: sticking), both
+    boxes sliding along x (some edges slack), and the upper box lifting off at 0.5 m/s
+    (its contacts instantiated, pushing nothing)."""
+    m, model, qpos, qvel = settled_boxes()
+    if motion == "sliding":
+        qvel[0] = qvel[6] = 0.6
+    elif motion == "separating":
+        qvel[8] = 0.5
+    ncon, force = contact_forces_at(m, qpos, qvel)
+    assert ncon == 8
+    if motion == "sticking":
+        assert (force > 1e-6).all()
+    elif motion == "sliding":
+        assert (force == 0).sum() >= 8 and (force > 1e-6).sum() >= 8
+    else:
+        assert (force[16:] == 0).all() and (force[:16] > 1e-6).all()  # rows: 4 floor contacts, then 4 box-box
+    state = tuple(torch.tensor(x[None]) for x in (qpos, qvel)) + (torch.zeros(1, 0, dtype=torch.float64),)
+    inputs = tuple(t.clone().requires_grad_() for t in state[:2])
+    assert torch.autograd.gradcheck(
+        lambda q, v: diffsim.step(model, q, v, state[2]), inputs, eps=1e-6, atol=1e-6, rtol=1e-5
+    )
+    check_parameter_gradients(model, *state, CONTACT_PARAMETERS)
+
+
+def test_gradients_of_the_ant_standing():
+    """The Ant on the floor (its feet's contacts and its joint limits), with respect to the
+    state, the controls and the actuators' and joints' parameters."""
+    m = mujoco.MjModel.from_xml_path(str(diffsim.asset("ant.xml")))
+    m.opt.tolerance = 1e-14
+    model = diffsim.load_mjcf(m, dtype=torch.float64, contact_model="mujoco")
+    d = mujoco.MjData(m)
+    d.qpos[2] += 0.01
+    for _ in range(100):
+        mujoco.mj_step(m, d)
+    mujoco.mj_forward(m, d)
+    assert d.ncon >= 4
+    rng = np.random.default_rng(0)
+    state = tuple(torch.tensor(x[None].copy()) for x in (d.qpos, d.qvel, rng.uniform(-0.3, 0.3, m.nu)))
+    check_state_gradients(model, *state)
+    check_parameter_gradients(
+        model, *state, ("actuator_gear", "actuator_gainprm", "dof_damping", "dof_armature", "geom_solref", "body_mass")
+    )
+
+
+def test_gradients_of_the_gripper_squeezing_the_box():
+    m = mujoco.MjModel.from_xml_path(str(diffsim.asset("gripper.xml")))
+    m.opt.tolerance = 1e-14
+    model = diffsim.load_mjcf(m, dtype=torch.float64, contact_model="mujoco")
+    d = mujoco.MjData(m)
+    # the box turned a little about its vertical and a horizontal axis: square to the fingers,
+    # a capsule lies exactly along a face, where MuJoCo's capsule-box contacts jump with the
+    # sign of a zero (their derivative does not exist)
+    box = m.jnt_qposadr[np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0]]
+    mujoco.mju_euler2Quat(d.qpos[box + 3 : box + 7], [0.02, 0.0, 0.05], "xyz")
+    squeeze = np.array([-0.8, 0.9, 0.9])  # inside ctrlrange: its clamp has no derivative at the ends
+    for t in range(250):
+        d.ctrl[:] = [-0.8, -0.5, -0.5] if t < 150 else squeeze
+        mujoco.mj_step(m, d)
+    mujoco.mj_forward(m, d)
+    object_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "object")
+    fingers = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n) for n in ("left", "right")}
+    touching = {int(g) for c in d.contact[: d.ncon] for g in c.geom if object_geom in c.geom}
+    assert fingers <= touching, "both fingers squeeze the box"
+    state = tuple(torch.tensor(x[None].copy()) for x in (d.qpos, d.qvel, squeeze))
+    check_state_gradients(model, *state)
+    check_parameter_gradients(model, *state, ("actuator_gear", "body_mass", "geom_solimp", "geom_size"))
+
+
+def test_gradients_with_actuator_activations_at_a_limit():
+    """Actuators with dynamics (filter, exact filter, integrator, integrated velocity) on a
+    model whose hinge sits against a limit: gradients of the state, the controls, the
+    activations and the gains, biases and dynamics parameters."""
+    spec = mujoco.MjSpec.from_file(str(MODELS / "actuators.xml"))
+    spec.option.disableflags = 0
+    spec.joint("h1").range = [-0.2, 0.2]
+    spec.joint("h1").limited = mujoco.mjtLimited.mjLIMITED_TRUE
+    m = spec.compile()
+    m.opt.tolerance = 1e-14
+    model = diffsim.load_mjcf(m, dtype=torch.float64, contact_model="mujoco")
+    state = state_where(m, lambda d: len(rows(d, LIMIT_JOINT)) > 0 and np.abs(d.act).min() > 0)
+    inputs = tuple(t.clone().requires_grad_() for t in state)
+    assert torch.autograd.gradcheck(
+        lambda q, v, u, a: diffsim.step(model, q, v, u, act=a), inputs, eps=1e-6, atol=1e-6, rtol=1e-5
+    )
+    check_parameter_gradients(
+        model, *state[:3], ("actuator_gainprm", "actuator_biasprm", "actuator_dynprm", "jnt_solref"), act=state[3]
+    )
+
+
+def tangent_maps(m, qpos, qpos_next, eps=1e-6):
+    """(d qpos / d dq at qpos, d dq / d qpos_next at qpos_next): MuJoCo's tangent space of
+    positions (mj_integratePos, mj_differentiatePos), by central differences of those two
+    exact maps."""
+    into = np.zeros((m.nq, m.nv))
+    for i in range(m.nv):
+        ends = []
+        for sign in (1, -1):
+            q, dq = qpos.copy(), np.zeros(m.nv)
+            dq[i] = sign * eps
+            mujoco.mj_integratePos(m, q, dq, 1.0)
+            ends.append(q)
+        into[:, i] = (ends[0] - ends[1]) / (2 * eps)
+    out = np.zeros((m.nv, m.nq))
+    for i in range(m.nq):
+        ends = []
+        for sign in (1, -1):
+            q, dq = qpos_next.copy(), np.zeros(m.nv)
+            q[i] += sign * eps
+            mujoco.mj_differentiatePos(m, dq, 1.0, qpos_next, q)
+            ends.append(dq)
+        out[:, i] = (ends[0] - ends[1]) / (2 * eps)
+    return into, out
+
+
+def settled_ant():
+    m = mujoco.MjModel.from_xml_path(str(diffsim.asset("ant.xml")))
+    d = mujoco.MjData(m)
+    d.qpos[2] += 0.01
+    for _ in range(100):
+        mujoco.mj_step(m, d)
+    return m, d, np.random.default_rng(0).uniform(-0.3, 0.3, m.nu)
+
+
+def squeezing_gripper():
+    m = mujoco.MjModel.from_xml_path(str(diffsim.asset("gripper.xml")))
+    d = mujoco.MjData(m)
+    box = m.jnt_qposadr[np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0]]
+    mujoco.mju_euler2Quat(d.qpos[box + 3 : box + 7], [0.02, 0.0, 0.05], "xyz")
+    for t in range(250):
+        d.ctrl[:] = [-0.8, -0.5, -0.5] if t < 150 else [-0.8, 0.9, 0.9]
+        mujoco.mj_step(m, d)
+    return m, d, d.ctrl.copy()
+
+
+def resting_boxes():
+    m = mujoco.MjModel.from_xml_path(str(MODELS / "box_on_box.xml"))
+    d = mujoco.MjData(m)
+    for _ in range(400):
+        mujoco.mj_step(m, d)
+    return m, d, np.zeros(0)
+
+
+@pytest.mark.parametrize("scene", [settled_ant, squeezing_gripper, resting_boxes], ids=["ant", "gripper", "boxes"])
+def test_one_step_jacobians_equal_mujocos_finite_differences(scene):
+    """d next state / d state and d next state / d ctrl equal MuJoCo's mjd_transitionFD
+    (centred, eps 1e-6) in its tangent space, at states in contact: to 1e-5 relative to the
+    largest entry (the finite differences' own accuracy)."""
+    m, d, ctrl = scene()
+    m.opt.tolerance = 1e-14  # both solves converged to rounding: the differences measure the dynamics
+    d.ctrl[:] = ctrl
+    mujoco.mj_forward(m, d)
+    assert d.ncon >= 4
+    nx = 2 * m.nv
+    A = np.zeros((nx, nx))
+    B = np.zeros((nx, m.nu))
+    mujoco.mjd_transitionFD(m, d, 1e-6, True, A, B, None, None)
+
+    model = diffsim.load_mjcf(m, dtype=torch.float64, contact_model="mujoco")
+    qpos, qvel, u = (torch.tensor(x[None].copy()) for x in (d.qpos, d.qvel, ctrl))
+    with torch.no_grad():
+        qpos_next = diffsim.step(model, qpos, qvel, u)[0][0].numpy()
+    jac = torch.autograd.functional.jacobian(
+        lambda q, v, c: torch.cat(diffsim.step(model, q, v, c), 1)[0], (qpos, qvel, u)
+    )
+    d_q, d_v, d_u = (j[:, 0].numpy() for j in jac)
+    into, out = tangent_maps(m, d.qpos.copy(), qpos_next)
+    ours_A = np.block([[out @ d_q[: m.nq] @ into, out @ d_v[: m.nq]], [d_q[m.nq :] @ into, d_v[m.nq :]]])
+    ours_B = np.vstack([out @ d_u[: m.nq], d_u[m.nq :]])
+    error_A = np.abs(ours_A - A).max() / np.abs(A).max()
+    error_B = np.abs(ours_B - B).max() / np.abs(B).max() if m.nu else 0.0
+    print(f"{scene.__name__}: relative error of A {error_A:.1e}, of B {error_B:.1e} (max |A| {np.abs(A).max():.3g})")
+    assert error_A < 1e-5 and error_B < 1e-5, (error_A, error_B)
