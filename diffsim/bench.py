@@ -66,12 +66,14 @@ def _loss(qpos_traj, qvel_traj):
     return qpos_traj[:, -1, 0].sum() - 1e-3 * (qvel_traj**2).sum()
 
 
-def _time_diffsim(batch, horizon, frame_skip, dtype, device, repeats, every_param=False, options=None):
+def _time_diffsim(
+    batch, horizon, frame_skip, dtype, device, repeats, every_param=False, options=None, contact_model="smooth"
+):
     """Best forward and backward seconds of the gradient w.r.t. the controls (and, with
     ``every_param``, w.r.t. every physical parameter of the model as well)."""
     import diffsim
 
-    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, dtype, device, options=options)
+    model, qpos, qvel, ctrls = _ant_problem(batch, horizon, dtype, device, options=options, contact_model=contact_model)
     ctrls.requires_grad_()
     if every_param:
         for tensor in model.params.values():
@@ -124,6 +126,9 @@ _STORED_HELP = (
 )
 
 
+_CONTACT_HELP = "the Ant's contact model: 'smooth' (smoothed penalty contact) or 'mujoco' (MuJoCo's constraints)"
+
+
 def _stored_bytes(mib):
     """``--max-stored-mib`` in bytes, or None for diffsim's device default."""
     return None if mib is None else int(mib * 2**20)
@@ -147,7 +152,16 @@ def bench_grad(args):
     rows, results = [], []
     for batch in args.batch:
         options = {"max_stored_bytes": _stored_bytes(args.max_stored_mib)}
-        f, b, _ = _time_diffsim(batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats, options=options)
+        f, b, _ = _time_diffsim(
+            batch,
+            args.horizon,
+            args.frame_skip,
+            dtype,
+            args.device,
+            args.repeats,
+            options=options,
+            contact_model=args.contact_model,
+        )
         budget = _stored_budget(args.device, args.max_stored_mib)
         if args.every_param:
             fp, bp, _ = _time_diffsim(
@@ -159,6 +173,7 @@ def bench_grad(args):
                 args.repeats,
                 every_param=True,
                 options=options,
+                contact_model=args.contact_model,
             )
         entry = {
             "batch": batch,
@@ -196,7 +211,7 @@ def bench_grad(args):
         print(f"batch {batch}: done", file=sys.stderr)
     print(
         f"\nGradient of a {args.horizon}-step Ant rollout loss w.r.t. all controls "
-        f"(frame_skip {args.frame_skip}, {args.dtype}, {args.device})"
+        f"(frame_skip {args.frame_skip}, {args.dtype}, {args.device}, contact model {args.contact_model!r})"
     )
     every_param = ["bwd s, + every parameter", "bwd/fwd, + every parameter"] if args.every_param else []
     print(
@@ -402,7 +417,7 @@ def _peak_mib(device) -> float:
     return (torch.cuda.max_memory_allocated(device) + wp.get_mempool_used_mem_high(device)) / 2**20
 
 
-def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib=None):
+def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib=None, contact_model="smooth"):
     """Run in a fresh process: peak memory (MiB) of one forward + backward."""
     import warp as wp
 
@@ -410,7 +425,12 @@ def _memory_child(mode, batch, horizon, frame_skip, device="cpu", max_stored_mib
     from diffsim.simulator import Simulator, StepBuffers
 
     model, qpos, qvel, ctrls = _ant_problem(
-        batch, horizon, torch.float32, device, options={"max_stored_bytes": _stored_bytes(max_stored_mib)}
+        batch,
+        horizon,
+        torch.float32,
+        device,
+        options={"max_stored_bytes": _stored_bytes(max_stored_mib)},
+        contact_model=contact_model,
     )
     base = _peak_mib(device)
     if mode == "diffsim":
@@ -461,6 +481,7 @@ def bench_memory(args):
                 str(args.frame_skip),
                 args.device,
                 str(args.max_stored_mib),
+                args.contact_model,
             ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             measured = json.loads(out)
@@ -491,7 +512,13 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_memory_child":
         _memory_child(
-            argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5], None if argv[6] == "None" else float(argv[6])
+            argv[1],
+            int(argv[2]),
+            int(argv[3]),
+            int(argv[4]),
+            argv[5],
+            None if argv[6] == "None" else float(argv[6]),
+            argv[7],
         )
         return
     parser = argparse.ArgumentParser(
@@ -519,6 +546,7 @@ def main(argv=None):
         help="also time the gradient w.r.t. every physical parameter of the model as well as the controls",
     )
     grad.add_argument("--max-stored-mib", type=float, help=_STORED_HELP)
+    grad.add_argument("--contact-model", choices=["smooth", "mujoco"], default="smooth", help=_CONTACT_HELP)
     grad.add_argument("--out")
     grad.set_defaults(run=bench_grad)
     forward = sub.add_parser("forward", help="forward simulation throughput: diffsim vs MuJoCo")
@@ -560,6 +588,7 @@ def main(argv=None):
     memory.add_argument("--full-tape-max", type=int, default=1000, help="longest horizon to try with one full tape")
     memory.add_argument("--device", default="cpu")
     memory.add_argument("--max-stored-mib", type=float, help=_STORED_HELP)
+    memory.add_argument("--contact-model", choices=["smooth", "mujoco"], default="smooth", help=_CONTACT_HELP)
     memory.add_argument("--out")
     memory.set_defaults(run=bench_memory)
     args = parser.parse_args(argv)
