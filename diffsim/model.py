@@ -362,6 +362,10 @@ class Model:
         for name, values in _constraint_rows(spec, self.flags).items():
             self.topology[name] = tensor(values, torch.int32)
         self.nrow_static = int(self.topology["row_id"].numel())
+        # the equality rows come first (MuJoCo's order), then friction loss and limits
+        from diffsim.kernels.constraints import ROW_FRICTION_DOF
+
+        self.nrow_equality = int((self.topology["row_kind"] < ROW_FRICTION_DOF).sum())
         self.topology["dof_tree"] = tensor(dof_trees(spec), torch.int32)
         # MuJoCo's collision pairs (contact_model "mujoco"): candidates fixed at load
         pairs = candidate_pairs(spec, spec.disabled)

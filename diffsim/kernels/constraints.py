@@ -210,7 +210,6 @@ def row_jacobian(
     e: int,
     r: int,
     kind: int,
-    id: int,
     axis: int,
     b1: int,
     b2: int,
@@ -220,8 +219,6 @@ def row_jacobian(
     q2c: Any,
     torquescale: Any,
     tendon: bool,
-    ball: bool,
-    ball_axis: Any,
     first: int,
     second: int,
     a1: Any,
@@ -240,8 +237,8 @@ def row_jacobian(
     qvel: wp.array2d(dtype=Any),
     efc_J: wp.array3d(dtype=Any),
 ):
-    """Writes row ``r``'s Jacobian (times ``active``) and returns its velocity ``J qvel``
-    (see ``constraint_rows``). The sum over dofs lives in this function, not in the kernel:
+    """Writes equality row ``r``'s Jacobian (times ``active``) and returns its velocity
+    ``J qvel`` (see ``equality_rows``). The sum over dofs lives in this function, not in the kernel:
     Warp's adjoint replays a function's loop, but a kernel's reverse pass would see a sum
     carried through a loop at its value before the loop."""
     zero = a1 * type(a1)(0.0)
@@ -269,14 +266,8 @@ def row_jacobian(
                 value = value + a2 * tendon_coefficient(
                     second, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr
                 )
-        elif ball:
-            d0 = jnt_dofadr[id]
-            if k >= d0 and k < d0 + 3:
-                value = -ball_axis[k - d0]
         else:
-            if k == jnt_dofadr[first] and kind != ROW_FRICTION_DOF:
-                value = a1
-            if kind == ROW_FRICTION_DOF and k == first:
+            if k == jnt_dofadr[first]:
                 value = a1
             if second >= 0 and k == jnt_dofadr[second]:
                 value = value + a2
@@ -286,32 +277,18 @@ def row_jacobian(
 
 
 @wp.kernel
-def constraint_rows(
+def equality_rows(
     row_kind: wp.array(dtype=int),
     row_id: wp.array(dtype=int),
     row_side: wp.array(dtype=int),
     dof_invweight0: wp.array(dtype=Any),
-    dof_frictionloss: wp.array(dtype=Any),
-    dof_solref: wp.array(dtype=Any),
-    dof_solimp: wp.array(dtype=Any),
     jnt_qposadr: wp.array(dtype=int),
     jnt_dofadr: wp.array(dtype=int),
-    jnt_range: wp.array(dtype=Any),
-    jnt_margin: wp.array(dtype=Any),
-    jnt_solref: wp.array(dtype=Any),
-    jnt_solimp: wp.array(dtype=Any),
     qpos0: wp.array(dtype=Any),
     tendon_adr: wp.array(dtype=int),
     tendon_num: wp.array(dtype=int),
     wrap_objid: wp.array(dtype=int),
     wrap_prm: wp.array(dtype=Any),
-    tendon_range: wp.array(dtype=Any),
-    tendon_margin: wp.array(dtype=Any),
-    tendon_frictionloss: wp.array(dtype=Any),
-    tendon_solref_lim: wp.array(dtype=Any),
-    tendon_solimp_lim: wp.array(dtype=Any),
-    tendon_solref_fri: wp.array(dtype=Any),
-    tendon_solimp_fri: wp.array(dtype=Any),
     tendon_invweight0: wp.array(dtype=Any),
     tendon_length0: wp.array(dtype=Any),
     eq_objtype: wp.array(dtype=int),
@@ -346,40 +323,33 @@ def constraint_rows(
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
 ):
-    """One candidate row per (env, row); launch over (env, row).
+    """The equality rows (the first rows); launch over (env, equality row).
 
     A ``connect`` (one row per world axis ``row_side``): the two anchors' separation
     ``p1 - p2`` (anchors from ``eq_data`` in the bodies' frames, or two sites), the
     impedance from its length, ``J`` the difference of the anchors' point Jacobians, and
     ``aref`` less the anchors' ``Jdot qvel`` difference [mj_Jdotv]. A joint or tendon coupling ``x1 - x1_0 = data[0] + p(x2 - x2_0)`` (``x``: a joint's
     position or a fixed tendon's length, ``_0`` at qpos0; without a second object only
-    ``data[0]``): ``pos`` its violation, ``J = J1 - p'(x2 - x2_0) J2``. Friction loss of a dof
-    or a fixed tendon: ``J`` the dof's unit row or the tendon's coefficients, ``pos = 0``. A
-    limit (``row_side`` -1: the lower end, +1: the upper end of a hinge's, slide's or fixed
-    tendon's range): ``dist = x - lower`` or ``upper - x``, instantiated when
-    ``dist < margin``, ``J`` pointing away from the end."""
+    ``data[0]``): ``pos`` its violation, ``J = J1 - p'(x2 - x2_0) J2``. A ``weld`` (six rows:
+    translation, then rotation): the separation and the vector part of the relative
+    rotation times ``torquescale``, one impedance from the whole error's length."""
     e, r = wp.tid()
     kind = row_kind[r]
     id = row_id[r]
     nv = efc_J.shape[2]
     zero = qvel.dtype(0.0)
     one = qvel.dtype(1.0)
-    side = qvel.dtype(row_side[r])
     active = one
     pos = zero
-    margin = zero
-    friction = zero
     diag = zero
-    solref = dof_solref[0]
-    solimp = dof_solimp[0]
+    solref = eq_solref[0]
+    solimp = eq_solimp[0]
     # the row is a1 J(object 1) + a2 J(object 2), each a joint's unit row or a tendon's coefficients
-    tendon = kind == ROW_EQUALITY_TENDON or kind == ROW_FRICTION_TENDON or kind == ROW_LIMIT_TENDON
+    tendon = kind == ROW_EQUALITY_TENDON
     first = id
     second = -1
     a1 = one
     a2 = zero
-    ball = kind == ROW_LIMIT_JOINT and jnt_type[id] == JOINT_BALL
-    ball_axis = wp.vector(zero, zero, zero)
     # connect: the anchors, their bodies, and this row's world axis
     axis = row_side[r]
     b1 = 0
@@ -476,7 +446,139 @@ def constraint_rows(
             a2 = -slope
         solref = eq_solref[id]
         solimp = eq_solimp[id]
-    elif kind == ROW_FRICTION_DOF:
+    velocity = row_jacobian(
+        e, r, kind, axis, b1, b2, p1, p2, q1r, q2c, torquescale, tendon, first, second, a1, a2, active,
+        dof_ancestor, body_lastdof, body_rootid, jnt_dofadr, tendon_adr, tendon_num, wrap_objid, wrap_prm, xpos,
+        cdof, qvel, efc_J,
+    )  # fmt: skip
+    violation = wp.abs(pos)
+    if kind == ROW_EQUALITY_CONNECT:
+        violation = wp.length(p1 - p2)  # one impedance for the three rows, from the separation's length
+    if kind == ROW_EQUALITY_WELD:  # one impedance for the six rows, from the whole error's length
+        error = q2c * q1r
+        rotation_error = wp.vector(error[0], error[1], error[2]) * torquescale
+        separation = p1 - p2
+        violation = wp.sqrt(wp.dot(separation, separation) + wp.dot(rotation_error, rotation_error))
+    imp = impedance(violation, solimp)
+    k_ref, b_ref = reference_gains(solref, solimp, dt[0], refsafe)
+    efc_active[e, r] = active
+    efc_aref[e, r] = -b_ref * velocity - k_ref * imp * pos - jdv
+    efc_R[e, r] = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * diag)
+    efc_frictionloss[e, r] = zero
+
+
+@wp.func
+def unit_row(e: int, r: int, dof: int, a1: Any, active: Any, qvel: wp.array2d(dtype=Any), efc_J: wp.array3d(dtype=Any)):
+    """Writes row ``r``'s Jacobian ``a1`` at ``dof`` (times ``active``), returns its velocity."""
+    for k in range(efc_J.shape[2]):
+        value = a1 * type(a1)(0.0)
+        if k == dof:
+            value = a1 * active
+        efc_J[e, r, k] = value
+    return a1 * qvel[e, dof]
+
+
+@wp.func
+def ball_row(
+    e: int, r: int, dof: int, axis: Any, active: Any, qvel: wp.array2d(dtype=Any), efc_J: wp.array3d(dtype=Any)
+):
+    """A ball joint's limit row: minus the rotation's unit ``axis`` on the joint's 3 dofs."""
+    for k in range(efc_J.shape[2]):
+        value = active * type(active)(0.0)
+        if k >= dof and k < dof + 3:
+            value = -axis[k - dof] * active
+        efc_J[e, r, k] = value
+    return -(axis[0] * qvel[e, dof] + axis[1] * qvel[e, dof + 1] + axis[2] * qvel[e, dof + 2])
+
+
+@wp.func
+def tendon_row(
+    e: int,
+    r: int,
+    tendon: int,
+    a1: Any,
+    active: Any,
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    jnt_dofadr: wp.array(dtype=int),
+    qvel: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+):
+    """A fixed tendon's row: ``a1`` times its coefficients; returns its velocity (the sum in
+    a function, see ``row_jacobian``)."""
+    velocity = a1 * type(a1)(0.0)
+    for k in range(efc_J.shape[2]):
+        value = a1 * tendon_coefficient(tendon, k, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr)
+        efc_J[e, r, k] = value * active
+        velocity = velocity + value * qvel[e, k]
+    return velocity
+
+
+@wp.kernel
+def limit_and_friction_rows(
+    first_row: int,
+    row_kind: wp.array(dtype=int),
+    row_id: wp.array(dtype=int),
+    row_side: wp.array(dtype=int),
+    dof_invweight0: wp.array(dtype=Any),
+    dof_frictionloss: wp.array(dtype=Any),
+    dof_solref: wp.array(dtype=Any),
+    dof_solimp: wp.array(dtype=Any),
+    jnt_qposadr: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    jnt_range: wp.array(dtype=Any),
+    jnt_margin: wp.array(dtype=Any),
+    jnt_solref: wp.array(dtype=Any),
+    jnt_solimp: wp.array(dtype=Any),
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    tendon_range: wp.array(dtype=Any),
+    tendon_margin: wp.array(dtype=Any),
+    tendon_frictionloss: wp.array(dtype=Any),
+    tendon_solref_lim: wp.array(dtype=Any),
+    tendon_solimp_lim: wp.array(dtype=Any),
+    tendon_solref_fri: wp.array(dtype=Any),
+    tendon_solimp_fri: wp.array(dtype=Any),
+    tendon_invweight0: wp.array(dtype=Any),
+    dt: wp.array(dtype=Any),
+    refsafe: int,
+    qpos: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    # outputs
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
+    efc_aref: wp.array2d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+):
+    """The friction-loss and limit rows (every row after the equalities), as
+    MuJoCo builds them [mj_instantiateFriction, mj_instantiateLimit]; launch over (env, row -
+    ``first_row``)."""
+    e, i = wp.tid()
+    r = first_row + i
+    kind = row_kind[r]
+    id = row_id[r]
+    zero = qvel.dtype(0.0)
+    one = qvel.dtype(1.0)
+    side = qvel.dtype(row_side[r])
+    active = one
+    pos = zero
+    margin = zero
+    friction = zero
+    diag = zero
+    a1 = one
+    solref = dof_solref[0]
+    solimp = dof_solimp[0]
+    tendon = kind == ROW_FRICTION_TENDON or kind == ROW_LIMIT_TENDON
+    ball = kind == ROW_LIMIT_JOINT and jnt_type[id] == JOINT_BALL
+    ball_axis = wp.vector(zero, zero, zero)
+    dof = id
+    if kind == ROW_FRICTION_DOF:
         friction = dof_frictionloss[id]
         diag = dof_invweight0[id]
         solref = dof_solref[id]
@@ -499,14 +601,15 @@ def constraint_rows(
             solref = tendon_solref_lim[id]
             solimp = tendon_solimp_lim[id]
         else:
+            dof = jnt_dofadr[id]
             x = qpos[e, jnt_qposadr[id]]
             lower = jnt_range[id][0]
             upper = jnt_range[id][1]
             margin = jnt_margin[id]
-            diag = dof_invweight0[jnt_dofadr[id]]
+            diag = dof_invweight0[dof]
             solref = jnt_solref[id]
             solimp = jnt_solimp[id]
-            if jnt_type[id] == JOINT_BALL:
+            if ball:
                 # the rotation angle against max(range): J is minus the rotation's unit axis
                 a = jnt_qposadr[id]
                 rotation = quat_to_rotvec(
@@ -521,26 +624,25 @@ def constraint_rows(
             pos = upper - x
         a1 = -side
         if pos >= margin:
-            active = zero
-    velocity = row_jacobian(
-        e, r, kind, id, axis, b1, b2, p1, p2, q1r, q2c, torquescale, tendon, ball, ball_axis, first, second,
-        a1, a2, active, dof_ancestor, body_lastdof, body_rootid, jnt_dofadr, tendon_adr, tendon_num, wrap_objid,
-        wrap_prm, xpos, cdof, qvel, efc_J,
-    )  # fmt: skip
-    violation = wp.abs(pos - margin)
-    if kind == ROW_EQUALITY_CONNECT:
-        violation = wp.length(p1 - p2)  # one impedance for the three rows, from the separation's length
-    if kind == ROW_EQUALITY_WELD:  # one impedance for the six rows, from the whole error's length
-        error = q2c * q1r
-        rotation_error = wp.vector(error[0], error[1], error[2]) * torquescale
-        separation = p1 - p2
-        violation = wp.sqrt(wp.dot(separation, separation) + wp.dot(rotation_error, rotation_error))
-    imp = impedance(violation, solimp)
+            # a limit not instantiated: nothing reads its other entries (the solver and its
+            # adjoint visit the active rows only)
+            efc_active[e, r] = zero
+            return
+    velocity = zero
+    if tendon:
+        velocity = tendon_row(
+            e, r, id, a1, active, tendon_adr, tendon_num, wrap_objid, wrap_prm, jnt_dofadr, qvel, efc_J
+        )
+    elif ball:
+        velocity = ball_row(e, r, dof, ball_axis, active, qvel, efc_J)
+    else:
+        velocity = unit_row(e, r, dof, a1, active, qvel, efc_J)
+    imp = impedance(wp.abs(pos - margin), solimp)
     k_ref, b_ref = reference_gains(solref, solimp, dt[0], refsafe)
     if kind == ROW_FRICTION_DOF or kind == ROW_FRICTION_TENDON:
         k_ref = zero
     efc_active[e, r] = active
-    efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (pos - margin) - jdv
+    efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (pos - margin)
     efc_R[e, r] = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * diag)
     efc_frictionloss[e, r] = friction
 
