@@ -1028,6 +1028,7 @@ class Simulator:
                 qvel,
                 buf.xpos,
                 buf.cdof,
+                buf.dof_cvel,
                 buf.efc_J,
                 buf.efc_active,
                 buf.efc_aref,
@@ -1144,16 +1145,17 @@ NO_ADJOINT = (solver.keep_warmstart, solver.undamped_acceleration)
 
 def newton_adjoint_inputs(inputs: list, buf: StepBuffers) -> list:
     """The inputs of ``solver.newton_adjoint`` from those of the ``solver.newton`` launch."""
-    (row_kind, _tree, ancestor, _end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth, _a0, _warmstart) = inputs[
-        :14
-    ]
+    (row_kind, _tree, ancestor, subtree_end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth, _a0, _warm_a) = (
+        inputs[:14]
+    )
     J, active, aref, R, frictionloss = inputs[14:19]
-    dof_list, jaref = inputs[22], inputs[24]
+    row_list, dof_list, jaref = inputs[21], inputs[22], inputs[24]
     qacc, _niter, force, qfrc_constraint, qfrc_total = inputs[-5:]
     adj_a, lam, H = buf.newton_adjoint_scratch
     return [
         row_kind,
         ancestor,
+        subtree_end,
         M,
         qacc,
         J,
@@ -1166,6 +1168,7 @@ def newton_adjoint_inputs(inputs: list, buf: StepBuffers) -> list:
         force.grad,
         qfrc_constraint.grad,
         qfrc_total.grad,
+        row_list,
         dof_list,
         jaref,
         adj_a,

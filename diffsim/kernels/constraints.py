@@ -698,30 +698,24 @@ def contact_row_value(j: int, nrows: int, dim: int, frame: Any, friction: Any, l
 
 
 @wp.func
-def contact_velocity(
+def point_velocity(
     e: int,
-    b1: int,
-    b2: int,
+    b: int,
     p: Any,
     body_rootid: wp.array(dtype=int),
     body_lastdof: wp.array(dtype=int),
-    dof_ancestor: wp.array2d(dtype=int),
     xpos: wp.array2d(dtype=Any),
-    cdof: wp.array2d(dtype=Any),
-    qvel: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
 ):
-    """The velocity of point ``p`` on body ``b2`` relative to it on body ``b1``, linear and
-    angular: the Jacobian difference times ``qvel`` (the sum in a function: Warp's adjoint
-    replays a function's loop, see ``row_jacobian``)."""
-    linear = p * type(p[0])(0.0)
-    angular = linear
-    for i in range(cdof.shape[1]):
-        column_linear, column_angular = contact_jacobian_column(
-            e, i, b1, b2, p, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
-        )
-        linear = linear + column_linear * qvel[e, i]
-        angular = angular + column_angular * qvel[e, i]
-    return linear, angular
+    """(linear, angular) world velocity of point ``p`` moving with body ``b``: its ``cvel``
+    (the sum of its chain's ``cdof qvel``) at the point."""
+    zero = p * type(p[0])(0.0)
+    last = body_lastdof[b]
+    if last < 0:
+        return zero, zero
+    c = dof_cvel[e, last]
+    angular = wp.vector(c[0], c[1], c[2])
+    return wp.vector(c[3], c[4], c[5]) + wp.cross(angular, p - xpos[e, body_rootid[b]]), angular
 
 
 @wp.kernel
@@ -751,6 +745,7 @@ def contact_rows(
     qvel: wp.array2d(dtype=Any),
     xpos: wp.array2d(dtype=Any),
     cdof: wp.array2d(dtype=Any),
+    dof_cvel: wp.array2d(dtype=Any),
     # outputs
     efc_J: wp.array3d(dtype=Any),
     efc_active: wp.array2d(dtype=Any),
@@ -806,9 +801,10 @@ def contact_rows(
         for j in range(rows_per_contact):
             efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, frame, friction, linear, angular)
     # the rows' velocities J qvel from the relative velocity of the contact point
-    linear_velocity, angular_velocity = contact_velocity(
-        e, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof, qvel
-    )
+    linear2, angular2 = point_velocity(e, b2, point, body_rootid, body_lastdof, xpos, dof_cvel)
+    linear1, angular1 = point_velocity(e, b1, point, body_rootid, body_lastdof, xpos, dof_cvel)
+    linear_velocity = linear2 - linear1
+    angular_velocity = angular2 - angular1
     for j in range(rows_per_contact):
         r = r0 + j
         if j >= nrows:

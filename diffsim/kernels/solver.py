@@ -829,10 +829,31 @@ def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
     return jar < jar * type(jar)(0.0)
 
 
+@wp.func
+def rows_on_chains(
+    e: int, nact: int, row_list: wp.array2d(dtype=int), efc_J: wp.array3d(dtype=Any), dof_ancestor: wp.array2d(dtype=int)
+):
+    """1 when every listed row's nonzero Jacobian entries lie on one chain of its tree (the
+    Hessian then keeps the sparsity of M), else 0."""
+    zero = efc_J.dtype(0.0)
+    nv = efc_J.shape[2]
+    for a in range(nact):
+        r = row_list[e, a]
+        deepest = int(-1)
+        for k in range(nv):
+            if efc_J[e, r, k] != zero:
+                deepest = k
+        for k in range(nv):
+            if efc_J[e, r, k] != zero and k != deepest and dof_ancestor[deepest, k] == 0:
+                return 0
+    return 1
+
+
 @wp.kernel
 def newton_adjoint(
     row_kind: wp.array(dtype=int),
     dof_ancestor: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
     M: wp.array3d(dtype=Any),
     qacc: wp.array2d(dtype=Any),
     efc_J: wp.array3d(dtype=Any),
@@ -846,6 +867,7 @@ def newton_adjoint(
     adj_qfrc_constraint: wp.array2d(dtype=Any),
     adj_qfrc_total: wp.array2d(dtype=Any),
     # scratch
+    row_list: wp.array2d(dtype=int),
     dof_list: wp.array2d(dtype=int),
     jar: wp.array2d(dtype=Any),
     adj_a: wp.array2d(dtype=Any),
@@ -868,21 +890,26 @@ def newton_adjoint(
     ``p`` gets ``-lam^T dg/dp``. The outputs ``qfrc_total = qfrc_smooth + qfrc_constraint``,
     ``qfrc_constraint = J^T force`` and ``force`` first add their gradients to ``adj_a``
     through the rows' forces at ``a``. The warm start and ``qacc_smooth`` get none: the
-    solution does not depend on where the iterations start. ``H`` is refactored here
-    (dense over the ``nv`` dofs; it is block-diagonal over the islands). Not
-    differentiable itself."""
+    solution does not depend on where the iterations start. ``H`` is refactored here over
+    all ``nv`` dofs (it is block-diagonal over the islands), tree-sparse when every row
+    lies on one chain, as in ``newton``. Not differentiable itself."""
     e = wp.tid()
     nv = M.shape[1]
     nr = efc_J.shape[1]
     zero = qacc.dtype(0.0)
+    # the instantiated rows
+    nact = int(0)
+    for r in range(nr):
+        if efc_active[e, r] != zero:
+            row_list[e, nact] = r
+            nact += 1
     # the gradients of qacc and of the rows' forces
     for i in range(nv):
         adj_a[e, i] = adj_qacc[e, i]
         adj_qfrc_smooth[e, i] = adj_qfrc_smooth[e, i] + adj_qfrc_total[e, i]
         dof_list[e, i] = i
-    for r in range(nr):
-        if efc_active[e, r] == zero:
-            continue
+    for c in range(nact):
+        r = row_list[e, c]
         value = -efc_aref[e, r]
         adj_f = adj_force[e, r]
         for k in range(nv):
@@ -914,9 +941,8 @@ def newton_adjoint(
     for i in range(nv):
         for j in range(i + 1):
             H[e, i, j] = M[e, i, j]
-    for r in range(nr):
-        if efc_active[e, r] == zero:
-            continue
+    for c in range(nact):
+        r = row_list[e, c]
         kind = kind_of(row_kind, r)
         R = efc_R[e, r]
         if not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
@@ -927,16 +953,18 @@ def newton_adjoint(
             if Ji != zero:
                 for j in range(i + 1):
                     H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
-    factor_and_solve(e, nv, dof_list, H, adj_a, lam)
+    chains = rows_on_chains(e, nact, row_list, efc_J, dof_ancestor)
+    hessian_solve(e, nv, dof_list, chains, dof_ancestor, dof_subtree_end, H, adj_a, lam)
     # -lam^T dg/dp for every input p
     for i in range(nv):
         adj_qfrc_smooth[e, i] = adj_qfrc_smooth[e, i] + lam[e, i]
-        for j in range(nv):
-            if i == j or dof_ancestor[i, j] != 0 or dof_ancestor[j, i] != 0:
+        adj_M[e, i, i] = adj_M[e, i, i] - lam[e, i] * qacc[e, i]
+        for j in range(i):
+            if dof_ancestor[i, j] != 0:
                 adj_M[e, i, j] = adj_M[e, i, j] - lam[e, i] * qacc[e, j]
-    for r in range(nr):
-        if efc_active[e, r] == zero:
-            continue
+                adj_M[e, j, i] = adj_M[e, j, i] - lam[e, j] * qacc[e, i]
+    for c in range(nact):
+        r = row_list[e, c]
         u = zero
         for k in range(nv):
             u = u + efc_J[e, r, k] * lam[e, k]
