@@ -396,12 +396,13 @@ def _forward_stored_steps(runners: list, qpos, qvel, ctrls, qpos_traj, qvel_traj
     Each runner starts from the state the one before it reached; controls go in and
     states come out all at once."""
     torch._foreach_copy_([r.ctrl for r in runners], ctrls.unbind(1))
+    warmstart = None if warmstart_traj is None else wp.to_torch(warmstart)
     for t, runner in enumerate(runners):
         runner.states[0].qpos.copy_(qpos)
         runner.states[0].qvel.copy_(qvel)
         qpos, qvel = runner.forward()
-        if warmstart_traj is not None:
-            warmstart_traj[:, t] = wp.to_torch(warmstart)
+        if warmstart is not None:
+            warmstart_traj[:, t].copy_(warmstart)
     qpos_traj.copy_(torch.stack([r.states[-1].qpos for r in runners], dim=1))
     qvel_traj.copy_(torch.stack([r.states[-1].qvel for r in runners], dim=1))
 
