@@ -428,7 +428,7 @@ class Model:
         """What contacts and limits are: ``"smooth"``, diffsim's smoothed penalty contact and
         penalty limits (differentiable), or ``"mujoco"``, MuJoCo's soft constraints (contacts
         from MuJoCo's collision functions, joint and tendon limits, friction loss, equality
-        constraints) solved by MuJoCo's Newton solver (forward only, so far)."""
+        constraints) solved by MuJoCo's Newton solver, differentiated implicitly."""
         return self._contact_model
 
     @contact_model.setter

@@ -831,7 +831,11 @@ def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
 
 @wp.func
 def rows_on_chains(
-    e: int, nact: int, row_list: wp.array2d(dtype=int), efc_J: wp.array3d(dtype=Any), dof_ancestor: wp.array2d(dtype=int)
+    e: int,
+    nact: int,
+    row_list: wp.array2d(dtype=int),
+    efc_J: wp.array3d(dtype=Any),
+    dof_ancestor: wp.array2d(dtype=int),
 ):
     """1 when every listed row's nonzero Jacobian entries lie on one chain of its tree (the
     Hessian then keeps the sparsity of M), else 0."""
