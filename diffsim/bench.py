@@ -151,30 +151,15 @@ def bench_grad(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     rows, results = [], []
     for batch in args.batch:
-        options = {"max_stored_bytes": _stored_bytes(args.max_stored_mib)}
-        f, b, _ = _time_diffsim(
-            batch,
-            args.horizon,
-            args.frame_skip,
-            dtype,
-            args.device,
-            args.repeats,
-            options=options,
-            contact_model=args.contact_model,
-        )
+        problem = (batch, args.horizon, args.frame_skip, dtype, args.device, args.repeats)
+        settings = {
+            "options": {"max_stored_bytes": _stored_bytes(args.max_stored_mib)},
+            "contact_model": args.contact_model,
+        }
+        f, b, _ = _time_diffsim(*problem, **settings)
         budget = _stored_budget(args.device, args.max_stored_mib)
         if args.every_param:
-            fp, bp, _ = _time_diffsim(
-                batch,
-                args.horizon,
-                args.frame_skip,
-                dtype,
-                args.device,
-                args.repeats,
-                every_param=True,
-                options=options,
-                contact_model=args.contact_model,
-            )
+            fp, bp, _ = _time_diffsim(*problem, every_param=True, **settings)
         entry = {
             "batch": batch,
             "diffsim_forward_s": f,

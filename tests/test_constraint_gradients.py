@@ -30,10 +30,22 @@ LIMIT_JOINT = int(mujoco.mjtConstraint.mjCNSTR_LIMIT_JOINT)
 LIMIT_TENDON = int(mujoco.mjtConstraint.mjCNSTR_LIMIT_TENDON)
 
 
-def load(name: str):
+INTEGRATORS = {
+    "Euler": mujoco.mjtIntegrator.mjINT_EULER,
+    "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
+    "RK4": mujoco.mjtIntegrator.mjINT_RK4,
+}
+
+
+def load(name: str, integrator: str | None = None):
     m = mujoco.MjModel.from_xml_path(str(MODELS / name))
     m.opt.tolerance = 1e-14
-    return m, diffsim.load_mjcf(m, dtype=torch.float64, contact_model="mujoco")
+    model_m = m
+    if integrator is not None:  # the states come from the model's own integrator; diffsim steps with this one
+        model_m = mujoco.MjModel.from_xml_path(str(MODELS / name))
+        model_m.opt.tolerance = 1e-14
+        model_m.opt.integrator = INTEGRATORS[integrator]
+    return m, diffsim.load_mjcf(model_m, dtype=torch.float64, contact_model="mujoco")
 
 
 def state_where(m, wanted, steps: int = 2000, seed: int = 0):
@@ -136,9 +148,12 @@ ARM_PARAMETERS = (
 )
 
 
-def test_gradients_at_joint_and_tendon_limits_with_sliding_friction():
-    """The arm against a joint limit and its tendon's, every friction-loss row saturated."""
-    m, model = load("limited_arm.xml")
+@pytest.mark.parametrize("integrator", list(INTEGRATORS))
+def test_gradients_at_joint_and_tendon_limits_with_sliding_friction(integrator):
+    """The arm against a joint limit and its tendon's, every friction-loss row saturated;
+    with each integrator (RK4: four solves per step, implicitfast: the solve's force
+    through the implicit damping)."""
+    m, model = load("limited_arm.xml", integrator)
     state = state_where(
         m,
         lambda d: (
@@ -148,7 +163,7 @@ def test_gradients_at_joint_and_tendon_limits_with_sliding_friction():
         ),
     )
     check_state_gradients(model, *state[:3])
-    check_parameter_gradients(model, *state[:3], ARM_PARAMETERS)
+    check_parameter_gradients(model, *state[:3], ARM_PARAMETERS if integrator == "Euler" else ("jnt_solref",))
 
 
 def test_gradients_with_sticking_friction_loss():
@@ -189,9 +204,9 @@ CONTACT_PARAMETERS = (
 )
 
 
-def settled_boxes():
+def settled_boxes(integrator=None):
     """The box on the floor and the box on it at rest (0.8 s after release)."""
-    m, model = load("box_on_box.xml")
+    m, model = load("box_on_box.xml", integrator)
     d = mujoco.MjData(m)
     for _ in range(400):
         mujoco.mj_step(m, d)
@@ -206,12 +221,21 @@ def contact_forces_at(m, qpos, qvel):
     return d.ncon, d.efc_force[pyramid]
 
 
-@pytest.mark.parametrize("motion", ["sticking", "sliding", "separating"])
-def test_gradients_through_contacts(motion):
+@pytest.mark.parametrize(
+    "motion, integrator",
+    [
+        ("sticking", "Euler"),
+        ("sliding", "Euler"),
+        ("separating", "Euler"),
+        ("sliding", "RK4"),
+        ("sticking", "implicitfast"),
+    ],
+)
+def test_gradients_through_contacts(motion, integrator):
     """Box on the floor and box on box: at rest (every pyramid edge pushing: sticking), both
     boxes sliding along x (some edges slack), and the upper box lifting off at 0.5 m/s
     (its contacts instantiated, pushing nothing)."""
-    m, model, qpos, qvel = settled_boxes()
+    m, model, qpos, qvel = settled_boxes(integrator)
     if motion == "sliding":
         qvel[0] = qvel[6] = 0.6
     elif motion == "separating":
@@ -229,7 +253,7 @@ def test_gradients_through_contacts(motion):
     assert torch.autograd.gradcheck(
         lambda q, v: diffsim.step(model, q, v, state[2]), inputs, eps=1e-6, atol=1e-6, rtol=1e-5
     )
-    check_parameter_gradients(model, *state, CONTACT_PARAMETERS)
+    check_parameter_gradients(model, *state, CONTACT_PARAMETERS if integrator == "Euler" else ("geom_solref",))
 
 
 def test_gradients_of_the_ant_standing():

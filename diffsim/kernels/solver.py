@@ -551,6 +551,30 @@ def island_dot(e: int, n: int, dofs: wp.array2d(dtype=int), a: Any, b: Any):
     return total
 
 
+@wp.func
+def rows_on_chains(
+    e: int,
+    nact: int,
+    row_list: wp.array2d(dtype=int),
+    efc_J: wp.array3d(dtype=Any),
+    dof_ancestor: wp.array2d(dtype=int),
+):
+    """1 when every listed row's nonzero Jacobian entries lie on one chain of its tree (the
+    Hessian then keeps the sparsity of M), else 0."""
+    zero = efc_J.dtype(0.0)
+    nv = efc_J.shape[2]
+    for a in range(nact):
+        r = row_list[e, a]
+        deepest = int(-1)
+        for k in range(nv):
+            if efc_J[e, r, k] != zero:
+                deepest = k
+        for k in range(nv):
+            if efc_J[e, r, k] != zero and k != deepest and dof_ancestor[deepest, k] == 0:
+                return 0
+    return 1
+
+
 @wp.kernel
 def newton(
     row_kind: wp.array(dtype=int),
@@ -633,16 +657,7 @@ def newton(
             row_island[e, r] = root
             tree_rows[e, root] = 1
     # whether every row lies on one chain of its tree: then H keeps M's sparsity
-    chains = int(1)
-    for a in range(nact):
-        r = row_list[e, a]
-        deepest = int(-1)
-        for k in range(nv):
-            if efc_J[e, r, k] != zero:
-                deepest = k
-        for k in range(nv):
-            if efc_J[e, r, k] != zero and k != deepest and dof_ancestor[deepest, k] == 0:
-                chains = 0
+    chains = rows_on_chains(e, nact, row_list, efc_J, dof_ancestor)
     # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
     use_warmstart = warmstart != 0 and nact > 0  # without rows every dof keeps qacc_smooth
     if use_warmstart:
@@ -827,30 +842,6 @@ def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
     if kind < ROW_LIMIT_JOINT:
         return friction_zone(jar, R * friction) == 0
     return jar < jar * type(jar)(0.0)
-
-
-@wp.func
-def rows_on_chains(
-    e: int,
-    nact: int,
-    row_list: wp.array2d(dtype=int),
-    efc_J: wp.array3d(dtype=Any),
-    dof_ancestor: wp.array2d(dtype=int),
-):
-    """1 when every listed row's nonzero Jacobian entries lie on one chain of its tree (the
-    Hessian then keeps the sparsity of M), else 0."""
-    zero = efc_J.dtype(0.0)
-    nv = efc_J.shape[2]
-    for a in range(nact):
-        r = row_list[e, a]
-        deepest = int(-1)
-        for k in range(nv):
-            if efc_J[e, r, k] != zero:
-                deepest = k
-        for k in range(nv):
-            if efc_J[e, r, k] != zero and k != deepest and dof_ancestor[deepest, k] == 0:
-                return 0
-    return 1
 
 
 @wp.kernel
