@@ -145,6 +145,7 @@ class StepBuffers:
         ints = lambda shape: wp.zeros(shape, dtype=wp.int32, device=model.wp_device)  # noqa: E731
         self.tree_parent, self.tree_rows = ints((E, model.nbody if nc else 0)), ints((E, model.nbody if nc else 0))
         self.row_list, self.row_island, self.dof_list = ints((E, nr)), ints((E, nr)), ints((E, nc))
+        self.row_lo, self.row_hi = ints((E, nr)), ints((E, nr))  # each row's nonzero dofs: lo .. hi - 1
         self.efc_jaref, self.efc_jv = plain((E, nr)), plain((E, nr))
         self.solver_scratch = [plain((E, nc)) for _ in range(4)]  # Ma, grad, search, Ms
         self.solver_H = plain((E, nc, nc))
@@ -895,6 +896,8 @@ class Simulator:
                 buf.row_list,
                 buf.dof_list,
                 buf.row_island,
+                buf.row_lo,
+                buf.row_hi,
                 buf.efc_jaref,
                 buf.efc_jv,
                 *buf.solver_scratch,
@@ -1149,7 +1152,7 @@ def newton_adjoint_inputs(inputs: list, buf: StepBuffers) -> list:
         inputs[:14]
     )
     J, active, aref, R, frictionloss = inputs[14:19]
-    row_list, dof_list, jaref = inputs[21], inputs[22], inputs[24]
+    row_list, dof_list, row_lo, row_hi, jaref = inputs[21], inputs[22], inputs[24], inputs[25], inputs[26]
     qacc, _niter, force, qfrc_constraint, qfrc_total = inputs[-5:]
     adj_a, lam, H = buf.newton_adjoint_scratch
     return [
@@ -1169,6 +1172,8 @@ def newton_adjoint_inputs(inputs: list, buf: StepBuffers) -> list:
         qfrc_constraint.grad,
         qfrc_total.grad,
         row_list,
+        row_lo,
+        row_hi,
         dof_list,
         jaref,
         adj_a,

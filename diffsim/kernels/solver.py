@@ -468,6 +468,8 @@ def update_rows(
     e: int,
     nact: int,
     row_list: wp.array2d(dtype=int),
+    row_lo: wp.array2d(dtype=int),
+    row_hi: wp.array2d(dtype=int),
     n: int,
     dofs: wp.array2d(dtype=int),
     island: int,
@@ -494,8 +496,7 @@ def update_rows(
         force, _D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
         efc_force[e, r] = force
         if force != force * type(force)(0.0):
-            for a in range(n):
-                i = dofs[e, a]
+            for i in range(row_lo[e, r], row_hi[e, r]):
                 grad[e, i] = grad[e, i] - efc_J[e, r, i] * force
 
 
@@ -504,6 +505,8 @@ def hessian(
     e: int,
     nact: int,
     row_list: wp.array2d(dtype=int),
+    row_lo: wp.array2d(dtype=int),
+    row_hi: wp.array2d(dtype=int),
     n: int,
     dofs: wp.array2d(dtype=int),
     island: int,
@@ -518,7 +521,8 @@ def hessian(
     H: wp.array3d(dtype=Any),
 ):
     """``H = M + sum D J_r^T J_r`` over the island's rows in their quadratic zone (lower
-    triangle, the island's dofs), or ``M`` alone."""
+    triangle, the island's dofs), or ``M`` alone. A row's nonzero entries lie in its dofs
+    ``row_lo .. row_hi - 1``, all in its island: the sums skip only zeros."""
     for a in range(n):
         i = dofs[e, a]
         for b in range(a + 1):
@@ -533,12 +537,11 @@ def hessian(
         _force, D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
         if D == D * type(D)(0.0):
             continue
-        for a in range(n):
-            i = dofs[e, a]
+        lo = row_lo[e, r]
+        for i in range(lo, row_hi[e, r]):
             Ji = efc_J[e, r, i]
             if Ji != Ji * type(Ji)(0.0):
-                for b in range(a + 1):
-                    j = dofs[e, b]
+                for j in range(lo, i + 1):
                     H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
 
 
@@ -602,6 +605,8 @@ def newton(
     row_list: wp.array2d(dtype=int),
     dof_list: wp.array2d(dtype=int),
     row_island: wp.array2d(dtype=int),
+    row_lo: wp.array2d(dtype=int),
+    row_hi: wp.array2d(dtype=int),
     jaref: wp.array2d(dtype=Any),
     jv: wp.array2d(dtype=Any),
     Ma: wp.array2d(dtype=Any),
@@ -640,8 +645,12 @@ def newton(
     for a in range(nact):
         r = row_list[e, a]
         first = int(-1)
+        lo = int(nv)
+        hi = int(0)
         for k in range(nv):
             if efc_J[e, r, k] != zero:
+                lo = wp.min(lo, k)
+                hi = k + 1
                 root = find_root(tree_parent, e, dof_tree[k])
                 if first < 0:
                     first = root
@@ -650,6 +659,8 @@ def newton(
                     tree_parent[e, wp.max(root, first)] = low
                     first = low
         row_island[e, r] = first
+        row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
+        row_hi[e, r] = hi
     for a in range(nact):
         r = row_list[e, a]
         if row_island[e, r] >= 0:
@@ -672,7 +683,7 @@ def newton(
             r = row_list[e, a]
             warm = -efc_aref[e, r]
             smooth = -efc_aref[e, r]
-            for k in range(nv):
+            for k in range(row_lo[e, r], row_hi[e, r]):
                 warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
                 smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
             kind = kind_of(row_kind, r)
@@ -708,12 +719,11 @@ def newton(
             r = row_list[e, c]
             if row_island[e, r] == island:
                 value = -efc_aref[e, r]
-                for b in range(n):
-                    k = dof_list[e, b]
+                for k in range(row_lo[e, r], row_hi[e, r]):
                     value = value + efc_J[e, r, k] * qacc[e, k]
                 jaref[e, r] = value
         update_rows(
-            e, nact, row_list, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
+            e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
             qfrc_smooth, Ma, efc_force, grad,
         )  # fmt: skip
         # stop before the first iteration: the certificate, then the Newton decrement (both
@@ -725,7 +735,7 @@ def newton(
             done = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search)) < tol
         if not done:
             hessian(
-                e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
+                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
                 jaref, 1, H,
             )  # fmt: skip
             hessian_solve(e, n, dof_list, chains, dof_ancestor, dof_subtree_end, H, grad, search)
@@ -757,8 +767,7 @@ def newton(
                 r = row_list[e, c]
                 if row_island[e, r] == island:
                     value = zero
-                    for b in range(n):
-                        k = dof_list[e, b]
+                    for k in range(row_lo[e, r], row_hi[e, r]):
                         value = value + efc_J[e, r, k] * search[e, k]
                     jv[e, r] = value
             point = line_search(
@@ -777,11 +786,11 @@ def newton(
                 if row_island[e, r] == island:
                     jaref[e, r] = jaref[e, r] + alpha * jv[e, r]
             update_rows(
-                e, nact, row_list, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
+                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
                 jaref, qfrc_smooth, Ma, efc_force, grad,
             )  # fmt: skip
             hessian(
-                e, nact, row_list, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
+                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
                 jaref, 1, H,
             )  # fmt: skip
             hessian_solve(e, n, dof_list, chains, dof_ancestor, dof_subtree_end, H, grad, search)
@@ -800,7 +809,7 @@ def newton(
         r = row_list[e, a]
         force = efc_force[e, r]
         if force != zero:
-            for i in range(nv):
+            for i in range(row_lo[e, r], row_hi[e, r]):
                 qfrc_constraint[e, i] = qfrc_constraint[e, i] + efc_J[e, r, i] * force
     for i in range(nv):
         qfrc_total[e, i] = qfrc_smooth[e, i] + qfrc_constraint[e, i]
@@ -863,6 +872,8 @@ def newton_adjoint(
     adj_qfrc_total: wp.array2d(dtype=Any),
     # scratch
     row_list: wp.array2d(dtype=int),
+    row_lo: wp.array2d(dtype=int),
+    row_hi: wp.array2d(dtype=int),
     dof_list: wp.array2d(dtype=int),
     jar: wp.array2d(dtype=Any),
     adj_a: wp.array2d(dtype=Any),
@@ -898,6 +909,14 @@ def newton_adjoint(
         if efc_active[e, r] != zero:
             row_list[e, nact] = r
             nact += 1
+            lo = int(nv)
+            hi = int(0)
+            for k in range(nv):
+                if efc_J[e, r, k] != zero:
+                    lo = wp.min(lo, k)
+                    hi = k + 1
+            row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
+            row_hi[e, r] = hi
     # the gradients of qacc and of the rows' forces
     for i in range(nv):
         adj_a[e, i] = adj_qacc[e, i]
@@ -905,9 +924,11 @@ def newton_adjoint(
         dof_list[e, i] = i
     for c in range(nact):
         r = row_list[e, c]
+        lo = row_lo[e, r]
+        hi = row_hi[e, r]
         value = -efc_aref[e, r]
         adj_f = adj_force[e, r]
-        for k in range(nv):
+        for k in range(lo, hi):
             J = efc_J[e, r, k]
             value = value + J * qacc[e, k]
             adj_f = adj_f + J * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
@@ -926,8 +947,9 @@ def newton_adjoint(
             adj_jar = -adj_f / R
             adj_R[e, r] = adj_R[e, r] + adj_f * value / (R * R)
             adj_aref[e, r] = adj_aref[e, r] - adj_jar
-            for k in range(nv):
+            for k in range(lo, hi):
                 adj_a[e, k] = adj_a[e, k] + efc_J[e, r, k] * adj_jar
+            for k in range(nv):
                 adj_J[e, r, k] = adj_J[e, r, k] + adj_jar * qacc[e, k]
         elif kind >= ROW_FRICTION_DOF and kind < ROW_LIMIT_JOINT:
             # a saturated friction-loss row: force = +-frictionloss
@@ -943,10 +965,11 @@ def newton_adjoint(
         if not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
             continue
         D = qacc.dtype(1.0) / R
-        for i in range(nv):
+        lo = row_lo[e, r]
+        for i in range(lo, row_hi[e, r]):
             Ji = efc_J[e, r, i]
             if Ji != zero:
-                for j in range(i + 1):
+                for j in range(lo, i + 1):
                     H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
     chains = rows_on_chains(e, nact, row_list, efc_J, dof_ancestor)
     hessian_solve(e, nv, dof_list, chains, dof_ancestor, dof_subtree_end, H, adj_a, lam)
@@ -961,7 +984,7 @@ def newton_adjoint(
     for c in range(nact):
         r = row_list[e, c]
         u = zero
-        for k in range(nv):
+        for k in range(row_lo[e, r], row_hi[e, r]):
             u = u + efc_J[e, r, k] * lam[e, k]
         force = efc_force[e, r]
         kind = kind_of(row_kind, r)
