@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 from diffsim.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from diffsim.rl import SAC, SHAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig, SHACConfig
+from diffsim.rl import SAC, SHAC, Hybrid, HybridConfig, ReplayBuffer, SACConfig, SHACConfig, distributed
 from diffsim.run_config import AGENTS, ENVS, ConfigError, apply_overrides, check_config, load_config
 from diffsim.run_config import CONFIGS  # noqa: F401 (public here too: diffsim.train.CONFIGS)
 from diffsim.run_dir import RunDirError, RunLock, new_run_dir, run_files
@@ -153,11 +153,16 @@ class Run:
 
     def __init__(self, config: dict, device="cpu"):
         self.config, self.device = config, torch.device(device)
-        seed = config["seed"]
+        # under torchrun each rank simulates environments of its own (seeds apart by rank);
+        # rank 0's are those of a one-process run, and every rank starts from its networks
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        base = config["seed"]
+        seed = base + RANK_SEED_STRIDE * self.rank
         torch.manual_seed(seed)
         self.env = make_env(config, config["num_envs"], seed, device)
-        self.eval_env = make_env(config, config["eval_envs"], seed + 1, device)
+        self.eval_env = make_env(config, config["eval_envs"], base + 1, device)
         self.agent = make_agent(config, self.env, device)
+        distributed.broadcast_module_state(self.agent)
         self.on_policy = getattr(self.agent, "on_policy", False)
         self.buffer = (
             None
@@ -209,6 +214,7 @@ class Run:
             "solved_episode": self.solved_episode,
             "solved_wall_seconds": self.solved_wall_seconds,
             "wall_seconds": self.wall_seconds,
+            "world_size": self.world,
         }
 
     def load_state_dict(self, state: dict):
@@ -264,7 +270,7 @@ class Run:
         if self.on_policy:
             logs, self.obs, rewards, terminated, truncated = self.agent.iterate(env, self.obs)
             for reward, done in zip(rewards, terminated | truncated):
-                self.global_step += env.num_envs
+                self.global_step += env.num_envs * self.world  # every rank's environments
                 self._count_episodes(reward, done)
             return logs
         if self.global_step < config["learning_starts"]:
@@ -284,7 +290,7 @@ class Run:
             qvel=qvel,
         )
         self.obs = obs
-        self.global_step += env.num_envs
+        self.global_step += env.num_envs * self.world  # every rank's environments
         self._count_episodes(reward, terminated | truncated)
         # the env's reward terms (mean over the envs), as SHAC logs them over its windows
         logs = {key: float(value.float().mean()) for key, value in info.items() if key.startswith("reward/")}
@@ -293,6 +299,10 @@ class Run:
             for _ in range(config["updates_per_step"]):
                 logs.update(self.agent.update(self.buffer.sample(self.agent.config.batch_size)))
         return logs
+
+
+# seeds of rank r's environments, replay sampling and exploration: the config's seed + r * this
+RANK_SEED_STRIDE = 100_003
 
 
 def _crossed(before: int, after: int, every: int) -> bool:
@@ -344,42 +354,64 @@ def train(
     checkpoint written; the summary then has ``"interrupted": "SIGINT"`` (or "SIGTERM").
     """
     logdir = Path(logdir)
-    with RunLock(logdir):
-        for stale in logdir.glob(".*.tmp"):  # left by a writer that was killed mid-write: we hold the lock
-            stale.unlink()
-        existing = run_files(logdir)
-        own = resume is not None and Path(resume).resolve().parent == logdir.resolve()
-        if existing and not own and not overwrite:
-            raise RunDirError(
-                f"{logdir} holds another run ({', '.join(existing)}): continue it with --resume "
-                f"{logdir / 'checkpoint.pt'}, choose another --logdir, or pass --overwrite to replace it"
-            )
-        if existing and not own:  # --overwrite: the old run's files go, so none of them outlives it
-            for old in [*(logdir / name for name in existing), *logdir.glob("events.out.tfevents.*")]:
-                old.unlink()
+    if not distributed.is_main():  # under torchrun: rank 0 owns the directory; wait for its verdict
+        error = distributed.broadcast_object(None)
+        if error is not None:
+            raise RunDirError(error)
         with _StopRequests() as stop:
             return _train(config, logdir, device, resume, progress, stop)
+    told = False  # whether the other ranks have rank 0's verdict on the directory
+    try:
+        with RunLock(logdir):
+            for stale in logdir.glob(".*.tmp"):  # left by a writer that was killed mid-write: we hold the lock
+                stale.unlink()
+            existing = run_files(logdir)
+            own = resume is not None and Path(resume).resolve().parent == logdir.resolve()
+            if existing and not own and not overwrite:
+                raise RunDirError(
+                    f"{logdir} holds another run ({', '.join(existing)}): continue it with --resume "
+                    f"{logdir / 'checkpoint.pt'}, choose another --logdir, or pass --overwrite to replace it"
+                )
+            if existing and not own:  # --overwrite: the old run's files go, so none of them outlives it
+                for old in [*(logdir / name for name in existing), *logdir.glob("events.out.tfevents.*")]:
+                    old.unlink()
+                for old in logdir.glob("checkpoint.rank*.pt"):
+                    old.unlink()
+            distributed.broadcast_object(None)
+            told = True
+            with _StopRequests() as stop:
+                return _train(config, logdir, device, resume, progress, stop)
+    except RunDirError as error:
+        if not told:
+            distributed.broadcast_object(str(error))
+        raise
 
 
 def _train(config, logdir, device, resume, progress, stop) -> dict:
-    print(
-        f"{config['name']} / {config['agent']} on {device}: {config['total_steps']:,} env steps, target return "
-        f"{config['target_return']:g}\nwriting to {logdir}/ (watch: tensorboard --logdir {logdir.parent})"
-    )
+    main, world = distributed.is_main(), distributed.world_size()
+    if main:
+        processes = f" x {world} processes (torchrun)" if world > 1 else ""
+        print(
+            f"{config['name']} / {config['agent']} on {device}{processes}: {config['total_steps']:,} env steps, "
+            f"target return {config['target_return']:g}\nwriting to {logdir}/ (watch: tensorboard --logdir "
+            f"{logdir.parent})"
+        )
     try:
         run = Run(config, device)
     except ValueError as e:  # a value the environment or the agent refuses, e.g. env_options.effort_weight=-1
         raise ConfigError(f"the config's settings: {e}") from e
     if resume is not None:
-        run.load_state_dict(load_checkpoint(resume, "run", map_location=device))
-        print(f"resumed from {resume} at step {run.global_step}")
-    try:
-        from torch.utils.tensorboard import SummaryWriter
+        run.load_state_dict(load_checkpoint(_rank_checkpoint(Path(resume), world), "run", map_location=device))
+        if main:
+            print(f"resumed from {resume} at step {run.global_step}")
+    writer = None
+    if main:  # only rank 0 writes logs, evaluations and checkpoints' main file
+        try:
+            from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(logdir))
-    except ImportError:
-        writer = None
-        warnings.warn("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)", stacklevel=2)
+            writer = SummaryWriter(str(logdir))
+        except ImportError:
+            warnings.warn("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)", stacklevel=2)
     try:
         from tqdm import tqdm
 
@@ -387,7 +419,7 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
             total=config["total_steps"],
             initial=run.global_step,
             unit="step",
-            disable=not progress,
+            disable=not progress or not main,
             dynamic_ncols=True,
             desc=f"{config['name']} {config['agent']}",
         )
@@ -407,7 +439,7 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
             if run.episode_returns:
                 writer.add_scalar("charts/episode_return", run.episode_returns[-1][1], run.global_step)
             writer.add_scalar("charts/steps_per_second", run.global_step / max(run.wall_seconds, 1e-9), run.global_step)
-        if _crossed(before, run.global_step, config["eval_every"]):
+        if main and _crossed(before, run.global_step, config["eval_every"]):
             value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
             if not run.evaluations or value > max(e[2] for e in run.evaluations):
                 save_checkpoint(
@@ -432,9 +464,10 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
             if bar is not None:
                 bar.set_postfix(eval_return=f"{value:.1f}")
         finished = run.global_step >= config["total_steps"]
-        if _crossed(before, run.global_step, config["checkpoint_every"]) or finished or stop.signal:
-            save_checkpoint(run.state_dict(), checkpoint, "run")
-        if stop.signal and not finished:
+        stopping = distributed.any_rank(stop.signal is not None)  # every rank stops at the same step
+        if _crossed(before, run.global_step, config["checkpoint_every"]) or finished or stopping:
+            _save_run(run, checkpoint)
+        if stopping and not finished:
             break
     if bar is not None:
         bar.close()
@@ -454,10 +487,11 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
         "solved_at_wall_seconds": run.solved_wall_seconds,
         "evaluations": run.evaluations,
         "resolved_config": config,
-        "interrupted": signal.Signals(stop.signal).name
-        if stop.signal and run.global_step < config["total_steps"]
-        else None,
+        "interrupted": _interruption(stop.signal, run.global_step < config["total_steps"]),
+        "processes": world,
     }
+    if not main:
+        return summary
     _write_json_atomically(summary, logdir / "summary.json")
     if summary["interrupted"]:
         print(
@@ -467,6 +501,56 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
     print(_summary_line(summary, run.wall_seconds))
     print(f"wrote {logdir}/: summary.json, checkpoint.pt (resume with --resume), best.pt (the best evaluation's agent)")
     return summary
+
+
+def _interruption(signum, unfinished: bool):
+    """The signal's name when a run stopped early (``"SIGTERM"``; ``"another rank"`` when a
+    rank other than this one was told to stop), else None."""
+    if not unfinished:
+        return None
+    return signal.Signals(signum).name if signum is not None else "another rank"
+
+
+def _rank_checkpoint(checkpoint: Path, world: int) -> Path:
+    """The file rank r resumes from: rank 0 the run's checkpoint, rank r > 0 its own part,
+    written at the same step; refuses a checkpoint of another number of processes."""
+    main = load_checkpoint(checkpoint, "run", map_location="cpu")
+    written_by = main.get("world_size", 1)
+    if written_by != world:
+        raise CheckpointError(
+            f"{checkpoint} was written by a run of {written_by} process(es); resume it with as many "
+            f"(torchrun --nproc_per_node={written_by}), or load only its agent (best.pt or the checkpoint's "
+            f'"agent") into a run of another size'
+        )
+    if distributed.is_main():
+        return checkpoint
+    part = _rank_part(checkpoint, distributed.rank(), main["global_step"])
+    if not part.is_file():
+        raise CheckpointError(
+            f"{checkpoint}: rank {distributed.rank()}'s part {part.name} (step {main['global_step']}) is missing"
+        )
+    return part
+
+
+def _rank_part(checkpoint: Path, rank: int, step: int) -> Path:
+    return checkpoint.with_name(f"{checkpoint.stem}.rank{rank}.step{step}.pt")
+
+
+def _save_run(run, checkpoint: Path) -> None:
+    """The run's checkpoint: rank 0's state in ``checkpoint`` (loadable by a one-process
+    run), and under torchrun every other rank's (its environments, replay buffer and
+    random generators) in a part named with the step, written first; a rank's older parts
+    go once the checkpoint names the new step."""
+    if not distributed.is_main():
+        save_checkpoint(run.state_dict(), _rank_part(checkpoint, run.rank, run.global_step), "run")
+    distributed.barrier()
+    if distributed.is_main():
+        save_checkpoint(run.state_dict(), checkpoint, "run")
+    distributed.barrier()
+    if not distributed.is_main():
+        for old in checkpoint.parent.glob(f"{checkpoint.stem}.rank{run.rank}.step*.pt"):
+            if old != _rank_part(checkpoint, run.rank, run.global_step):
+                old.unlink()
 
 
 def _write_json_atomically(data, path: Path) -> None:
@@ -584,6 +668,14 @@ def main(argv=None):
     if not args.config and not args.resume:
         parser.error("give --config (a shipped config or a .yaml file) or --resume (a run's checkpoint.pt)")
     torch.set_num_threads(args.threads)
+    device = distributed.initialize(args.device)  # under torchrun: join the process group (cuda:LOCAL_RANK)
+    try:
+        return _main(args, device)
+    finally:
+        distributed.shutdown()
+
+
+def _main(args, device):
     try:
         if args.resume:
             resume = Path(args.resume)
@@ -591,20 +683,22 @@ def main(argv=None):
         else:
             resume = None
             config = load_config(args.config, args.set)
-        logdir = Path(args.logdir) if args.logdir else (resume.parent if resume else new_run_dir(config))
         created = not args.logdir and not resume
+        logdir = None
+        if distributed.is_main():  # rank 0 names a new run's folder, for every rank
+            logdir = Path(args.logdir) if args.logdir else (resume.parent if resume else new_run_dir(config))
+        logdir = Path(distributed.broadcast_object(str(logdir) if logdir else None))
         try:
-            summary = train(
-                config, logdir, args.device, resume, progress=not args.no_progress, overwrite=args.overwrite
-            )
+            summary = train(config, logdir, device, resume, progress=not args.no_progress, overwrite=args.overwrite)
         except BaseException:
-            if created and {p.name for p in logdir.iterdir()} <= {".lock"}:  # nothing was written: leave no trace
-                shutil.rmtree(logdir, ignore_errors=True)
+            if created and distributed.is_main() and {p.name for p in logdir.iterdir()} <= {".lock"}:
+                shutil.rmtree(logdir, ignore_errors=True)  # nothing was written: leave no trace
             raise
     except (ConfigError, CheckpointError, RunDirError) as e:
         raise SystemExit(f"python -m diffsim.train: error: {e}") from None
     if summary["interrupted"]:
-        raise SystemExit(128 + int(signal.Signals[summary["interrupted"]]))
+        name = summary["interrupted"]
+        raise SystemExit(128 + int(signal.Signals[name] if name in signal.Signals.__members__ else signal.SIGTERM))
     return summary
 
 

@@ -1,5 +1,6 @@
 """Agents: networks, a device replay buffer, SAC, the hybrid SAC + physics-gradient agent, SHAC."""
 
+from diffsim.rl import distributed
 from diffsim.rl.hybrid import Hybrid, HybridConfig
 from diffsim.rl.networks import Actor, RunningNorm, TwinQ, mlp
 from diffsim.rl.replay import ReplayBuffer
@@ -17,5 +18,6 @@ __all__ = [
     "SHAC",
     "SHACConfig",
     "TwinQ",
+    "distributed",
     "mlp",
 ]

@@ -8,6 +8,8 @@ import math
 import torch
 from torch import nn
 
+from diffsim.rl import distributed
+
 
 def mlp(sizes, activation=nn.ELU, out_activation=None) -> nn.Sequential:
     """Fully connected layers ``sizes[0] -> ... -> sizes[-1]``."""
@@ -44,9 +46,19 @@ class RunningNorm(nn.Module):
             self.skipped += int((~finite).sum())
             x = x[finite]
         count = x.shape[0]
-        if count == 0:
+        if distributed.world_size() > 1:
+            # every rank's batch together, so that the statistics stay identical on all ranks
+            x64 = x.double()
+            sums = distributed.all_sum(torch.cat([x64.new_tensor([count]), x64.sum(0), (x64 * x64).sum(0)]))
+            count = int(sums[0])
+            if count == 0:
+                return
+            mean = (sums[1 : 1 + x.shape[1]] / count).float()
+            var = (sums[1 + x.shape[1] :] / count - (sums[1 : 1 + x.shape[1]] / count) ** 2).clamp_min(0).float()
+        elif count == 0:
             return
-        mean, var = x.mean(0), x.var(0, unbiased=False)
+        else:
+            mean, var = x.mean(0), x.var(0, unbiased=False)
         delta, total = mean - self.mean, self.count + count
         self.mean += delta * count / total
         self.var.copy_((self.var * self.count + var * count + delta**2 * self.count * count / total) / total)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from diffsim.rl import distributed
+
 
 def apply_step(optimizer, loss, parameters, clip) -> bool:
-    """One optimiser step if the loss and its gradients are finite; returns whether it stepped."""
+    """One optimiser step if the loss and its gradients are finite; returns whether it
+    stepped. Under ``torchrun`` the gradients are first averaged over the ranks, and a
+    step is skipped on every rank if it is skipped on one (``diffsim.rl.distributed``)."""
+    parameters = list(parameters)
     optimizer.zero_grad(set_to_none=True)
-    if not torch.isfinite(loss):
+    finite = bool(torch.isfinite(loss))
+    if finite:
+        loss.backward()
+    if not distributed.average_gradients(parameters, finite):
+        optimizer.zero_grad(set_to_none=True)
         return False
-    loss.backward()
     norm = nn.utils.clip_grad_norm_(parameters, clip)
     if not torch.isfinite(norm):
         optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,151 @@
+"""Data-parallel training across processes (``torchrun``, gloo on the CPU).
+
+The gradient averaging and the shared normaliser statistics are checked in two spawned
+processes against one process that sees both processes' batches; whole runs go through
+``python -m torch.distributed.run`` as a user's would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from diffsim import train
+from diffsim.rl import RunningNorm, distributed
+from diffsim.rl.optim import apply_step
+
+SMALL = [
+    "num_envs=4",
+    "learning_starts=200",
+    "updates_per_step=1",
+    "sac.batch_size=32",
+    "sac.hidden=[32, 32]",
+    "eval_every=400",
+    "eval_envs=2",
+    "checkpoint_every=400",
+    "buffer_size=2000",
+]
+
+
+def flags(*items):
+    return [part for item in items for part in ("--set", item)]
+
+
+def network_and_batch():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    x = torch.randn(64, 5)
+    y = torch.randn(64, 1)
+    return net, x, y
+
+
+def one_update(net, x, y, norm):
+    """One guarded optimiser step on the mean squared error, after a normaliser update."""
+    norm.update(x)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss = ((net(norm(x)) - y) ** 2).mean()
+    apply_step(optimizer, loss, net.parameters(), clip=1e9)
+    return net
+
+
+def _rank_update(rank, world, store, out):
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    try:
+        net, x, y = network_and_batch()
+        half = x.shape[0] // world
+        part = slice(rank * half, (rank + 1) * half)
+        norm = RunningNorm(5)
+        one_update(net, x[part], y[part], norm)
+        torch.save({"params": [p.detach() for p in net.parameters()], "mean": norm.mean, "var": norm.var}, out[rank])
+    finally:
+        dist.destroy_process_group()
+
+
+def test_averaged_gradient_equals_the_gradient_of_both_batches_together(tmp_path):
+    """Two ranks each update on half a batch: their networks and normaliser statistics end
+    equal to each other and to one process's update on the whole batch (the mean of the
+    halves' mean losses is the whole batch's mean loss)."""
+    out = [str(tmp_path / f"rank{r}.pt") for r in range(2)]
+    mp.spawn(_rank_update, args=(2, str(tmp_path / "store"), out), nprocs=2, join=True)
+    ranks = [torch.load(path, weights_only=True) for path in out]
+    net, x, y = network_and_batch()
+    norm = RunningNorm(5)
+    one_update(net, x, y, norm)
+    for a, b, whole in zip(ranks[0]["params"], ranks[1]["params"], net.parameters()):
+        assert torch.equal(a, b)
+        torch.testing.assert_close(a, whole.detach(), rtol=1e-5, atol=1e-6)
+    for key in ("mean", "var"):
+        assert torch.equal(ranks[0][key], ranks[1][key])
+        torch.testing.assert_close(ranks[0][key], getattr(norm, key), rtol=1e-5, atol=1e-6)
+    assert not distributed.launched() and distributed.world_size() == 1  # this process is not in a group
+
+
+def torchrun(nproc, args, logdir, timeout=600):
+    """``python -m torch.distributed.run --standalone --nproc_per_node=nproc -m diffsim.train ...``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "diffsim.train",
+        "--config",
+        "cartpole",
+        "--no-progress",
+        "--logdir",
+        str(logdir),
+        *args,
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_two_processes_train_one_network_from_different_rollouts(tmp_path):
+    """After a run of two processes (800 environment steps, all ranks counted) both ranks'
+    networks are identical, their environments went different ways, and the checkpoint
+    says how many processes wrote it."""
+    done = torchrun(2, flags(*SMALL, "total_steps=800"), tmp_path / "run")
+    assert done.returncode == 0, done.stderr[-3000:]
+    main = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    part = torch.load(tmp_path / "run" / "checkpoint.rank1.step800.pt", weights_only=True)
+    assert main["global_step"] == part["global_step"] == 800 and main["world_size"] == 2
+    for name in ("actor", "critic"):
+        for key, value in main["agent"][name].items():
+            assert torch.equal(value, part["agent"][name][key]), (name, key)
+    assert not torch.equal(main["env"]["qpos"], part["env"]["qpos"]), "the ranks' environments should differ"
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint*.pt")) == [
+        "checkpoint.pt",
+        "checkpoint.rank1.step800.pt",
+    ], "a rank keeps only its latest part"
+    assert "x 2 processes (torchrun)" in done.stdout
+
+
+def test_one_process_under_torchrun_is_a_plain_run(tmp_path):
+    plain = train.main(
+        [
+            "--config",
+            "cartpole",
+            "--no-progress",
+            "--logdir",
+            str(tmp_path / "plain"),
+            *flags(*SMALL, "total_steps=400"),
+        ]
+    )
+    done = torchrun(1, flags(*SMALL, "total_steps=400"), tmp_path / "torchrun")
+    assert done.returncode == 0, done.stderr[-3000:]
+    a = torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "torchrun" / "checkpoint.pt", weights_only=True)
+    for name in ("actor", "critic"):
+        for key, value in a["agent"][name].items():
+            assert torch.equal(value, b["agent"][name][key]), (name, key)
+    assert torch.equal(a["env"]["qpos"], b["env"]["qpos"])
+    summary = json.loads((tmp_path / "torchrun" / "summary.json").read_text())
+    assert summary["evaluations"] and [e[2] for e in summary["evaluations"]] == [e[2] for e in plain["evaluations"]]
+    assert summary["processes"] == 1
