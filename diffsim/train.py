@@ -189,6 +189,7 @@ class Run:
         self.solved_episode = None  # training episodes finished by then,
         self.solved_wall_seconds = None  # and wall-clock seconds
         self.wall_seconds = 0.0
+        self.saved_step = None  # the step of the last checkpoint this run wrote
 
     def state_dict(self) -> dict:
         env = self.env
@@ -242,6 +243,7 @@ class Run:
             "wall_seconds",
         ):
             setattr(self, key, state[key])
+        self.saved_step = self.global_step
 
     def _count_episodes(self, reward, done):
         """Track training-episode returns from one step's rewards (N,) and done flags (N,)."""
@@ -427,48 +429,60 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
         bar = None
     checkpoint = logdir / "checkpoint.pt"
     started = time.perf_counter() - run.wall_seconds
-    while run.global_step < config["total_steps"]:
-        before = run.global_step
-        logs = run.step()
-        run.wall_seconds = time.perf_counter() - started
-        if bar is not None:
-            bar.update(run.global_step - before)
-        if writer is not None and logs and _crossed(before, run.global_step, 1000):
-            for key, value in logs.items():
-                writer.add_scalar(key, value, run.global_step)
-            if run.episode_returns:
-                writer.add_scalar("charts/episode_return", run.episode_returns[-1][1], run.global_step)
-            writer.add_scalar("charts/steps_per_second", run.global_step / max(run.wall_seconds, 1e-9), run.global_step)
-        if main and _crossed(before, run.global_step, config["eval_every"]):
-            value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
-            if not run.evaluations or value > max(e[2] for e in run.evaluations):
-                save_checkpoint(
-                    {
-                        "config": config,
-                        "agent": run.agent.state_dict(),
-                        "env_step": run.global_step,
-                        "eval_return": value,
-                    },
-                    logdir / "best.pt",
-                    "agent",
-                )
-            run.evaluations.append((run.global_step, run.wall_seconds, value))
-            if run.solved_step is None and value >= config["target_return"]:
-                run.solved_step, run.solved_episode, run.solved_wall_seconds = (
-                    run.global_step,
-                    run.episodes,
-                    round(run.wall_seconds, 2),
-                )
-            if writer is not None:
-                writer.add_scalar("charts/eval_return", value, run.global_step)
+    try:
+        while run.global_step < config["total_steps"]:
+            before = run.global_step
+            logs = run.step()
+            run.wall_seconds = time.perf_counter() - started
             if bar is not None:
-                bar.set_postfix(eval_return=f"{value:.1f}")
-        finished = run.global_step >= config["total_steps"]
-        stopping = distributed.any_rank(stop.signal is not None)  # every rank stops at the same step
-        if _crossed(before, run.global_step, config["checkpoint_every"]) or finished or stopping:
-            _save_run(run, checkpoint)
-        if stopping and not finished:
-            break
+                bar.update(run.global_step - before)
+            if writer is not None and logs and _crossed(before, run.global_step, 1000):
+                for key, value in logs.items():
+                    writer.add_scalar(key, value, run.global_step)
+                if run.episode_returns:
+                    writer.add_scalar("charts/episode_return", run.episode_returns[-1][1], run.global_step)
+                writer.add_scalar(
+                    "charts/steps_per_second", run.global_step / max(run.wall_seconds, 1e-9), run.global_step
+                )
+            if main and _crossed(before, run.global_step, config["eval_every"]):
+                value = evaluate(run.agent, run.eval_env, config["seed"] + 1000 + len(run.evaluations))
+                if not run.evaluations or value > max(e[2] for e in run.evaluations):
+                    save_checkpoint(
+                        {
+                            "config": config,
+                            "agent": run.agent.state_dict(),
+                            "env_step": run.global_step,
+                            "eval_return": value,
+                        },
+                        logdir / "best.pt",
+                        "agent",
+                    )
+                run.evaluations.append((run.global_step, run.wall_seconds, value))
+                if run.solved_step is None and value >= config["target_return"]:
+                    run.solved_step, run.solved_episode, run.solved_wall_seconds = (
+                        run.global_step,
+                        run.episodes,
+                        round(run.wall_seconds, 2),
+                    )
+                if writer is not None:
+                    writer.add_scalar("charts/eval_return", value, run.global_step)
+                if bar is not None:
+                    bar.set_postfix(eval_return=f"{value:.1f}")
+            finished = run.global_step >= config["total_steps"]
+            stopping = distributed.any_rank(stop.signal is not None)  # every rank stops at the same step
+            if _crossed(before, run.global_step, config["checkpoint_every"]) or finished or stopping:
+                _save_run(run, checkpoint)
+            if stopping and not finished:
+                break
+    except RuntimeError as error:
+        if world == 1 or not distributed.peer_failure(error):
+            raise
+        raise SystemExit(
+            f"python -m diffsim.train: rank {distributed.rank()}: another process of this run stopped "
+            f"({str(error).splitlines()[0][:200]}); the run ends here. Its last checkpoint is {checkpoint} (step "
+            f"{run.saved_step}); continue it with: torchrun --nproc_per_node={world} -m diffsim.train --resume "
+            f"{checkpoint}"
+        ) from None
     if bar is not None:
         bar.close()
     if writer is not None:
@@ -543,6 +557,7 @@ def _save_run(run, checkpoint: Path) -> None:
     go once the checkpoint names the new step."""
     if not distributed.is_main():
         save_checkpoint(run.state_dict(), _rank_part(checkpoint, run.rank, run.global_step), "run")
+    run.saved_step = run.global_step
     distributed.barrier()
     if distributed.is_main():
         save_checkpoint(run.state_dict(), checkpoint, "run")

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -149,3 +150,65 @@ def test_one_process_under_torchrun_is_a_plain_run(tmp_path):
     summary = json.loads((tmp_path / "torchrun" / "summary.json").read_text())
     assert summary["evaluations"] and [e[2] for e in summary["evaluations"]] == [e[2] for e in plain["evaluations"]]
     assert summary["processes"] == 1
+
+
+def test_a_run_of_two_processes_resumes_exactly(tmp_path):
+    """400 steps, then --resume to 800 under torchrun, ends where 800 straight steps do."""
+    straight = torchrun(2, flags(*SMALL, "total_steps=800"), tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    first = torchrun(2, flags(*SMALL, "total_steps=400"), tmp_path / "resumed")
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = torchrun(
+        2, ["--resume", str(tmp_path / "resumed" / "checkpoint.pt"), *flags("total_steps=800")], tmp_path / "resumed"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for name in ("checkpoint.pt", "checkpoint.rank1.step800.pt"):
+        a = torch.load(tmp_path / "straight" / name, weights_only=True)
+        b = torch.load(tmp_path / "resumed" / name, weights_only=True)
+        for key, value in a["agent"]["actor"].items():
+            assert torch.equal(value, b["agent"]["actor"][key]), (name, key)
+        assert torch.equal(a["env"]["qpos"], b["env"]["qpos"]), name
+    # a run of two processes is resumed by two; its agent loads anywhere
+    with pytest.raises(SystemExit, match=r"written by a run of 2 process\(es\); resume it with as many"):
+        train.main(
+            ["--no-progress", "--resume", str(tmp_path / "resumed" / "checkpoint.pt"), *flags("total_steps=1200")]
+        )
+    best = train.load_checkpoint(tmp_path / "resumed" / "best.pt", "agent")
+    agent = train.make_agent(best["config"], train.make_env(best["config"], 2, 0, "cpu"), "cpu")
+    agent.load_state_dict(best["agent"])
+
+
+def test_killing_one_rank_ends_the_run_and_its_checkpoint_resumes(tmp_path):
+    """SIGKILL of rank 1 mid-run: torchrun ends the run with a failure, rank 0 says why and
+    how to continue, the last checkpoint is intact, and --resume continues it."""
+    import signal
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    logdir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"]
+    command += ["diffsim.train", "--config", "cartpole", "--no-progress", "--logdir", str(logdir)]
+    command += flags(*SMALL, "total_steps=1000000")
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        start = time.monotonic()
+        while not (logdir / "checkpoint.pt").exists() and time.monotonic() - start < 300:
+            time.sleep(0.2)
+        assert (logdir / "checkpoint.pt").exists(), "the run should have written a checkpoint"
+        victims = [c for c in psutil.Process(process.pid).children(recursive=True) if c.environ().get("RANK") == "1"]
+        assert len(victims) == 1
+        victims[0].send_signal(signal.SIGKILL)
+        _, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    assert "local_rank: 1" in err and "SIGKILL" in err, err[-3000:]  # torchrun names the rank that died
+    assert "another process of this run stopped" in err and "--resume" in err
+    saved = train.load_checkpoint(logdir / "checkpoint.pt", "run")  # intact: its digest checks
+    step = saved["global_step"]
+    assert (logdir / f"checkpoint.rank1.step{step}.pt").exists()
+    resumed = torchrun(2, ["--resume", str(logdir / "checkpoint.pt"), *flags(f"total_steps={step + 400}")], logdir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(logdir / "checkpoint.pt", weights_only=True)["global_step"] == step + 400

@@ -127,3 +127,11 @@ def any_rank(flag: bool) -> bool:
     value = torch.tensor([1.0 if flag else 0.0])
     dist.all_reduce(value, op=dist.ReduceOp.SUM)
     return float(value) > 0
+
+
+def peer_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a collective failing because another rank went away."""
+    if isinstance(error, getattr(dist, "DistError", ())):
+        return True
+    text = str(error)
+    return any(word in text for word in ("Connection reset by peer", "Connection closed by peer", "gloo", "NCCL"))
