@@ -8,6 +8,9 @@ evaluation of every run, machine and settings) and a learning-curve figure.
 
     python -m benchmarks.train_agents --env cartpole --agents sac,hybrid,shac --seeds 3
 
+``--nproc-per-run N`` trains each run across N processes (``torchrun``, each process with
+the config's ``num_envs``): the same grid, data-parallel.
+
 ``--reuse`` keeps the finished runs already in the log directory (same resolved config,
 all of ``total_steps`` done) instead of training them again, so a long benchmark that
 was interrupted, or extended by a seed or an agent, only trains what is missing.
@@ -103,6 +106,24 @@ def plot(runs: dict, target: float, title: str, path: Path):
     plt.close(fig)
 
 
+def train_across_processes(args, overrides: list, logdir: Path, nproc: int) -> dict:
+    """One run of ``python -m diffsim.train`` under ``torchrun --nproc_per_node=nproc``
+    (``num_envs`` environments per process); returns its summary."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    command += ["-m", "diffsim.train", "--config", args.env, "--logdir", str(logdir), "--overwrite"]
+    command += ["--device", args.device, "--threads", str(args.threads)]
+    command += [part for item in overrides for part in ("--set", item)]
+    if args.no_progress:
+        command.append("--no-progress")
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    subprocess.run(command, env=env, check=True)
+    return json.loads((logdir / "summary.json").read_text())
+
+
 def run(args):
     from diffsim.bench_report import machine_info, table as _table, write_json as _write
     import torch
@@ -128,9 +149,15 @@ def run(args):
             if summary is not None:
                 print(f"== {args.env} / {agent} / seed {seed}: reusing the finished run in {logdir}")
             else:
-                print(f"== {args.env} / {agent} / seed {seed}: {config['total_steps']} env steps")
+                processes = f", {args.nproc_per_run} processes" if args.nproc_per_run > 1 else ""
+                print(f"== {args.env} / {agent} / seed {seed}: {config['total_steps']} env steps{processes}")
                 # a run that is not reused is trained again from the start, in its own folder
-                summary = train(config, logdir, args.device, progress=not args.no_progress, overwrite=True)
+                if args.nproc_per_run > 1:
+                    summary = train_across_processes(
+                        args, [*overrides, f"agent={agent}", f"seed={seed}"], logdir, args.nproc_per_run
+                    )
+                else:
+                    summary = train(config, logdir, args.device, progress=not args.no_progress, overwrite=True)
             runs[agent].append(summary)
     target = config["target_return"]
     table = summarise(runs, target)
@@ -171,6 +198,7 @@ def run(args):
                 "seeds": args.seeds,
                 "overrides": overrides,
                 "device": args.device,
+                "processes_per_run": args.nproc_per_run,
             },
             "summary": table,
             "runs": runs,
@@ -197,6 +225,12 @@ def main(argv=None):
         "--reuse", action="store_true", help="keep finished runs of the same config found in the log directory"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (see python -m diffsim.train --help)")
+    parser.add_argument(
+        "--nproc-per-run",
+        type=int,
+        default=1,
+        help="train each run data-parallel across this many processes (torchrun, num_envs per process)",
+    )
     parser.add_argument("--out", help="JSON path (default bench_train_<env>.json; the figure goes beside it as .png)")
     run(parser.parse_args(argv))
 

@@ -212,3 +212,19 @@ def test_killing_one_rank_ends_the_run_and_its_checkpoint_resumes(tmp_path):
     resumed = torchrun(2, ["--resume", str(logdir / "checkpoint.pt"), *flags(f"total_steps={step + 400}")], logdir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert torch.load(logdir / "checkpoint.pt", weights_only=True)["global_step"] == step + 400
+
+
+def test_bench_train_runs_each_run_across_processes(tmp_path):
+    from benchmarks import train_agents as bench  # the research harness beside the package
+
+    out = tmp_path / "bench.json"
+    bench.main(
+        ["--env", "cartpole", "--agents", "shac", "--seeds", "1", "--total-steps", "1024", "--nproc-per-run", "2"]
+        + flags("shac.horizon=16", "num_envs=4", "eval_every=512", "eval_envs=2", "target_return=-1000")
+        + ["--no-progress", "--logdir", str(tmp_path / "runs"), "--out", str(out)]
+    )
+    result = json.loads(out.read_text())
+    assert result["settings"]["processes_per_run"] == 2
+    (summary,) = result["runs"]["shac"]
+    assert summary["processes"] == 2 and summary["env_steps"] >= 1024
+    assert (tmp_path / "runs" / "shac-seed1" / f"checkpoint.rank1.step{summary['env_steps']}.pt").exists()
