@@ -108,22 +108,26 @@ def torchrun(nproc, args, logdir, timeout=600):
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def test_two_processes_train_one_network_from_different_rollouts(tmp_path):
+@pytest.mark.parametrize("agent", ["sac", "hybrid", "shac"])
+def test_two_processes_train_one_network_from_different_rollouts(tmp_path, agent):
     """After a run of two processes (800 environment steps, all ranks counted) both ranks'
-    networks are identical, their environments went different ways, and the checkpoint
-    says how many processes wrote it."""
-    done = torchrun(2, flags(*SMALL, "total_steps=800"), tmp_path / "run")
+    networks and normaliser statistics are identical, their environments went different
+    ways, and the checkpoint says how many processes wrote it."""
+    extra = ["shac.horizon=16", "hybrid.horizon=8", "hybrid.physics_batch=8", "sac.normalize_obs=true"]
+    done = torchrun(2, flags(*SMALL, *extra, f"agent={agent}", "total_steps=800"), tmp_path / "run")
     assert done.returncode == 0, done.stderr[-3000:]
     main = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    part = torch.load(tmp_path / "run" / "checkpoint.rank1.step800.pt", weights_only=True)
-    assert main["global_step"] == part["global_step"] == 800 and main["world_size"] == 2
-    for name in ("actor", "critic"):
+    step = main["global_step"]  # 800, or the first multiple of SHAC's windows past it
+    part = torch.load(tmp_path / "run" / f"checkpoint.rank1.step{step}.pt", weights_only=True)
+    assert part["global_step"] == step >= 800 and main["world_size"] == 2
+    for name in ("actor", "critic", "obs_norm"):
         for key, value in main["agent"][name].items():
             assert torch.equal(value, part["agent"][name][key]), (name, key)
+    assert float(main["agent"]["obs_norm"]["count"]) > 1, "the normaliser saw observations"
     assert not torch.equal(main["env"]["qpos"], part["env"]["qpos"]), "the ranks' environments should differ"
     assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint*.pt")) == [
         "checkpoint.pt",
-        "checkpoint.rank1.step800.pt",
+        f"checkpoint.rank1.step{step}.pt",
     ], "a rank keeps only its latest part"
     assert "x 2 processes (torchrun)" in done.stdout
 

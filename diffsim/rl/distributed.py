@@ -124,9 +124,16 @@ def any_rank(flag: bool) -> bool:
     """Whether ``flag`` holds on some rank (every rank gets the same answer)."""
     if world_size() == 1:
         return flag
-    value = torch.tensor([1.0 if flag else 0.0])
+    value = torch.tensor([1.0 if flag else 0.0], device=_collective_device())
     dist.all_reduce(value, op=dist.ReduceOp.SUM)
     return float(value) > 0
+
+
+def _collective_device() -> torch.device:
+    """Where a tensor for a collective must live: this rank's GPU under nccl, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def peer_failure(error: BaseException) -> bool:
