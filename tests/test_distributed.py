@@ -20,22 +20,7 @@ import torch.multiprocessing as mp
 from diffsim import train
 from diffsim.rl import RunningNorm, distributed
 from diffsim.rl.optim import apply_step
-
-SMALL = [
-    "num_envs=4",
-    "learning_starts=200",
-    "updates_per_step=1",
-    "sac.batch_size=32",
-    "sac.hidden=[32, 32]",
-    "eval_every=400",
-    "eval_envs=2",
-    "checkpoint_every=400",
-    "buffer_size=2000",
-]
-
-
-def flags(*items):
-    return [part for item in items for part in ("--set", item)]
+from test_train import SMALL, flags
 
 
 def network_and_batch():
@@ -87,24 +72,17 @@ def test_averaged_gradient_equals_the_gradient_of_both_batches_together(tmp_path
     assert not distributed.launched() and distributed.world_size() == 1  # this process is not in a group
 
 
-def torchrun(nproc, args, logdir, timeout=600):
-    """``python -m torch.distributed.run --standalone --nproc_per_node=nproc -m diffsim.train ...``."""
+def torchrun_command(nproc, args, logdir) -> tuple[list, dict]:
+    """``python -m torch.distributed.run --standalone --nproc_per_node=nproc -m diffsim.train
+    --config cartpole ...`` and its environment (outside any process group of this one)."""
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        "-m",
-        "diffsim.train",
-        "--config",
-        "cartpole",
-        "--no-progress",
-        "--logdir",
-        str(logdir),
-        *args,
-    ]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    command += ["-m", "diffsim.train", "--config", "cartpole", "--no-progress", "--logdir", str(logdir), *args]
+    return command, env
+
+
+def torchrun(nproc, args, logdir, timeout=600):
+    command, env = torchrun_command(nproc, args, logdir)
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -190,10 +168,7 @@ def test_killing_one_rank_ends_the_run_and_its_checkpoint_resumes(tmp_path):
 
     psutil = pytest.importorskip("psutil")
     logdir = tmp_path / "run"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"]
-    command += ["diffsim.train", "--config", "cartpole", "--no-progress", "--logdir", str(logdir)]
-    command += flags(*SMALL, "total_steps=1000000")
+    command, env = torchrun_command(2, flags(*SMALL, "total_steps=1000000"), logdir)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         start = time.monotonic()

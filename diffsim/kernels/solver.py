@@ -555,6 +555,20 @@ def island_dot(e: int, n: int, dofs: wp.array2d(dtype=int), a: Any, b: Any):
 
 
 @wp.func
+def nonzero_range(e: int, r: int, efc_J: wp.array3d(dtype=Any)):
+    """``(lo, hi)``: row ``r``'s nonzero Jacobian entries lie in dofs ``lo .. hi - 1``
+    (``(nv, 0)`` for a row without any)."""
+    nv = efc_J.shape[2]
+    lo = int(nv)
+    hi = int(0)
+    for k in range(nv):
+        if efc_J[e, r, k] != efc_J.dtype(0.0):
+            lo = wp.min(lo, k)
+            hi = k + 1
+    return lo, hi
+
+
+@wp.func
 def rows_on_chains(
     e: int,
     nact: int,
@@ -645,12 +659,11 @@ def newton(
     for a in range(nact):
         r = row_list[e, a]
         first = int(-1)
-        lo = int(nv)
-        hi = int(0)
-        for k in range(nv):
+        lo, hi = nonzero_range(e, r, efc_J)
+        row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
+        row_hi[e, r] = hi
+        for k in range(lo, hi):
             if efc_J[e, r, k] != zero:
-                lo = wp.min(lo, k)
-                hi = k + 1
                 root = find_root(tree_parent, e, dof_tree[k])
                 if first < 0:
                     first = root
@@ -659,8 +672,6 @@ def newton(
                     tree_parent[e, wp.max(root, first)] = low
                     first = low
         row_island[e, r] = first
-        row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
-        row_hi[e, r] = hi
     for a in range(nact):
         r = row_list[e, a]
         if row_island[e, r] >= 0:
@@ -909,12 +920,7 @@ def newton_adjoint(
         if efc_active[e, r] != zero:
             row_list[e, nact] = r
             nact += 1
-            lo = int(nv)
-            hi = int(0)
-            for k in range(nv):
-                if efc_J[e, r, k] != zero:
-                    lo = wp.min(lo, k)
-                    hi = k + 1
+            lo, hi = nonzero_range(e, r, efc_J)
             row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
             row_hi[e, r] = hi
     # the gradients of qacc and of the rows' forces
