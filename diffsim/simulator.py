@@ -210,9 +210,6 @@ class StepBuffers:
         self.solve_scratch = (
             [wp.zeros((E, nv), dtype=T, device=model.wp_device) for _ in range(2)] if requires_grad else None
         )
-        # scratch of the constraint solver's adjoint (solver.newton_adjoint): its gradient
-        # of qacc, the solution of the adjoint system and the Hessian
-        self.newton_adjoint_scratch = (plain((E, nc)), plain((E, nc)), plain((E, nc, nc))) if requires_grad else None
 
     def gradient_arenas(self) -> list:
         """The torch buffers holding the gradients of every intermediate, the stages' included."""
@@ -1146,7 +1143,7 @@ class Simulator:
 NO_ADJOINT = (solver.keep_warmstart, solver.undamped_acceleration)
 
 
-def newton_adjoint_inputs(inputs: list, buf: StepBuffers) -> list:
+def newton_adjoint_inputs(inputs: list) -> list:
     """The inputs of ``solver.newton_adjoint`` from those of the ``solver.newton`` launch."""
     (row_kind, _tree, ancestor, subtree_end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth, _a0, _warm_a) = (
         inputs[:14]
@@ -1154,7 +1151,9 @@ def newton_adjoint_inputs(inputs: list, buf: StepBuffers) -> list:
     J, active, aref, R, frictionloss = inputs[14:19]
     row_list, dof_list, row_lo, row_hi, jaref = inputs[21], inputs[22], inputs[24], inputs[25], inputs[26]
     qacc, _niter, force, qfrc_constraint, qfrc_total = inputs[-5:]
-    adj_a, lam, H = buf.newton_adjoint_scratch
+    # the adjoint's scratch is the solve's own, which forward no longer needs: two of its
+    # dof vectors (Ma, grad) and its Hessian
+    adj_a, lam, H = inputs[28], inputs[29], inputs[32]
     return [
         row_kind,
         ancestor,
@@ -1282,7 +1281,7 @@ class StepProgram:
                             dim=dim,
                             device=device,
                             record_cmd=True,
-                            inputs=newton_adjoint_inputs(inputs, self.buffers),
+                            inputs=newton_adjoint_inputs(inputs),
                         )
                     elif kernel is solve.factor_and_solve:
                         # an analytic adjoint in place of the one Warp generates (see solve.py)

@@ -403,7 +403,7 @@ def _train(config, logdir, device, resume, progress, stop) -> dict:
     except ValueError as e:  # a value the environment or the agent refuses, e.g. env_options.effort_weight=-1
         raise ConfigError(f"the config's settings: {e}") from e
     if resume is not None:
-        run.load_state_dict(load_checkpoint(_rank_checkpoint(Path(resume), world), "run", map_location=device))
+        run.load_state_dict(_resume_state(Path(resume), world, device))
         if main:
             print(f"resumed from {resume} at step {run.global_step}")
     writer = None
@@ -525,25 +525,26 @@ def _interruption(signum, unfinished: bool):
     return signal.Signals(signum).name if signum is not None else "another rank"
 
 
-def _rank_checkpoint(checkpoint: Path, world: int) -> Path:
-    """The file rank r resumes from: rank 0 the run's checkpoint, rank r > 0 its own part,
-    written at the same step; refuses a checkpoint of another number of processes."""
-    main = load_checkpoint(checkpoint, "run", map_location="cpu")
-    written_by = main.get("world_size", 1)
+def _resume_state(checkpoint: Path, world: int, device) -> dict:
+    """The run state this rank resumes from, each file read once: rank 0 the run's
+    checkpoint, rank r > 0 its own part, written at the same step (rank 0 tells the others
+    which). Refuses a checkpoint of another number of processes, on every rank alike."""
+    state = load_checkpoint(checkpoint, "run", map_location=device) if distributed.is_main() else None
+    written_by, step = distributed.broadcast_object(
+        (state.get("world_size", 1), state["global_step"]) if state is not None else None
+    )
     if written_by != world:
         raise CheckpointError(
             f"{checkpoint} was written by a run of {written_by} process(es); resume it with as many "
             f"(torchrun --nproc_per_node={written_by}), or load only its agent (best.pt or the checkpoint's "
             f'"agent") into a run of another size'
         )
-    if distributed.is_main():
-        return checkpoint
-    part = _rank_part(checkpoint, distributed.rank(), main["global_step"])
+    if state is not None:
+        return state
+    part = _rank_part(checkpoint, distributed.rank(), step)
     if not part.is_file():
-        raise CheckpointError(
-            f"{checkpoint}: rank {distributed.rank()}'s part {part.name} (step {main['global_step']}) is missing"
-        )
-    return part
+        raise CheckpointError(f"{checkpoint}: rank {distributed.rank()}'s part {part.name} (step {step}) is missing")
+    return load_checkpoint(part, "run", map_location=device)
 
 
 def _rank_part(checkpoint: Path, rank: int, step: int) -> Path:
