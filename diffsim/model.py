@@ -707,6 +707,8 @@ def _derived_topology(spec: ModelSpec) -> dict:
     dof_rate_src[k]: the dof whose incoming velocity MuJoCo uses for ``cdof_dot[k]``.
     dof_ancestor[k, j]: 1 when dof ``j`` is a strict ancestor of dof ``k``.
     dof_subtree_end[k]: one past the last descendant of dof ``k`` (they follow it).
+    dof_ancestors[k]: the number of dof ``k``'s strict ancestors, then their indices,
+    ascending (the rest of the row unused), so that kernels visit only those.
     jnt_actuator_adr, jnt_actuator_num, actuator_by_joint: the motors computed in each
         hinge or slide joint's own thread; moment_actuators: the other actuators.
     dof_free_body[k]: the first dof of the standalone free body ``k`` belongs to (one free
@@ -740,6 +742,11 @@ def _derived_topology(spec: ModelSpec) -> dict:
         while j >= 0:
             ancestor[k, j] = 1
             j = spec.dof_parent[j]
+    depth = ancestor[:nv].sum(axis=1) if nv else np.zeros(0, dtype=np.int64)
+    ancestors = np.zeros((max(nv, 1), 1 + int(depth.max(initial=0))), dtype=np.int32)
+    for k in range(nv):
+        ancestors[k, 0] = depth[k]
+        ancestors[k, 1 : 1 + depth[k]] = np.flatnonzero(ancestor[k])
     # the descendants of a dof are the dofs right after it, up to the end of its subtree: one
     # pass from the last dof up gives each subtree's end and size, and the two must agree
     subtree_end = np.arange(1, nv + 1, dtype=np.int32)
@@ -791,5 +798,6 @@ def _derived_topology(spec: ModelSpec) -> dict:
         "body_lastdof": lastdof,
         "dof_rate_src": rate_src,
         "dof_ancestor": ancestor,
+        "dof_ancestors": ancestors,
         "dof_subtree_end": subtree_end,
     }

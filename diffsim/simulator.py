@@ -151,6 +151,7 @@ class StepBuffers:
         self.solver_H = plain((E, nc, nc))
         self.qacc_constrained = zeros((E, nc), T)
         self.solver_niter = wp.zeros(E, dtype=wp.int32, device=model.wp_device)
+        self.solver_factored = wp.zeros(E, dtype=wp.int32, device=model.wp_device)  # see solver.newton
         # MuJoCo's warm start, the last step's solution: one array for every step buffer of this
         # batch size (chained steps follow each other), RK4's stages included
         if nc and batch not in model.caches.warmstarts:
@@ -277,6 +278,18 @@ class Simulator:
         levels = walks["levels"] if kind == "body" else walks["levels"][1:]  # the world (depth 0) has no dofs
         return [self.model.warp(names[column]) for names in levels]
 
+    def row_blocks(self, n: int) -> tuple:
+        """``(blocks, per_block)``: how a kernel over ``n`` rows (or contacts) of every
+        environment splits them among threads. On a GPU, one each; on the CPU, where Warp
+        runs threads one after another and each copies the kernel's arguments (some
+        kilobytes for the row kernels, and twice that in their adjoints), all of an
+        environment's in one."""
+        if n == 0:
+            return 0, 1
+        if self.model.wp_device.is_cuda:
+            return n, 1
+        return 1, n
+
     @contextlib.contextmanager
     def recording(self):
         self._ops = []
@@ -370,7 +383,7 @@ class Simulator:
             [
                 w("body_dofadr"),
                 w("body_dofnum"),
-                w("dof_ancestor"),
+                w("dof_ancestors"),
                 w("dof_armature"),
                 w("body_subtree_end"),
                 w("body_mass"),
@@ -709,10 +722,13 @@ class Simulator:
                 ],
                 dev,
             )
+        blocks, per_block = self.row_blocks(m.nv)
         self._launch(
             dynamics.smooth_forces,
-            (E, m.nv),
+            (E, blocks),
             [
+                m.nv,
+                per_block,
                 w("dof_jnt"),
                 w("dof_damping"),
                 w("jnt_type"),
@@ -759,7 +775,7 @@ class Simulator:
             E,
             [
                 matrix,
-                w("dof_ancestor"),
+                w("dof_ancestors"),
                 w("dof_subtree_end"),
                 diagonal,
                 w("dt"),
@@ -825,10 +841,14 @@ class Simulator:
             ],
             dev,
         )
+        nrows = m.nrow_static - m.nrow_equality
+        blocks, per_block = self.row_blocks(nrows)
         self._launch(
             constraints.limit_and_friction_rows,
-            (E, m.nrow_static - m.nrow_equality),
+            (E, blocks),
             [
+                nrows,
+                per_block,
                 m.nrow_equality,
                 w("row_kind"),
                 w("row_id"),
@@ -872,6 +892,7 @@ class Simulator:
                 w("row_kind"),
                 w("dof_tree"),
                 w("dof_ancestor"),
+                w("dof_parent"),
                 w("dof_subtree_end"),
                 spec.iterations,
                 T(spec.tolerance),
@@ -899,6 +920,7 @@ class Simulator:
                 buf.efc_jv,
                 *buf.solver_scratch,
                 buf.solver_H,
+                buf.solver_factored,
                 buf.qacc_constrained,
                 buf.solver_niter,
                 buf.efc_force,
@@ -914,10 +936,13 @@ class Simulator:
         then the contacts gathered with their parameters into ``buf.con_*`` (``buf.ncon`` per
         environment; ``buf.contact_overflow`` adds up the ones beyond the capacity)."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        blocks, per_block = self.row_blocks(m.ncollision)
         self._launch(
             collision_driver.collide,
-            (E, m.ncollision),
+            (E, blocks),
             [
+                m.ncollision,
+                per_block,
                 w("collision_geom1"),
                 w("collision_geom2"),
                 w("collision_kind"),
@@ -959,10 +984,13 @@ class Simulator:
             ],
             dev,
         )
+        blocks, per_block = self.row_blocks(m.contact_capacity)
         self._launch(
             collision_driver.contact_parameters,
-            (E, m.contact_capacity),
+            (E, blocks),
             [
+                m.contact_capacity,
+                per_block,
                 w("collision_geom1"),
                 w("collision_geom2"),
                 w("collision_explicit"),
@@ -999,10 +1027,13 @@ class Simulator:
     def contact_rows(self, buf: StepBuffers, qvel):
         """The contacts' constraint rows after the other rows (needs ``collision``)."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        blocks, per_block = self.row_blocks(m.contact_capacity)
         self._launch(
             constraints.contact_rows,
-            (E, m.contact_capacity),
+            (E, blocks),
             [
+                m.contact_capacity,
+                per_block,
                 m.nrow_static,
                 m.rows_per_contact,
                 m.wp_scalar(m.spec.impratio),
@@ -1145,18 +1176,17 @@ NO_ADJOINT = (solver.keep_warmstart, solver.undamped_acceleration)
 
 def newton_adjoint_inputs(inputs: list) -> list:
     """The inputs of ``solver.newton_adjoint`` from those of the ``solver.newton`` launch."""
-    (row_kind, _tree, ancestor, subtree_end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth, _a0, _warm_a) = (
-        inputs[:14]
-    )
-    J, active, aref, R, frictionloss = inputs[14:19]
-    row_list, dof_list, row_lo, row_hi, jaref = inputs[21], inputs[22], inputs[24], inputs[25], inputs[26]
+    (row_kind, _tree, ancestor, parent, subtree_end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth) = inputs[:13]
+    J, active, aref, R, frictionloss = inputs[15:20]
+    row_list, dof_list, row_lo, row_hi, jaref = inputs[22], inputs[23], inputs[25], inputs[26], inputs[27]
     qacc, _niter, force, qfrc_constraint, qfrc_total = inputs[-5:]
     # the adjoint's scratch is the solve's own, which forward no longer needs: two of its
     # dof vectors (Ma, grad) and its Hessian
-    adj_a, lam, H = inputs[28], inputs[29], inputs[32]
+    adj_a, lam, H, factored = inputs[29], inputs[30], inputs[33], inputs[34]
     return [
         row_kind,
         ancestor,
+        parent,
         subtree_end,
         M,
         qacc,
@@ -1178,6 +1208,7 @@ def newton_adjoint_inputs(inputs: list) -> list:
         adj_a,
         lam,
         H,
+        factored,
         M.grad,
         qfrc_smooth.grad,
         J.grad,

@@ -170,7 +170,7 @@ def test_analytic_solve_adjoint_equals_warps_generated_adjoint():
 
     def arrays():
         M = wp.array(M_np, dtype=wp.float64, requires_grad=True)
-        structure = [wp.array(ancestor, dtype=wp.int32), wp.array(subtree_end, dtype=wp.int32)]
+        structure = [wp.array(topology["dof_ancestors"], dtype=wp.int32), wp.array(subtree_end, dtype=wp.int32)]
         diag_add = wp.array(diag_np, dtype=wp.float64, requires_grad=True)
         dt = wp.array([0.01], dtype=wp.float64, requires_grad=True)
         rhs = wp.array(rhs_np, dtype=wp.float64, requires_grad=True)

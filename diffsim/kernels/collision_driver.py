@@ -53,6 +53,7 @@ from diffsim.kernels.collide_primitive import (
     sphere_cylinder,
     sphere_sphere,
 )
+from diffsim.kernels.contact import ADJOINT_SOURCE
 from diffsim.kernels.spatial import quat_wxyz
 from diffsim.spec import GEOM_PLANE
 
@@ -76,8 +77,10 @@ def geom_frame(
     return xpos[e, b] + wp.quat_rotate(xquat[e, b], geom_pos[g]), wp.quat_to_matrix(q)
 
 
-@wp.kernel
-def collide(
+@wp.func
+def collide_pair(
+    e: int,
+    p: int,
     collision_geom1: wp.array(dtype=int),
     collision_geom2: wp.array(dtype=int),
     collision_kind: wp.array(dtype=int),
@@ -102,8 +105,7 @@ def collide(
     precon_normal: wp.array2d(dtype=Any),
     precon_tangent: wp.array2d(dtype=Any),
 ):
-    """The contacts of candidate pair ``p`` in environment ``e``; launch over (env, pair)."""
-    e, p = wp.tid()
+    """The contacts of candidate pair ``p`` in environment ``e``."""
     g1 = collision_geom1[p]
     g2 = collision_geom2[p]
     explicit = collision_explicit[p]
@@ -157,6 +159,130 @@ def collide(
     precon_count[e, p] = n
 
 
+@wp.kernel
+def collide(
+    npair: int,
+    per_block: int,
+    collision_geom1: wp.array(dtype=int),
+    collision_geom2: wp.array(dtype=int),
+    collision_kind: wp.array(dtype=int),
+    collision_conadr: wp.array(dtype=int),
+    collision_explicit: wp.array(dtype=int),
+    geom_type: wp.array(dtype=int),
+    geom_body: wp.array(dtype=int),
+    geom_pos: wp.array(dtype=Any),
+    geom_quat: wp.array(dtype=Any),
+    geom_size: wp.array(dtype=Any),
+    geom_rbound: wp.array(dtype=Any),
+    geom_margin: wp.array(dtype=Any),
+    geom_gap: wp.array(dtype=Any),
+    pair_margin: wp.array(dtype=Any),
+    pair_gap: wp.array(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+    # outputs
+    precon_count: wp.array2d(dtype=int),
+    precon_dist: wp.array2d(dtype=Any),
+    precon_pos: wp.array2d(dtype=Any),
+    precon_normal: wp.array2d(dtype=Any),
+    precon_tangent: wp.array2d(dtype=Any),
+):
+    """``collide_pair`` for the candidate pairs of every environment; launch over (env, block of
+    ``per_block``, ``Simulator.row_blocks``)."""
+    e, block = wp.tid()
+    for p in range(block * per_block, wp.min((block + 1) * per_block, npair)):
+        collide_pair(
+            e,
+            p,
+            collision_geom1,
+            collision_geom2,
+            collision_kind,
+            collision_conadr,
+            collision_explicit,
+            geom_type,
+            geom_body,
+            geom_pos,
+            geom_quat,
+            geom_size,
+            geom_rbound,
+            geom_margin,
+            geom_gap,
+            pair_margin,
+            pair_gap,
+            xpos,
+            xquat,
+            precon_count,
+            precon_dist,
+            precon_pos,
+            precon_normal,
+            precon_tangent,
+        )
+
+
+@wp.kernel
+def collide_touching(
+    npair: int,
+    per_block: int,
+    collision_geom1: wp.array(dtype=int),
+    collision_geom2: wp.array(dtype=int),
+    collision_kind: wp.array(dtype=int),
+    collision_conadr: wp.array(dtype=int),
+    collision_explicit: wp.array(dtype=int),
+    geom_type: wp.array(dtype=int),
+    geom_body: wp.array(dtype=int),
+    geom_pos: wp.array(dtype=Any),
+    geom_quat: wp.array(dtype=Any),
+    geom_size: wp.array(dtype=Any),
+    geom_rbound: wp.array(dtype=Any),
+    geom_margin: wp.array(dtype=Any),
+    geom_gap: wp.array(dtype=Any),
+    pair_margin: wp.array(dtype=Any),
+    pair_gap: wp.array(dtype=Any),
+    xpos: wp.array2d(dtype=Any),
+    xquat: wp.array2d(dtype=Any),
+    # outputs
+    precon_count: wp.array2d(dtype=int),
+    precon_dist: wp.array2d(dtype=Any),
+    precon_pos: wp.array2d(dtype=Any),
+    precon_normal: wp.array2d(dtype=Any),
+    precon_tangent: wp.array2d(dtype=Any),
+):
+    """``collide`` for the backward pass: the same, skipping where the forward left
+    nothing to differentiate, so that its adjoint does too (``contact.ADJOINT_SOURCE``)."""
+    e, block = wp.tid()
+    for p in range(block * per_block, wp.min((block + 1) * per_block, npair)):
+        if precon_count[e, p] != 0:
+            collide_pair(
+                e,
+                p,
+                collision_geom1,
+                collision_geom2,
+                collision_kind,
+                collision_conadr,
+                collision_explicit,
+                geom_type,
+                geom_body,
+                geom_pos,
+                geom_quat,
+                geom_size,
+                geom_rbound,
+                geom_margin,
+                geom_gap,
+                pair_margin,
+                pair_gap,
+                xpos,
+                xquat,
+                precon_count,
+                precon_dist,
+                precon_pos,
+                precon_normal,
+                precon_tangent,
+            )
+
+
+ADJOINT_SOURCE[collide] = collide_touching
+
+
 @wp.func
 def solmix_weight(s1: Any, s2: Any):
     """The first geom's weight in a mixed ``solref``/``solimp`` [mj_contactParam]."""
@@ -203,8 +329,10 @@ def gather_contacts(
     contact_overflow[e] = contact_overflow[e] + overflow  # summed over a call's steps
 
 
-@wp.kernel
-def contact_parameters(
+@wp.func
+def contact_parameters_of(
+    e: int,
+    c: int,
     collision_geom1: wp.array(dtype=int),
     collision_geom2: wp.array(dtype=int),
     collision_explicit: wp.array(dtype=int),
@@ -237,8 +365,7 @@ def contact_parameters(
     con_solimp: wp.array2d(dtype=Any),
 ):
     """Contact ``c`` of environment ``e``: its geometry from its slot, its frame completed
-    [mju_makeFrame] and its pair's parameters [mj_contactParam]; launch over (env, contact)."""
-    e, c = wp.tid()
+    [mju_makeFrame] and its pair's parameters [mj_contactParam]."""
     if c >= ncon[e]:
         return
     p = con_pair[e, c]
@@ -297,3 +424,77 @@ def contact_parameters(
     con_solref[e, c] = solref
     con_solreffriction[e, c] = solreffriction
     con_solimp[e, c] = solimp
+
+
+@wp.kernel
+def contact_parameters(
+    capacity: int,
+    per_block: int,
+    collision_geom1: wp.array(dtype=int),
+    collision_geom2: wp.array(dtype=int),
+    collision_explicit: wp.array(dtype=int),
+    geom_priority: wp.array(dtype=int),
+    geom_solmix: wp.array(dtype=Any),
+    geom_friction: wp.array(dtype=Any),
+    geom_solref: wp.array(dtype=Any),
+    geom_solimp: wp.array(dtype=Any),
+    geom_margin: wp.array(dtype=Any),
+    pair_friction: wp.array(dtype=Any),
+    pair_solref: wp.array(dtype=Any),
+    pair_solreffriction: wp.array(dtype=Any),
+    pair_solimp: wp.array(dtype=Any),
+    pair_margin: wp.array(dtype=Any),
+    precon_dist: wp.array2d(dtype=Any),
+    precon_pos: wp.array2d(dtype=Any),
+    precon_normal: wp.array2d(dtype=Any),
+    precon_tangent: wp.array2d(dtype=Any),
+    ncon: wp.array(dtype=int),
+    con_pair: wp.array2d(dtype=int),
+    con_slot: wp.array2d(dtype=int),
+    # outputs
+    con_dist: wp.array2d(dtype=Any),
+    con_pos: wp.array2d(dtype=Any),
+    con_frame: wp.array2d(dtype=Any),
+    con_includemargin: wp.array2d(dtype=Any),
+    con_friction: wp.array2d(dtype=Any),
+    con_solref: wp.array2d(dtype=Any),
+    con_solreffriction: wp.array2d(dtype=Any),
+    con_solimp: wp.array2d(dtype=Any),
+):
+    """``contact_parameters_of`` for the contact slots of every environment; launch over (env, block of
+    ``per_block``, ``Simulator.row_blocks``)."""
+    e, block = wp.tid()
+    for c in range(block * per_block, wp.min((block + 1) * per_block, capacity)):
+        contact_parameters_of(
+            e,
+            c,
+            collision_geom1,
+            collision_geom2,
+            collision_explicit,
+            geom_priority,
+            geom_solmix,
+            geom_friction,
+            geom_solref,
+            geom_solimp,
+            geom_margin,
+            pair_friction,
+            pair_solref,
+            pair_solreffriction,
+            pair_solimp,
+            pair_margin,
+            precon_dist,
+            precon_pos,
+            precon_normal,
+            precon_tangent,
+            ncon,
+            con_pair,
+            con_slot,
+            con_dist,
+            con_pos,
+            con_frame,
+            con_includemargin,
+            con_friction,
+            con_solref,
+            con_solreffriction,
+            con_solimp,
+        )

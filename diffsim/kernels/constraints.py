@@ -23,6 +23,7 @@ from typing import Any
 import warp as wp
 
 from diffsim.kernels.actuation import in_chain, tendon_coefficient, tendon_sum
+from diffsim.kernels.contact import ADJOINT_SOURCE
 from diffsim.kernels.spatial import cross_motion, quat_to_rotvec, quat_wxyz
 from diffsim.spec import JOINT_BALL, JOINT_FREE, OBJ_SITE
 
@@ -516,8 +517,10 @@ def tendon_row(
     return velocity
 
 
-@wp.kernel
-def limit_and_friction_rows(
+@wp.func
+def limit_or_friction_row(
+    e: int,
+    i: int,
     first_row: int,
     row_kind: wp.array(dtype=int),
     row_id: wp.array(dtype=int),
@@ -559,7 +562,6 @@ def limit_and_friction_rows(
     """The friction-loss and limit rows (every row after the equalities), as
     MuJoCo builds them [mj_instantiateFriction, mj_instantiateLimit]; launch over (env, row -
     ``first_row``)."""
-    e, i = wp.tid()
     r = first_row + i
     kind = row_kind[r]
     id = row_id[r]
@@ -647,6 +649,186 @@ def limit_and_friction_rows(
     efc_frictionloss[e, r] = friction
 
 
+@wp.kernel
+def limit_and_friction_rows(
+    nrows: int,
+    per_block: int,
+    first_row: int,
+    row_kind: wp.array(dtype=int),
+    row_id: wp.array(dtype=int),
+    row_side: wp.array(dtype=int),
+    dof_invweight0: wp.array(dtype=Any),
+    dof_frictionloss: wp.array(dtype=Any),
+    dof_solref: wp.array(dtype=Any),
+    dof_solimp: wp.array(dtype=Any),
+    jnt_qposadr: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    jnt_range: wp.array(dtype=Any),
+    jnt_margin: wp.array(dtype=Any),
+    jnt_solref: wp.array(dtype=Any),
+    jnt_solimp: wp.array(dtype=Any),
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    tendon_range: wp.array(dtype=Any),
+    tendon_margin: wp.array(dtype=Any),
+    tendon_frictionloss: wp.array(dtype=Any),
+    tendon_solref_lim: wp.array(dtype=Any),
+    tendon_solimp_lim: wp.array(dtype=Any),
+    tendon_solref_fri: wp.array(dtype=Any),
+    tendon_solimp_fri: wp.array(dtype=Any),
+    tendon_invweight0: wp.array(dtype=Any),
+    dt: wp.array(dtype=Any),
+    refsafe: int,
+    qpos: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    # outputs
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
+    efc_aref: wp.array2d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+):
+    """``limit_or_friction_row`` for the friction-loss and limit rows of every environment; launch over (env, block of
+    ``per_block``, ``Simulator.row_blocks``)."""
+    e, block = wp.tid()
+    for i in range(block * per_block, wp.min((block + 1) * per_block, nrows)):
+        limit_or_friction_row(
+            e,
+            i,
+            first_row,
+            row_kind,
+            row_id,
+            row_side,
+            dof_invweight0,
+            dof_frictionloss,
+            dof_solref,
+            dof_solimp,
+            jnt_qposadr,
+            jnt_dofadr,
+            jnt_type,
+            jnt_range,
+            jnt_margin,
+            jnt_solref,
+            jnt_solimp,
+            tendon_adr,
+            tendon_num,
+            wrap_objid,
+            wrap_prm,
+            tendon_range,
+            tendon_margin,
+            tendon_frictionloss,
+            tendon_solref_lim,
+            tendon_solimp_lim,
+            tendon_solref_fri,
+            tendon_solimp_fri,
+            tendon_invweight0,
+            dt,
+            refsafe,
+            qpos,
+            qvel,
+            efc_J,
+            efc_active,
+            efc_aref,
+            efc_R,
+            efc_frictionloss,
+        )
+
+
+@wp.kernel
+def limit_and_friction_rows_of_active(
+    nrows: int,
+    per_block: int,
+    first_row: int,
+    row_kind: wp.array(dtype=int),
+    row_id: wp.array(dtype=int),
+    row_side: wp.array(dtype=int),
+    dof_invweight0: wp.array(dtype=Any),
+    dof_frictionloss: wp.array(dtype=Any),
+    dof_solref: wp.array(dtype=Any),
+    dof_solimp: wp.array(dtype=Any),
+    jnt_qposadr: wp.array(dtype=int),
+    jnt_dofadr: wp.array(dtype=int),
+    jnt_type: wp.array(dtype=int),
+    jnt_range: wp.array(dtype=Any),
+    jnt_margin: wp.array(dtype=Any),
+    jnt_solref: wp.array(dtype=Any),
+    jnt_solimp: wp.array(dtype=Any),
+    tendon_adr: wp.array(dtype=int),
+    tendon_num: wp.array(dtype=int),
+    wrap_objid: wp.array(dtype=int),
+    wrap_prm: wp.array(dtype=Any),
+    tendon_range: wp.array(dtype=Any),
+    tendon_margin: wp.array(dtype=Any),
+    tendon_frictionloss: wp.array(dtype=Any),
+    tendon_solref_lim: wp.array(dtype=Any),
+    tendon_solimp_lim: wp.array(dtype=Any),
+    tendon_solref_fri: wp.array(dtype=Any),
+    tendon_solimp_fri: wp.array(dtype=Any),
+    tendon_invweight0: wp.array(dtype=Any),
+    dt: wp.array(dtype=Any),
+    refsafe: int,
+    qpos: wp.array2d(dtype=Any),
+    qvel: wp.array2d(dtype=Any),
+    # outputs
+    efc_J: wp.array3d(dtype=Any),
+    efc_active: wp.array2d(dtype=Any),
+    efc_aref: wp.array2d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    efc_frictionloss: wp.array2d(dtype=Any),
+):
+    """``limit_and_friction_rows`` for the backward pass: the same, skipping where the forward left
+    nothing to differentiate, so that its adjoint does too (``contact.ADJOINT_SOURCE``)."""
+    e, block = wp.tid()
+    for i in range(block * per_block, wp.min((block + 1) * per_block, nrows)):
+        if efc_active[e, first_row + i] != efc_active.dtype(0.0):
+            limit_or_friction_row(
+                e,
+                i,
+                first_row,
+                row_kind,
+                row_id,
+                row_side,
+                dof_invweight0,
+                dof_frictionloss,
+                dof_solref,
+                dof_solimp,
+                jnt_qposadr,
+                jnt_dofadr,
+                jnt_type,
+                jnt_range,
+                jnt_margin,
+                jnt_solref,
+                jnt_solimp,
+                tendon_adr,
+                tendon_num,
+                wrap_objid,
+                wrap_prm,
+                tendon_range,
+                tendon_margin,
+                tendon_frictionloss,
+                tendon_solref_lim,
+                tendon_solimp_lim,
+                tendon_solref_fri,
+                tendon_solimp_fri,
+                tendon_invweight0,
+                dt,
+                refsafe,
+                qpos,
+                qvel,
+                efc_J,
+                efc_active,
+                efc_aref,
+                efc_R,
+                efc_frictionloss,
+            )
+
+
+ADJOINT_SOURCE[limit_and_friction_rows] = limit_and_friction_rows_of_active
+
+
 ROW_CONTACT = 8  # a contact's rows (after every other kind, as MuJoCo orders them)
 
 
@@ -720,6 +902,8 @@ def point_velocity(
 
 @wp.kernel
 def contact_rows(
+    capacity: int,
+    per_block: int,
     nrow_static: int,
     rows_per_contact: int,
     impratio: Any,
@@ -754,7 +938,9 @@ def contact_rows(
     efc_frictionloss: wp.array2d(dtype=Any),
 ):
     """The rows of contact ``c`` of environment ``e`` [mj_instantiateContact, mj_diagApprox,
-    mj_makeImpedance]; launch over (env, contact). The contact's Jacobian ``J_k = frame_k
+    mj_makeImpedance]; launch over (env, block of ``per_block`` contact slots,
+    ``Simulator.row_blocks``; the slots' code is in the loop itself, not a function, so
+    that the adjoint replays each slot once). The contact's Jacobian ``J_k = frame_k
     (Jp2 - Jp1)`` for ``k < 3`` (normal, then tangents) and ``frame_(k-3) (Jr2 - Jr1)`` for
     torsion and rolling; a frictionless contact (``condim`` 1) is one row ``J_0``, a
     frictional one ``2 (condim - 1)`` rows ``J_0 + mu_k J_k`` and ``J_0 - mu_k J_k`` (a
@@ -764,54 +950,55 @@ def contact_rows(
     imp) / imp * (1 + friction0^2) tran`` and ``mu^2 = friction0^2 / impratio`` (``tran``,
     ``rot``: the two bodies' ``body_invweight0``). Only contacts closer than
     ``includemargin`` have rows."""
-    e, c = wp.tid()
-    r0 = nrow_static + c * rows_per_contact
-    zero = qvel.dtype(0.0)
-    one = qvel.dtype(1.0)
-    dim = con_dim[e, c]
-    dist = con_dist[e, c]
-    margin = con_includemargin[e, c]
-    if c >= ncon[e] or dist >= margin:
-        for j in range(rows_per_contact):
-            efc_active[e, r0 + j] = zero
-        return
-    p = con_pair[e, c]
-    b1 = geom_body[collision_geom1[p]]
-    b2 = geom_body[collision_geom2[p]]
-    frame = con_frame[e, c]
-    friction = con_friction[e, c]
-    solimp = con_solimp[e, c]
-    tran = body_invweight0[b1][0] + body_invweight0[b2][0]
-    imp = impedance(wp.abs(dist - margin), solimp)
-    k_ref, b_ref = reference_gains(con_solref[e, c], solimp, dt[0], refsafe)
-    R = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * tran)
-    nrows = 1
-    if dim > 1:
-        nrows = 2 * (dim - 1)
-        R0 = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * (tran + friction[0] * friction[0] * tran))
-        R1 = R0 / wp.max(qvel.dtype(MINVAL), impratio)
-        mu = friction[0] * wp.sqrt(R1 / R0)
-        R = qvel.dtype(2.0) * mu * mu * R0
-    point = con_pos[e, c]
-    # each dof's column once: its normal component, then each friction direction's
-    for i in range(efc_J.shape[2]):
-        linear, angular = contact_jacobian_column(
-            e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
-        )
-        for j in range(rows_per_contact):
-            efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, frame, friction, linear, angular)
-    # the rows' velocities J qvel from the relative velocity of the contact point
-    linear2, angular2 = point_velocity(e, b2, point, body_rootid, body_lastdof, xpos, dof_cvel)
-    linear1, angular1 = point_velocity(e, b1, point, body_rootid, body_lastdof, xpos, dof_cvel)
-    linear_velocity = linear2 - linear1
-    angular_velocity = angular2 - angular1
-    for j in range(rows_per_contact):
-        r = r0 + j
-        if j >= nrows:
-            efc_active[e, r] = zero
-            continue
-        velocity = contact_row_value(j, nrows, dim, frame, friction, linear_velocity, angular_velocity)
-        efc_active[e, r] = one
-        efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (dist - margin)
-        efc_R[e, r] = R
-        efc_frictionloss[e, r] = zero
+    e, block = wp.tid()
+    for c in range(block * per_block, wp.min((block + 1) * per_block, capacity)):
+        r0 = nrow_static + c * rows_per_contact
+        zero = qvel.dtype(0.0)
+        one = qvel.dtype(1.0)
+        dim = con_dim[e, c]
+        dist = con_dist[e, c]
+        margin = con_includemargin[e, c]
+        if c >= ncon[e] or dist >= margin:
+            for j in range(rows_per_contact):
+                efc_active[e, r0 + j] = zero
+        else:
+            p = con_pair[e, c]
+            b1 = geom_body[collision_geom1[p]]
+            b2 = geom_body[collision_geom2[p]]
+            frame = con_frame[e, c]
+            friction = con_friction[e, c]
+            solimp = con_solimp[e, c]
+            tran = body_invweight0[b1][0] + body_invweight0[b2][0]
+            imp = impedance(wp.abs(dist - margin), solimp)
+            k_ref, b_ref = reference_gains(con_solref[e, c], solimp, dt[0], refsafe)
+            R = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * tran)
+            nrows = 1
+            if dim > 1:
+                nrows = 2 * (dim - 1)
+                R0 = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * (tran + friction[0] * friction[0] * tran))
+                R1 = R0 / wp.max(qvel.dtype(MINVAL), impratio)
+                mu = friction[0] * wp.sqrt(R1 / R0)
+                R = qvel.dtype(2.0) * mu * mu * R0
+            point = con_pos[e, c]
+            # each dof's column once: its normal component, then each friction direction's
+            for i in range(efc_J.shape[2]):
+                linear, angular = contact_jacobian_column(
+                    e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
+                )
+                for j in range(rows_per_contact):
+                    efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, frame, friction, linear, angular)
+            # the rows' velocities J qvel from the relative velocity of the contact point
+            linear2, angular2 = point_velocity(e, b2, point, body_rootid, body_lastdof, xpos, dof_cvel)
+            linear1, angular1 = point_velocity(e, b1, point, body_rootid, body_lastdof, xpos, dof_cvel)
+            linear_velocity = linear2 - linear1
+            angular_velocity = angular2 - angular1
+            for j in range(rows_per_contact):
+                r = r0 + j
+                if j >= nrows:
+                    efc_active[e, r] = zero
+                    continue
+                velocity = contact_row_value(j, nrows, dim, frame, friction, linear_velocity, angular_velocity)
+                efc_active[e, r] = one
+                efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (dist - margin)
+                efc_R[e, r] = R
+                efc_frictionloss[e, r] = zero

@@ -64,7 +64,7 @@ def subtree_sum_scalar(values: wp.array(dtype=Any), first: int, end: int):
 def mass_matrix_rows(
     body_dofadr: wp.array(dtype=int),
     body_dofnum: wp.array(dtype=int),
-    dof_ancestor: wp.array2d(dtype=int),
+    dof_ancestors: wp.array2d(dtype=int),
     dof_armature: wp.array(dtype=Any),
     body_subtree_end: wp.array(dtype=int),
     body_mass: wp.array(dtype=Any),
@@ -79,9 +79,8 @@ def mass_matrix_rows(
 
     The composite inertia of the body's subtree (bodies are in DFS order, so a subtree is
     the range ``b .. subtree_end-1``) is summed once per body and acts on each of its
-    dofs' motion: a free joint's six rows share one sum. ``dof_ancestor[k, j]`` is 1 when
-    dof ``j`` lies on the path from ``k`` to the root (``k`` excluded); ancestors come
-    first in DFS order, so ``j < k``.
+    dofs' motion: a free joint's six rows share one sum. ``dof_ancestors[k]`` lists the
+    dofs on the path from ``k`` to the root (``k`` excluded; see ``diffsim.model``).
     """
     e, b = wp.tid()
     count = body_dofnum[b]
@@ -94,11 +93,11 @@ def mass_matrix_rows(
         for k in range(first, first + count):
             force = inertia_mul(mass, h, J, cdof[e, k])
             M[e, k, k] = wp.dot(cdof[e, k], force) + dof_armature[k]
-            for j in range(k):
-                if dof_ancestor[k, j] != 0:
-                    value = wp.dot(cdof[e, j], force)
-                    M[e, k, j] = value
-                    M[e, j, k] = value
+            for a in range(dof_ancestors[k, 0]):
+                j = dof_ancestors[k, 1 + a]
+                value = wp.dot(cdof[e, j], force)
+                M[e, k, j] = value
+                M[e, j, k] = value
 
 
 @wp.kernel
@@ -224,6 +223,8 @@ def extra_forces(
 
 @wp.kernel
 def smooth_forces(
+    ndof: int,
+    per_block: int,
     dof_jnt: wp.array(dtype=int),
     dof_damping: wp.array(dtype=Any),
     jnt_type: wp.array(dtype=int),
@@ -260,7 +261,8 @@ def smooth_forces(
     # output
     qfrc_smooth: wp.array2d(dtype=Any),
 ):
-    """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``; launch over (env, dof).
+    """All forces but the mass matrix's: ``actuator + passive + limit + external - bias``;
+    launch over (env, block of ``per_block`` dofs, ``Simulator.row_blocks``).
 
     Actuator: the forces of the motors on this hinge or slide joint, computed here
     (``actuation.joint_motor_forces``), plus (with ``extra``) ``extra_forces``'s actuator
@@ -275,62 +277,63 @@ def smooth_forces(
     spring at each end of the range, ``k * w * softplus(depth / w)``, plus damping
     ``-c * qvel`` weighted by ``sigmoid(depth / w)``; ``limit_params = (k, c, w)``.
     """
-    e, k = wp.tid()
-    j = dof_jnt[k]
-    jtype = jnt_type[j]
-    v = qvel[e, k]
-    zero = v * type(v)(0.0)
-    actuator = zero
-    passive = zero
-    if extra != 0:
-        actuator = qfrc_actuator_extra[e, k]
-        passive = qfrc_passive_extra[e, k]
-    if jtype == JOINT_HINGE or jtype == JOINT_SLIDE:
-        actuator = actuator + joint_motor_forces(
-            e,
-            j,
-            jnt_actuator_adr,
-            jnt_actuator_num,
-            actuator_by_joint,
-            actuator_gear,
-            actuator_gainprm,
-            actuator_ctrllimited,
-            actuator_ctrlrange,
-            actuator_forcelimited,
-            actuator_forcerange,
-            actuator_enabled,
-            clampctrl,
-            actuation,
-            ctrl,
-        )
-    force = qfrc_ext[e, k] + actuator + passive - qfrc_bias[e, k]
-    if damper != 0:
-        force = force - dof_damping[k] * v
-    stiffness = jnt_stiffness[j]
-    if spring == 0:
-        stiffness = zero
-    if jtype == JOINT_FREE or jtype == JOINT_BALL:
-        a = jnt_qposadr[j]
-        i = k - jnt_dofadr[j]
-        if jtype == JOINT_FREE and i < 3:
-            force = force - stiffness * (qpos[e, a + i] - qpos_spring[a + i])
-        else:
-            if jtype == JOINT_FREE:
-                a = a + 3
-                i = i - 3
-            current = wp.normalize(quat_wxyz(wp.vector(qpos[e, a], qpos[e, a + 1], qpos[e, a + 2], qpos[e, a + 3])))
-            rest = quat_wxyz(wp.vector(qpos_spring[a], qpos_spring[a + 1], qpos_spring[a + 2], qpos_spring[a + 3]))
-            difference = quat_to_rotvec(wp.quat_inverse(rest) * current)
-            force = force - stiffness * difference[i]
-    if jtype == JOINT_HINGE or jtype == JOINT_SLIDE:
-        q = qpos[e, jnt_qposadr[j]]
-        force = force - stiffness * (q - qpos_spring[jnt_qposadr[j]])
-        limit_stiffness = limit_params[0]
-        if limits != 0 and jnt_limited[j] != 0 and limit_stiffness > type(limit_stiffness)(0.0):
-            limit_damping = limit_params[1]
-            width = limit_params[2]
-            below = (jnt_range[j][0] - q) / width
-            above = (q - jnt_range[j][1]) / width
-            force = force + limit_stiffness * width * (softplus(below) - softplus(above))
-            force = force - limit_damping * v * (sigmoid(below) + sigmoid(above))
-    qfrc_smooth[e, k] = force
+    e, block = wp.tid()
+    for k in range(block * per_block, wp.min((block + 1) * per_block, ndof)):
+        j = dof_jnt[k]
+        jtype = jnt_type[j]
+        v = qvel[e, k]
+        zero = v * type(v)(0.0)
+        actuator = zero
+        passive = zero
+        if extra != 0:
+            actuator = qfrc_actuator_extra[e, k]
+            passive = qfrc_passive_extra[e, k]
+        if jtype == JOINT_HINGE or jtype == JOINT_SLIDE:
+            actuator = actuator + joint_motor_forces(
+                e,
+                j,
+                jnt_actuator_adr,
+                jnt_actuator_num,
+                actuator_by_joint,
+                actuator_gear,
+                actuator_gainprm,
+                actuator_ctrllimited,
+                actuator_ctrlrange,
+                actuator_forcelimited,
+                actuator_forcerange,
+                actuator_enabled,
+                clampctrl,
+                actuation,
+                ctrl,
+            )
+        force = qfrc_ext[e, k] + actuator + passive - qfrc_bias[e, k]
+        if damper != 0:
+            force = force - dof_damping[k] * v
+        stiffness = jnt_stiffness[j]
+        if spring == 0:
+            stiffness = zero
+        if jtype == JOINT_FREE or jtype == JOINT_BALL:
+            a = jnt_qposadr[j]
+            i = k - jnt_dofadr[j]
+            if jtype == JOINT_FREE and i < 3:
+                force = force - stiffness * (qpos[e, a + i] - qpos_spring[a + i])
+            else:
+                if jtype == JOINT_FREE:
+                    a = a + 3
+                    i = i - 3
+                current = wp.normalize(quat_wxyz(wp.vector(qpos[e, a], qpos[e, a + 1], qpos[e, a + 2], qpos[e, a + 3])))
+                rest = quat_wxyz(wp.vector(qpos_spring[a], qpos_spring[a + 1], qpos_spring[a + 2], qpos_spring[a + 3]))
+                difference = quat_to_rotvec(wp.quat_inverse(rest) * current)
+                force = force - stiffness * difference[i]
+        if jtype == JOINT_HINGE or jtype == JOINT_SLIDE:
+            q = qpos[e, jnt_qposadr[j]]
+            force = force - stiffness * (q - qpos_spring[jnt_qposadr[j]])
+            limit_stiffness = limit_params[0]
+            if limits != 0 and jnt_limited[j] != 0 and limit_stiffness > type(limit_stiffness)(0.0):
+                limit_damping = limit_params[1]
+                width = limit_params[2]
+                below = (jnt_range[j][0] - q) / width
+                above = (q - jnt_range[j][1]) / width
+                force = force + limit_stiffness * width * (softplus(below) - softplus(above))
+                force = force - limit_damping * v * (sigmoid(below) + sigmoid(above))
+        qfrc_smooth[e, k] = force

@@ -29,11 +29,16 @@ import warp as wp
 
 @wp.func
 def descendant_dot(U: wp.array3d(dtype=Any), e: int, i: int, j: int, end: int):
-    """``sum_{j < m < end} U[i, m] * U[j, m]``: over the descendants ``m`` of dof ``j``."""
-    total = U.dtype(0.0)
-    for m in range(j + 1, end):
-        total = total + U[e, i, m] * U[e, j, m]
-    return total
+    """``sum_{j < m < end} U[i, m] * U[j, m]``: over the descendants ``m`` of dof ``j``
+    (two partial sums, which halves the chain of dependent additions)."""
+    even = U.dtype(0.0)
+    odd = U.dtype(0.0)
+    for m in range(j + 1, end - 1, 2):
+        even = even + U[e, i, m] * U[e, j, m]
+        odd = odd + U[e, i, m + 1] * U[e, j, m + 1]
+    if (end - j - 1) % 2 == 1:
+        even = even + U[e, i, end - 1] * U[e, j, end - 1]
+    return even + odd
 
 
 @wp.func
@@ -47,20 +52,20 @@ def descendant_dot_vector(U: wp.array3d(dtype=Any), v: wp.array2d(dtype=Any), e:
 
 @wp.func
 def ancestor_dot_vector(
-    U: wp.array3d(dtype=Any), v: wp.array2d(dtype=Any), dof_ancestor: wp.array2d(dtype=int), e: int, j: int
+    U: wp.array3d(dtype=Any), v: wp.array2d(dtype=Any), dof_ancestors: wp.array2d(dtype=int), e: int, j: int
 ):
-    """``sum_{i ancestor of j} U[i, j] * v[i]``."""
+    """``sum_{i ancestor of j} U[i, j] * v[i]`` (``dof_ancestors``: see ``diffsim.model``)."""
     total = v.dtype(0.0)
-    for i in range(j):
-        if dof_ancestor[j, i] != 0:
-            total = total + U[e, i, j] * v[e, i]
+    for a in range(dof_ancestors[j, 0]):
+        i = dof_ancestors[j, 1 + a]
+        total = total + U[e, i, j] * v[e, i]
     return total
 
 
 @wp.func
 def solve_upper_then_lower(
     U: wp.array3d(dtype=Any),
-    dof_ancestor: wp.array2d(dtype=int),
+    dof_ancestors: wp.array2d(dtype=int),
     dof_subtree_end: wp.array(dtype=int),
     e: int,
     n: int,
@@ -73,13 +78,13 @@ def solve_upper_then_lower(
         i = n - 1 - r
         y[e, i] = (f[e, i] - descendant_dot_vector(U, y, e, i, dof_subtree_end[i])) / U[e, i, i]
     for i in range(n):
-        x[e, i] = (y[e, i] - ancestor_dot_vector(U, x, dof_ancestor, e, i)) / U[e, i, i]
+        x[e, i] = (y[e, i] - ancestor_dot_vector(U, x, dof_ancestors, e, i)) / U[e, i, i]
 
 
 @wp.kernel
 def factor_and_solve(
     M: wp.array3d(dtype=Any),
-    dof_ancestor: wp.array2d(dtype=int),
+    dof_ancestors: wp.array2d(dtype=int),
     dof_subtree_end: wp.array(dtype=int),
     diag_add: wp.array(dtype=Any),
     dt: wp.array(dtype=Any),
@@ -91,7 +96,7 @@ def factor_and_solve(
 ):
     """``x = (M + dt * diag(diag_add))^-1 rhs``, keeping the factor ``U`` (entries off the
     tree's pattern are never read or written) for the adjoint; one env per thread.
-    ``dof_ancestor[j, i]``: 1 when dof ``i`` is an ancestor of dof ``j``;
+    ``dof_ancestors[j]``: the number of dof ``j``'s ancestors, then the ancestors;
     ``dof_subtree_end[j]``: one past the last descendant of dof ``j``."""
     e = wp.tid()
     n = M.shape[1]
@@ -101,16 +106,16 @@ def factor_and_solve(
         end = dof_subtree_end[j]
         d = wp.sqrt(M[e, j, j] + h * diag_add[j] - descendant_dot(U, e, j, j, end))
         U[e, j, j] = d
-        for i in range(j):
-            if dof_ancestor[j, i] != 0:
-                U[e, i, j] = (M[e, i, j] - descendant_dot(U, e, i, j, end)) / d
-    solve_upper_then_lower(U, dof_ancestor, dof_subtree_end, e, n, rhs, y, x)
+        for a in range(dof_ancestors[j, 0]):
+            i = dof_ancestors[j, 1 + a]
+            U[e, i, j] = (M[e, i, j] - descendant_dot(U, e, i, j, end)) / d
+    solve_upper_then_lower(U, dof_ancestors, dof_subtree_end, e, n, rhs, y, x)
 
 
 @wp.kernel
 def factor_and_solve_adjoint(
     U: wp.array3d(dtype=Any),
-    dof_ancestor: wp.array2d(dtype=int),
+    dof_ancestors: wp.array2d(dtype=int),
     dof_subtree_end: wp.array(dtype=int),
     x: wp.array2d(dtype=Any),
     diag_add: wp.array(dtype=Any),
@@ -131,16 +136,16 @@ def factor_and_solve_adjoint(
     e = wp.tid()
     n = U.shape[1]
     h = dt[0]
-    solve_upper_then_lower(U, dof_ancestor, dof_subtree_end, e, n, adj_x, z, adj_f)
+    solve_upper_then_lower(U, dof_ancestors, dof_subtree_end, e, n, adj_x, z, adj_f)
     adj_h = h * type(h)(0.0)
     for i in range(n):
         g = adj_f[e, i]
         adj_rhs[e, i] = adj_rhs[e, i] + g
         adj_M[e, i, i] = adj_M[e, i, i] - g * x[e, i]
-        for j in range(i):
-            if dof_ancestor[i, j] != 0:
-                adj_M[e, i, j] = adj_M[e, i, j] - g * x[e, j]
-                adj_M[e, j, i] = adj_M[e, j, i] - adj_f[e, j] * x[e, i]
+        for a in range(dof_ancestors[i, 0]):
+            j = dof_ancestors[i, 1 + a]
+            adj_M[e, i, j] = adj_M[e, i, j] - g * x[e, j]
+            adj_M[e, j, i] = adj_M[e, j, i] - adj_f[e, j] * x[e, i]
         # A's diagonal holds M + dt * diag_add; the parameters' gradients only where asked
         # for (a null array otherwise: every environment adding into one address is slow)
         if adj_diag_add.shape[0] > 0:

@@ -29,10 +29,16 @@ and the row's force is ``-ds/djar``. As MuJoCo does:
    slope below ``tolerance * ls_tolerance``), and stop when the improvement, the
    gradient or the decrement (scaled) falls below ``tolerance``, or after ``iterations``.
 
-The kernel keeps what the adjoint of the solve will need: the solution ``qacc``, the
-rows' forces (their zones: the active set) and the factor of the final Hessian in ``H``
-(per island, lower triangle). It writes its scratch arrays in place and has no adjoint
-yet (gradients through the constraint solve: implicit differentiation, the next stage).
+The kernel keeps what the adjoint of the solve needs: the solution ``qacc``, the rows'
+forces (their zones: the active set) and the factor of the final Hessian in ``H`` (per
+island; ``factored`` says when it spans every dof, so that ``newton_adjoint`` can solve
+with it instead of factoring again). It writes its scratch arrays in place; diffsim's
+backward pass runs ``newton_adjoint`` (implicit differentiation) in place of its adjoint.
+
+Where MuJoCo's own numbers are not at stake, the kernel saves work MuJoCo's step would
+repeat: the Hessian is refactored only when a row changes zone, ``M a`` and ``J a -
+aref`` at the warm start are kept from the warm-start test, and products with ``M`` and
+its factorisation visit the tree's nonzero entries only.
 """
 
 from typing import Any
@@ -124,18 +130,10 @@ def find_root(parent: wp.array2d(dtype=int), e: int, t: int):
 
 
 @wp.func
-def factor_and_solve(
-    e: int,
-    n: int,
-    dofs: wp.array2d(dtype=int),
-    H: wp.array3d(dtype=Any),
-    rhs: wp.array2d(dtype=Any),
-    out: wp.array2d(dtype=Any),
-):
+def dense_factor(e: int, n: int, dofs: wp.array2d(dtype=int), H: wp.array3d(dtype=Any)):
     """Cholesky of ``H`` over the island's ``n`` dofs ``dofs[e, :n]`` (ascending), in
-    place (lower triangle; MuJoCo's mju_cholFactor: a pivot below mjMINVAL is set to it),
-    then ``out = H^-1 rhs`` over them."""
-    tiny = rhs.dtype(MINVAL)
+    place (lower triangle; MuJoCo's mju_cholFactor: a pivot below mjMINVAL is set to it)."""
+    tiny = H.dtype(MINVAL)
     for a in range(n):
         j = dofs[e, a]
         pivot = H[e, j, j]
@@ -153,6 +151,18 @@ def factor_and_solve(
                 p = dofs[e, b]
                 value = value - H[e, i, p] * H[e, j, p]
             H[e, i, j] = value / pivot
+
+
+@wp.func
+def dense_solve(
+    e: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
+    H: wp.array3d(dtype=Any),
+    rhs: wp.array2d(dtype=Any),
+    out: wp.array2d(dtype=Any),
+):
+    """``out = H^-1 rhs`` over the island's dofs, ``H`` holding ``dense_factor``'s factor."""
     for a in range(n):
         i = dofs[e, a]
         value = rhs[e, i]
@@ -175,30 +185,41 @@ def tree_factor(
     e: int,
     n: int,
     dofs: wp.array2d(dtype=int),
-    dof_ancestor: wp.array2d(dtype=int),
-    dof_subtree_end: wp.array(dtype=int),
+    dof_parent: wp.array(dtype=int),
     H: wp.array3d(dtype=Any),
 ):
     """``A = U U^T`` for ``A`` (the lower triangle of ``H``) with the kinematic tree's
     sparsity, leaves first, as MuJoCo factors ``M`` (no fill-in): ``U`` goes to the upper
-    triangle and the diagonal of ``H``. The island's dofs are whole trees."""
+    triangle and the diagonal of ``H``. The island's dofs are whole trees. Right-looking:
+    each finished column updates its ancestors' entries at once, independent updates
+    rather than one chain of dependent sums per entry."""
     tiny = H.dtype(MINVAL)
+    for a in range(n):  # A's pattern into the upper triangle, the working copy
+        j = dofs[e, a]
+        i = dof_parent[j]
+        while i >= 0:
+            H[e, i, j] = H[e, j, i]
+            i = dof_parent[i]
     for t in range(n):
         j = dofs[e, n - 1 - t]
-        end = dof_subtree_end[j]
         pivot = H[e, j, j]
-        for m in range(j + 1, end):
-            pivot = pivot - H[e, j, m] * H[e, j, m]
         if pivot < tiny:
             pivot = tiny
         pivot = wp.sqrt(pivot)
         H[e, j, j] = pivot
-        for i in range(j):
-            if dof_ancestor[j, i] != 0:
-                value = H[e, j, i]
-                for m in range(j + 1, end):
-                    value = value - H[e, i, m] * H[e, j, m]
-                H[e, i, j] = value / pivot
+        i = dof_parent[j]
+        while i >= 0:  # column j of U
+            H[e, i, j] = H[e, i, j] / pivot
+            i = dof_parent[i]
+        b = dof_parent[j]
+        while b >= 0:  # minus U[:, j] U[:, j]^T on the ancestors of j
+            u = H[e, b, j]
+            H[e, b, b] = H[e, b, b] - u * u
+            c = dof_parent[b]
+            while c >= 0:
+                H[e, c, b] = H[e, c, b] - H[e, c, j] * u
+                c = dof_parent[c]
+            b = dof_parent[b]
 
 
 @wp.func
@@ -206,7 +227,7 @@ def tree_solve(
     e: int,
     n: int,
     dofs: wp.array2d(dtype=int),
-    dof_ancestor: wp.array2d(dtype=int),
+    dof_parent: wp.array(dtype=int),
     dof_subtree_end: wp.array(dtype=int),
     U: wp.array3d(dtype=Any),
     rhs: wp.array2d(dtype=Any),
@@ -223,10 +244,32 @@ def tree_solve(
     for a in range(n):
         i = dofs[e, a]
         value = out[e, i]
-        for k in range(i):
-            if dof_ancestor[i, k] != 0:
-                value = value - U[e, k, i] * out[e, k]
+        k = dof_parent[i]
+        while k >= 0:  # the ancestors of i
+            value = value - U[e, k, i] * out[e, k]
+            k = dof_parent[k]
         out[e, i] = value / U[e, i, i]
+
+
+@wp.func
+def mass_row_dot(
+    e: int,
+    i: int,
+    dof_parent: wp.array(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    M: wp.array3d(dtype=Any),
+    x: wp.array2d(dtype=Any),
+):
+    """``(M x)_i`` over the entries of row ``i`` that the kinematic tree leaves nonzero: dof
+    ``i``'s ancestors and its subtree ``i .. dof_subtree_end[i] - 1`` [mj_mulM]."""
+    total = M[e, i, i] * x[e, i]
+    for m in range(i + 1, dof_subtree_end[i]):
+        total = total + M[e, i, m] * x[e, m]
+    k = dof_parent[i]
+    while k >= 0:
+        total = total + M[e, i, k] * x[e, k]
+        k = dof_parent[k]
+    return total
 
 
 @wp.func
@@ -235,19 +278,24 @@ def hessian_solve(
     n: int,
     dofs: wp.array2d(dtype=int),
     chains: int,
-    dof_ancestor: wp.array2d(dtype=int),
+    dof_parent: wp.array(dtype=int),
     dof_subtree_end: wp.array(dtype=int),
+    factor: int,
     H: wp.array3d(dtype=Any),
     rhs: wp.array2d(dtype=Any),
     out: wp.array2d(dtype=Any),
 ):
     """``out = H^-1 rhs``: by the tree-sparse factor when every row lies on one chain of
-    the tree (``chains``: ``H`` keeps ``M``'s sparsity), else by a dense Cholesky."""
+    the tree (``chains``: ``H`` keeps ``M``'s sparsity), else by a dense Cholesky. With
+    ``factor`` 0, ``H`` already holds the factor (the Hessian has not changed since)."""
     if chains != 0:
-        tree_factor(e, n, dofs, dof_ancestor, dof_subtree_end, H)
-        tree_solve(e, n, dofs, dof_ancestor, dof_subtree_end, H, rhs, out)
+        if factor != 0:
+            tree_factor(e, n, dofs, dof_parent, H)
+        tree_solve(e, n, dofs, dof_parent, dof_subtree_end, H, rhs, out)
     else:
-        factor_and_solve(e, n, dofs, H, rhs, out)
+        if factor != 0:
+            dense_factor(e, n, dofs, H)
+        dense_solve(e, n, dofs, H, rhs, out)
 
 
 @wp.func
@@ -573,21 +621,20 @@ def rows_on_chains(
     e: int,
     nact: int,
     row_list: wp.array2d(dtype=int),
+    row_lo: wp.array2d(dtype=int),
+    row_hi: wp.array2d(dtype=int),
     efc_J: wp.array3d(dtype=Any),
     dof_ancestor: wp.array2d(dtype=int),
 ):
-    """1 when every listed row's nonzero Jacobian entries lie on one chain of its tree (the
-    Hessian then keeps the sparsity of M), else 0."""
+    """1 when every listed row's nonzero Jacobian entries (in its dofs ``row_lo ..
+    row_hi - 1``) lie on one chain of its tree (the Hessian then keeps the sparsity of M),
+    else 0."""
     zero = efc_J.dtype(0.0)
-    nv = efc_J.shape[2]
     for a in range(nact):
         r = row_list[e, a]
-        deepest = int(-1)
-        for k in range(nv):
-            if efc_J[e, r, k] != zero:
-                deepest = k
-        for k in range(nv):
-            if efc_J[e, r, k] != zero and k != deepest and dof_ancestor[deepest, k] == 0:
+        deepest = row_hi[e, r] - 1  # the last nonzero entry
+        for k in range(row_lo[e, r], deepest):
+            if efc_J[e, r, k] != zero and dof_ancestor[deepest, k] == 0:
                 return 0
     return 1
 
@@ -597,6 +644,7 @@ def newton(
     row_kind: wp.array(dtype=int),
     dof_tree: wp.array(dtype=int),
     dof_ancestor: wp.array2d(dtype=int),
+    dof_parent: wp.array(dtype=int),
     dof_subtree_end: wp.array(dtype=int),
     iterations: int,
     tolerance: Any,
@@ -628,6 +676,7 @@ def newton(
     search: wp.array2d(dtype=Any),
     Ms: wp.array2d(dtype=Any),
     H: wp.array3d(dtype=Any),
+    factored: wp.array(dtype=int),
     # outputs
     qacc: wp.array2d(dtype=Any),
     solver_niter: wp.array(dtype=int),
@@ -679,16 +728,15 @@ def newton(
             row_island[e, r] = root
             tree_rows[e, root] = 1
     # whether every row lies on one chain of its tree: then H keeps M's sparsity
-    chains = rows_on_chains(e, nact, row_list, efc_J, dof_ancestor)
+    chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
     # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
     use_warmstart = warmstart != 0 and nact > 0  # without rows every dof keeps qacc_smooth
     if use_warmstart:
         cost_warm = zero
         cost_smooth = zero
         for i in range(nv):
-            total = zero
-            for j in range(nv):
-                total = total + M[e, i, j] * qacc_warmstart[e, j]
+            total = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, qacc_warmstart)
+            Ma[e, i] = total  # kept for the islands when the warm start wins
             cost_warm = cost_warm + half * (total - qfrc_smooth[e, i]) * (qacc_warmstart[e, i] - qacc_smooth[e, i])
         for a in range(nact):
             r = row_list[e, a]
@@ -697,6 +745,7 @@ def newton(
             for k in range(row_lo[e, r], row_hi[e, r]):
                 warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
                 smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
+            jaref[e, r] = warm  # kept, as Ma
             kind = kind_of(row_kind, r)
             cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
             cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
@@ -709,6 +758,10 @@ def newton(
                 qacc[e, i] = qacc_warmstart[e, i]
     niter = int(0)
     tol = tolerance
+    # 1 when H ends up holding the factor of the Hessian at the solution over every dof
+    # (one island spanning them all): the adjoint then needs no factor of its own
+    factored[e] = 0
+    islands = int(0)
     for island in range(ntree):
         if tree_parent[e, island] != island or tree_rows[e, island] == 0:
             continue
@@ -720,19 +773,17 @@ def newton(
                 n += 1
                 trace = trace + M[e, i, i]
         scale = qacc.dtype(1.0) / trace
-        for a in range(n):
-            i = dof_list[e, a]
-            total = zero
-            for b in range(n):
-                total = total + M[e, i, dof_list[e, b]] * qacc[e, dof_list[e, b]]
-            Ma[e, i] = total
-        for c in range(nact):
-            r = row_list[e, c]
-            if row_island[e, r] == island:
-                value = -efc_aref[e, r]
-                for k in range(row_lo[e, r], row_hi[e, r]):
-                    value = value + efc_J[e, r, k] * qacc[e, k]
-                jaref[e, r] = value
+        if not use_warmstart:  # else the warm start's test left M qacc in Ma and J qacc - aref in jaref
+            for a in range(n):
+                i = dof_list[e, a]
+                Ma[e, i] = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, qacc)
+            for c in range(nact):
+                r = row_list[e, c]
+                if row_island[e, r] == island:
+                    value = -efc_aref[e, r]
+                    for k in range(row_lo[e, r], row_hi[e, r]):
+                        value = value + efc_J[e, r, k] * qacc[e, k]
+                    jaref[e, r] = value
         update_rows(
             e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
             qfrc_smooth, Ma, efc_force, grad,
@@ -742,14 +793,17 @@ def newton(
         gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
         done = False
         if gradient < tol:  # M^-1 grad by the factor of M the unconstrained solve left
-            tree_solve(e, n, dof_list, dof_ancestor, dof_subtree_end, M_factor, grad, search)
+            tree_solve(e, n, dof_list, dof_parent, dof_subtree_end, M_factor, grad, search)
             done = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search)) < tol
+        islands += 1
         if not done:
             hessian(
                 e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
                 jaref, 1, H,
             )  # fmt: skip
-            hessian_solve(e, n, dof_list, chains, dof_ancestor, dof_subtree_end, H, grad, search)
+            hessian_solve(e, n, dof_list, chains, dof_parent, dof_subtree_end, 1, H, grad, search)
+            if islands == 1 and n == nv:
+                factored[e] = 1  # every later step keeps H the factor at the current point
             decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
             done = gradient < tol and decrement < tol
         iteration = int(0)
@@ -768,9 +822,7 @@ def newton(
             g2 = zero
             for a in range(n):
                 i = dof_list[e, a]
-                total = zero
-                for b in range(n):
-                    total = total + M[e, i, dof_list[e, b]] * search[e, dof_list[e, b]]
+                total = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, search)
                 Ms[e, i] = total
                 g1 = g1 + search[e, i] * Ma[e, i] - qfrc_smooth[e, i] * search[e, i]
                 g2 = g2 + half * search[e, i] * total
@@ -792,19 +844,30 @@ def newton(
                 i = dof_list[e, a]
                 qacc[e, i] = qacc[e, i] + alpha * search[e, i]
                 Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
+            # the Hessian changes only where a row changes zone: else its factor is reused
+            changed = int(0)
             for c in range(nact):
                 r = row_list[e, c]
                 if row_island[e, r] == island:
-                    jaref[e, r] = jaref[e, r] + alpha * jv[e, r]
+                    before = jaref[e, r]
+                    after = before + alpha * jv[e, r]
+                    jaref[e, r] = after
+                    if changed == 0:
+                        kind = kind_of(row_kind, r)
+                        _f0, D0 = row_force(kind, before, efc_R[e, r], efc_frictionloss[e, r])
+                        _f1, D1 = row_force(kind, after, efc_R[e, r], efc_frictionloss[e, r])
+                        if D0 != D1:
+                            changed = 1
             update_rows(
                 e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
                 jaref, qfrc_smooth, Ma, efc_force, grad,
             )  # fmt: skip
-            hessian(
-                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
-                jaref, 1, H,
-            )  # fmt: skip
-            hessian_solve(e, n, dof_list, chains, dof_ancestor, dof_subtree_end, H, grad, search)
+            if changed != 0:
+                hessian(
+                    e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R,
+                    efc_frictionloss, jaref, 1, H,
+                )  # fmt: skip
+            hessian_solve(e, n, dof_list, chains, dof_parent, dof_subtree_end, changed, H, grad, search)
             improvement = -scale * point[1]
             gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
             decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
@@ -812,6 +875,8 @@ def newton(
             if (improvement > zero and improvement < tol) or gradient < tol or decrement < tol:
                 break
         niter += iteration
+    if islands != 1:
+        factored[e] = 0
     solver_niter[e] = niter
     # J^T force over the instantiated rows, and the total force the accelerations solve for
     for i in range(nv):
@@ -868,6 +933,7 @@ def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
 def newton_adjoint(
     row_kind: wp.array(dtype=int),
     dof_ancestor: wp.array2d(dtype=int),
+    dof_parent: wp.array(dtype=int),
     dof_subtree_end: wp.array(dtype=int),
     M: wp.array3d(dtype=Any),
     qacc: wp.array2d(dtype=Any),
@@ -890,6 +956,7 @@ def newton_adjoint(
     adj_a: wp.array2d(dtype=Any),
     lam: wp.array2d(dtype=Any),
     H: wp.array3d(dtype=Any),
+    factored: wp.array(dtype=int),
     # gradients, accumulated
     adj_M: wp.array3d(dtype=Any),
     adj_qfrc_smooth: wp.array2d(dtype=Any),
@@ -907,9 +974,11 @@ def newton_adjoint(
     ``p`` gets ``-lam^T dg/dp``. The outputs ``qfrc_total = qfrc_smooth + qfrc_constraint``,
     ``qfrc_constraint = J^T force`` and ``force`` first add their gradients to ``adj_a``
     through the rows' forces at ``a``. The warm start and ``qacc_smooth`` get none: the
-    solution does not depend on where the iterations start. ``H`` is refactored here over
-    all ``nv`` dofs (it is block-diagonal over the islands), tree-sparse when every row
-    lies on one chain, as in ``newton``. Not differentiable itself."""
+    solution does not depend on where the iterations start. ``H`` is factored here over all
+    ``nv`` dofs (it is block-diagonal over the islands), tree-sparse when every row lies on
+    one chain, as in ``newton``, unless the solve left its factor there (``factored``: one
+    island spanning every dof) and every row is in the zone that factor holds it in. Not
+    differentiable itself."""
     e = wp.tid()
     nv = M.shape[1]
     nr = efc_J.shape[1]
@@ -923,6 +992,7 @@ def newton_adjoint(
             lo, hi = nonzero_range(e, r, efc_J)
             row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
             row_hi[e, r] = hi
+    reuse = factored[e] != 0
     # the gradients of qacc and of the rows' forces
     for i in range(nv):
         adj_a[e, i] = adj_qacc[e, i]
@@ -938,6 +1008,11 @@ def newton_adjoint(
             J = efc_J[e, r, k]
             value = value + J * qacc[e, k]
             adj_f = adj_f + J * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
+        kind = kind_of(row_kind, r)
+        R = efc_R[e, r]
+        f = efc_frictionloss[e, r]
+        if in_quadratic_zone(kind, value, R, f) != in_quadratic_zone(kind, jar[e, r], R, f):
+            reuse = False  # the solve's running J a - aref put the row in the other zone
         jar[e, r] = value
         force = efc_force[e, r]
         if force != zero:
@@ -945,9 +1020,6 @@ def newton_adjoint(
                 adj_J[e, r, k] = adj_J[e, r, k] + force * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
         if adj_f == zero:
             continue
-        kind = kind_of(row_kind, r)
-        R = efc_R[e, r]
-        f = efc_frictionloss[e, r]
         if in_quadratic_zone(kind, value, R, f):
             # force = -jar / R
             adj_jar = -adj_f / R
@@ -961,24 +1033,28 @@ def newton_adjoint(
             # a saturated friction-loss row: force = +-frictionloss
             adj_frictionloss[e, r] = adj_frictionloss[e, r] + wp.sign(force) * adj_f
     # H = M + sum D J^T J over the rows in their quadratic zone (lower triangle)
-    for i in range(nv):
-        for j in range(i + 1):
-            H[e, i, j] = M[e, i, j]
-    for c in range(nact):
-        r = row_list[e, c]
-        kind = kind_of(row_kind, r)
-        R = efc_R[e, r]
-        if not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
-            continue
-        D = qacc.dtype(1.0) / R
-        lo = row_lo[e, r]
-        for i in range(lo, row_hi[e, r]):
-            Ji = efc_J[e, r, i]
-            if Ji != zero:
-                for j in range(lo, i + 1):
-                    H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
-    chains = rows_on_chains(e, nact, row_list, efc_J, dof_ancestor)
-    hessian_solve(e, nv, dof_list, chains, dof_ancestor, dof_subtree_end, H, adj_a, lam)
+    if not reuse:
+        for i in range(nv):
+            for j in range(i + 1):
+                H[e, i, j] = M[e, i, j]
+        for c in range(nact):
+            r = row_list[e, c]
+            kind = kind_of(row_kind, r)
+            R = efc_R[e, r]
+            if not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
+                continue
+            D = qacc.dtype(1.0) / R
+            lo = row_lo[e, r]
+            for i in range(lo, row_hi[e, r]):
+                Ji = efc_J[e, r, i]
+                if Ji != zero:
+                    for j in range(lo, i + 1):
+                        H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
+    chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
+    factor = 1
+    if reuse:
+        factor = 0
+    hessian_solve(e, nv, dof_list, chains, dof_parent, dof_subtree_end, factor, H, adj_a, lam)
     # -lam^T dg/dp for every input p
     for i in range(nv):
         adj_qfrc_smooth[e, i] = adj_qfrc_smooth[e, i] + lam[e, i]
