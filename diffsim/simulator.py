@@ -340,10 +340,13 @@ class Simulator:
                 ],
                 dev,
             )
+        blocks, per_block = self.row_blocks(m.nbody)
         self._launch(
             kinematics.com_inertia,
-            (E, m.nbody),
+            (E, blocks),
             [
+                m.nbody,
+                per_block,
                 w("body_rootid"),
                 w("body_mass"),
                 w("body_ipos"),
@@ -356,10 +359,13 @@ class Simulator:
             ],
             dev,
         )
+        blocks, per_block = self.row_blocks(m.nv)
         self._launch(
             kinematics.motion_subspace,
-            (E, m.nv),
+            (E, blocks),
             [
+                m.nv,
+                per_block,
                 w("body_rootid"),
                 w("dof_body"),
                 w("dof_jnt"),
@@ -377,10 +383,13 @@ class Simulator:
     def mass_matrix(self, buf: StepBuffers):
         """Needs ``kinematics`` first. Fills ``buf.M``."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        blocks, per_block = self.row_blocks(m.nbody)
         self._launch(
             dynamics.mass_matrix_rows,
-            (E, m.nbody),
+            (E, blocks),
             [
+                m.nbody,
+                per_block,
                 w("body_dofadr"),
                 w("body_dofnum"),
                 w("dof_ancestors"),
@@ -415,10 +424,13 @@ class Simulator:
                 ],
                 dev,
             )
+        blocks, per_block = self.row_blocks(m.nbody)
         self._launch(
             dynamics.body_forces,
-            (E, m.nbody),
+            (E, blocks),
             [
+                m.nbody,
+                per_block,
                 w("body_lastdof"),
                 w("body_mass"),
                 self.gravity(),
@@ -430,10 +442,11 @@ class Simulator:
             ],
             dev,
         )
+        blocks, per_block = self.row_blocks(m.nv)
         self._launch(
             dynamics.joint_forces_from_body_forces,
-            (E, m.nv),
-            [w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_body, buf.qfrc_bias],
+            (E, blocks),
+            [m.nv, per_block, w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_body, buf.qfrc_bias],
             dev,
         )
 
@@ -469,10 +482,11 @@ class Simulator:
                 ],
                 dev,
             )
+        blocks, per_block = self.row_blocks(m.nv)
         self._launch(
             dynamics.joint_forces_from_body_forces,
-            (E, m.nv),
-            [w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_ext, buf.qfrc_ext],
+            (E, blocks),
+            [m.nv, per_block, w("dof_body"), w("body_subtree_end"), buf.cdof, buf.cfrc_ext, buf.qfrc_ext],
             dev,
         )
 
@@ -497,10 +511,23 @@ class Simulator:
     def euler(self, buf: StepBuffers, qpos, qvel, qacc, qpos_next, qvel_next):
         """Semi-implicit Euler from ``qacc`` and ``buf.act_dot`` [mj_advance]."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
+        blocks, per_block = self.row_blocks(m.njnt)
         self._launch(
             integrate.integrate,
-            (E, m.njnt),
-            [w("jnt_type"), w("jnt_qposadr"), w("jnt_dofadr"), w("dt"), qpos, qvel, qacc, qpos_next, qvel_next],
+            (E, blocks),
+            [
+                m.njnt,
+                per_block,
+                w("jnt_type"),
+                w("jnt_qposadr"),
+                w("jnt_dofadr"),
+                w("dt"),
+                qpos,
+                qvel,
+                qacc,
+                qpos_next,
+                qvel_next,
+            ],
             dev,
         )
         self.advance_activations(buf, qvel, buf.act_dot, buf.actuator_length, qvel_next)
@@ -1097,11 +1124,12 @@ class Simulator:
             ],
             dev,
         )
+        blocks, per_block = self.row_blocks(m.nv)
         for body_forces, qfrc in ((buf.cfrc_gravcomp, buf.qfrc_gravcomp), (buf.cfrc_fluid, buf.qfrc_fluid)):
             self._launch(
                 dynamics.joint_forces_from_body_forces,
-                (E, m.nv),
-                [w("dof_body"), w("body_subtree_end"), buf.cdof, body_forces, qfrc],
+                (E, blocks),
+                [m.nv, per_block, w("dof_body"), w("body_subtree_end"), buf.cdof, body_forces, qfrc],
                 dev,
             )
 

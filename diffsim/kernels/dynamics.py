@@ -17,6 +17,8 @@ from diffsim.spec import JOINT_BALL, JOINT_FREE, JOINT_HINGE, JOINT_SLIDE
 
 @wp.kernel
 def body_forces(
+    nbody: int,
+    per_block: int,
     body_lastdof: wp.array(dtype=int),
     body_mass: wp.array(dtype=Any),
     gravity: wp.array(dtype=Any),
@@ -27,21 +29,23 @@ def body_forces(
     # output
     cfrc_body: wp.array2d(dtype=Any),
 ):
-    """Net spatial force each body needs for its bias motion, ``I a + v x* (I v)``; launch over (env, body)."""
-    e, b = wp.tid()
-    g = gravity[0]
-    zero = g[0] * type(g[0])(0.0)
-    zero3 = wp.vector(zero, zero, zero)
-    vel = spatial(zero3, zero3)
-    acc = spatial(zero3, -g)
-    last = body_lastdof[b]
-    if last >= 0:
-        vel = dof_cvel[e, last]
-        acc = dof_cacc[e, last]
-    m = body_mass[b]
-    h = cinert_h[e, b]
-    J = cinert_J[e, b]
-    cfrc_body[e, b] = inertia_mul(m, h, J, acc) + cross_force(vel, inertia_mul(m, h, J, vel))
+    """Net spatial force each body needs for its bias motion, ``I a + v x* (I v)``; launch over (env, block of
+    ``per_block`` bodies, ``Simulator.row_blocks``)."""
+    e, block = wp.tid()
+    for b in range(block * per_block, wp.min((block + 1) * per_block, nbody)):
+        g = gravity[0]
+        zero = g[0] * type(g[0])(0.0)
+        zero3 = wp.vector(zero, zero, zero)
+        vel = spatial(zero3, zero3)
+        acc = spatial(zero3, -g)
+        last = body_lastdof[b]
+        if last >= 0:
+            vel = dof_cvel[e, last]
+            acc = dof_cacc[e, last]
+        m = body_mass[b]
+        h = cinert_h[e, b]
+        J = cinert_J[e, b]
+        cfrc_body[e, b] = inertia_mul(m, h, J, acc) + cross_force(vel, inertia_mul(m, h, J, vel))
 
 
 @wp.func
@@ -62,6 +66,8 @@ def subtree_sum_scalar(values: wp.array(dtype=Any), first: int, end: int):
 
 @wp.kernel
 def mass_matrix_rows(
+    nbody: int,
+    per_block: int,
     body_dofadr: wp.array(dtype=int),
     body_dofnum: wp.array(dtype=int),
     dof_ancestors: wp.array2d(dtype=int),
@@ -75,33 +81,37 @@ def mass_matrix_rows(
     M: wp.array3d(dtype=Any),
 ):
     """The rows of the joint-space inertia matrix that belong to one body's dofs (armature
-    on the diagonal), each written with its mirror column; launch over (env, body).
+    on the diagonal), each written with its mirror column; launch over (env, block of
+    ``per_block`` bodies, ``Simulator.row_blocks``).
 
     The composite inertia of the body's subtree (bodies are in DFS order, so a subtree is
     the range ``b .. subtree_end-1``) is summed once per body and acts on each of its
     dofs' motion: a free joint's six rows share one sum. ``dof_ancestors[k]`` lists the
     dofs on the path from ``k`` to the root (``k`` excluded; see ``diffsim.model``).
     """
-    e, b = wp.tid()
-    count = body_dofnum[b]
-    if count > 0:
-        end = body_subtree_end[b]
-        mass = subtree_sum_scalar(body_mass, b, end)
-        h = subtree_sum_vec(cinert_h, e, b, end)
-        J = subtree_sum_vec(cinert_J, e, b, end)
-        first = body_dofadr[b]
-        for k in range(first, first + count):
-            force = inertia_mul(mass, h, J, cdof[e, k])
-            M[e, k, k] = wp.dot(cdof[e, k], force) + dof_armature[k]
-            for a in range(dof_ancestors[k, 0]):
-                j = dof_ancestors[k, 1 + a]
-                value = wp.dot(cdof[e, j], force)
-                M[e, k, j] = value
-                M[e, j, k] = value
+    e, block = wp.tid()
+    for b in range(block * per_block, wp.min((block + 1) * per_block, nbody)):
+        count = body_dofnum[b]
+        if count > 0:
+            end = body_subtree_end[b]
+            mass = subtree_sum_scalar(body_mass, b, end)
+            h = subtree_sum_vec(cinert_h, e, b, end)
+            J = subtree_sum_vec(cinert_J, e, b, end)
+            first = body_dofadr[b]
+            for k in range(first, first + count):
+                force = inertia_mul(mass, h, J, cdof[e, k])
+                M[e, k, k] = wp.dot(cdof[e, k], force) + dof_armature[k]
+                for a in range(dof_ancestors[k, 0]):
+                    j = dof_ancestors[k, 1 + a]
+                    value = wp.dot(cdof[e, j], force)
+                    M[e, k, j] = value
+                    M[e, j, k] = value
 
 
 @wp.kernel
 def joint_forces_from_body_forces(
+    ndof: int,
+    per_block: int,
     dof_body: wp.array(dtype=int),
     body_subtree_end: wp.array(dtype=int),
     cdof: wp.array2d(dtype=Any),
@@ -110,11 +120,13 @@ def joint_forces_from_body_forces(
     qfrc: wp.array2d(dtype=Any),
 ):
     """Project spatial body forces onto the dofs: each dof feels the total force of the
-    subtree it carries, ``qfrc[k] = cdof[k] . sum_{subtree} f``; launch over (env, dof).
+    subtree it carries, ``qfrc[k] = cdof[k] . sum_{subtree} f``; launch over (env, block of
+    ``per_block`` dofs, ``Simulator.row_blocks``).
     With the bias forces of RNEA this is MuJoCo's ``qfrc_bias``; with contact forces, J^T f."""
-    e, k = wp.tid()
-    b = dof_body[k]
-    qfrc[e, k] = wp.dot(cdof[e, k], subtree_sum_vec(cfrc_body, e, b, body_subtree_end[b]))
+    e, block = wp.tid()
+    for k in range(block * per_block, wp.min((block + 1) * per_block, ndof)):
+        b = dof_body[k]
+        qfrc[e, k] = wp.dot(cdof[e, k], subtree_sum_vec(cfrc_body, e, b, body_subtree_end[b]))
 
 
 @wp.func

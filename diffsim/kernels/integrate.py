@@ -90,6 +90,8 @@ def integrate_joint_position(
 
 @wp.kernel
 def integrate(
+    njnt: int,
+    per_block: int,
     jnt_type: wp.array(dtype=int),
     jnt_qposadr: wp.array(dtype=int),
     jnt_dofadr: wp.array(dtype=int),
@@ -101,38 +103,40 @@ def integrate(
     qpos_next: wp.array2d(dtype=Any),
     qvel_next: wp.array2d(dtype=Any),
 ):
-    """Launch over (env, joint): the joint's velocities, then its position with them.
+    """The joint's velocities, then its position with them; launch over (env, block of
+    ``per_block`` joints, ``Simulator.row_blocks``).
 
     The same update as ``integrate_joint_position`` with the new velocity, written out
     inline because this kernel runs every Euler step and its inlined adjoint is cheaper
     (measured: docs/results/cpu_benchmarks.md, "MuJoCo's actuators cost the Ant nothing")."""
-    e, j = wp.tid()
-    h = dt[0]
-    a = jnt_qposadr[j]
-    d = jnt_dofadr[j]
-    jtype = jnt_type[j]
-    count = 1
-    if jtype == JOINT_FREE:
-        count = 6
-    elif jtype == JOINT_BALL:
-        count = 3
-    for i in range(count):
-        qvel_next[e, d + i] = qvel[e, d + i] + h * qacc[e, d + i]
-    if jtype == JOINT_FREE or jtype == JOINT_BALL:
+    e, block = wp.tid()
+    for j in range(block * per_block, wp.min((block + 1) * per_block, njnt)):
+        h = dt[0]
+        a = jnt_qposadr[j]
+        d = jnt_dofadr[j]
+        jtype = jnt_type[j]
+        count = 1
         if jtype == JOINT_FREE:
-            for i in range(3):
-                qpos_next[e, a + i] = qpos[e, a + i] + h * qvel_next[e, d + i]
-            a = a + 3
-            d = d + 3
-        q = wp.normalize(wp.quaternion(qpos[e, a + 1], qpos[e, a + 2], qpos[e, a + 3], qpos[e, a]))
-        w = wp.vector(qvel_next[e, d], qvel_next[e, d + 1], qvel_next[e, d + 2])
-        q = quat_integrate(q, w, h)
-        qpos_next[e, a] = q[3]
-        qpos_next[e, a + 1] = q[0]
-        qpos_next[e, a + 2] = q[1]
-        qpos_next[e, a + 3] = q[2]
-    else:
-        qpos_next[e, a] = qpos[e, a] + h * qvel_next[e, d]
+            count = 6
+        elif jtype == JOINT_BALL:
+            count = 3
+        for i in range(count):
+            qvel_next[e, d + i] = qvel[e, d + i] + h * qacc[e, d + i]
+        if jtype == JOINT_FREE or jtype == JOINT_BALL:
+            if jtype == JOINT_FREE:
+                for i in range(3):
+                    qpos_next[e, a + i] = qpos[e, a + i] + h * qvel_next[e, d + i]
+                a = a + 3
+                d = d + 3
+            q = wp.normalize(wp.quaternion(qpos[e, a + 1], qpos[e, a + 2], qpos[e, a + 3], qpos[e, a]))
+            w = wp.vector(qvel_next[e, d], qvel_next[e, d + 1], qvel_next[e, d + 2])
+            q = quat_integrate(q, w, h)
+            qpos_next[e, a] = q[3]
+            qpos_next[e, a + 1] = q[0]
+            qpos_next[e, a + 2] = q[1]
+            qpos_next[e, a + 3] = q[2]
+        else:
+            qpos_next[e, a] = qpos[e, a] + h * qvel_next[e, d]
 
 
 @wp.kernel

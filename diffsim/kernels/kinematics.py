@@ -112,6 +112,8 @@ def forward_kinematics(
 
 @wp.kernel
 def com_inertia(
+    nbody: int,
+    per_block: int,
     body_rootid: wp.array(dtype=int),
     body_mass: wp.array(dtype=Any),
     body_ipos: wp.array(dtype=Any),
@@ -123,21 +125,25 @@ def com_inertia(
     cinert_h: wp.array2d(dtype=Any),
     cinert_J: wp.array2d(dtype=Any),
 ):
-    """Each body's spatial inertia about its tree's reference point; launch over (env, body)."""
-    e, b = wp.tid()
-    rot = wp.quat_to_matrix(xquat[e, b])
-    com = xpos[e, b] + rot * body_ipos[b]
-    xipos[e, b] = com
-    m = body_mass[b]
-    r = com - xpos[e, body_rootid[b]]
-    # inertia about the COM in world axes, shifted to the reference point (parallel axes)
-    J_com = rot * body_inertia[b] * wp.transpose(rot)
-    cinert_J[e, b] = J_com + (wp.identity(n=3, dtype=type(m)) * wp.dot(r, r) - wp.outer(r, r)) * m
-    cinert_h[e, b] = r * m
+    """Each body's spatial inertia about its tree's reference point; launch over (env, block of
+    ``per_block`` bodies, ``Simulator.row_blocks``)."""
+    e, block = wp.tid()
+    for b in range(block * per_block, wp.min((block + 1) * per_block, nbody)):
+        rot = wp.quat_to_matrix(xquat[e, b])
+        com = xpos[e, b] + rot * body_ipos[b]
+        xipos[e, b] = com
+        m = body_mass[b]
+        r = com - xpos[e, body_rootid[b]]
+        # inertia about the COM in world axes, shifted to the reference point (parallel axes)
+        J_com = rot * body_inertia[b] * wp.transpose(rot)
+        cinert_J[e, b] = J_com + (wp.identity(n=3, dtype=type(m)) * wp.dot(r, r) - wp.outer(r, r)) * m
+        cinert_h[e, b] = r * m
 
 
 @wp.kernel
 def motion_subspace(
+    ndof: int,
+    per_block: int,
     body_rootid: wp.array(dtype=int),
     dof_body: wp.array(dtype=int),
     dof_jnt: wp.array(dtype=int),
@@ -150,32 +156,34 @@ def motion_subspace(
     # output
     cdof: wp.array2d(dtype=Any),
 ):
-    """Spatial motion of each dof about the tree's reference point (MuJoCo's ``cdof``); launch over (env, dof)."""
-    e, k = wp.tid()
-    b = dof_body[k]
-    j = dof_jnt[k]
-    jtype = jnt_type[j]
-    offset = xpos[e, body_rootid[b]] - xanchor[e, j]
-    zero = offset[0] * type(offset[0])(0.0)
-    zero3 = wp.vector(zero, zero, zero)
-    if jtype == JOINT_HINGE:
-        axis = xaxis[e, j]
-        cdof[e, k] = spatial(axis, wp.cross(axis, offset))
-    elif jtype == JOINT_SLIDE:
-        cdof[e, k] = spatial(zero3, xaxis[e, j])
-    else:
-        i = k - jnt_dofadr[j]
-        if jtype == JOINT_FREE and i < 3:
-            unit = zero3
-            unit[i] = type(zero)(1.0)
-            cdof[e, k] = spatial(zero3, unit)
-        else:
-            if jtype == JOINT_FREE:
-                i = i - 3
-            # ball and free rotations turn about the axes of the body frame
-            rot = wp.quat_to_matrix(xquat[e, b])
-            axis = wp.vector(rot[0, i], rot[1, i], rot[2, i])
+    """Spatial motion of each dof about the tree's reference point (MuJoCo's ``cdof``); launch over (env, block of
+    ``per_block`` dofs, ``Simulator.row_blocks``)."""
+    e, block = wp.tid()
+    for k in range(block * per_block, wp.min((block + 1) * per_block, ndof)):
+        b = dof_body[k]
+        j = dof_jnt[k]
+        jtype = jnt_type[j]
+        offset = xpos[e, body_rootid[b]] - xanchor[e, j]
+        zero = offset[0] * type(offset[0])(0.0)
+        zero3 = wp.vector(zero, zero, zero)
+        if jtype == JOINT_HINGE:
+            axis = xaxis[e, j]
             cdof[e, k] = spatial(axis, wp.cross(axis, offset))
+        elif jtype == JOINT_SLIDE:
+            cdof[e, k] = spatial(zero3, xaxis[e, j])
+        else:
+            i = k - jnt_dofadr[j]
+            if jtype == JOINT_FREE and i < 3:
+                unit = zero3
+                unit[i] = type(zero)(1.0)
+                cdof[e, k] = spatial(zero3, unit)
+            else:
+                if jtype == JOINT_FREE:
+                    i = i - 3
+                # ball and free rotations turn about the axes of the body frame
+                rot = wp.quat_to_matrix(xquat[e, b])
+                axis = wp.vector(rot[0, i], rot[1, i], rot[2, i])
+                cdof[e, k] = spatial(axis, wp.cross(axis, offset))
 
 
 @wp.kernel
