@@ -980,13 +980,20 @@ def contact_rows(
                 mu = friction[0] * wp.sqrt(R1 / R0)
                 R = qvel.dtype(2.0) * mu * mu * R0
             point = con_pos[e, c]
-            # each dof's column once: its normal component, then each friction direction's
+            # each dof's column once: its normal component, then each friction direction's;
+            # a dof that moves neither body has a zero column (and no gradient to carry)
+            last1 = body_lastdof[b1]
+            last2 = body_lastdof[b2]
             for i in range(efc_J.shape[2]):
-                linear, angular = contact_jacobian_column(
-                    e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
-                )
-                for j in range(rows_per_contact):
-                    efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, frame, friction, linear, angular)
+                if in_chain(dof_ancestor, last1, i) == 0 and in_chain(dof_ancestor, last2, i) == 0:
+                    for j in range(rows_per_contact):
+                        efc_J[e, r0 + j, i] = zero
+                else:
+                    linear, angular = contact_jacobian_column(
+                        e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
+                    )
+                    for j in range(rows_per_contact):
+                        efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, frame, friction, linear, angular)
             # the rows' velocities J qvel from the relative velocity of the contact point
             linear2, angular2 = point_velocity(e, b2, point, body_rootid, body_lastdof, xpos, dof_cvel)
             linear1, angular1 = point_velocity(e, b1, point, body_rootid, body_lastdof, xpos, dof_cvel)

@@ -181,45 +181,44 @@ def dense_solve(
 
 
 @wp.func
+def descendant_dot(H: wp.array3d(dtype=Any), e: int, i: int, j: int, end: int):
+    """``sum_{j < m < end} H[e, i, m] * H[e, j, m]``, over the descendants ``m`` of dof ``j``
+    (two partial sums: half the chain of dependent additions)."""
+    even = H.dtype(0.0)
+    odd = H.dtype(0.0)
+    for m in range(j + 1, end - 1, 2):
+        even = even + H[e, i, m] * H[e, j, m]
+        odd = odd + H[e, i, m + 1] * H[e, j, m + 1]
+    if (end - j - 1) % 2 == 1:
+        even = even + H[e, i, end - 1] * H[e, j, end - 1]
+    return even + odd
+
+
+@wp.func
 def tree_factor(
     e: int,
     n: int,
     dofs: wp.array2d(dtype=int),
     dof_parent: wp.array(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
     H: wp.array3d(dtype=Any),
 ):
     """``A = U U^T`` for ``A`` (the lower triangle of ``H``) with the kinematic tree's
     sparsity, leaves first, as MuJoCo factors ``M`` (no fill-in): ``U`` goes to the upper
-    triangle and the diagonal of ``H``. The island's dofs are whole trees. Right-looking:
-    each finished column updates its ancestors' entries at once, independent updates
-    rather than one chain of dependent sums per entry."""
+    triangle and the diagonal of ``H``. The island's dofs are whole trees."""
     tiny = H.dtype(MINVAL)
-    for a in range(n):  # A's pattern into the upper triangle, the working copy
-        j = dofs[e, a]
-        i = dof_parent[j]
-        while i >= 0:
-            H[e, i, j] = H[e, j, i]
-            i = dof_parent[i]
     for t in range(n):
         j = dofs[e, n - 1 - t]
-        pivot = H[e, j, j]
+        end = dof_subtree_end[j]
+        pivot = H[e, j, j] - descendant_dot(H, e, j, j, end)
         if pivot < tiny:
             pivot = tiny
         pivot = wp.sqrt(pivot)
         H[e, j, j] = pivot
         i = dof_parent[j]
-        while i >= 0:  # column j of U
-            H[e, i, j] = H[e, i, j] / pivot
+        while i >= 0:  # the ancestors of j
+            H[e, i, j] = (H[e, j, i] - descendant_dot(H, e, i, j, end)) / pivot
             i = dof_parent[i]
-        b = dof_parent[j]
-        while b >= 0:  # minus U[:, j] U[:, j]^T on the ancestors of j
-            u = H[e, b, j]
-            H[e, b, b] = H[e, b, b] - u * u
-            c = dof_parent[b]
-            while c >= 0:
-                H[e, c, b] = H[e, c, b] - H[e, c, j] * u
-                c = dof_parent[c]
-            b = dof_parent[b]
 
 
 @wp.func
@@ -262,14 +261,20 @@ def mass_row_dot(
 ):
     """``(M x)_i`` over the entries of row ``i`` that the kinematic tree leaves nonzero: dof
     ``i``'s ancestors and its subtree ``i .. dof_subtree_end[i] - 1`` [mj_mulM]."""
-    total = M[e, i, i] * x[e, i]
-    for m in range(i + 1, dof_subtree_end[i]):
-        total = total + M[e, i, m] * x[e, m]
+    end = dof_subtree_end[i]
+    even = M[e, i, i] * x[e, i]  # three partial sums: shorter chains of dependent additions
+    odd = x.dtype(0.0)
+    for m in range(i + 1, end - 1, 2):
+        even = even + M[e, i, m] * x[e, m]
+        odd = odd + M[e, i, m + 1] * x[e, m + 1]
+    if (end - i - 1) % 2 == 1:
+        even = even + M[e, i, end - 1] * x[e, end - 1]
+    up = x.dtype(0.0)
     k = dof_parent[i]
     while k >= 0:
-        total = total + M[e, i, k] * x[e, k]
+        up = up + M[e, i, k] * x[e, k]
         k = dof_parent[k]
-    return total
+    return even + odd + up
 
 
 @wp.func
@@ -290,7 +295,7 @@ def hessian_solve(
     ``factor`` 0, ``H`` already holds the factor (the Hessian has not changed since)."""
     if chains != 0:
         if factor != 0:
-            tree_factor(e, n, dofs, dof_parent, H)
+            tree_factor(e, n, dofs, dof_parent, dof_subtree_end, H)
         tree_solve(e, n, dofs, dof_parent, dof_subtree_end, H, rhs, out)
     else:
         if factor != 0:
