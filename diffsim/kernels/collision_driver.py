@@ -77,7 +77,7 @@ def geom_frame(
     return xpos[e, b] + wp.quat_rotate(xquat[e, b], geom_pos[g]), wp.quat_to_matrix(q)
 
 
-@wp.func
+@wp.func(inline=True)  # inlined: no copy of its many arguments per item
 def collide_pair(
     e: int,
     p: int,
@@ -329,7 +329,7 @@ def gather_contacts(
     contact_overflow[e] = contact_overflow[e] + overflow  # summed over a call's steps
 
 
-@wp.func
+@wp.func(inline=True)  # inlined: no copy of its many arguments per item
 def contact_parameters_of(
     e: int,
     c: int,

@@ -517,7 +517,7 @@ def tendon_row(
     return velocity
 
 
-@wp.func
+@wp.func(inline=True)  # inlined: no copy of its many arguments per item
 def limit_or_friction_row(
     e: int,
     i: int,
