@@ -46,6 +46,7 @@ from typing import Any
 import warp as wp
 
 from diffsim.kernels.constraints import MINVAL, ROW_CONTACT, ROW_FRICTION_DOF, ROW_LIMIT_JOINT
+from diffsim.kernels.solve import descendant_dot
 
 
 @wp.func
@@ -178,20 +179,6 @@ def dense_solve(
             p = dofs[e, c]
             value = value - H[e, p, i] * out[e, p]
         out[e, i] = value / H[e, i, i]
-
-
-@wp.func
-def descendant_dot(H: wp.array3d(dtype=Any), e: int, i: int, j: int, end: int):
-    """``sum_{j < m < end} H[e, i, m] * H[e, j, m]``, over the descendants ``m`` of dof ``j``
-    (two partial sums: half the chain of dependent additions)."""
-    even = H.dtype(0.0)
-    odd = H.dtype(0.0)
-    for m in range(j + 1, end - 1, 2):
-        even = even + H[e, i, m] * H[e, j, m]
-        odd = odd + H[e, i, m + 1] * H[e, j, m + 1]
-    if (end - j - 1) % 2 == 1:
-        even = even + H[e, i, end - 1] * H[e, j, end - 1]
-    return even + odd
 
 
 @wp.func
