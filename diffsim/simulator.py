@@ -963,13 +963,10 @@ class Simulator:
         then the contacts gathered with their parameters into ``buf.con_*`` (``buf.ncon`` per
         environment; ``buf.contact_overflow`` adds up the ones beyond the capacity)."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
-        blocks, per_block = self.row_blocks(m.ncollision)
         self._launch(
             collision_driver.collide,
-            (E, blocks),
+            (E, m.ncollision),
             [
-                m.ncollision,
-                per_block,
                 w("collision_geom1"),
                 w("collision_geom2"),
                 w("collision_kind"),

@@ -53,7 +53,6 @@ from diffsim.kernels.collide_primitive import (
     sphere_cylinder,
     sphere_sphere,
 )
-from diffsim.kernels.contact import ADJOINT_SOURCE
 from diffsim.kernels.spatial import quat_wxyz
 from diffsim.spec import GEOM_PLANE
 
@@ -77,10 +76,8 @@ def geom_frame(
     return xpos[e, b] + wp.quat_rotate(xquat[e, b], geom_pos[g]), wp.quat_to_matrix(q)
 
 
-@wp.func(inline=True)  # inlined: no copy of its many arguments per item
-def collide_pair(
-    e: int,
-    p: int,
+@wp.kernel
+def collide(
     collision_geom1: wp.array(dtype=int),
     collision_geom2: wp.array(dtype=int),
     collision_kind: wp.array(dtype=int),
@@ -105,7 +102,8 @@ def collide_pair(
     precon_normal: wp.array2d(dtype=Any),
     precon_tangent: wp.array2d(dtype=Any),
 ):
-    """The contacts of candidate pair ``p`` in environment ``e``."""
+    """The contacts of candidate pair ``p`` in environment ``e``; launch over (env, pair)."""
+    e, p = wp.tid()
     g1 = collision_geom1[p]
     g2 = collision_geom2[p]
     explicit = collision_explicit[p]
@@ -157,130 +155,6 @@ def collide_pair(
         elif kind == BOX_BOX:
             n = box_box(pos1, mat1, s1, pos2, mat2, s2, margin, e, a, d, x, nm, t)
     precon_count[e, p] = n
-
-
-@wp.kernel
-def collide(
-    npair: int,
-    per_block: int,
-    collision_geom1: wp.array(dtype=int),
-    collision_geom2: wp.array(dtype=int),
-    collision_kind: wp.array(dtype=int),
-    collision_conadr: wp.array(dtype=int),
-    collision_explicit: wp.array(dtype=int),
-    geom_type: wp.array(dtype=int),
-    geom_body: wp.array(dtype=int),
-    geom_pos: wp.array(dtype=Any),
-    geom_quat: wp.array(dtype=Any),
-    geom_size: wp.array(dtype=Any),
-    geom_rbound: wp.array(dtype=Any),
-    geom_margin: wp.array(dtype=Any),
-    geom_gap: wp.array(dtype=Any),
-    pair_margin: wp.array(dtype=Any),
-    pair_gap: wp.array(dtype=Any),
-    xpos: wp.array2d(dtype=Any),
-    xquat: wp.array2d(dtype=Any),
-    # outputs
-    precon_count: wp.array2d(dtype=int),
-    precon_dist: wp.array2d(dtype=Any),
-    precon_pos: wp.array2d(dtype=Any),
-    precon_normal: wp.array2d(dtype=Any),
-    precon_tangent: wp.array2d(dtype=Any),
-):
-    """``collide_pair`` for the candidate pairs of every environment; launch over (env, block of
-    ``per_block``, ``Simulator.row_blocks``)."""
-    e, block = wp.tid()
-    for p in range(block * per_block, wp.min((block + 1) * per_block, npair)):
-        collide_pair(
-            e,
-            p,
-            collision_geom1,
-            collision_geom2,
-            collision_kind,
-            collision_conadr,
-            collision_explicit,
-            geom_type,
-            geom_body,
-            geom_pos,
-            geom_quat,
-            geom_size,
-            geom_rbound,
-            geom_margin,
-            geom_gap,
-            pair_margin,
-            pair_gap,
-            xpos,
-            xquat,
-            precon_count,
-            precon_dist,
-            precon_pos,
-            precon_normal,
-            precon_tangent,
-        )
-
-
-@wp.kernel
-def collide_touching(
-    npair: int,
-    per_block: int,
-    collision_geom1: wp.array(dtype=int),
-    collision_geom2: wp.array(dtype=int),
-    collision_kind: wp.array(dtype=int),
-    collision_conadr: wp.array(dtype=int),
-    collision_explicit: wp.array(dtype=int),
-    geom_type: wp.array(dtype=int),
-    geom_body: wp.array(dtype=int),
-    geom_pos: wp.array(dtype=Any),
-    geom_quat: wp.array(dtype=Any),
-    geom_size: wp.array(dtype=Any),
-    geom_rbound: wp.array(dtype=Any),
-    geom_margin: wp.array(dtype=Any),
-    geom_gap: wp.array(dtype=Any),
-    pair_margin: wp.array(dtype=Any),
-    pair_gap: wp.array(dtype=Any),
-    xpos: wp.array2d(dtype=Any),
-    xquat: wp.array2d(dtype=Any),
-    # outputs
-    precon_count: wp.array2d(dtype=int),
-    precon_dist: wp.array2d(dtype=Any),
-    precon_pos: wp.array2d(dtype=Any),
-    precon_normal: wp.array2d(dtype=Any),
-    precon_tangent: wp.array2d(dtype=Any),
-):
-    """``collide`` for the backward pass: the same, skipping where the forward left
-    nothing to differentiate, so that its adjoint does too (``contact.ADJOINT_SOURCE``)."""
-    e, block = wp.tid()
-    for p in range(block * per_block, wp.min((block + 1) * per_block, npair)):
-        if precon_count[e, p] != 0:
-            collide_pair(
-                e,
-                p,
-                collision_geom1,
-                collision_geom2,
-                collision_kind,
-                collision_conadr,
-                collision_explicit,
-                geom_type,
-                geom_body,
-                geom_pos,
-                geom_quat,
-                geom_size,
-                geom_rbound,
-                geom_margin,
-                geom_gap,
-                pair_margin,
-                pair_gap,
-                xpos,
-                xquat,
-                precon_count,
-                precon_dist,
-                precon_pos,
-                precon_normal,
-                precon_tangent,
-            )
-
-
-ADJOINT_SOURCE[collide] = collide_touching
 
 
 @wp.func
