@@ -35,8 +35,8 @@ island; ``factored`` says when it spans every dof, so that ``newton_adjoint`` ca
 with it instead of factoring again). It writes its scratch arrays in place; diffsim's
 backward pass runs ``newton_adjoint`` (implicit differentiation) in place of its adjoint.
 
-Where MuJoCo's own numbers are not at stake, the kernel saves work MuJoCo's step would
-repeat: the Hessian is refactored only when a row changes zone, ``M a`` and ``J a -
+Beyond MuJoCo's own steps, which it reproduces up to rounding, the kernel skips repeated
+work: the Hessian is refactored only when a row changes zone, ``M a`` and ``J a -
 aref`` at the warm start are kept from the warm-start test, and products with ``M`` and
 its factorisation visit the tree's nonzero entries only.
 """
