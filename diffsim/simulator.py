@@ -1320,7 +1320,8 @@ class StepProgram:
                 self._forward.append(op[1].zero_)
             else:
                 _, kernel, dim, inputs = op
-                self._forward.append(wp.launch(kernel, dim=dim, inputs=inputs, device=device, record_cmd=True).launch)
+                forward = solve.FORWARD_TWIN.get(kernel, kernel)  # its backward is the analytic one below
+                self._forward.append(wp.launch(forward, dim=dim, inputs=inputs, device=device, record_cmd=True).launch)
         self._adjoint = []
         if requires_grad:
             tape = wp.Tape()  # only for its rule that finds each argument's adjoint

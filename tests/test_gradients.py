@@ -220,6 +220,42 @@ def test_analytic_solve_adjoint_equals_warps_generated_adjoint():
     assert abs(dt.grad.numpy()[0]) > 1e-6
 
 
+@pytest.mark.parametrize("dtype", [wp.float32, wp.float64])
+def test_solve_forward_twin_is_bit_identical(dtype):
+    """A ``StepProgram`` replays ``solve.FORWARD_TWIN[factor_and_solve]`` forward (``while``
+    loops, which Warp cannot differentiate) and the analytic adjoint backward, so its
+    outputs must be those of ``factor_and_solve`` bit for bit, on a branching tree."""
+    from diffsim.kernels import solve
+    from diffsim.model import _derived_topology
+
+    parent = [-1, 0, 1, 1, 0, 4, 5, -1, 7]  # two trees, the first branching at dofs 0 and 1
+    n = len(parent)
+    tree = SimpleNamespace(nv=n, nbody=1, njnt=0, dof_parent=parent, body_mass=[0.0], nu=0, integrator="Euler")
+    topology = _derived_topology(tree)
+    rng = np.random.default_rng(5)
+    E = 4
+    pattern = topology["dof_ancestor"].T + np.eye(n)
+    U = rng.normal(size=(E, n, n)) * pattern + 2 * np.eye(n)
+    M = U @ U.transpose(0, 2, 1)
+    diag_add, rhs = rng.uniform(0.5, 2.0, n), rng.normal(size=(E, n))
+    outputs = []
+    for kernel in (solve.factor_and_solve, solve.FORWARD_TWIN[solve.factor_and_solve]):
+        args = [
+            wp.array(M, dtype=dtype),
+            wp.array(topology["dof_ancestors"], dtype=wp.int32),
+            wp.array(topology["dof_subtree_end"], dtype=wp.int32),
+            wp.array(diag_add, dtype=dtype),
+            wp.array([0.01], dtype=dtype),
+            wp.array(rhs, dtype=dtype),
+            *(wp.zeros(shape, dtype=dtype) for shape in ((E, n, n), (E, n), (E, n))),
+        ]
+        wp.launch(kernel, dim=E, inputs=args)
+        outputs.append([a.numpy() for a in args[-3:]])
+    for ours, twin in zip(*outputs):
+        assert np.any(ours != 0)
+        np.testing.assert_array_equal(ours, twin)
+
+
 def test_contact_adjoint_twin_equals_warps_generated_adjoint():
     """diffsim's backward runs, for each contact kernel, the adjoint of a twin that skips
     the slots the forward marked as far apart (``contact.ADJOINT_SOURCE``). Through contact,

@@ -112,7 +112,93 @@ def factor_and_solve(
     solve_upper_then_lower(U, dof_ancestors, dof_subtree_end, e, n, rhs, y, x)
 
 
-@wp.kernel
+@wp.func
+def subtree_dot(U: wp.array3d(dtype=Any), e: int, i: int, j: int, end: int):
+    """``descendant_dot`` in a ``while`` loop, the same sums in the same order."""
+    even = U.dtype(0.0)
+    odd = U.dtype(0.0)
+    m = j + 1
+    while m < end - 1:
+        even = even + U[e, i, m] * U[e, j, m]
+        odd = odd + U[e, i, m + 1] * U[e, j, m + 1]
+        m += 2
+    if (end - j - 1) % 2 == 1:
+        even = even + U[e, i, end - 1] * U[e, j, end - 1]
+    return even + odd
+
+
+@wp.func
+def solve_factored(
+    U: wp.array3d(dtype=Any),
+    dof_ancestors: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    e: int,
+    n: int,
+    f: wp.array2d(dtype=Any),
+    y: wp.array2d(dtype=Any),
+    x: wp.array2d(dtype=Any),
+):
+    """``solve_upper_then_lower`` in ``while`` loops, the same sums in the same order."""
+    i = n - 1
+    while i >= 0:
+        total = f.dtype(0.0)
+        m = i + 1
+        end = dof_subtree_end[i]
+        while m < end:
+            total = total + U[e, i, m] * y[e, m]
+            m += 1
+        y[e, i] = (f[e, i] - total) / U[e, i, i]
+        i -= 1
+    j = int(0)
+    while j < n:
+        total = f.dtype(0.0)
+        a = int(0)
+        count = dof_ancestors[j, 0]
+        while a < count:
+            k = dof_ancestors[j, 1 + a]
+            total = total + U[e, k, j] * x[e, k]
+            a += 1
+        x[e, j] = (y[e, j] - total) / U[e, j, j]
+        j += 1
+
+
+@wp.kernel(enable_backward=False)
+def factor_and_solve_forward(
+    M: wp.array3d(dtype=Any),
+    dof_ancestors: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    diag_add: wp.array(dtype=Any),
+    dt: wp.array(dtype=Any),
+    rhs: wp.array2d(dtype=Any),
+    # outputs
+    U: wp.array3d(dtype=Any),
+    y: wp.array2d(dtype=Any),
+    x: wp.array2d(dtype=Any),
+):
+    """``factor_and_solve`` in ``while`` loops, bit for bit the same outputs. Warp cannot
+    differentiate ``while`` loops, but runs them faster than ``range`` loops on the CPU
+    (docs/results/constraint_gradients.md): a ``StepProgram`` replays this one forward
+    (``FORWARD_TWIN``) and ``factor_and_solve_adjoint`` backward; a ``wp.Tape`` around
+    ``Simulator.step`` differentiates ``factor_and_solve``."""
+    e = wp.tid()
+    n = M.shape[1]
+    h = dt[0]
+    j = n - 1
+    while j >= 0:
+        end = dof_subtree_end[j]
+        d = wp.sqrt(M[e, j, j] + h * diag_add[j] - subtree_dot(U, e, j, j, end))
+        U[e, j, j] = d
+        a = int(0)
+        count = dof_ancestors[j, 0]
+        while a < count:
+            i = dof_ancestors[j, 1 + a]
+            U[e, i, j] = (M[e, i, j] - subtree_dot(U, e, i, j, end)) / d
+            a += 1
+        j -= 1
+    solve_factored(U, dof_ancestors, dof_subtree_end, e, n, rhs, y, x)
+
+
+@wp.kernel(enable_backward=False)
 def factor_and_solve_adjoint(
     U: wp.array3d(dtype=Any),
     dof_ancestors: wp.array2d(dtype=int),
@@ -136,7 +222,7 @@ def factor_and_solve_adjoint(
     e = wp.tid()
     n = U.shape[1]
     h = dt[0]
-    solve_upper_then_lower(U, dof_ancestors, dof_subtree_end, e, n, adj_x, z, adj_f)
+    solve_factored(U, dof_ancestors, dof_subtree_end, e, n, adj_x, z, adj_f)
     adj_h = h * type(h)(0.0)
     for i in range(n):
         g = adj_f[e, i]
@@ -153,3 +239,8 @@ def factor_and_solve_adjoint(
         adj_h = adj_h - diag_add[i] * g * x[e, i]
     if adj_dt.shape[0] > 0:
         wp.atomic_add(adj_dt, 0, adj_h)
+
+
+# kernels a StepProgram replays forward in place of the one Simulator launches: the same
+# outputs bit for bit, in loops Warp cannot differentiate (its backward never needs them)
+FORWARD_TWIN = {factor_and_solve: factor_and_solve_forward}

@@ -39,6 +39,13 @@ Beyond MuJoCo's own steps, which it reproduces up to rounding, the kernel skips 
 work: the Hessian is refactored only when a row changes zone, ``M a`` and ``J a -
 aref`` at the warm start are kept from the warm-start test, and products with ``M`` and
 its factorisation visit the tree's nonzero entries only.
+
+Both kernels loop with ``while``, not ``range``: Warp compiles a ``range`` loop with run-time
+bounds into a generic iterator that costs about three times as much per iteration of a
+short loop on the CPU, and since neither kernel is differentiated by Warp (``newton`` has
+``newton_adjoint``, which nothing differentiates), both are built without Warp's backward
+code (``enable_backward=False``): a ``wp.Tape`` through the solve raises instead of giving
+wrong gradients.
 """
 
 from typing import Any
@@ -46,7 +53,7 @@ from typing import Any
 import warp as wp
 
 from diffsim.kernels.constraints import MINVAL, ROW_CONTACT, ROW_FRICTION_DOF, ROW_LIMIT_JOINT
-from diffsim.kernels.solve import descendant_dot
+from diffsim.kernels.solve import subtree_dot
 
 
 @wp.func
@@ -135,23 +142,31 @@ def dense_factor(e: int, n: int, dofs: wp.array2d(dtype=int), H: wp.array3d(dtyp
     """Cholesky of ``H`` over the island's ``n`` dofs ``dofs[e, :n]`` (ascending), in
     place (lower triangle; MuJoCo's mju_cholFactor: a pivot below mjMINVAL is set to it)."""
     tiny = H.dtype(MINVAL)
-    for a in range(n):
+    a = int(0)
+    while a < n:
         j = dofs[e, a]
         pivot = H[e, j, j]
-        for b in range(a):
+        b = int(0)
+        while b < a:
             p = dofs[e, b]
             pivot = pivot - H[e, j, p] * H[e, j, p]
+            b += 1
         if pivot < tiny:
             pivot = tiny
         pivot = wp.sqrt(pivot)
         H[e, j, j] = pivot
-        for c in range(a + 1, n):
+        c = int(a + 1)
+        while c < n:
             i = dofs[e, c]
             value = H[e, i, j]
-            for b in range(a):
+            b = int(0)
+            while b < a:
                 p = dofs[e, b]
                 value = value - H[e, i, p] * H[e, j, p]
+                b += 1
             H[e, i, j] = value / pivot
+            c += 1
+        a += 1
 
 
 @wp.func
@@ -164,21 +179,29 @@ def dense_solve(
     out: wp.array2d(dtype=Any),
 ):
     """``out = H^-1 rhs`` over the island's dofs, ``H`` holding ``dense_factor``'s factor."""
-    for a in range(n):
+    a = int(0)
+    while a < n:
         i = dofs[e, a]
         value = rhs[e, i]
-        for b in range(a):
+        b = int(0)
+        while b < a:
             p = dofs[e, b]
             value = value - H[e, i, p] * out[e, p]
+            b += 1
         out[e, i] = value / H[e, i, i]
-    for t in range(n):
+        a += 1
+    t = int(0)
+    while t < n:
         a = n - 1 - t
         i = dofs[e, a]
         value = out[e, i]
-        for c in range(a + 1, n):
+        c = int(a + 1)
+        while c < n:
             p = dofs[e, c]
             value = value - H[e, p, i] * out[e, p]
+            c += 1
         out[e, i] = value / H[e, i, i]
+        t += 1
 
 
 @wp.func
@@ -194,18 +217,20 @@ def tree_factor(
     sparsity, leaves first, as MuJoCo factors ``M`` (no fill-in): ``U`` goes to the upper
     triangle and the diagonal of ``H``. The island's dofs are whole trees."""
     tiny = H.dtype(MINVAL)
-    for t in range(n):
+    t = int(0)
+    while t < n:
         j = dofs[e, n - 1 - t]
         end = dof_subtree_end[j]
-        pivot = H[e, j, j] - descendant_dot(H, e, j, j, end)
+        pivot = H[e, j, j] - subtree_dot(H, e, j, j, end)
         if pivot < tiny:
             pivot = tiny
         pivot = wp.sqrt(pivot)
         H[e, j, j] = pivot
         i = dof_parent[j]
         while i >= 0:  # the ancestors of j
-            H[e, i, j] = (H[e, j, i] - descendant_dot(H, e, i, j, end)) / pivot
+            H[e, i, j] = (H[e, j, i] - subtree_dot(H, e, i, j, end)) / pivot
             i = dof_parent[i]
+        t += 1
 
 
 @wp.func
@@ -221,13 +246,19 @@ def tree_solve(
 ):
     """``out = (U U^T)^-1 rhs`` over the island's dofs, ``U`` a tree-sparse factor in the
     upper triangle (``tree_factor``, or ``solve.factor_and_solve``'s factor of ``M``)."""
-    for t in range(n):
+    t = int(0)
+    while t < n:
         i = dofs[e, n - 1 - t]
         value = rhs[e, i]
-        for m in range(i + 1, dof_subtree_end[i]):
+        m = int(i + 1)
+        m_end = dof_subtree_end[i]
+        while m < m_end:
             value = value - U[e, i, m] * out[e, m]
+            m += 1
         out[e, i] = value / U[e, i, i]
-    for a in range(n):
+        t += 1
+    a = int(0)
+    while a < n:
         i = dofs[e, a]
         value = out[e, i]
         k = dof_parent[i]
@@ -235,6 +266,7 @@ def tree_solve(
             value = value - U[e, k, i] * out[e, k]
             k = dof_parent[k]
         out[e, i] = value / U[e, i, i]
+        a += 1
 
 
 @wp.func
@@ -251,9 +283,12 @@ def mass_row_dot(
     end = dof_subtree_end[i]
     even = M[e, i, i] * x[e, i]  # three partial sums: shorter chains of dependent additions
     odd = x.dtype(0.0)
-    for m in range(i + 1, end - 1, 2):
+    m = int(i + 1)
+    m_end = end - 1
+    while m < m_end:
         even = even + M[e, i, m] * x[e, m]
         odd = odd + M[e, i, m + 1] * x[e, m + 1]
+        m += 2
     if (end - i - 1) % 2 == 1:
         even = even + M[e, i, end - 1] * x[e, end - 1]
     up = x.dtype(0.0)
@@ -318,9 +353,11 @@ def line_point(
     cost = zero
     d1 = zero
     d2 = zero
-    for a in range(nact):
+    a = int(0)
+    while a < nact:
         r = row_list[e, a]
         if row_island[e, r] != island:
+            a += 1
             continue
         kind = kind_of(row_kind, r)
         R = efc_R[e, r]
@@ -351,6 +388,7 @@ def line_point(
                 q2 = q2 + half * D * v * v
             else:
                 cost = cost - cost0
+        a += 1
     cost = cost + alpha * alpha * q2 + alpha * q1 + q0
     d1 = d1 + two * alpha * q2 + q1
     d2 = d2 + two * q2
@@ -526,18 +564,26 @@ def update_rows(
 ):
     """The island's rows' forces at ``jaref`` and the gradient ``M a - qfrc_smooth - J^T
     force`` over its dofs [PrimalUpdateConstraint, PrimalUpdateGrad]."""
-    for a in range(n):
+    a = int(0)
+    while a < n:
         i = dofs[e, a]
         grad[e, i] = Ma[e, i] - qfrc_smooth[e, i]
-    for b in range(nact):
+        a += 1
+    b = int(0)
+    while b < nact:
         r = row_list[e, b]
         if row_island[e, r] != island:
+            b += 1
             continue
         force, _D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
         efc_force[e, r] = force
         if force != force * type(force)(0.0):
-            for i in range(row_lo[e, r], row_hi[e, r]):
+            i = int(row_lo[e, r])
+            i_end = row_hi[e, r]
+            while i < i_end:
                 grad[e, i] = grad[e, i] - efc_J[e, r, i] * force
+                i += 1
+        b += 1
 
 
 @wp.func
@@ -563,34 +609,50 @@ def hessian(
     """``H = M + sum D J_r^T J_r`` over the island's rows in their quadratic zone (lower
     triangle, the island's dofs), or ``M`` alone. A row's nonzero entries lie in its dofs
     ``row_lo .. row_hi - 1``, all in its island: the sums skip only zeros."""
-    for a in range(n):
+    a = int(0)
+    while a < n:
         i = dofs[e, a]
-        for b in range(a + 1):
+        b = int(0)
+        while b <= a:
             j = dofs[e, b]
             H[e, i, j] = M[e, i, j]
+            b += 1
+        a += 1
     if with_rows == 0:
         return
-    for c in range(nact):
+    c = int(0)
+    while c < nact:
         r = row_list[e, c]
         if row_island[e, r] != island:
+            c += 1
             continue
         _force, D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
         if D == D * type(D)(0.0):
+            c += 1
             continue
         lo = row_lo[e, r]
-        for i in range(lo, row_hi[e, r]):
+        i = int(lo)
+        i_end = row_hi[e, r]
+        while i < i_end:
             Ji = efc_J[e, r, i]
             if Ji != Ji * type(Ji)(0.0):
-                for j in range(lo, i + 1):
+                j = int(lo)
+                j_end = i + 1
+                while j < j_end:
                     H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
+                    j += 1
+            i += 1
+        c += 1
 
 
 @wp.func
 def island_dot(e: int, n: int, dofs: wp.array2d(dtype=int), a: Any, b: Any):
     total = a.dtype(0.0)
-    for c in range(n):
+    c = int(0)
+    while c < n:
         i = dofs[e, c]
         total = total + a[e, i] * b[e, i]
+        c += 1
     return total
 
 
@@ -601,10 +663,12 @@ def nonzero_range(e: int, r: int, efc_J: wp.array3d(dtype=Any)):
     nv = efc_J.shape[2]
     lo = int(nv)
     hi = int(0)
-    for k in range(nv):
+    k = int(0)
+    while k < nv:
         if efc_J[e, r, k] != efc_J.dtype(0.0):
             lo = wp.min(lo, k)
             hi = k + 1
+        k += 1
     return lo, hi
 
 
@@ -622,16 +686,20 @@ def rows_on_chains(
     row_hi - 1``) lie on one chain of its tree (the Hessian then keeps the sparsity of M),
     else 0."""
     zero = efc_J.dtype(0.0)
-    for a in range(nact):
+    a = int(0)
+    while a < nact:
         r = row_list[e, a]
         deepest = row_hi[e, r] - 1  # the last nonzero entry
-        for k in range(row_lo[e, r], deepest):
+        k = int(row_lo[e, r])
+        while k < deepest:
             if efc_J[e, r, k] != zero and dof_ancestor[deepest, k] == 0:
                 return 0
+            k += 1
+        a += 1
     return 1
 
 
-@wp.kernel
+@wp.kernel(enable_backward=False)
 def newton(
     row_kind: wp.array(dtype=int),
     dof_tree: wp.array(dtype=int),
@@ -688,22 +756,28 @@ def newton(
     half = qacc.dtype(0.5)
     # the instantiated rows
     nact = int(0)
-    for r in range(nr):
+    r = int(0)
+    while r < nr:
         efc_force[e, r] = zero
         if efc_active[e, r] != zero:
             row_list[e, nact] = r
             nact += 1
+        r += 1
     # islands: trees joined by the rows they share [mj_island]
-    for t in range(ntree):
+    t = int(0)
+    while t < ntree:
         tree_parent[e, t] = t
         tree_rows[e, t] = 0
-    for a in range(nact):
+        t += 1
+    a = int(0)
+    while a < nact:
         r = row_list[e, a]
         first = int(-1)
         lo, hi = nonzero_range(e, r, efc_J)
         row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
         row_hi[e, r] = hi
-        for k in range(lo, hi):
+        k = int(lo)
+        while k < hi:
             if efc_J[e, r, k] != zero:
                 root = find_root(tree_parent, e, dof_tree[k])
                 if first < 0:
@@ -712,13 +786,17 @@ def newton(
                     low = wp.min(root, first)
                     tree_parent[e, wp.max(root, first)] = low
                     first = low
+            k += 1
         row_island[e, r] = first
-    for a in range(nact):
+        a += 1
+    a = int(0)
+    while a < nact:
         r = row_list[e, a]
         if row_island[e, r] >= 0:
             root = find_root(tree_parent, e, row_island[e, r])
             row_island[e, r] = root
             tree_rows[e, root] = 1
+        a += 1
     # whether every row lies on one chain of its tree: then H keeps M's sparsity
     chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
     # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
@@ -726,56 +804,76 @@ def newton(
     if use_warmstart:
         cost_warm = zero
         cost_smooth = zero
-        for i in range(nv):
+        i = int(0)
+        while i < nv:
             total = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, qacc_warmstart)
             Ma[e, i] = total  # kept for the islands when the warm start wins
             cost_warm = cost_warm + half * (total - qfrc_smooth[e, i]) * (qacc_warmstart[e, i] - qacc_smooth[e, i])
-        for a in range(nact):
+            i += 1
+        a = int(0)
+        while a < nact:
             r = row_list[e, a]
             warm = -efc_aref[e, r]
             smooth = -efc_aref[e, r]
-            for k in range(row_lo[e, r], row_hi[e, r]):
+            k = int(row_lo[e, r])
+            k_end = row_hi[e, r]
+            while k < k_end:
                 warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
                 smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
+                k += 1
             jaref[e, r] = warm  # kept, as Ma
             kind = kind_of(row_kind, r)
             cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
             cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
+            a += 1
         use_warmstart = not (cost_warm > cost_smooth)
-    for i in range(nv):
+    i = int(0)
+    while i < nv:
         qacc[e, i] = qacc_smooth[e, i]
         if use_warmstart:
             root = find_root(tree_parent, e, dof_tree[i])
             if tree_rows[e, root] != 0:
                 qacc[e, i] = qacc_warmstart[e, i]
+        i += 1
     niter = int(0)
     tol = tolerance
     # 1 when H ends up holding the factor of the Hessian at the solution over every dof
     # (one island spanning them all): the adjoint then needs no factor of its own
     factored[e] = 0
     islands = int(0)
-    for island in range(ntree):
+    island = int(0)
+    while island < ntree:
         if tree_parent[e, island] != island or tree_rows[e, island] == 0:
+            island += 1
             continue
         n = int(0)
         trace = zero
-        for i in range(nv):
+        i = int(0)
+        while i < nv:
             if find_root(tree_parent, e, dof_tree[i]) == island:
                 dof_list[e, n] = i
                 n += 1
                 trace = trace + M[e, i, i]
+            i += 1
         scale = qacc.dtype(1.0) / trace
         if not use_warmstart:  # else the warm start's test left M qacc in Ma and J qacc - aref in jaref
-            for a in range(n):
+            a = int(0)
+            while a < n:
                 i = dof_list[e, a]
                 Ma[e, i] = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, qacc)
-            for c in range(nact):
+                a += 1
+            c = int(0)
+            while c < nact:
                 r = row_list[e, c]
                 if row_island[e, r] == island:
                     value = -efc_aref[e, r]
-                    for k in range(row_lo[e, r], row_hi[e, r]):
+                    k = int(row_lo[e, r])
+                    k_end = row_hi[e, r]
+                    while k < k_end:
                         value = value + efc_J[e, r, k] * qacc[e, k]
+                        k += 1
                     jaref[e, r] = value
+                c += 1
         update_rows(
             e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
             qfrc_smooth, Ma, efc_force, grad,
@@ -802,29 +900,38 @@ def newton(
         while not done and iteration < iterations:
             # search holds H^-1 grad: step along its negative
             norm = zero
-            for a in range(n):
+            a = int(0)
+            while a < n:
                 i = dof_list[e, a]
                 search[e, i] = -search[e, i]
                 norm = norm + search[e, i] * search[e, i]
+                a += 1
             norm = wp.sqrt(norm)
             if norm < qacc.dtype(MINVAL):
                 break
             gtol = tol * ls_tolerance * norm / scale
             g1 = zero
             g2 = zero
-            for a in range(n):
+            a = int(0)
+            while a < n:
                 i = dof_list[e, a]
                 total = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, search)
                 Ms[e, i] = total
                 g1 = g1 + search[e, i] * Ma[e, i] - qfrc_smooth[e, i] * search[e, i]
                 g2 = g2 + half * search[e, i] * total
-            for c in range(nact):
+                a += 1
+            c = int(0)
+            while c < nact:
                 r = row_list[e, c]
                 if row_island[e, r] == island:
                     value = zero
-                    for k in range(row_lo[e, r], row_hi[e, r]):
+                    k = int(row_lo[e, r])
+                    k_end = row_hi[e, r]
+                    while k < k_end:
                         value = value + efc_J[e, r, k] * search[e, k]
+                        k += 1
                     jv[e, r] = value
+                c += 1
             point = line_search(
                 e, nact, row_list, gtol, ls_iterations, g1, g2, row_kind, row_island, island, efc_R,
                 efc_frictionloss, jaref, jv,
@@ -832,13 +939,16 @@ def newton(
             alpha = point[0]
             if alpha == zero:
                 break
-            for a in range(n):
+            a = int(0)
+            while a < n:
                 i = dof_list[e, a]
                 qacc[e, i] = qacc[e, i] + alpha * search[e, i]
                 Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
+                a += 1
             # the Hessian changes only where a row changes zone: else its factor is reused
             changed = int(0)
-            for c in range(nact):
+            c = int(0)
+            while c < nact:
                 r = row_list[e, c]
                 if row_island[e, r] == island:
                     before = jaref[e, r]
@@ -850,6 +960,7 @@ def newton(
                         _f1, D1 = row_force(kind, after, efc_R[e, r], efc_frictionloss[e, r])
                         if D0 != D1:
                             changed = 1
+                c += 1
             update_rows(
                 e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
                 jaref, qfrc_smooth, Ma, efc_force, grad,
@@ -867,20 +978,30 @@ def newton(
             if (improvement > zero and improvement < tol) or gradient < tol or decrement < tol:
                 break
         niter += iteration
+        island += 1
     if islands != 1:
         factored[e] = 0
     solver_niter[e] = niter
     # J^T force over the instantiated rows, and the total force the accelerations solve for
-    for i in range(nv):
+    i = int(0)
+    while i < nv:
         qfrc_constraint[e, i] = zero
-    for a in range(nact):
+        i += 1
+    a = int(0)
+    while a < nact:
         r = row_list[e, a]
         force = efc_force[e, r]
         if force != zero:
-            for i in range(row_lo[e, r], row_hi[e, r]):
+            i = int(row_lo[e, r])
+            i_end = row_hi[e, r]
+            while i < i_end:
                 qfrc_constraint[e, i] = qfrc_constraint[e, i] + efc_J[e, r, i] * force
-    for i in range(nv):
+                i += 1
+        a += 1
+    i = int(0)
+    while i < nv:
         qfrc_total[e, i] = qfrc_smooth[e, i] + qfrc_constraint[e, i]
+        i += 1
 
 
 @wp.kernel
@@ -921,7 +1042,7 @@ def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
     return jar < jar * type(jar)(0.0)
 
 
-@wp.kernel
+@wp.kernel(enable_backward=False)
 def newton_adjoint(
     row_kind: wp.array(dtype=int),
     dof_ancestor: wp.array2d(dtype=int),
@@ -977,29 +1098,36 @@ def newton_adjoint(
     zero = qacc.dtype(0.0)
     # the instantiated rows
     nact = int(0)
-    for r in range(nr):
+    r = int(0)
+    while r < nr:
         if efc_active[e, r] != zero:
             row_list[e, nact] = r
             nact += 1
             lo, hi = nonzero_range(e, r, efc_J)
             row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
             row_hi[e, r] = hi
+        r += 1
     reuse = factored[e] != 0
     # the gradients of qacc and of the rows' forces
-    for i in range(nv):
+    i = int(0)
+    while i < nv:
         adj_a[e, i] = adj_qacc[e, i]
         adj_qfrc_smooth[e, i] = adj_qfrc_smooth[e, i] + adj_qfrc_total[e, i]
         dof_list[e, i] = i
-    for c in range(nact):
+        i += 1
+    c = int(0)
+    while c < nact:
         r = row_list[e, c]
         lo = row_lo[e, r]
         hi = row_hi[e, r]
         value = -efc_aref[e, r]
         adj_f = adj_force[e, r]
-        for k in range(lo, hi):
+        k = int(lo)
+        while k < hi:
             J = efc_J[e, r, k]
             value = value + J * qacc[e, k]
             adj_f = adj_f + J * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
+            k += 1
         kind = kind_of(row_kind, r)
         R = efc_R[e, r]
         f = efc_frictionloss[e, r]
@@ -1008,58 +1136,88 @@ def newton_adjoint(
         jar[e, r] = value
         force = efc_force[e, r]
         if force != zero:
-            for k in range(nv):
+            k = int(0)
+            while k < nv:
                 adj_J[e, r, k] = adj_J[e, r, k] + force * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
+                k += 1
         if adj_f == zero:
+            c += 1
             continue
         if in_quadratic_zone(kind, value, R, f):
             # force = -jar / R
             adj_jar = -adj_f / R
             adj_R[e, r] = adj_R[e, r] + adj_f * value / (R * R)
             adj_aref[e, r] = adj_aref[e, r] - adj_jar
-            for k in range(lo, hi):
+            k = int(lo)
+            while k < hi:
                 adj_a[e, k] = adj_a[e, k] + efc_J[e, r, k] * adj_jar
-            for k in range(nv):
+                k += 1
+            k = int(0)
+            while k < nv:
                 adj_J[e, r, k] = adj_J[e, r, k] + adj_jar * qacc[e, k]
+                k += 1
         elif kind >= ROW_FRICTION_DOF and kind < ROW_LIMIT_JOINT:
             # a saturated friction-loss row: force = +-frictionloss
             adj_frictionloss[e, r] = adj_frictionloss[e, r] + wp.sign(force) * adj_f
+        c += 1
     # H = M + sum D J^T J over the rows in their quadratic zone (lower triangle)
     if not reuse:
-        for i in range(nv):
-            for j in range(i + 1):
+        i = int(0)
+        while i < nv:
+            j = int(0)
+            j_end = i + 1
+            while j < j_end:
                 H[e, i, j] = M[e, i, j]
-        for c in range(nact):
+                j += 1
+            i += 1
+        c = int(0)
+        while c < nact:
             r = row_list[e, c]
             kind = kind_of(row_kind, r)
             R = efc_R[e, r]
             if not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
+                c += 1
                 continue
             D = qacc.dtype(1.0) / R
             lo = row_lo[e, r]
-            for i in range(lo, row_hi[e, r]):
+            i = int(lo)
+            i_end = row_hi[e, r]
+            while i < i_end:
                 Ji = efc_J[e, r, i]
                 if Ji != zero:
-                    for j in range(lo, i + 1):
+                    j = int(lo)
+                    j_end = i + 1
+                    while j < j_end:
                         H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r, j]
+                        j += 1
+                i += 1
+            c += 1
     chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
     factor = 1
     if reuse:
         factor = 0
     hessian_solve(e, nv, dof_list, chains, dof_parent, dof_subtree_end, factor, H, adj_a, lam)
     # -lam^T dg/dp for every input p
-    for i in range(nv):
+    i = int(0)
+    while i < nv:
         adj_qfrc_smooth[e, i] = adj_qfrc_smooth[e, i] + lam[e, i]
         adj_M[e, i, i] = adj_M[e, i, i] - lam[e, i] * qacc[e, i]
-        for j in range(i):
+        j = int(0)
+        while j < i:
             if dof_ancestor[i, j] != 0:
                 adj_M[e, i, j] = adj_M[e, i, j] - lam[e, i] * qacc[e, j]
                 adj_M[e, j, i] = adj_M[e, j, i] - lam[e, j] * qacc[e, i]
-    for c in range(nact):
+            j += 1
+        i += 1
+    c = int(0)
+    while c < nact:
         r = row_list[e, c]
         u = zero
-        for k in range(row_lo[e, r], row_hi[e, r]):
+        k = int(row_lo[e, r])
+        k_end = row_hi[e, r]
+        while k < k_end:
             u = u + efc_J[e, r, k] * lam[e, k]
+            k += 1
         force = efc_force[e, r]
         kind = kind_of(row_kind, r)
         R = efc_R[e, r]
@@ -1068,10 +1226,15 @@ def newton_adjoint(
             D = qacc.dtype(1.0) / R
             adj_aref[e, r] = adj_aref[e, r] + D * u
             adj_R[e, r] = adj_R[e, r] + u * x / (R * R)
-            for k in range(nv):
+            k = int(0)
+            while k < nv:
                 adj_J[e, r, k] = adj_J[e, r, k] + force * lam[e, k] - D * u * qacc[e, k]
+                k += 1
         elif force != zero:
             # a saturated friction-loss row
             adj_frictionloss[e, r] = adj_frictionloss[e, r] + wp.sign(force) * u
-            for k in range(nv):
+            k = int(0)
+            while k < nv:
                 adj_J[e, r, k] = adj_J[e, r, k] + force * lam[e, k]
+                k += 1
+        c += 1
