@@ -815,14 +815,14 @@ class Simulator:
         )
 
     def constraint_forces(self, buf: StepBuffers, qpos, qvel):
-        """MuJoCo's constraint forces (``model.constraint_rows``): the unconstrained
-        acceleration, the rows and their parameters, the Newton solve [mj_fwdConstraint].
+        """MuJoCo's constraint forces (``model.constraint_rows``): the rows and their
+        parameters, then the Newton solve, which starts from the unconstrained acceleration
+        ``buf.qacc_smooth`` and writes it [mj_fwdConstraint].
         Returns the force the accelerations solve for: ``qfrc_smooth + qfrc_constraint``, or
         ``qfrc_smooth`` for a model without MuJoCo's constraints."""
         m, w, dev, E = self.model, self.warp, self.model.wp_device, buf.batch
         if not m.constraint_rows:
             return buf.qfrc_smooth
-        self.solve(buf, buf.M, m.warp("zero_dof"), buf.qfrc_smooth, buf.qacc_smooth)
         shared = [w("dt"), int(m.flags.refsafe), qpos, qvel]
         outputs = [buf.efc_J, buf.efc_active, buf.efc_aref, buf.efc_R, buf.efc_frictionloss]
         self._launch(
@@ -948,6 +948,9 @@ class Simulator:
                 *buf.solver_scratch,
                 buf.solver_H,
                 buf.solver_factored,
+                w("dof_ancestors"),
+                m.warp("zero_dof"),
+                buf.y,
                 buf.qacc_constrained,
                 buf.solver_niter,
                 buf.efc_force,

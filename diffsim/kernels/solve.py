@@ -162,6 +162,37 @@ def solve_factored(
         j += 1
 
 
+@wp.func
+def factor_and_solve_env(
+    M: wp.array3d(dtype=Any),
+    dof_ancestors: wp.array2d(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    diag_add: wp.array(dtype=Any),
+    h: Any,
+    rhs: wp.array2d(dtype=Any),
+    U: wp.array3d(dtype=Any),
+    y: wp.array2d(dtype=Any),
+    x: wp.array2d(dtype=Any),
+    e: int,
+):
+    """``factor_and_solve`` for environment ``e`` in ``while`` loops, bit for bit the same
+    outputs (``h``: the time step)."""
+    n = M.shape[1]
+    j = n - 1
+    while j >= 0:
+        end = dof_subtree_end[j]
+        d = wp.sqrt(M[e, j, j] + h * diag_add[j] - subtree_dot(U, e, j, j, end))
+        U[e, j, j] = d
+        a = int(0)
+        count = dof_ancestors[j, 0]
+        while a < count:
+            i = dof_ancestors[j, 1 + a]
+            U[e, i, j] = (M[e, i, j] - subtree_dot(U, e, i, j, end)) / d
+            a += 1
+        j -= 1
+    solve_factored(U, dof_ancestors, dof_subtree_end, e, n, rhs, y, x)
+
+
 @wp.kernel(enable_backward=False)
 def factor_and_solve_forward(
     M: wp.array3d(dtype=Any),
@@ -177,25 +208,11 @@ def factor_and_solve_forward(
 ):
     """``factor_and_solve`` in ``while`` loops, bit for bit the same outputs. Warp cannot
     differentiate ``while`` loops, but runs them faster than ``range`` loops on the CPU
-    (docs/results/constraint_gradients.md): a ``StepProgram`` replays this one forward
-    (``FORWARD_TWIN``) and ``factor_and_solve_adjoint`` backward; a ``wp.Tape`` around
-    ``Simulator.step`` differentiates ``factor_and_solve``."""
+    (see ``solver``): a ``StepProgram`` replays this one forward (``FORWARD_TWIN``) and
+    ``factor_and_solve_adjoint`` backward; a ``wp.Tape`` around ``Simulator.step``
+    differentiates ``factor_and_solve``."""
     e = wp.tid()
-    n = M.shape[1]
-    h = dt[0]
-    j = n - 1
-    while j >= 0:
-        end = dof_subtree_end[j]
-        d = wp.sqrt(M[e, j, j] + h * diag_add[j] - subtree_dot(U, e, j, j, end))
-        U[e, j, j] = d
-        a = int(0)
-        count = dof_ancestors[j, 0]
-        while a < count:
-            i = dof_ancestors[j, 1 + a]
-            U[e, i, j] = (M[e, i, j] - subtree_dot(U, e, i, j, end)) / d
-            a += 1
-        j -= 1
-    solve_factored(U, dof_ancestors, dof_subtree_end, e, n, rhs, y, x)
+    factor_and_solve_env(M, dof_ancestors, dof_subtree_end, diag_add, dt[0], rhs, U, y, x, e)
 
 
 @wp.kernel(enable_backward=False)

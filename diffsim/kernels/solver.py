@@ -53,7 +53,7 @@ from typing import Any
 import warp as wp
 
 from diffsim.kernels.constraints import MINVAL, ROW_CONTACT, ROW_FRICTION_DOF, ROW_LIMIT_JOINT
-from diffsim.kernels.solve import subtree_dot
+from diffsim.kernels.solve import factor_and_solve_env, subtree_dot
 
 
 @wp.func
@@ -737,6 +737,10 @@ def newton(
     Ms: wp.array2d(dtype=Any),
     H: wp.array3d(dtype=Any),
     factored: wp.array(dtype=int),
+    # the unconstrained solve's inputs and scratch (see below)
+    dof_ancestors: wp.array2d(dtype=int),
+    zero_dof: wp.array(dtype=Any),
+    y: wp.array2d(dtype=Any),
     # outputs
     qacc: wp.array2d(dtype=Any),
     solver_niter: wp.array(dtype=int),
@@ -754,6 +758,9 @@ def newton(
     ntree = tree_parent.shape[1]
     zero = qacc.dtype(0.0)
     half = qacc.dtype(0.5)
+    # the unconstrained acceleration qacc_smooth = M^-1 qfrc_smooth and M's factor (for the
+    # certificate below), here rather than in a launch of their own: M is read once
+    factor_and_solve_env(M, dof_ancestors, dof_subtree_end, zero_dof, zero, qfrc_smooth, M_factor, y, qacc_smooth, e)
     # the instantiated rows
     nact = int(0)
     r = int(0)
