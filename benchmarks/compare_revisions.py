@@ -1,6 +1,8 @@
 """Speed of two revisions side by side: ``python -m diffsim.bench`` on each, alternating.
 
     python -m benchmarks.compare_revisions --base 0e570c0 --rounds 3 -- forward --skip-mujoco
+    python -m benchmarks.compare_revisions --base c0f12f8 --figure diffsim_mujoco_steps_per_s \
+        -- forward --skip-mujoco --batch 1 64 1024
 
 checks the base revision out into a temporary git worktree, then runs the same benchmark
 command on the base and on the working tree in turns (base, here, here, base, ...), so
@@ -46,12 +48,19 @@ def main(argv=None):
     parser.add_argument("--base", required=True, help="the revision to compare against (a commit, tag or branch)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each revision, alternating")
     parser.add_argument("--out", default="bench_compare.json")
+    parser.add_argument(
+        "--figure",
+        help="the JSON field to compare (default: diffsim_steps_per_s for forward, diffsim_total_s for grad); "
+        "e.g. diffsim_mujoco_steps_per_s for MuJoCo's constraints",
+    )
     parser.add_argument("bench", nargs=argparse.REMAINDER, help="-- then the arguments of python -m diffsim.bench")
     args = parser.parse_args(argv)
     bench_args = [a for a in args.bench if a != "--"]
     if not bench_args or bench_args[0] not in FIGURES:
         parser.error(f"give the benchmark after --: one of {sorted(FIGURES)}")
     figure, more_is_better = FIGURES[bench_args[0]]
+    if args.figure:
+        figure, more_is_better = args.figure, args.figure.endswith("per_s") or not args.figure.endswith("_s")
     base = _git("rev-parse", args.base)
     head = _git("rev-parse", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
