@@ -1331,9 +1331,9 @@ class StepProgram:
             for op in reversed(ops):
                 if op[0] == "launch":
                     _, kernel, dim, inputs = op
-                    if kernel in NO_ADJOINT or (kernel is solve.factor_and_solve and inputs[-1].grad is None):
+                    if kernel in NO_ADJOINT:
                         # nothing flows back: the warm start, Euler's copy of the solver's
-                        # acceleration (the solve beside it carries its gradient), qacc_smooth
+                        # acceleration (the solve beside it carries its gradient)
                         continue
                     if kernel is solver.newton:
                         launch = wp.launch(

@@ -712,9 +712,9 @@ def newton(
     ls_iterations: int,
     warmstart: int,
     M: wp.array3d(dtype=Any),
-    M_factor: wp.array3d(dtype=Any),
+    M_factor: wp.array3d(dtype=Any),  # written: M's factor
     qfrc_smooth: wp.array2d(dtype=Any),
-    qacc_smooth: wp.array2d(dtype=Any),
+    qacc_smooth: wp.array2d(dtype=Any),  # written
     qacc_warmstart: wp.array2d(dtype=Any),
     efc_J: wp.array3d(dtype=Any),
     efc_active: wp.array2d(dtype=Any),
@@ -748,10 +748,11 @@ def newton(
     qfrc_constraint: wp.array2d(dtype=Any),
     qfrc_total: wp.array2d(dtype=Any),
 ):
-    """The constrained acceleration ``qacc`` of one environment; writes the rows' forces,
-    ``qfrc_constraint = J^T force``, ``qfrc_total = qfrc_smooth + qfrc_constraint`` and the
-    iterations taken (summed over islands). Only the instantiated rows (``row_list``) are
-    visited."""
+    """The constrained acceleration ``qacc`` of one environment. First writes the
+    unconstrained ``qacc_smooth = M^-1 qfrc_smooth`` and ``M``'s factor into ``M_factor``;
+    then the rows' forces, ``qfrc_constraint = J^T force``, ``qfrc_total = qfrc_smooth +
+    qfrc_constraint`` and the iterations taken (summed over islands). Only the instantiated
+    rows (``row_list``) are visited."""
     e = wp.tid()
     nv = M.shape[1]
     nr = efc_J.shape[1]
