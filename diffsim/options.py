@@ -27,18 +27,23 @@ class Options:
             256 MiB on a CPU, a quarter of the GPU's memory on CUDA.
         trajectory_chunk: control steps whose controls and states a rollout without
             gradients moves in and out per captured copy (at most 16 MiB of staging).
+        unroll_trees: on the CPU, replay the steps' tree algebra (the factorisations of
+            ``M`` and of the constraint solver's Hessian, products with ``M``) as code
+            unrolled for the model's kinematic trees, compiled once per tree structure
+            (seconds); False keeps the generic loops (``diffsim.kernels.unrolled``).
     """
 
     capture_graphs: bool = True
     tree_parallel: bool | None = None
     max_stored_bytes: int | None = None
     trajectory_chunk: int = 64
+    unroll_trees: bool = True
 
     def __setattr__(self, name, value):
         if name not in self.__dataclass_fields__:
             raise AttributeError(f"no simulation option {name!r}; options: {', '.join(self.__dataclass_fields__)}")
-        if name == "capture_graphs" and not isinstance(value, bool):
-            raise ValueError(f"capture_graphs must be True or False, got {value!r}")
+        if name in ("capture_graphs", "unroll_trees") and not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
         if name == "tree_parallel" and value is not None and not isinstance(value, bool):
             raise ValueError(f"tree_parallel must be True, False or None, got {value!r}")
         if (

@@ -42,6 +42,7 @@ from diffsim.kernels import (
     passive,
     solve,
     solver,
+    unrolled,
 )
 from diffsim.model import Model, warp_type
 
@@ -1323,7 +1324,7 @@ class StepProgram:
                 self._forward.append(op[1].zero_)
             else:
                 _, kernel, dim, inputs = op
-                forward = solve.FORWARD_TWIN.get(kernel, kernel)  # its backward is the analytic one below
+                forward = unrolled.forward_kernel(kernel, model)  # its backward is the analytic one below
                 self._forward.append(wp.launch(forward, dim=dim, inputs=inputs, device=device, record_cmd=True).launch)
         self._adjoint = []
         if requires_grad:

@@ -112,7 +112,7 @@ def factor_and_solve(
     solve_upper_then_lower(U, dof_ancestors, dof_subtree_end, e, n, rhs, y, x)
 
 
-@wp.func
+@wp.func(inline=True)
 def subtree_dot(U: wp.array3d(dtype=Any), e: int, i: int, j: int, end: int):
     """``descendant_dot`` in a ``while`` loop, the same sums in the same order."""
     even = U.dtype(0.0)
@@ -127,7 +127,7 @@ def subtree_dot(U: wp.array3d(dtype=Any), e: int, i: int, j: int, end: int):
     return even + odd
 
 
-@wp.func
+@wp.func(inline=True)
 def solve_factored(
     U: wp.array3d(dtype=Any),
     dof_ancestors: wp.array2d(dtype=int),
@@ -162,7 +162,7 @@ def solve_factored(
         j += 1
 
 
-@wp.func
+@wp.func(inline=True)
 def factor_and_solve_env(
     M: wp.array3d(dtype=Any),
     dof_ancestors: wp.array2d(dtype=int),

@@ -56,7 +56,7 @@ from diffsim.kernels.constraints import MINVAL, ROW_CONTACT, ROW_FRICTION_DOF, R
 from diffsim.kernels.solve import factor_and_solve_env, subtree_dot
 
 
-@wp.func
+@wp.func(inline=True)
 def kind_of(row_kind: wp.array(dtype=int), r: int):
     """Row ``r``'s kind: ``row_kind`` lists the rows before the contacts'."""
     if r < row_kind.shape[0]:
@@ -64,7 +64,7 @@ def kind_of(row_kind: wp.array(dtype=int), r: int):
     return ROW_CONTACT
 
 
-@wp.func
+@wp.func(inline=True)
 def row_force(kind: int, jar: Any, R: Any, friction: Any):
     """``(force, D if the row is in its quadratic zone else 0)`` of one row at ``jar``
     [mj_constraintUpdate]."""
@@ -84,7 +84,7 @@ def row_force(kind: int, jar: Any, R: Any, friction: Any):
     return zero, zero
 
 
-@wp.func
+@wp.func(inline=True)
 def row_cost(kind: int, jar: Any, R: Any, friction: Any):
     """The row's cost ``s(jar)``."""
     zero = jar * type(jar)(0.0)
@@ -104,7 +104,7 @@ def row_cost(kind: int, jar: Any, R: Any, friction: Any):
     return zero
 
 
-@wp.func
+@wp.func(inline=True)
 def friction_zone(x: Any, bound: Any):
     """-1 below ``-bound``, +1 above ``bound``, 0 strictly between."""
     if x <= -bound:
@@ -114,7 +114,7 @@ def friction_zone(x: Any, bound: Any):
     return 0
 
 
-@wp.func
+@wp.func(inline=True)
 def friction_cost_change(x0: Any, x: Any, R: Any, friction: Any):
     """``s(x) - s(x0)`` of a friction-loss row, computed as MuJoCo does (so that tiny
     steps keep the sign of the change)."""
@@ -129,7 +129,7 @@ def friction_cost_change(x0: Any, x: Any, R: Any, friction: Any):
     return row_cost(ROW_FRICTION_DOF, x, R, friction) - row_cost(ROW_FRICTION_DOF, x0, R, friction)
 
 
-@wp.func
+@wp.func(inline=True)
 def find_root(parent: wp.array2d(dtype=int), e: int, t: int):
     root = int(t)
     while parent[e, root] != root:
@@ -137,7 +137,7 @@ def find_root(parent: wp.array2d(dtype=int), e: int, t: int):
     return root
 
 
-@wp.func
+@wp.func(inline=True)
 def dense_factor(e: int, n: int, dofs: wp.array2d(dtype=int), H: wp.array3d(dtype=Any)):
     """Cholesky of ``H`` over the island's ``n`` dofs ``dofs[e, :n]`` (ascending), in
     place (lower triangle; MuJoCo's mju_cholFactor: a pivot below mjMINVAL is set to it)."""
@@ -169,7 +169,7 @@ def dense_factor(e: int, n: int, dofs: wp.array2d(dtype=int), H: wp.array3d(dtyp
         a += 1
 
 
-@wp.func
+@wp.func(inline=True)
 def dense_solve(
     e: int,
     n: int,
@@ -204,7 +204,7 @@ def dense_solve(
         t += 1
 
 
-@wp.func
+@wp.func(inline=True)
 def tree_factor(
     e: int,
     n: int,
@@ -233,7 +233,7 @@ def tree_factor(
         t += 1
 
 
-@wp.func
+@wp.func(inline=True)
 def tree_solve(
     e: int,
     n: int,
@@ -269,7 +269,7 @@ def tree_solve(
         a += 1
 
 
-@wp.func
+@wp.func(inline=True)
 def mass_row_dot(
     e: int,
     i: int,
@@ -299,7 +299,7 @@ def mass_row_dot(
     return even + odd + up
 
 
-@wp.func
+@wp.func(inline=True)
 def hessian_solve(
     e: int,
     n: int,
@@ -325,7 +325,67 @@ def hessian_solve(
         dense_solve(e, n, dofs, H, rhs, out)
 
 
-@wp.func
+@wp.func(inline=True)
+def mass_product(
+    e: int,
+    island: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
+    tree_parent: wp.array2d(dtype=int),
+    dof_parent: wp.array(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    M: wp.array3d(dtype=Any),
+    x: wp.array2d(dtype=Any),
+    out: wp.array2d(dtype=Any),
+):
+    """``out = M x`` over the island's ``n`` dofs ``dofs[e, :n]`` (``island < 0``: every
+    dof) by ``mass_row_dot``; ``tree_parent`` names the islands (for the unrolled twin)."""
+    if island < 0:
+        i = int(0)
+        while i < M.shape[1]:
+            out[e, i] = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, x)
+            i += 1
+    else:
+        a = int(0)
+        while a < n:
+            i = dofs[e, a]
+            out[e, i] = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, x)
+            a += 1
+
+
+@wp.func(inline=True)
+def tree_factor_island(
+    e: int,
+    island: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
+    tree_parent: wp.array2d(dtype=int),
+    dof_parent: wp.array(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    H: wp.array3d(dtype=Any),
+):
+    """``tree_factor`` over the island's dofs."""
+    tree_factor(e, n, dofs, dof_parent, dof_subtree_end, H)
+
+
+@wp.func(inline=True)
+def tree_solve_island(
+    e: int,
+    island: int,
+    n: int,
+    dofs: wp.array2d(dtype=int),
+    tree_parent: wp.array2d(dtype=int),
+    dof_parent: wp.array(dtype=int),
+    dof_subtree_end: wp.array(dtype=int),
+    U: wp.array3d(dtype=Any),
+    rhs: wp.array2d(dtype=Any),
+    out: wp.array2d(dtype=Any),
+):
+    """``tree_solve`` over the island's dofs."""
+    tree_solve(e, n, dofs, dof_parent, dof_subtree_end, U, rhs, out)
+
+
+@wp.func(inline=True)
 def line_point(
     alpha: Any,
     e: int,
@@ -397,14 +457,14 @@ def line_point(
     return wp.vector(alpha, cost, d1, d2)
 
 
-@wp.func
+@wp.func(inline=True)
 def improves_bracket(p: Any, c: Any):
     """Whether candidate ``c`` is a tighter bracket end than ``p`` on ``p``'s side."""
     zero = p[2] * type(p[2])(0.0)
     return (p[2] < zero and c[2] < zero and p[2] < c[2]) or (p[2] > zero and c[2] > zero and p[2] > c[2])
 
 
-@wp.func
+@wp.func(inline=True)
 def tighter_end(p: Any, c0: Any, c1: Any, c2: Any):
     """The bracket end ``p`` moved to the tightest of the candidates on its side, in order
     [updateBracket], and whether it moved."""
@@ -421,7 +481,7 @@ def tighter_end(p: Any, c0: Any, c1: Any, c2: Any):
     return p, moved
 
 
-@wp.func
+@wp.func(inline=True)
 def newton_point(
     p: Any,
     e: int,
@@ -443,7 +503,7 @@ def newton_point(
     )
 
 
-@wp.func
+@wp.func(inline=True)
 def line_search(
     e: int,
     nact: int,
@@ -541,7 +601,7 @@ def line_search(
     return wp.vector(zero, zero, zero, zero)
 
 
-@wp.func
+@wp.func(inline=True)
 def update_rows(
     e: int,
     nact: int,
@@ -586,7 +646,7 @@ def update_rows(
         b += 1
 
 
-@wp.func
+@wp.func(inline=True)
 def hessian(
     e: int,
     nact: int,
@@ -645,7 +705,7 @@ def hessian(
         c += 1
 
 
-@wp.func
+@wp.func(inline=True)
 def island_dot(e: int, n: int, dofs: wp.array2d(dtype=int), a: Any, b: Any):
     total = a.dtype(0.0)
     c = int(0)
@@ -656,7 +716,7 @@ def island_dot(e: int, n: int, dofs: wp.array2d(dtype=int), a: Any, b: Any):
     return total
 
 
-@wp.func
+@wp.func(inline=True)
 def nonzero_range(e: int, r: int, efc_J: wp.array3d(dtype=Any)):
     """``(lo, hi)``: row ``r``'s nonzero Jacobian entries lie in dofs ``lo .. hi - 1``
     (``(nv, 0)`` for a row without any)."""
@@ -672,7 +732,7 @@ def nonzero_range(e: int, r: int, efc_J: wp.array3d(dtype=Any)):
     return lo, hi
 
 
-@wp.func
+@wp.func(inline=True)
 def rows_on_chains(
     e: int,
     nact: int,
@@ -699,317 +759,357 @@ def rows_on_chains(
     return 1
 
 
-@wp.kernel(enable_backward=False)
-def newton(
-    row_kind: wp.array(dtype=int),
-    dof_tree: wp.array(dtype=int),
-    dof_ancestor: wp.array2d(dtype=int),
-    dof_parent: wp.array(dtype=int),
-    dof_subtree_end: wp.array(dtype=int),
-    iterations: int,
-    tolerance: Any,
-    ls_tolerance: Any,
-    ls_iterations: int,
-    warmstart: int,
-    M: wp.array3d(dtype=Any),
-    M_factor: wp.array3d(dtype=Any),  # written: M's factor
-    qfrc_smooth: wp.array2d(dtype=Any),
-    qacc_smooth: wp.array2d(dtype=Any),  # written
-    qacc_warmstart: wp.array2d(dtype=Any),
-    efc_J: wp.array3d(dtype=Any),
-    efc_active: wp.array2d(dtype=Any),
-    efc_aref: wp.array2d(dtype=Any),
-    efc_R: wp.array2d(dtype=Any),
-    efc_frictionloss: wp.array2d(dtype=Any),
-    # scratch, written in place
-    tree_parent: wp.array2d(dtype=int),
-    tree_rows: wp.array2d(dtype=int),
-    row_list: wp.array2d(dtype=int),
-    dof_list: wp.array2d(dtype=int),
-    row_island: wp.array2d(dtype=int),
-    row_lo: wp.array2d(dtype=int),
-    row_hi: wp.array2d(dtype=int),
-    jaref: wp.array2d(dtype=Any),
-    jv: wp.array2d(dtype=Any),
-    Ma: wp.array2d(dtype=Any),
-    grad: wp.array2d(dtype=Any),
-    search: wp.array2d(dtype=Any),
-    Ms: wp.array2d(dtype=Any),
-    H: wp.array3d(dtype=Any),
-    factored: wp.array(dtype=int),
-    # the unconstrained solve's inputs and scratch (see below)
-    dof_ancestors: wp.array2d(dtype=int),
-    zero_dof: wp.array(dtype=Any),
-    y: wp.array2d(dtype=Any),
-    # outputs
-    qacc: wp.array2d(dtype=Any),
-    solver_niter: wp.array(dtype=int),
-    efc_force: wp.array2d(dtype=Any),
-    qfrc_constraint: wp.array2d(dtype=Any),
-    qfrc_total: wp.array2d(dtype=Any),
-):
-    """The constrained acceleration ``qacc`` of one environment. First writes the
-    unconstrained ``qacc_smooth = M^-1 qfrc_smooth`` and ``M``'s factor into ``M_factor``;
-    then the rows' forces, ``qfrc_constraint = J^T force``, ``qfrc_total = qfrc_smooth +
-    qfrc_constraint`` and the iterations taken (summed over islands). Only the instantiated
-    rows (``row_list``) are visited."""
-    e = wp.tid()
-    nv = M.shape[1]
-    nr = efc_J.shape[1]
-    ntree = tree_parent.shape[1]
-    zero = qacc.dtype(0.0)
-    half = qacc.dtype(0.5)
-    # the unconstrained acceleration qacc_smooth = M^-1 qfrc_smooth and M's factor (for the
-    # certificate below), here rather than in a launch of their own: M is read once
-    factor_and_solve_env(M, dof_ancestors, dof_subtree_end, zero_dof, zero, qfrc_smooth, M_factor, y, qacc_smooth, e)
-    # the instantiated rows
-    nact = int(0)
-    r = int(0)
-    while r < nr:
-        efc_force[e, r] = zero
-        if efc_active[e, r] != zero:
-            row_list[e, nact] = r
-            nact += 1
-        r += 1
-    # islands: trees joined by the rows they share [mj_island]
-    t = int(0)
-    while t < ntree:
-        tree_parent[e, t] = t
-        tree_rows[e, t] = 0
-        t += 1
-    a = int(0)
-    while a < nact:
-        r = row_list[e, a]
-        first = int(-1)
-        lo, hi = nonzero_range(e, r, efc_J)
-        row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
-        row_hi[e, r] = hi
-        k = int(lo)
-        while k < hi:
-            if efc_J[e, r, k] != zero:
-                root = find_root(tree_parent, e, dof_tree[k])
-                if first < 0:
-                    first = root
-                elif root != first:
-                    low = wp.min(root, first)
-                    tree_parent[e, wp.max(root, first)] = low
-                    first = low
-            k += 1
-        row_island[e, r] = first
-        a += 1
-    a = int(0)
-    while a < nact:
-        r = row_list[e, a]
-        if row_island[e, r] >= 0:
-            root = find_root(tree_parent, e, row_island[e, r])
-            row_island[e, r] = root
-            tree_rows[e, root] = 1
-        a += 1
-    # whether every row lies on one chain of its tree: then H keeps M's sparsity
-    chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
-    # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
-    use_warmstart = warmstart != 0 and nact > 0  # without rows every dof keeps qacc_smooth
-    if use_warmstart:
-        cost_warm = zero
-        cost_smooth = zero
+def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_solve_env, module=None):
+    """The Newton kernel built on these functions of the kinematic trees: the generic
+    ones here (``newton``) or a model's unrolled ones (``diffsim.kernels.unrolled``), which
+    compute the same. ``module``: the Warp module that holds the kernel."""
+
+    @wp.func
+    def island_hessian_solve(
+        e: int,
+        island: int,
+        n: int,
+        dofs: wp.array2d(dtype=int),
+        tree_parent: wp.array2d(dtype=int),
+        chains: int,
+        dof_parent: wp.array(dtype=int),
+        dof_subtree_end: wp.array(dtype=int),
+        factor: int,
+        H: wp.array3d(dtype=Any),
+        rhs: wp.array2d(dtype=Any),
+        out: wp.array2d(dtype=Any),
+    ):
+        """``hessian_solve`` for the island ``island``."""
+        if chains != 0:
+            if factor != 0:
+                tree_factor_island(e, island, n, dofs, tree_parent, dof_parent, dof_subtree_end, H)
+            tree_solve_island(e, island, n, dofs, tree_parent, dof_parent, dof_subtree_end, H, rhs, out)
+        else:
+            if factor != 0:
+                dense_factor(e, n, dofs, H)
+            dense_solve(e, n, dofs, H, rhs, out)
+
+    @wp.kernel(enable_backward=False, module=module)
+    def newton(
+        row_kind: wp.array(dtype=int),
+        dof_tree: wp.array(dtype=int),
+        dof_ancestor: wp.array2d(dtype=int),
+        dof_parent: wp.array(dtype=int),
+        dof_subtree_end: wp.array(dtype=int),
+        iterations: int,
+        tolerance: Any,
+        ls_tolerance: Any,
+        ls_iterations: int,
+        warmstart: int,
+        M: wp.array3d(dtype=Any),
+        M_factor: wp.array3d(dtype=Any),  # written: M's factor
+        qfrc_smooth: wp.array2d(dtype=Any),
+        qacc_smooth: wp.array2d(dtype=Any),  # written
+        qacc_warmstart: wp.array2d(dtype=Any),
+        efc_J: wp.array3d(dtype=Any),
+        efc_active: wp.array2d(dtype=Any),
+        efc_aref: wp.array2d(dtype=Any),
+        efc_R: wp.array2d(dtype=Any),
+        efc_frictionloss: wp.array2d(dtype=Any),
+        # scratch, written in place
+        tree_parent: wp.array2d(dtype=int),
+        tree_rows: wp.array2d(dtype=int),
+        row_list: wp.array2d(dtype=int),
+        dof_list: wp.array2d(dtype=int),
+        row_island: wp.array2d(dtype=int),
+        row_lo: wp.array2d(dtype=int),
+        row_hi: wp.array2d(dtype=int),
+        jaref: wp.array2d(dtype=Any),
+        jv: wp.array2d(dtype=Any),
+        Ma: wp.array2d(dtype=Any),
+        grad: wp.array2d(dtype=Any),
+        search: wp.array2d(dtype=Any),
+        Ms: wp.array2d(dtype=Any),
+        H: wp.array3d(dtype=Any),
+        factored: wp.array(dtype=int),
+        # the unconstrained solve's inputs and scratch (see below)
+        dof_ancestors: wp.array2d(dtype=int),
+        zero_dof: wp.array(dtype=Any),
+        y: wp.array2d(dtype=Any),
+        # outputs
+        qacc: wp.array2d(dtype=Any),
+        solver_niter: wp.array(dtype=int),
+        efc_force: wp.array2d(dtype=Any),
+        qfrc_constraint: wp.array2d(dtype=Any),
+        qfrc_total: wp.array2d(dtype=Any),
+    ):
+        """The constrained acceleration ``qacc`` of one environment. First writes the
+        unconstrained ``qacc_smooth = M^-1 qfrc_smooth`` and ``M``'s factor into ``M_factor``;
+        then the rows' forces, ``qfrc_constraint = J^T force``, ``qfrc_total = qfrc_smooth +
+        qfrc_constraint`` and the iterations taken (summed over islands). Only the instantiated
+        rows (``row_list``) are visited."""
+        e = wp.tid()
+        nv = M.shape[1]
+        nr = efc_J.shape[1]
+        ntree = tree_parent.shape[1]
+        zero = qacc.dtype(0.0)
+        half = qacc.dtype(0.5)
+        # the unconstrained acceleration qacc_smooth = M^-1 qfrc_smooth and M's factor (for the
+        # certificate below), here rather than in a launch of their own: M is read once
+        factor_and_solve_env(
+            M, dof_ancestors, dof_subtree_end, zero_dof, zero, qfrc_smooth, M_factor, y, qacc_smooth, e
+        )
+        # the instantiated rows
+        nact = int(0)
+        r = int(0)
+        while r < nr:
+            efc_force[e, r] = zero
+            if efc_active[e, r] != zero:
+                row_list[e, nact] = r
+                nact += 1
+            r += 1
+        # islands: trees joined by the rows they share [mj_island]
+        t = int(0)
+        while t < ntree:
+            tree_parent[e, t] = t
+            tree_rows[e, t] = 0
+            t += 1
+        a = int(0)
+        while a < nact:
+            r = row_list[e, a]
+            first = int(-1)
+            lo, hi = nonzero_range(e, r, efc_J)
+            row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
+            row_hi[e, r] = hi
+            k = int(lo)
+            while k < hi:
+                if efc_J[e, r, k] != zero:
+                    root = find_root(tree_parent, e, dof_tree[k])
+                    if first < 0:
+                        first = root
+                    elif root != first:
+                        low = wp.min(root, first)
+                        tree_parent[e, wp.max(root, first)] = low
+                        first = low
+                k += 1
+            row_island[e, r] = first
+            a += 1
+        a = int(0)
+        while a < nact:
+            r = row_list[e, a]
+            if row_island[e, r] >= 0:
+                root = find_root(tree_parent, e, row_island[e, r])
+                row_island[e, r] = root
+                tree_rows[e, root] = 1
+            a += 1
+        # whether every row lies on one chain of its tree: then H keeps M's sparsity
+        chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
+        # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
+        use_warmstart = warmstart != 0 and nact > 0  # without rows every dof keeps qacc_smooth
+        if use_warmstart:
+            cost_warm = zero
+            cost_smooth = zero
+            # M qacc_warmstart, kept for the islands when the warm start wins
+            mass_product(e, -1, 0, dof_list, tree_parent, dof_parent, dof_subtree_end, M, qacc_warmstart, Ma)
+            i = int(0)
+            while i < nv:
+                total = Ma[e, i]
+                cost_warm = cost_warm + half * (total - qfrc_smooth[e, i]) * (qacc_warmstart[e, i] - qacc_smooth[e, i])
+                i += 1
+            a = int(0)
+            while a < nact:
+                r = row_list[e, a]
+                warm = -efc_aref[e, r]
+                smooth = -efc_aref[e, r]
+                k = int(row_lo[e, r])
+                k_end = row_hi[e, r]
+                while k < k_end:
+                    warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
+                    smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
+                    k += 1
+                jaref[e, r] = warm  # kept, as Ma
+                kind = kind_of(row_kind, r)
+                cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
+                cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
+                a += 1
+            use_warmstart = not (cost_warm > cost_smooth)
         i = int(0)
         while i < nv:
-            total = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, qacc_warmstart)
-            Ma[e, i] = total  # kept for the islands when the warm start wins
-            cost_warm = cost_warm + half * (total - qfrc_smooth[e, i]) * (qacc_warmstart[e, i] - qacc_smooth[e, i])
+            qacc[e, i] = qacc_smooth[e, i]
+            if use_warmstart:
+                root = find_root(tree_parent, e, dof_tree[i])
+                if tree_rows[e, root] != 0:
+                    qacc[e, i] = qacc_warmstart[e, i]
+            i += 1
+        niter = int(0)
+        tol = tolerance
+        # 1 when H ends up holding the factor of the Hessian at the solution over every dof
+        # (one island spanning them all): the adjoint then needs no factor of its own
+        factored[e] = 0
+        islands = int(0)
+        island = int(0)
+        while island < ntree:
+            if tree_parent[e, island] != island or tree_rows[e, island] == 0:
+                island += 1
+                continue
+            n = int(0)
+            trace = zero
+            i = int(0)
+            while i < nv:
+                if find_root(tree_parent, e, dof_tree[i]) == island:
+                    dof_list[e, n] = i
+                    n += 1
+                    trace = trace + M[e, i, i]
+                i += 1
+            scale = qacc.dtype(1.0) / trace
+            if not use_warmstart:  # else the warm start's test left M qacc in Ma and J qacc - aref in jaref
+                mass_product(e, island, n, dof_list, tree_parent, dof_parent, dof_subtree_end, M, qacc, Ma)
+                c = int(0)
+                while c < nact:
+                    r = row_list[e, c]
+                    if row_island[e, r] == island:
+                        value = -efc_aref[e, r]
+                        k = int(row_lo[e, r])
+                        k_end = row_hi[e, r]
+                        while k < k_end:
+                            value = value + efc_J[e, r, k] * qacc[e, k]
+                            k += 1
+                        jaref[e, r] = value
+                    c += 1
+            update_rows(
+                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
+                qfrc_smooth, Ma, efc_force, grad,
+            )  # fmt: skip
+            # stop before the first iteration: the certificate, then the Newton decrement (both
+            # need the gradient below tolerance)
+            gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
+            done = False
+            if gradient < tol:  # M^-1 grad by the factor of M the unconstrained solve left
+                tree_solve_island(
+                    e, island, n, dof_list, tree_parent, dof_parent, dof_subtree_end, M_factor, grad, search
+                )
+                done = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search)) < tol
+            islands += 1
+            if not done:
+                hessian(
+                    e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
+                    jaref, 1, H,
+                )  # fmt: skip
+                island_hessian_solve(
+                    e, island, n, dof_list, tree_parent, chains, dof_parent, dof_subtree_end, 1, H, grad, search
+                )
+                if islands == 1 and n == nv:
+                    factored[e] = 1  # every later step keeps H the factor at the current point
+                decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
+                done = gradient < tol and decrement < tol
+            iteration = int(0)
+            while not done and iteration < iterations:
+                # search holds H^-1 grad: step along its negative
+                norm = zero
+                a = int(0)
+                while a < n:
+                    i = dof_list[e, a]
+                    search[e, i] = -search[e, i]
+                    norm = norm + search[e, i] * search[e, i]
+                    a += 1
+                norm = wp.sqrt(norm)
+                if norm < qacc.dtype(MINVAL):
+                    break
+                gtol = tol * ls_tolerance * norm / scale
+                g1 = zero
+                g2 = zero
+                mass_product(e, island, n, dof_list, tree_parent, dof_parent, dof_subtree_end, M, search, Ms)
+                a = int(0)
+                while a < n:
+                    i = dof_list[e, a]
+                    total = Ms[e, i]
+                    g1 = g1 + search[e, i] * Ma[e, i] - qfrc_smooth[e, i] * search[e, i]
+                    g2 = g2 + half * search[e, i] * total
+                    a += 1
+                c = int(0)
+                while c < nact:
+                    r = row_list[e, c]
+                    if row_island[e, r] == island:
+                        value = zero
+                        k = int(row_lo[e, r])
+                        k_end = row_hi[e, r]
+                        while k < k_end:
+                            value = value + efc_J[e, r, k] * search[e, k]
+                            k += 1
+                        jv[e, r] = value
+                    c += 1
+                point = line_search(
+                    e, nact, row_list, gtol, ls_iterations, g1, g2, row_kind, row_island, island, efc_R,
+                    efc_frictionloss, jaref, jv,
+                )  # fmt: skip
+                alpha = point[0]
+                if alpha == zero:
+                    break
+                a = int(0)
+                while a < n:
+                    i = dof_list[e, a]
+                    qacc[e, i] = qacc[e, i] + alpha * search[e, i]
+                    Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
+                    a += 1
+                # the Hessian changes only where a row changes zone: else its factor is reused
+                changed = int(0)
+                c = int(0)
+                while c < nact:
+                    r = row_list[e, c]
+                    if row_island[e, r] == island:
+                        before = jaref[e, r]
+                        after = before + alpha * jv[e, r]
+                        jaref[e, r] = after
+                        if changed == 0:
+                            kind = kind_of(row_kind, r)
+                            _f0, D0 = row_force(kind, before, efc_R[e, r], efc_frictionloss[e, r])
+                            _f1, D1 = row_force(kind, after, efc_R[e, r], efc_frictionloss[e, r])
+                            if D0 != D1:
+                                changed = 1
+                    c += 1
+                update_rows(
+                    e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
+                    jaref, qfrc_smooth, Ma, efc_force, grad,
+                )  # fmt: skip
+                if changed != 0:
+                    hessian(
+                        e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R,
+                        efc_frictionloss, jaref, 1, H,
+                    )  # fmt: skip
+                island_hessian_solve(
+                    e, island, n, dof_list, tree_parent, chains, dof_parent, dof_subtree_end, changed, H, grad, search
+                )
+                improvement = -scale * point[1]
+                gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
+                decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
+                iteration += 1
+                if (improvement > zero and improvement < tol) or gradient < tol or decrement < tol:
+                    break
+            niter += iteration
+            island += 1
+        if islands != 1:
+            factored[e] = 0
+        solver_niter[e] = niter
+        # J^T force over the instantiated rows, and the total force the accelerations solve for
+        i = int(0)
+        while i < nv:
+            qfrc_constraint[e, i] = zero
             i += 1
         a = int(0)
         while a < nact:
             r = row_list[e, a]
-            warm = -efc_aref[e, r]
-            smooth = -efc_aref[e, r]
-            k = int(row_lo[e, r])
-            k_end = row_hi[e, r]
-            while k < k_end:
-                warm = warm + efc_J[e, r, k] * qacc_warmstart[e, k]
-                smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
-                k += 1
-            jaref[e, r] = warm  # kept, as Ma
-            kind = kind_of(row_kind, r)
-            cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
-            cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
+            force = efc_force[e, r]
+            if force != zero:
+                i = int(row_lo[e, r])
+                i_end = row_hi[e, r]
+                while i < i_end:
+                    qfrc_constraint[e, i] = qfrc_constraint[e, i] + efc_J[e, r, i] * force
+                    i += 1
             a += 1
-        use_warmstart = not (cost_warm > cost_smooth)
-    i = int(0)
-    while i < nv:
-        qacc[e, i] = qacc_smooth[e, i]
-        if use_warmstart:
-            root = find_root(tree_parent, e, dof_tree[i])
-            if tree_rows[e, root] != 0:
-                qacc[e, i] = qacc_warmstart[e, i]
-        i += 1
-    niter = int(0)
-    tol = tolerance
-    # 1 when H ends up holding the factor of the Hessian at the solution over every dof
-    # (one island spanning them all): the adjoint then needs no factor of its own
-    factored[e] = 0
-    islands = int(0)
-    island = int(0)
-    while island < ntree:
-        if tree_parent[e, island] != island or tree_rows[e, island] == 0:
-            island += 1
-            continue
-        n = int(0)
-        trace = zero
         i = int(0)
         while i < nv:
-            if find_root(tree_parent, e, dof_tree[i]) == island:
-                dof_list[e, n] = i
-                n += 1
-                trace = trace + M[e, i, i]
+            qfrc_total[e, i] = qfrc_smooth[e, i] + qfrc_constraint[e, i]
             i += 1
-        scale = qacc.dtype(1.0) / trace
-        if not use_warmstart:  # else the warm start's test left M qacc in Ma and J qacc - aref in jaref
-            a = int(0)
-            while a < n:
-                i = dof_list[e, a]
-                Ma[e, i] = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, qacc)
-                a += 1
-            c = int(0)
-            while c < nact:
-                r = row_list[e, c]
-                if row_island[e, r] == island:
-                    value = -efc_aref[e, r]
-                    k = int(row_lo[e, r])
-                    k_end = row_hi[e, r]
-                    while k < k_end:
-                        value = value + efc_J[e, r, k] * qacc[e, k]
-                        k += 1
-                    jaref[e, r] = value
-                c += 1
-        update_rows(
-            e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
-            qfrc_smooth, Ma, efc_force, grad,
-        )  # fmt: skip
-        # stop before the first iteration: the certificate, then the Newton decrement (both
-        # need the gradient below tolerance)
-        gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
-        done = False
-        if gradient < tol:  # M^-1 grad by the factor of M the unconstrained solve left
-            tree_solve(e, n, dof_list, dof_parent, dof_subtree_end, M_factor, grad, search)
-            done = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search)) < tol
-        islands += 1
-        if not done:
-            hessian(
-                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
-                jaref, 1, H,
-            )  # fmt: skip
-            hessian_solve(e, n, dof_list, chains, dof_parent, dof_subtree_end, 1, H, grad, search)
-            if islands == 1 and n == nv:
-                factored[e] = 1  # every later step keeps H the factor at the current point
-            decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
-            done = gradient < tol and decrement < tol
-        iteration = int(0)
-        while not done and iteration < iterations:
-            # search holds H^-1 grad: step along its negative
-            norm = zero
-            a = int(0)
-            while a < n:
-                i = dof_list[e, a]
-                search[e, i] = -search[e, i]
-                norm = norm + search[e, i] * search[e, i]
-                a += 1
-            norm = wp.sqrt(norm)
-            if norm < qacc.dtype(MINVAL):
-                break
-            gtol = tol * ls_tolerance * norm / scale
-            g1 = zero
-            g2 = zero
-            a = int(0)
-            while a < n:
-                i = dof_list[e, a]
-                total = mass_row_dot(e, i, dof_parent, dof_subtree_end, M, search)
-                Ms[e, i] = total
-                g1 = g1 + search[e, i] * Ma[e, i] - qfrc_smooth[e, i] * search[e, i]
-                g2 = g2 + half * search[e, i] * total
-                a += 1
-            c = int(0)
-            while c < nact:
-                r = row_list[e, c]
-                if row_island[e, r] == island:
-                    value = zero
-                    k = int(row_lo[e, r])
-                    k_end = row_hi[e, r]
-                    while k < k_end:
-                        value = value + efc_J[e, r, k] * search[e, k]
-                        k += 1
-                    jv[e, r] = value
-                c += 1
-            point = line_search(
-                e, nact, row_list, gtol, ls_iterations, g1, g2, row_kind, row_island, island, efc_R,
-                efc_frictionloss, jaref, jv,
-            )  # fmt: skip
-            alpha = point[0]
-            if alpha == zero:
-                break
-            a = int(0)
-            while a < n:
-                i = dof_list[e, a]
-                qacc[e, i] = qacc[e, i] + alpha * search[e, i]
-                Ma[e, i] = Ma[e, i] + alpha * Ms[e, i]
-                a += 1
-            # the Hessian changes only where a row changes zone: else its factor is reused
-            changed = int(0)
-            c = int(0)
-            while c < nact:
-                r = row_list[e, c]
-                if row_island[e, r] == island:
-                    before = jaref[e, r]
-                    after = before + alpha * jv[e, r]
-                    jaref[e, r] = after
-                    if changed == 0:
-                        kind = kind_of(row_kind, r)
-                        _f0, D0 = row_force(kind, before, efc_R[e, r], efc_frictionloss[e, r])
-                        _f1, D1 = row_force(kind, after, efc_R[e, r], efc_frictionloss[e, r])
-                        if D0 != D1:
-                            changed = 1
-                c += 1
-            update_rows(
-                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
-                jaref, qfrc_smooth, Ma, efc_force, grad,
-            )  # fmt: skip
-            if changed != 0:
-                hessian(
-                    e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R,
-                    efc_frictionloss, jaref, 1, H,
-                )  # fmt: skip
-            hessian_solve(e, n, dof_list, chains, dof_parent, dof_subtree_end, changed, H, grad, search)
-            improvement = -scale * point[1]
-            gradient = scale * wp.sqrt(island_dot(e, n, dof_list, grad, grad))
-            decrement = wp.max(zero, half * scale * island_dot(e, n, dof_list, grad, search))
-            iteration += 1
-            if (improvement > zero and improvement < tol) or gradient < tol or decrement < tol:
-                break
-        niter += iteration
-        island += 1
-    if islands != 1:
-        factored[e] = 0
-    solver_niter[e] = niter
-    # J^T force over the instantiated rows, and the total force the accelerations solve for
-    i = int(0)
-    while i < nv:
-        qfrc_constraint[e, i] = zero
-        i += 1
-    a = int(0)
-    while a < nact:
-        r = row_list[e, a]
-        force = efc_force[e, r]
-        if force != zero:
-            i = int(row_lo[e, r])
-            i_end = row_hi[e, r]
-            while i < i_end:
-                qfrc_constraint[e, i] = qfrc_constraint[e, i] + efc_J[e, r, i] * force
-                i += 1
-        a += 1
-    i = int(0)
-    while i < nv:
-        qfrc_total[e, i] = qfrc_smooth[e, i] + qfrc_constraint[e, i]
-        i += 1
+
+    return newton
+
+
+newton = make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_solve_env)
 
 
 @wp.kernel
@@ -1040,7 +1140,7 @@ def keep_warmstart(qacc: wp.array2d(dtype=Any), qacc_warmstart: wp.array2d(dtype
         qacc_warmstart[e, i] = qacc[e, i]
 
 
-@wp.func
+@wp.func(inline=True)
 def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
     """Whether the row's cost is ``0.5 D jar^2`` at ``jar`` (its force ``-D jar``)."""
     if kind < ROW_FRICTION_DOF:
