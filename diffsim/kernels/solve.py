@@ -193,26 +193,37 @@ def factor_and_solve_env(
     solve_factored(U, dof_ancestors, dof_subtree_end, e, n, rhs, y, x)
 
 
-@wp.kernel(enable_backward=False)
-def factor_and_solve_forward(
-    M: wp.array3d(dtype=Any),
-    dof_ancestors: wp.array2d(dtype=int),
-    dof_subtree_end: wp.array(dtype=int),
-    diag_add: wp.array(dtype=Any),
-    dt: wp.array(dtype=Any),
-    rhs: wp.array2d(dtype=Any),
-    # outputs
-    U: wp.array3d(dtype=Any),
-    y: wp.array2d(dtype=Any),
-    x: wp.array2d(dtype=Any),
-):
-    """``factor_and_solve`` in ``while`` loops, bit for bit the same outputs. Warp cannot
-    differentiate ``while`` loops, but runs them faster than ``range`` loops on the CPU
-    (see ``solver``): a ``StepProgram`` replays this one forward (``FORWARD_TWIN``) and
-    ``factor_and_solve_adjoint`` backward; a ``wp.Tape`` around ``Simulator.step``
-    differentiates ``factor_and_solve``."""
-    e = wp.tid()
-    factor_and_solve_env(M, dof_ancestors, dof_subtree_end, diag_add, dt[0], rhs, U, y, x, e)
+def make_factor_and_solve(factor_and_solve_env, module=None):
+    """The forward kernel of ``factor_and_solve`` built on ``factor_and_solve_env``: this
+    module's (``factor_and_solve_forward``) or a model's unrolled one
+    (``diffsim.kernels.unrolled``), which computes the same. ``module``: the Warp module
+    that holds the kernel."""
+
+    @wp.kernel(enable_backward=False, module=module)
+    def factor_and_solve_forward(
+        M: wp.array3d(dtype=Any),
+        dof_ancestors: wp.array2d(dtype=int),
+        dof_subtree_end: wp.array(dtype=int),
+        diag_add: wp.array(dtype=Any),
+        dt: wp.array(dtype=Any),
+        rhs: wp.array2d(dtype=Any),
+        # outputs
+        U: wp.array3d(dtype=Any),
+        y: wp.array2d(dtype=Any),
+        x: wp.array2d(dtype=Any),
+    ):
+        """``factor_and_solve`` in ``while`` loops, bit for bit the same outputs. Warp cannot
+        differentiate ``while`` loops, but runs them faster than ``range`` loops on the CPU
+        (see ``solver``): a ``StepProgram`` replays this one forward (``FORWARD_TWIN``) and
+        ``factor_and_solve_adjoint`` backward; a ``wp.Tape`` around ``Simulator.step``
+        differentiates ``factor_and_solve``."""
+        e = wp.tid()
+        factor_and_solve_env(M, dof_ancestors, dof_subtree_end, diag_add, dt[0], rhs, U, y, x, e)
+
+    return factor_and_solve_forward
+
+
+factor_and_solve_forward = make_factor_and_solve(factor_and_solve_env)
 
 
 @wp.kernel(enable_backward=False)

@@ -34,7 +34,6 @@ import importlib.util
 import os
 import sys
 import tempfile
-from typing import Any
 
 import warp as wp
 
@@ -238,7 +237,7 @@ def source(parent, subtree_end, ancestors, tree) -> tuple[str, int]:
     w(0, "import warp as wp")
     w(0, "from diffsim.kernels.constraints import MINVAL")
     w(0, "from diffsim.kernels.solver import find_root, make_newton")
-    w(0, "from diffsim.kernels.unrolled import make_factor_and_solve")
+    w(0, "from diffsim.kernels.solve import make_factor_and_solve")
     w(0, "")
     _factor_and_solve(w, parent, subtree_end, ancestors)
     _mass_product(w, parent, subtree_end, tree)
@@ -295,27 +294,6 @@ def _load(text: str):
         del sys.modules[name]  # not a half-built module for the next call
         raise
     return module
-
-
-def make_factor_and_solve(factor_and_solve_env, module):
-    """``solve.factor_and_solve_forward`` built on ``factor_and_solve_env`` (a model's unrolled one)."""
-
-    @wp.kernel(enable_backward=False, module=module)
-    def factor_and_solve_forward(
-        M: wp.array3d(dtype=Any),
-        dof_ancestors: wp.array2d(dtype=int),
-        dof_subtree_end: wp.array(dtype=int),
-        diag_add: wp.array(dtype=Any),
-        dt: wp.array(dtype=Any),
-        rhs: wp.array2d(dtype=Any),
-        U: wp.array3d(dtype=Any),
-        y: wp.array2d(dtype=Any),
-        x: wp.array2d(dtype=Any),
-    ):
-        e = wp.tid()
-        factor_and_solve_env(M, dof_ancestors, dof_subtree_end, diag_add, dt[0], rhs, U, y, x, e)
-
-    return factor_and_solve_forward
 
 
 def forward_kernel(kernel, model):
