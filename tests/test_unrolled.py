@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pathlib
 
+import mujoco
 import numpy as np
 import pytest
 import torch
@@ -25,18 +26,22 @@ from diffsim.simulator import Simulator, StepBuffers
 
 MODELS = pathlib.Path(__file__).parent / "models"
 CASES = [
-    (diffsim.asset("ant.xml"), torch.float32),
-    (diffsim.asset("ant.xml"), torch.float64),
-    (str(MODELS / "box_stack.xml"), torch.float64),
-    (str(MODELS / "limited_arm.xml"), torch.float64),
-    (str(MODELS / "four_bar.xml"), torch.float64),
+    (diffsim.asset("ant.xml"), torch.float32, "Euler"),
+    (diffsim.asset("ant.xml"), torch.float64, "Euler"),
+    (str(MODELS / "box_stack.xml"), torch.float64, "Euler"),
+    (str(MODELS / "limited_arm.xml"), torch.float64, "Euler"),
+    (str(MODELS / "limited_arm.xml"), torch.float64, "implicitfast"),  # solves with M - h D
+    (str(MODELS / "limited_arm.xml"), torch.float64, "RK4"),  # four solves per step
+    (str(MODELS / "four_bar.xml"), torch.float64, "Euler"),
 ]
 COMPARED = ("qacc", "qacc_smooth", "qacc_constrained", "efc_force", "solver_niter", "solver_H", "solver_factored", "U")
 
 
-def _stepper(path, dtype, batch, unroll):
+def _stepper(path, dtype, integrator, batch, unroll):
     """A recorded step of a fresh model (its own warm start) replaying generic or unrolled kernels."""
-    model = diffsim.load_mjcf(path, dtype=dtype, device="cpu")
+    m = mujoco.MjModel.from_xml_path(path)
+    m.opt.integrator = getattr(mujoco.mjtIntegrator, f"mjINT_{integrator.upper()}")
+    model = diffsim.load_mjcf(m, dtype=dtype, device="cpu")
     model.contact_model = "mujoco"
     sim, buf = Simulator(model), StepBuffers(model, batch)
     T = model.wp_scalar
@@ -63,11 +68,13 @@ def _stepper(path, dtype, batch, unroll):
     return model, buf, state, ctrl, programs, used
 
 
-@pytest.mark.parametrize("path,dtype", CASES, ids=lambda c: pathlib.Path(c).stem if isinstance(c, str) else str(c)[6:])
-def test_unrolled_kernels_are_bit_identical(path, dtype):
+@pytest.mark.parametrize(
+    "path,dtype,integrator", CASES, ids=[f"{pathlib.Path(p).stem}-{str(d)[6:]}-{i}" for p, d, i in CASES]
+)
+def test_unrolled_kernels_are_bit_identical(path, dtype, integrator):
     batch, steps = 16, 60
-    generic = _stepper(path, dtype, batch, unroll=False)
-    ours = _stepper(path, dtype, batch, unroll=True)
+    generic = _stepper(path, dtype, integrator, batch, unroll=False)
+    ours = _stepper(path, dtype, integrator, batch, unroll=True)
     module = unrolled.for_model(ours[0])
     assert module is not None
     assert module.newton[ours[0].wp_scalar] in ours[5] and solver.newton in generic[5]
