@@ -300,32 +300,6 @@ def mass_row_dot(
 
 
 @wp.func(inline=True)
-def hessian_solve(
-    e: int,
-    n: int,
-    dofs: wp.array2d(dtype=int),
-    chains: int,
-    dof_parent: wp.array(dtype=int),
-    dof_subtree_end: wp.array(dtype=int),
-    factor: int,
-    H: wp.array3d(dtype=Any),
-    rhs: wp.array2d(dtype=Any),
-    out: wp.array2d(dtype=Any),
-):
-    """``out = H^-1 rhs``: by the tree-sparse factor when every row lies on one chain of
-    the tree (``chains``: ``H`` keeps ``M``'s sparsity), else by a dense Cholesky. With
-    ``factor`` 0, ``H`` already holds the factor (the Hessian has not changed since)."""
-    if chains != 0:
-        if factor != 0:
-            tree_factor(e, n, dofs, dof_parent, dof_subtree_end, H)
-        tree_solve(e, n, dofs, dof_parent, dof_subtree_end, H, rhs, out)
-    else:
-        if factor != 0:
-            dense_factor(e, n, dofs, H)
-        dense_solve(e, n, dofs, H, rhs, out)
-
-
-@wp.func(inline=True)
 def mass_product(
     e: int,
     island: int,
@@ -383,6 +357,42 @@ def tree_solve_island(
 ):
     """``tree_solve`` over the island's dofs."""
     tree_solve(e, n, dofs, dof_parent, dof_subtree_end, U, rhs, out)
+
+
+def make_hessian_solve(tree_factor_island, tree_solve_island):
+    """``out = H^-1 rhs`` over an island (``island < 0``: every dof) on these functions of
+    the trees (``make_newton``): by the tree-sparse factor when every row lies on one chain
+    of its tree (``chains``: ``H`` keeps ``M``'s sparsity), else by a dense Cholesky. With
+    ``factor`` 0, ``H`` already holds the factor (the Hessian has not changed since)."""
+
+    @wp.func
+    def hessian_solve(
+        e: int,
+        island: int,
+        n: int,
+        dofs: wp.array2d(dtype=int),
+        tree_parent: wp.array2d(dtype=int),
+        chains: int,
+        dof_parent: wp.array(dtype=int),
+        dof_subtree_end: wp.array(dtype=int),
+        factor: int,
+        H: wp.array3d(dtype=Any),
+        rhs: wp.array2d(dtype=Any),
+        out: wp.array2d(dtype=Any),
+    ):
+        if chains != 0:
+            if factor != 0:
+                tree_factor_island(e, island, n, dofs, tree_parent, dof_parent, dof_subtree_end, H)
+            tree_solve_island(e, island, n, dofs, tree_parent, dof_parent, dof_subtree_end, H, rhs, out)
+        else:
+            if factor != 0:
+                dense_factor(e, n, dofs, H)
+            dense_solve(e, n, dofs, H, rhs, out)
+
+    return hessian_solve
+
+
+hessian_solve = make_hessian_solve(tree_factor_island, tree_solve_island)
 
 
 @wp.func(inline=True)
@@ -764,30 +774,7 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
     ones here (``newton``) or a model's unrolled ones (``diffsim.kernels.unrolled``), which
     compute the same. ``module``: the Warp module that holds the kernel."""
 
-    @wp.func
-    def island_hessian_solve(
-        e: int,
-        island: int,
-        n: int,
-        dofs: wp.array2d(dtype=int),
-        tree_parent: wp.array2d(dtype=int),
-        chains: int,
-        dof_parent: wp.array(dtype=int),
-        dof_subtree_end: wp.array(dtype=int),
-        factor: int,
-        H: wp.array3d(dtype=Any),
-        rhs: wp.array2d(dtype=Any),
-        out: wp.array2d(dtype=Any),
-    ):
-        """``hessian_solve`` for the island ``island``."""
-        if chains != 0:
-            if factor != 0:
-                tree_factor_island(e, island, n, dofs, tree_parent, dof_parent, dof_subtree_end, H)
-            tree_solve_island(e, island, n, dofs, tree_parent, dof_parent, dof_subtree_end, H, rhs, out)
-        else:
-            if factor != 0:
-                dense_factor(e, n, dofs, H)
-            dense_solve(e, n, dofs, H, rhs, out)
+    island_hessian_solve = make_hessian_solve(tree_factor_island, tree_solve_island)
 
     @wp.kernel(enable_backward=False, module=module)
     def newton(
@@ -1304,7 +1291,8 @@ def newton_adjoint(
     factor = 1
     if reuse:
         factor = 0
-    hessian_solve(e, nv, dof_list, chains, dof_parent, dof_subtree_end, factor, H, adj_a, lam)
+    # every dof (island -1: the island arguments go unread)
+    hessian_solve(e, -1, nv, dof_list, dof_list, chains, dof_parent, dof_subtree_end, factor, H, adj_a, lam)
     # -lam^T dg/dp for every input p
     i = int(0)
     while i < nv:

@@ -37,6 +37,8 @@ import tempfile
 
 import warp as wp
 
+from diffsim.kernels import solve, solver
+
 MAX_TERMS = 4000  # products in the unrolled code, beyond which a model keeps the generic loops
 
 _sources = {}  # tree structure -> (generated source, its number of products)
@@ -299,8 +301,6 @@ def _load(text: str):
 def forward_kernel(kernel, model):
     """The kernel a ``StepProgram`` replays forward in place of ``kernel``: its unrolled
     twin for this model where there is one, else ``solve.FORWARD_TWIN``'s, else itself."""
-    from diffsim.kernels import solve, solver
-
     module = None
     if kernel in (solver.newton, solve.factor_and_solve) and model.options.unroll_trees:
         module = for_model(model)
