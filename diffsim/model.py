@@ -373,7 +373,12 @@ class Model:
             self.topology["collision_" + name] = tensor(pairs[name], torch.int32)
         self.ncollision = len(pairs["geom1"])
         self.nprecon = int(pairs["maxcon"].sum())  # the collision functions' slots per environment
-        self.rows_per_contact = max([1 if d == 1 else 2 * (int(d) - 1) for d in pairs["condim"]], default=0)
+        # a frictional contact's rows: a pyramidal cone's 2 (condim - 1) edges or an elliptic
+        # cone's condim directions
+        elliptic = spec.cone == "elliptic"
+        self.rows_per_contact = max(
+            [1 if d == 1 else int(d) if elliptic else 2 * (int(d) - 1) for d in pairs["condim"]], default=0
+        )
         self._contact_capacity = min(self.nprecon, DEFAULT_CONTACT_CAPACITY)
         self._collision_unsupported = pairs["unsupported"]
         self.has_free_bodies = bool((self.topology["dof_free_body"] >= 0).any())
@@ -448,8 +453,6 @@ class Model:
                 self.unsupported["geom pairs without a MuJoCo collision function in diffsim"] = list(
                     self._collision_unsupported
                 )
-            if self.flags.contact and self.spec.cone == "elliptic" and self.ncollision:
-                self.unsupported["elliptic friction cones (simulated as pyramidal)"] = ["option cone"]
             names = self.spec.tendon_name
             fixed = {f"tendon {names[t]!r}" if names[t] else f"tendon {t}" for t in fixed_tendons(self.spec)}
             equalities = self.spec.eq_name

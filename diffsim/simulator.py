@@ -147,6 +147,7 @@ class StepBuffers:
         self.tree_parent, self.tree_rows = ints((E, model.nbody if nc else 0)), ints((E, model.nbody if nc else 0))
         self.row_list, self.row_island, self.dof_list = ints((E, nr)), ints((E, nr)), ints((E, nc))
         self.row_lo, self.row_hi = ints((E, nr)), ints((E, nr))  # each row's nonzero dofs: lo .. hi - 1
+        self.efc_cone = ints((E, nr))  # elliptic cones' rows (constraints.contact_rows)
         self.efc_jaref, self.efc_jv = plain((E, nr)), plain((E, nr))
         self.solver_scratch = [plain((E, nc)) for _ in range(4)]  # Ma, grad, search, Ms
         self.solver_H = plain((E, nc, nc))
@@ -937,6 +938,7 @@ class Simulator:
                 buf.efc_aref,
                 buf.efc_R,
                 buf.efc_frictionloss,
+                buf.efc_cone,
                 buf.tree_parent,
                 buf.tree_rows,
                 buf.row_list,
@@ -1064,6 +1066,7 @@ class Simulator:
                 per_block,
                 m.nrow_static,
                 m.rows_per_contact,
+                int(m.spec.cone == "elliptic"),
                 m.wp_scalar(m.spec.impratio),
                 w("collision_geom1"),
                 w("collision_geom2"),
@@ -1083,6 +1086,7 @@ class Simulator:
                 buf.con_includemargin,
                 buf.con_friction,
                 buf.con_solref,
+                buf.con_solreffriction,
                 buf.con_solimp,
                 qvel,
                 buf.xpos,
@@ -1093,6 +1097,7 @@ class Simulator:
                 buf.efc_aref,
                 buf.efc_R,
                 buf.efc_frictionloss,
+                buf.efc_cone,
             ],
             dev,
         )
@@ -1206,12 +1211,19 @@ NO_ADJOINT = (solver.keep_warmstart, solver.undamped_acceleration)
 def newton_adjoint_inputs(inputs: list) -> list:
     """The inputs of ``solver.newton_adjoint`` from those of the ``solver.newton`` launch."""
     (row_kind, _tree, ancestor, parent, subtree_end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth) = inputs[:13]
-    J, active, aref, R, frictionloss = inputs[15:20]
-    row_list, dof_list, row_lo, row_hi, jaref = inputs[22], inputs[23], inputs[25], inputs[26], inputs[27]
+    J, active, aref, R, frictionloss, cone = inputs[15:21]
+    row_list, dof_list, row_lo, row_hi, jaref, jv = (
+        inputs[23],
+        inputs[24],
+        inputs[26],
+        inputs[27],
+        inputs[28],
+        inputs[29],
+    )
     qacc, _niter, force, qfrc_constraint, qfrc_total = inputs[-5:]
-    # the adjoint's scratch is the solve's own, which forward no longer needs: two of its
-    # dof vectors (Ma, grad) and its Hessian
-    adj_a, lam, H, factored = inputs[29], inputs[30], inputs[33], inputs[34]
+    # the adjoint's scratch is the solve's own, which forward no longer needs: a row vector
+    # (jv), two of its dof vectors (Ma, grad) and its Hessian
+    adj_a, lam, H, factored = inputs[30], inputs[31], inputs[34], inputs[35]
     return [
         row_kind,
         ancestor,
@@ -1224,6 +1236,7 @@ def newton_adjoint_inputs(inputs: list) -> list:
         aref,
         R,
         frictionloss,
+        cone,
         force,
         qacc.grad,
         force.grad,
@@ -1234,6 +1247,7 @@ def newton_adjoint_inputs(inputs: list) -> list:
         row_hi,
         dof_list,
         jaref,
+        jv,
         adj_a,
         lam,
         H,

@@ -256,6 +256,88 @@ def test_gradients_through_contacts(motion, integrator):
     check_parameter_gradients(model, *state, CONTACT_PARAMETERS if integrator == "Euler" else ("geom_solref",))
 
 
+def elliptic_boxes():
+    """``settled_boxes`` with MuJoCo's elliptic friction cones."""
+    m = mujoco.MjModel.from_xml_path(str(MODELS / "box_on_box.xml"))
+    m.opt.tolerance = 1e-14
+    m.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    d = mujoco.MjData(m)
+    for _ in range(400):
+        mujoco.mj_step(m, d)
+    return m, diffsim.load_mjcf(m, dtype=torch.float64), d.qpos.copy(), d.qvel.copy()
+
+
+def cone_states(m, qpos, qvel):
+    """How many of MuJoCo's elliptic contacts are in each zone: top (satisfied), bottom
+    (quadratic), middle (on the cone)."""
+    d = mujoco.MjData(m)
+    d.qpos[:], d.qvel[:] = qpos, qvel
+    mujoco.mj_forward(m, d)
+    heads = [int(c.efc_address) for c in d.contact[: d.ncon]]
+    states = np.bincount(d.efc_state[heads], minlength=5)
+    S = mujoco.mjtConstraintState
+    return {
+        zone: int(states[int(state)])
+        for zone, state in (
+            ("top", S.mjCNSTRSTATE_SATISFIED),
+            ("bottom", S.mjCNSTRSTATE_QUADRATIC),
+            ("middle", S.mjCNSTRSTATE_CONE),
+        )
+    }
+
+
+@pytest.mark.parametrize("motion", ["sticking", "sliding", "separating"])
+def test_gradients_through_elliptic_cones(motion):
+    """The boxes with elliptic cones: at rest (every cone in its bottom zone), sliding (the
+    floor's cones on their surface) and the upper box lifting off (its cones on top, no
+    force), with respect to the state and the contacts' parameters, frictions included."""
+    m, model, qpos, qvel = elliptic_boxes()
+    if motion == "sliding":
+        qvel[0] = qvel[6] = 0.6
+    elif motion == "separating":
+        qvel[8] = 0.5
+    zones = cone_states(m, qpos, qvel)
+    assert sum(zones.values()) == 8
+    wanted = {"sticking": "bottom", "sliding": "middle", "separating": "top"}[motion]
+    assert zones[wanted] >= 4, zones
+    state = tuple(torch.tensor(x[None]) for x in (qpos, qvel)) + (torch.zeros(1, 0, dtype=torch.float64),)
+    check_state_gradients_without_controls(model, *state)
+    check_parameter_gradients(model, *state, ("geom_friction", "geom_solref", "geom_solimp", "body_mass"))
+
+
+def test_gradients_through_twisting_and_rolling_elliptic_cones():
+    """The elliptic test model's bodies sliding, spinning and rolling (condim 4 and 6 cones,
+    in their middle and bottom zones), with respect to the state and the <pair>s' parameters,
+    solreffriction included."""
+    m = mujoco.MjModel.from_xml_path(str(MODELS / "elliptic_cones.xml"))
+    m.opt.tolerance = 1e-14
+    model = diffsim.load_mjcf(m, dtype=torch.float64)
+    d = mujoco.MjData(m)
+    rng = np.random.default_rng(1)
+    for j in np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
+        a = m.jnt_dofadr[j]
+        d.qvel[a : a + 2] = rng.uniform(-1, 1, 2)
+        d.qvel[a + 3 : a + 6] = rng.uniform(-8, 8, 3)
+    for _ in range(64):
+        mujoco.mj_step(m, d)
+    zones = cone_states(m, d.qpos, d.qvel)
+    assert zones["middle"] >= 3 and zones["bottom"] >= 2, zones
+    mujoco.mj_forward(m, d)
+    assert {int(c.dim) for c in d.contact[: d.ncon]} == {4, 6}
+    state = tuple(torch.tensor(x[None].copy()) for x in (d.qpos, d.qvel)) + (torch.zeros(1, 0, dtype=torch.float64),)
+    check_state_gradients_without_controls(model, *state)
+    check_parameter_gradients(
+        model, *state, ("geom_friction", "pair_friction", "pair_solreffriction", "pair_solref", "geom_solimp")
+    )
+
+
+def check_state_gradients_without_controls(model, qpos, qvel, ctrl):
+    inputs = tuple(t.clone().requires_grad_() for t in (qpos, qvel))
+    assert torch.autograd.gradcheck(
+        lambda q, v: diffsim.step(model, q, v, ctrl), inputs, eps=1e-6, atol=1e-6, rtol=1e-5
+    )
+
+
 def test_gradients_of_the_ant_standing():
     """The Ant on the floor (its feet's contacts and its joint limits), with respect to the
     state, the controls and the actuators' and joints' parameters."""

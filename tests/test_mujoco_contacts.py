@@ -3,7 +3,9 @@
 The models (tests/models/, diffsim/assets/) were written for this project: contact_pairs
 (every geom pair type diffsim collides, with priority, solmix, condim 1/3/4/6, both solref
 forms, margins and gaps, a <pair> and an <exclude>), a stack of boxes, a humanoid-like body
-of capsules, cylinders and ellipsoids, the Ant and the gripper.
+of capsules, cylinders and ellipsoids, the Ant and the gripper; elliptic_cones (MuJoCo's
+elliptic friction cones with condim 3/4/6, impratio and solreffriction), and the others
+switched to elliptic cones.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ MODELS = pathlib.Path(__file__).parent / "models"
 PAIRS = MODELS / "contact_pairs.xml"
 BOX_STACK = MODELS / "box_stack.xml"
 HUMANOID = MODELS / "capsule_humanoid.xml"
+ELLIPTIC = MODELS / "elliptic_cones.xml"
+CONTACT_ELLIPTIC = int(mujoco.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC)
+STATE_QUADRATIC = int(mujoco.mjtConstraintState.mjCNSTRSTATE_QUADRATIC)
+STATE_CONE = int(mujoco.mjtConstraintState.mjCNSTRSTATE_CONE)
 
 
 def load(path, dtype=torch.float64):
@@ -238,3 +244,108 @@ def test_a_thousand_ants_stay_finite_for_ten_seconds_in_float32():
         qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(E, 1), torch.zeros(E, model.nv), ctrls)
     assert torch.isfinite(qpos).all() and torch.isfinite(qvel).all()
     assert qpos[:, :, 2].min() > 0.1  # the torso never sinks into the floor
+
+
+def spinning(m, d, seed=1):
+    """Every free body sliding and spinning: the cones' contacts slide, twist and roll."""
+    rng = np.random.default_rng(seed)
+    for j in np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
+        a = m.jnt_dofadr[j]
+        d.qvel[a : a + 2] = rng.uniform(-1, 1, 2)
+        d.qvel[a + 3 : a + 6] = rng.uniform(-8, 8, 3)
+
+
+def elliptic(path):
+    m = mujoco.MjModel.from_xml_path(str(path))
+    m.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    return m, diffsim.load_mjcf(m, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    "path, scripted",
+    [
+        (ELLIPTIC, None),
+        (diffsim.asset("ant.xml"), None),
+        (diffsim.asset("gripper.xml"), gripper_controls),
+        (BOX_STACK, None),
+        (HUMANOID, None),
+    ],
+    ids=["elliptic_cones", "ant", "gripper", "box_stack", "humanoid"],
+)
+def test_one_step_with_elliptic_cones_equals_mujocos_step(path, scripted):
+    """With ``<option cone="elliptic">``: from each of MuJoCo's states along 1 s, diffsim's
+    next state equals MuJoCo's to 1e-6 relative in float64, with the cones in their middle
+    (sliding) and bottom (sticking) zones along the way."""
+    m, model = elliptic(path)
+    assert model.rows_per_contact == max(m.geom_condim.max(), m.pair_dim.max(initial=1))
+    assert not any("cone" in feature for feature in model.unsupported)
+    d = mujoco.MjData(m)
+    lifted(m, d)
+    if path == ELLIPTIC:
+        spinning(m, d)
+    steps = int(round(1.0 / m.opt.timestep))
+    rng = np.random.default_rng(0)
+    ctrls = scripted(m, steps, rng) if scripted else rng.uniform(-1, 1, (steps, m.nu))
+    states = mujoco.MjData(m)  # the zones MuJoCo's solution has along the same trajectory
+    states.qpos[:], states.qvel[:] = d.qpos, d.qvel
+    zones = np.zeros(5, int)
+    for ctrl in ctrls[:: 10 if path != ELLIPTIC else 1]:
+        states.ctrl[:] = ctrl
+        mujoco.mj_step(m, states)
+        zones += np.bincount(states.efc_state[states.efc_type == CONTACT_ELLIPTIC], minlength=5)[:5]
+    worst, rows, contacts = one_step_errors(m, model, ctrls=ctrls, d=d)
+    assert rows[:, CONTACT_ELLIPTIC].sum() > 0 and (contacts > 0).mean() > 0.5
+    if path == ELLIPTIC:
+        assert zones[STATE_CONE] > 100 and zones[STATE_QUADRATIC] > 100
+    assert worst < 1e-6
+
+
+def test_elliptic_rows_are_mujocos_scaled_by_their_friction():
+    """At a state of sliding, twisting and rolling contacts: each elliptic cone's rows, with
+    its friction rows divided by their coefficient (diffsim scales them, MuJoCo's solver
+    does), equal MuJoCo's efc_J, efc_aref and efc_R to 1e-12, and their forces, so scaled
+    back, equal MuJoCo's efc_force to 1e-9 of the largest."""
+    m = mujoco.MjModel.from_xml_path(str(ELLIPTIC))
+    model = diffsim.load_mjcf(m, dtype=torch.float64)
+    d = mujoco.MjData(m)
+    spinning(m, d)
+    for _ in range(60):
+        mujoco.mj_step(m, d)
+    mujoco.mj_forward(m, d)
+    assert {int(c.dim) for c in d.contact[: d.ncon]} >= {4, 6}
+    sim = Simulator(model, grad_params=())
+    buf = StepBuffers(model, 1)
+    buf.qacc_warmstart.assign(d.qacc_warmstart[None])
+    state = [wp.from_torch(torch.tensor(x[None].copy())) for x in (d.qpos, d.qvel, np.zeros(0))]
+    out = [wp.zeros((1, n), dtype=wp.float64) for n in (m.nq, m.nv)]
+    sim.step(buf, *state, *out)
+    J, aref, R, force, cone = (a.numpy()[0] for a in (buf.efc_J, buf.efc_aref, buf.efc_R, buf.efc_force, buf.efc_cone))
+    pair, pos, friction = (a.numpy()[0] for a in (buf.con_pair, buf.con_pos, buf.con_friction))
+    geom1, geom2 = model.topology["collision_geom1"].numpy(), model.topology["collision_geom2"].numpy()
+    ours = []
+    for c in range(int(buf.ncon.numpy()[0])):
+        r = model.nrow_static + c * model.rows_per_contact
+        dim = cone[r]
+        assert dim > 1 and (cone[r + 1 : r + dim] == -1).all()
+        scale = np.concatenate([[1.0], friction[c, : dim - 1]])
+        rows = slice(r, r + dim)
+        geoms = (int(geom1[pair[c]]), int(geom2[pair[c]]))
+        ours.append(
+            (geoms, pos[c], J[rows] / scale[:, None], aref[rows] / scale, R[rows] / scale**2, force[rows] * scale)
+        )
+    their_J = np.asarray(d.efc_J).reshape(d.nefc, m.nv)
+    theirs = []
+    for c, contact in enumerate(d.contact[: d.ncon]):
+        i, dim = int(contact.efc_address), int(contact.dim)
+        assert (d.efc_type[i : i + dim] == CONTACT_ELLIPTIC).all()
+        rows = slice(i, i + dim)
+        geoms = (int(contact.geom[0]), int(contact.geom[1]))
+        theirs.append((geoms, contact.pos, their_J[rows], d.efc_aref[rows], d.efc_R[rows], d.efc_force[rows]))
+    key = lambda row: (row[0], tuple(np.round(row[1], 6)))  # noqa: E731
+    ours, theirs = sorted(ours, key=key), sorted(theirs, key=key)
+    assert [row[0] for row in ours] == [row[0] for row in theirs]
+    largest = max(np.abs(row[5]).max() for row in theirs)
+    for a, b in zip(ours, theirs):
+        for name, x, y in zip(("J", "aref", "R"), a[2:5], b[2:5]):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, err_msg=f"{name} of {a[0]}")
+        np.testing.assert_allclose(a[5], b[5], rtol=0, atol=1e-9 * largest, err_msg=f"force of {a[0]}")

@@ -861,9 +861,19 @@ def contact_jacobian_column(
 
 
 @wp.func
-def contact_row_value(j: int, nrows: int, dim: int, frame: Any, friction: Any, linear: Any, angular: Any):
+def contact_row_value(j: int, nrows: int, dim: int, cone: int, frame: Any, friction: Any, linear: Any, angular: Any):
     """Row ``j`` of a contact applied to a relative (linear, angular) motion of its point:
-    the normal component, plus or minus ``mu`` times a tangent's (or a rotation's)."""
+    the normal component, plus or minus ``mu`` times a tangent's (or a rotation's); of an
+    elliptic cone (``cone != 0``), the normal component or ``mu`` times a tangent's."""
+    if cone != 0:
+        if j == 0:
+            return frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
+        axis = j
+        moving = linear
+        if j >= 3:
+            axis = j - 3
+            moving = angular
+        return friction[j - 1] * (frame[axis, 0] * moving[0] + frame[axis, 1] * moving[1] + frame[axis, 2] * moving[2])
     value = frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
     if j < nrows and dim > 1:
         direction = j / 2 + 1  # the friction direction of this pair of rows
@@ -906,6 +916,7 @@ def contact_rows(
     per_block: int,
     nrow_static: int,
     rows_per_contact: int,
+    elliptic: int,
     impratio: Any,
     collision_geom1: wp.array(dtype=int),
     collision_geom2: wp.array(dtype=int),
@@ -925,6 +936,7 @@ def contact_rows(
     con_includemargin: wp.array2d(dtype=Any),
     con_friction: wp.array2d(dtype=Any),
     con_solref: wp.array2d(dtype=Any),
+    con_solreffriction: wp.array2d(dtype=Any),
     con_solimp: wp.array2d(dtype=Any),
     qvel: wp.array2d(dtype=Any),
     xpos: wp.array2d(dtype=Any),
@@ -936,6 +948,7 @@ def contact_rows(
     efc_aref: wp.array2d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
 ):
     """The rows of contact ``c`` of environment ``e`` [mj_instantiateContact, mj_diagApprox,
     mj_makeImpedance]; launch over (env, block of ``per_block`` contact slots,
@@ -949,7 +962,17 @@ def contact_rows(
     * tran`` without friction, else ``Rpy = 2 mu^2 R0`` with ``R0`` the first row's ``(1 -
     imp) / imp * (1 + friction0^2) tran`` and ``mu^2 = friction0^2 / impratio`` (``tran``,
     ``rot``: the two bodies' ``body_invweight0``). Only contacts closer than
-    ``includemargin`` have rows."""
+    ``includemargin`` have rows.
+
+    With ``elliptic`` cones a frictional contact has ``condim`` rows instead: ``J_0`` and
+    each friction direction's ``mu_k J_k``, scaled by its coefficient so that the cone is
+    circular in the rows' space and the solver needs no frictions (MuJoCo keeps ``J_k``
+    and scales inside its solver: the rows' forces here are MuJoCo's divided by ``mu_k``);
+    the normal row has ``R0 = (1 - imp) / imp * tran`` and the friction rows ``R0 mu_1^2 /
+    impratio`` (MuJoCo's ``R_k = R0 / impratio * mu_1^2 / mu_k^2``, scaled), their ``aref``
+    the damping of ``solreffriction`` when it is set, else ``solref``'s, without stiffness.
+    ``efc_cone`` marks the rows for the solver: ``condim`` on a cone's normal row, -1 on its
+    friction rows, 0 elsewhere."""
     e, block = wp.tid()
     for c in range(block * per_block, wp.min((block + 1) * per_block, capacity)):
         r0 = nrow_static + c * rows_per_contact
@@ -961,6 +984,7 @@ def contact_rows(
         if c >= ncon[e] or dist >= margin:
             for j in range(rows_per_contact):
                 efc_active[e, r0 + j] = zero
+                efc_cone[e, r0 + j] = 0
         else:
             p = con_pair[e, c]
             b1 = geom_body[collision_geom1[p]]
@@ -972,8 +996,21 @@ def contact_rows(
             imp = impedance(wp.abs(dist - margin), solimp)
             k_ref, b_ref = reference_gains(con_solref[e, c], solimp, dt[0], refsafe)
             R = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * tran)
+            R_friction = R
+            b_friction = b_ref
             nrows = 1
-            if dim > 1:
+            cone = int(0)
+            if dim > 1 and elliptic != 0:
+                nrows = dim
+                cone = dim
+                R_friction = R / wp.max(qvel.dtype(MINVAL), impratio) * friction[0] * friction[0]
+                # solreffriction when set (values of one sign) [getsolparam, mj_makeImpedance]
+                ref_friction = con_solreffriction[e, c]
+                if (ref_friction[0] != zero or ref_friction[1] != zero) and (
+                    (ref_friction[0] > zero) == (ref_friction[1] > zero)
+                ):
+                    _k, b_friction = reference_gains(ref_friction, solimp, dt[0], refsafe)
+            elif dim > 1:
                 nrows = 2 * (dim - 1)
                 R0 = wp.max(qvel.dtype(MINVAL), (one - imp) / imp * (tran + friction[0] * friction[0] * tran))
                 R1 = R0 / wp.max(qvel.dtype(MINVAL), impratio)
@@ -993,7 +1030,7 @@ def contact_rows(
                         e, i, b1, b2, point, body_rootid, body_lastdof, dof_ancestor, xpos, cdof
                     )
                     for j in range(rows_per_contact):
-                        efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, frame, friction, linear, angular)
+                        efc_J[e, r0 + j, i] = contact_row_value(j, nrows, dim, cone, frame, friction, linear, angular)
             # the rows' velocities J qvel from the relative velocity of the contact point
             linear2, angular2 = point_velocity(e, b2, point, body_rootid, body_lastdof, xpos, dof_cvel)
             linear1, angular1 = point_velocity(e, b1, point, body_rootid, body_lastdof, xpos, dof_cvel)
@@ -1003,9 +1040,16 @@ def contact_rows(
                 r = r0 + j
                 if j >= nrows:
                     efc_active[e, r] = zero
+                    efc_cone[e, r] = 0
                     continue
-                velocity = contact_row_value(j, nrows, dim, frame, friction, linear_velocity, angular_velocity)
+                velocity = contact_row_value(j, nrows, dim, cone, frame, friction, linear_velocity, angular_velocity)
                 efc_active[e, r] = one
-                efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (dist - margin)
-                efc_R[e, r] = R
                 efc_frictionloss[e, r] = zero
+                if cone != 0 and j > 0:
+                    efc_aref[e, r] = -b_friction * velocity
+                    efc_R[e, r] = R_friction
+                    efc_cone[e, r] = -1
+                else:
+                    efc_aref[e, r] = -b_ref * velocity - k_ref * imp * (dist - margin)
+                    efc_R[e, r] = R
+                    efc_cone[e, r] = cone

@@ -129,6 +129,199 @@ def friction_cost_change(x0: Any, x: Any, R: Any, friction: Any):
     return row_cost(ROW_FRICTION_DOF, x, R, friction) - row_cost(ROW_FRICTION_DOF, x0, R, friction)
 
 
+# An elliptic cone's rows (``constraints.contact_rows``): its normal row ``r`` (``efc_cone[e,
+# r] = condim``) with ``x0 = J_0 a - aref_0`` and ``R0``, then its friction rows ``x_k``
+# (``efc_cone = -1``), scaled so that the cone is round, all with ``Rt = R0 mu^2`` (``mu =
+# friction_1 / sqrt(impratio)``, MuJoCo's regularised cone). With ``T = |x_1..|`` its cost
+# [mj_constraintUpdate] is, in MuJoCo's three zones:
+#
+# * top, ``x0 >= T``: 0 (no force);
+# * bottom, ``mu^2 x0 + T <= 0``: ``0.5 sum_k x_k^2 / R_k`` (every row quadratic);
+# * middle: ``0.5 (x0 - T)^2 / (R0 + Rt)``, MuJoCo's ``0.5 Dm (N - mu T)^2`` with ``N = mu
+#   x0`` and ``Dm = 1 / (R0 mu^2 (1 + mu^2))``, which needs no ``mu`` once written so.
+
+
+@wp.func(inline=True)
+def cone_zone(x0: Any, T: Any, mu2: Any):
+    """1: top, 2: bottom, 3: middle."""
+    zero = x0 * type(x0)(0.0)
+    if T <= zero:
+        if x0 < zero:
+            return 2
+        return 1
+    if x0 >= T:
+        return 1
+    if mu2 * x0 + T <= zero:
+        return 2
+    return 3
+
+
+@wp.func(inline=True)
+def cone_tangent(e: int, r: int, dim: int, x: wp.array2d(dtype=Any)):
+    """``T = |x_1 .. x_(dim-1)|`` of the cone whose normal row is ``r``."""
+    total = x.dtype(0.0)
+    k = int(1)
+    while k < dim:
+        total = total + x[e, r + k] * x[e, r + k]
+        k += 1
+    return wp.sqrt(total)
+
+
+@wp.func(inline=True)
+def cone_cost(e: int, r: int, dim: int, x: wp.array2d(dtype=Any), efc_R: wp.array2d(dtype=Any)):
+    """The cone's cost at its rows' ``x``."""
+    half = x.dtype(0.5)
+    x0 = x[e, r]
+    R0 = efc_R[e, r]
+    Rt = efc_R[e, r + 1]
+    T = cone_tangent(e, r, dim, x)
+    zone = cone_zone(x0, T, Rt / R0)
+    if zone == 1:
+        return x.dtype(0.0)
+    if zone == 3:
+        return half * (x0 - T) * (x0 - T) / (R0 + Rt)
+    total = x.dtype(0.0)
+    k = int(0)
+    while k < dim:
+        total = total + half * (x.dtype(1.0) / efc_R[e, r + k]) * x[e, r + k] * x[e, r + k]
+        k += 1
+    return total
+
+
+@wp.func(inline=True)
+def cone_force(
+    e: int, r: int, k: int, zone: int, x0: Any, T: Any, jaref: wp.array2d(dtype=Any), efc_R: wp.array2d(dtype=Any)
+):
+    """Row ``r + k``'s force in the cone's ``zone``: ``-d cost / d x_k``."""
+    if zone == 1:
+        return x0 * type(x0)(0.0)
+    if zone == 2:
+        return -(type(x0)(1.0) / efc_R[e, r + k]) * jaref[e, r + k]
+    Dc = type(x0)(1.0) / (efc_R[e, r] + efc_R[e, r + 1])
+    if k == 0:
+        return -Dc * (x0 - T)
+    return Dc * (x0 - T) * jaref[e, r + k] / T
+
+
+@wp.func(inline=True)
+def cone_hessian_entry(
+    e: int,
+    r: int,
+    dim: int,
+    i: int,
+    j: int,
+    x0: Any,
+    T: Any,
+    jaref: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+):
+    """Entry ``(i, j)`` of ``J^T Hc J`` of a cone in its middle zone, ``Hc`` the Hessian of
+    its cost in ``x`` [mj_constraintUpdate's cone Hessian]: ``Dc (w w^T + c (sum_k J_k J_k^T
+    - q q^T))`` with ``t = x_(1..) / T``, ``q = sum_k t_k J_k``, ``w = J_0 - q`` and ``c = (T
+    - x0) / T``; the unscaled ``Dc = 1 / (R0 + Rt)`` is applied by the caller."""
+    qi = x0 * type(x0)(0.0)
+    qj = qi
+    S = qi
+    k = int(1)
+    while k < dim:
+        Jki = efc_J[e, r + k, i]
+        Jkj = efc_J[e, r + k, j]
+        t = jaref[e, r + k] / T
+        qi = qi + t * Jki
+        qj = qj + t * Jkj
+        S = S + Jki * Jkj
+        k += 1
+    wi = efc_J[e, r, i] - qi
+    wj = efc_J[e, r, j] - qj
+    return wi * wj + (T - x0) / T * (S - qi * qj)
+
+
+@wp.func(inline=True)
+def cone_line_point(
+    e: int,
+    r: int,
+    dim: int,
+    alpha: Any,
+    efc_R: wp.array2d(dtype=Any),
+    jaref: wp.array2d(dtype=Any),
+    jv: wp.array2d(dtype=Any),
+):
+    """``(cost(alpha) - cost(0), slope, curvature)`` of one cone along the search direction
+    [PrimalPrepare, ellipticCostDif, PrimalEval], in MuJoCo's cases (a cost difference
+    within a zone computed so that small steps keep their sign)."""
+    zero = alpha * type(alpha)(0.0)
+    half = type(alpha)(0.5)
+    two = type(alpha)(2.0)
+    x0 = jaref[e, r]
+    v0 = jv[e, r]
+    R0 = efc_R[e, r]
+    Rt = efc_R[e, r + 1]
+    mu2 = Rt / R0
+    Dc = type(alpha)(1.0) / (R0 + Rt)
+    # the rows' quadratic (the bottom zone) and the tangent's sums of squares
+    q0 = half * (type(alpha)(1.0) / R0) * x0 * x0
+    q1 = (type(alpha)(1.0) / R0) * x0 * v0
+    q2 = half * (type(alpha)(1.0) / R0) * v0 * v0
+    UU = zero
+    UV = zero
+    VV = zero
+    k = int(1)
+    while k < dim:
+        D = type(alpha)(1.0) / efc_R[e, r + k]
+        x = jaref[e, r + k]
+        v = jv[e, r + k]
+        q0 = q0 + half * D * x * x
+        q1 = q1 + D * x * v
+        q2 = q2 + half * D * v * v
+        UU = UU + x * x
+        UV = UV + x * v
+        VV = VV + v * v
+        k += 1
+    T0 = zero
+    if UU > zero:
+        T0 = wp.sqrt(UU)
+    zone0 = cone_zone(x0, T0, mu2)
+    N = x0 + alpha * v0
+    Tsqr = UU + alpha * (two * UV + alpha * VV)
+    T = zero
+    if Tsqr > zero:
+        T = wp.sqrt(Tsqr)
+    zone = cone_zone(N, T, mu2)
+    cost = zero
+    if zone0 == 2 and zone == 2:
+        cost = alpha * alpha * q2 + alpha * q1
+    elif zone0 == 3 and zone == 3:
+        T_delta = alpha * (two * UV + alpha * VV) / (T + T0)
+        r_delta = alpha * v0 - T_delta
+        cost = half * Dc * r_delta * (two * (x0 - T0) + r_delta)
+    elif zone0 == 3 and zone == 2:
+        gap0 = mu2 * x0 + T0
+        cost = alpha * (alpha * q2 + q1) + half * Dc / mu2 * gap0 * gap0
+    elif zone0 == 2 and zone == 3:
+        gap = mu2 * N + T
+        cost = alpha * (alpha * q2 + q1) - half * Dc / mu2 * gap * gap
+    elif zone0 == 1 and zone == 2:
+        cost = alpha * alpha * q2 + alpha * q1 + q0
+    elif zone0 == 1 and zone == 3:
+        cost = half * Dc * (N - T) * (N - T)
+    elif zone0 == 3 and zone == 1:
+        cost = -half * Dc * (x0 - T0) * (x0 - T0)
+    elif zone0 == 2 and zone == 1:
+        cost = -q0
+    d1 = zero
+    d2 = zero
+    if zone == 2:
+        d1 = two * alpha * q2 + q1
+        d2 = two * q2
+    elif zone == 3:
+        T1 = (UV + alpha * VV) / T
+        T2 = VV / T - (UV + alpha * VV) * T1 / (T * T)
+        slope = v0 - T1
+        d1 = Dc * (N - T) * slope
+        d2 = Dc * (slope * slope - (N - T) * T2)
+    return cost, d1, d2
+
+
 @wp.func(inline=True)
 def find_root(parent: wp.array2d(dtype=int), e: int, t: int):
     root = int(t)
@@ -408,6 +601,7 @@ def line_point(
     island: int,
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
     jaref: wp.array2d(dtype=Any),
     jv: wp.array2d(dtype=Any),
 ):
@@ -426,7 +620,15 @@ def line_point(
     a = int(0)
     while a < nact:
         r = row_list[e, a]
-        if row_island[e, r] != island:
+        cone = efc_cone[e, r]
+        if row_island[e, r] != island or cone < 0:
+            a += 1
+            continue
+        if cone > 0:
+            cone_change, cone_d1, cone_d2 = cone_line_point(e, r, cone, alpha, efc_R, jaref, jv)
+            cost = cost + cone_change
+            d1 = d1 + cone_d1
+            d2 = d2 + cone_d2
             a += 1
             continue
         kind = kind_of(row_kind, r)
@@ -504,12 +706,26 @@ def newton_point(
     island: int,
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
     jaref: wp.array2d(dtype=Any),
     jv: wp.array2d(dtype=Any),
 ):
     """The line's point one Newton step on from ``p``: at ``alpha - slope / curvature``."""
     return line_point(
-        p[0] - p[2] / p[3], e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+        p[0] - p[2] / p[3],
+        e,
+        nact,
+        row_list,
+        g1,
+        g2,
+        row_kind,
+        row_island,
+        island,
+        efc_R,
+        efc_frictionloss,
+        efc_cone,
+        jaref,
+        jv,
     )
 
 
@@ -527,6 +743,7 @@ def line_search(
     island: int,
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
     jaref: wp.array2d(dtype=Any),
     jv: wp.array2d(dtype=Any),
 ):
@@ -534,8 +751,12 @@ def line_search(
     there (negative: an improvement; ``alpha = 0``: none found)."""
     zero = g1 * type(g1)(0.0)
     half = type(g1)(0.5)
-    p0 = line_point(zero, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv)
-    p1 = newton_point(p0, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv)
+    p0 = line_point(
+        zero, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
+    )
+    p1 = newton_point(
+        p0, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
+    )
     evaluations = int(2)
     if wp.abs(p1[2]) < gtol and (p1[0] == zero or p1[1] < zero):
         return p1
@@ -547,7 +768,7 @@ def line_search(
     while p1[2] * direction <= -gtol and evaluations < ls_iterations:
         p2 = p1
         p1 = newton_point(
-            p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+            p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
         )
         evaluations += 1
         if wp.abs(p1[2]) < gtol and p1[1] < zero:
@@ -557,7 +778,7 @@ def line_search(
     # the bracket [p1, p2]: Newton steps from both ends and the midpoint
     p2next = p1
     p1next = newton_point(
-        p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+        p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
     )
     evaluations += 1
     while evaluations < ls_iterations:
@@ -573,6 +794,7 @@ def line_search(
             island,
             efc_R,
             efc_frictionloss,
+            efc_cone,
             jaref,
             jv,
         )
@@ -593,13 +815,39 @@ def line_search(
         p1, moved1 = tighter_end(p1, c0, c1, middle)
         if moved1 != 0:
             p1next = newton_point(
-                p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+                p1,
+                e,
+                nact,
+                row_list,
+                g1,
+                g2,
+                row_kind,
+                row_island,
+                island,
+                efc_R,
+                efc_frictionloss,
+                efc_cone,
+                jaref,
+                jv,
             )
             evaluations += 1
         p2, moved2 = tighter_end(p2, c0, c1, middle)
         if moved2 != 0:
             p2next = newton_point(
-                p2, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, jaref, jv
+                p2,
+                e,
+                nact,
+                row_list,
+                g1,
+                g2,
+                row_kind,
+                row_island,
+                island,
+                efc_R,
+                efc_frictionloss,
+                efc_cone,
+                jaref,
+                jv,
             )
             evaluations += 1
         if moved1 == 0 and moved2 == 0:
@@ -626,6 +874,7 @@ def update_rows(
     efc_J: wp.array3d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
     jaref: wp.array2d(dtype=Any),
     qfrc_smooth: wp.array2d(dtype=Any),
     Ma: wp.array2d(dtype=Any),
@@ -642,7 +891,25 @@ def update_rows(
     b = int(0)
     while b < nact:
         r = row_list[e, b]
-        if row_island[e, r] != island:
+        cone = efc_cone[e, r]
+        if row_island[e, r] != island or cone < 0:
+            b += 1
+            continue
+        if cone > 0:
+            x0 = jaref[e, r]
+            T = cone_tangent(e, r, cone, jaref)
+            zone = cone_zone(x0, T, efc_R[e, r + 1] / efc_R[e, r])
+            k = int(0)
+            while k < cone:
+                force = cone_force(e, r, k, zone, x0, T, jaref, efc_R)
+                efc_force[e, r + k] = force
+                if force != force * type(force)(0.0):
+                    i = int(row_lo[e, r + k])
+                    i_end = row_hi[e, r + k]
+                    while i < i_end:
+                        grad[e, i] = grad[e, i] - efc_J[e, r + k, i] * force
+                        i += 1
+                k += 1
             b += 1
             continue
         force, _D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
@@ -654,6 +921,61 @@ def update_rows(
                 grad[e, i] = grad[e, i] - efc_J[e, r, i] * force
                 i += 1
         b += 1
+
+
+@wp.func(inline=True)
+def add_cone_hessian(
+    e: int,
+    r: int,
+    dim: int,
+    row_lo: wp.array2d(dtype=int),
+    row_hi: wp.array2d(dtype=int),
+    efc_J: wp.array3d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    jaref: wp.array2d(dtype=Any),
+    H: wp.array3d(dtype=Any),
+):
+    """Adds the Hessian of the cone at normal row ``r`` to ``H`` (lower triangle): its
+    rows' ``D J^T J`` in the bottom zone, ``J^T Hc J`` in the middle, nothing on top."""
+    x0 = jaref[e, r]
+    T = cone_tangent(e, r, dim, jaref)
+    R0 = efc_R[e, r]
+    zone = cone_zone(x0, T, efc_R[e, r + 1] / R0)
+    if zone == 1:
+        return
+    if zone == 2:
+        k = int(0)
+        while k < dim:
+            D = efc_R.dtype(1.0) / efc_R[e, r + k]
+            lo = row_lo[e, r + k]
+            hi = row_hi[e, r + k]
+            i = int(lo)
+            while i < hi:
+                Ji = efc_J[e, r + k, i]
+                if Ji != efc_R.dtype(0.0):
+                    j = int(lo)
+                    while j <= i:
+                        H[e, i, j] = H[e, i, j] + D * Ji * efc_J[e, r + k, j]
+                        j += 1
+                i += 1
+            k += 1
+        return
+    # the dofs of any of the cone's rows
+    lo = row_lo[e, r]
+    hi = row_hi[e, r]
+    k = int(1)
+    while k < dim:
+        lo = wp.min(lo, row_lo[e, r + k])
+        hi = wp.max(hi, row_hi[e, r + k])
+        k += 1
+    Dc = efc_R.dtype(1.0) / (R0 + efc_R[e, r + 1])
+    i = int(lo)
+    while i < hi:
+        j = int(lo)
+        while j <= i:
+            H[e, i, j] = H[e, i, j] + Dc * cone_hessian_entry(e, r, dim, i, j, x0, T, jaref, efc_J)
+            j += 1
+        i += 1
 
 
 @wp.func(inline=True)
@@ -672,6 +994,7 @@ def hessian(
     efc_J: wp.array3d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
     jaref: wp.array2d(dtype=Any),
     with_rows: int,
     H: wp.array3d(dtype=Any),
@@ -693,7 +1016,12 @@ def hessian(
     c = int(0)
     while c < nact:
         r = row_list[e, c]
-        if row_island[e, r] != island:
+        cone = efc_cone[e, r]
+        if row_island[e, r] != island or cone < 0:
+            c += 1
+            continue
+        if cone > 0:
+            add_cone_hessian(e, r, cone, row_lo, row_hi, efc_J, efc_R, jaref, H)
             c += 1
             continue
         _force, D = row_force(kind_of(row_kind, r), jaref[e, r], efc_R[e, r], efc_frictionloss[e, r])
@@ -798,6 +1126,7 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
         efc_aref: wp.array2d(dtype=Any),
         efc_R: wp.array2d(dtype=Any),
         efc_frictionloss: wp.array2d(dtype=Any),
+        efc_cone: wp.array2d(dtype=int),
         # scratch, written in place
         tree_parent: wp.array2d(dtype=int),
         tree_rows: wp.array2d(dtype=int),
@@ -910,9 +1239,20 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
                     smooth = smooth + efc_J[e, r, k] * qacc_smooth[e, k]
                     k += 1
                 jaref[e, r] = warm  # kept, as Ma
-                kind = kind_of(row_kind, r)
-                cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
-                cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
+                if efc_cone[e, r] == 0:
+                    kind = kind_of(row_kind, r)
+                    cost_warm = cost_warm + row_cost(kind, warm, efc_R[e, r], efc_frictionloss[e, r])
+                    cost_smooth = cost_smooth + row_cost(kind, smooth, efc_R[e, r], efc_frictionloss[e, r])
+                else:
+                    jv[e, r] = smooth  # a cone's cost needs all its rows: below
+                a += 1
+            a = int(0)
+            while a < nact:
+                r = row_list[e, a]
+                cone = efc_cone[e, r]
+                if cone > 0:
+                    cost_warm = cost_warm + cone_cost(e, r, cone, jaref, efc_R)
+                    cost_smooth = cost_smooth + cone_cost(e, r, cone, jv, efc_R)
                 a += 1
             use_warmstart = not (cost_warm > cost_smooth)
         i = int(0)
@@ -959,8 +1299,8 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
                         jaref[e, r] = value
                     c += 1
             update_rows(
-                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, jaref,
-                qfrc_smooth, Ma, efc_force, grad,
+                e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss, efc_cone,
+                jaref, qfrc_smooth, Ma, efc_force, grad,
             )  # fmt: skip
             # stop before the first iteration: the certificate, then the Newton decrement (both
             # need the gradient below tolerance)
@@ -975,7 +1315,7 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
             if not done:
                 hessian(
                     e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R, efc_frictionloss,
-                    jaref, 1, H,
+                    efc_cone, jaref, 1, H,
                 )  # fmt: skip
                 island_hessian_solve(
                     e, island, n, dof_list, tree_parent, chains, dof_parent, dof_subtree_end, 1, H, grad, search
@@ -1022,7 +1362,7 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
                     c += 1
                 point = line_search(
                     e, nact, row_list, gtol, ls_iterations, g1, g2, row_kind, row_island, island, efc_R,
-                    efc_frictionloss, jaref, jv,
+                    efc_frictionloss, efc_cone, jaref, jv,
                 )  # fmt: skip
                 alpha = point[0]
                 if alpha == zero:
@@ -1042,7 +1382,22 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
                         before = jaref[e, r]
                         after = before + alpha * jv[e, r]
                         jaref[e, r] = after
-                        if changed == 0:
+                        cone = efc_cone[e, r]
+                        if changed == 0 and cone > 0:
+                            # a cone's Hessian changes with its rows in the middle zone
+                            mu2 = efc_R[e, r + 1] / efc_R[e, r]
+                            T0 = cone_tangent(e, r, cone, jaref)  # its friction rows: not moved yet
+                            zone0 = cone_zone(before, T0, mu2)
+                            T1 = zero
+                            k = int(1)
+                            while k < cone:
+                                moved = jaref[e, r + k] + alpha * jv[e, r + k]
+                                T1 = T1 + moved * moved
+                                k += 1
+                            zone1 = cone_zone(after, wp.sqrt(T1), mu2)
+                            if zone0 != zone1 or zone0 == 3:
+                                changed = 1
+                        elif changed == 0 and cone == 0:
                             kind = kind_of(row_kind, r)
                             _f0, D0 = row_force(kind, before, efc_R[e, r], efc_frictionloss[e, r])
                             _f1, D1 = row_force(kind, after, efc_R[e, r], efc_frictionloss[e, r])
@@ -1051,12 +1406,12 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
                     c += 1
                 update_rows(
                     e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, efc_J, efc_R, efc_frictionloss,
-                    jaref, qfrc_smooth, Ma, efc_force, grad,
+                    efc_cone, jaref, qfrc_smooth, Ma, efc_force, grad,
                 )  # fmt: skip
                 if changed != 0:
                     hessian(
                         e, nact, row_list, row_lo, row_hi, n, dof_list, island, row_kind, row_island, M, efc_J, efc_R,
-                        efc_frictionloss, jaref, 1, H,
+                        efc_frictionloss, efc_cone, jaref, 1, H,
                     )  # fmt: skip
                 island_hessian_solve(
                     e, island, n, dof_list, tree_parent, chains, dof_parent, dof_subtree_end, changed, H, grad, search
@@ -1137,6 +1492,83 @@ def in_quadratic_zone(kind: int, jar: Any, R: Any, friction: Any):
     return jar < jar * type(jar)(0.0)
 
 
+@wp.func(inline=True)
+def cone_adjoint(
+    e: int,
+    r: int,
+    dim: int,
+    to_dofs: int,
+    qacc: wp.array2d(dtype=Any),
+    efc_J: wp.array3d(dtype=Any),
+    efc_R: wp.array2d(dtype=Any),
+    row_lo: wp.array2d(dtype=int),
+    row_hi: wp.array2d(dtype=int),
+    jar: wp.array2d(dtype=Any),
+    adj_F: wp.array2d(dtype=Any),
+    adj_a: wp.array2d(dtype=Any),
+    adj_J: wp.array3d(dtype=Any),
+    adj_aref: wp.array2d(dtype=Any),
+    adj_R: wp.array2d(dtype=Any),
+):
+    """Back through the forces ``F(x, R)`` of the cone at normal row ``r``, ``x = J a -
+    aref``, given their gradient ``adj_F`` (its rows): ``adj_x = dF/dx^T adj_F`` (``dF/dx
+    = -Hc``: ``-D`` in the bottom zone; in the middle ``-Dc (g g^T + c (I_t - t t^T))``, ``g =
+    (1, -t)``) to ``aref`` (``-adj_x``), to ``J`` (``adj_x a^T``) and, when ``to_dofs < 0``,
+    to ``a`` (``J^T adj_x``); and ``dF/dR^T adj_F`` to the rows' ``R`` (middle: ``dF/dR0 =
+    dF/dRt = -Dc F``)."""
+    zero = qacc.dtype(0.0)
+    x0 = jar[e, r]
+    T = cone_tangent(e, r, dim, jar)
+    R0 = efc_R[e, r]
+    Rt = efc_R[e, r + 1]
+    zone = cone_zone(x0, T, Rt / R0)
+    if zone == 1:
+        return
+    Dc = qacc.dtype(1.0) / (R0 + Rt)
+    # middle zone: g . adj_F, t . adj_F_t, and adj_F . F for the R's
+    g_adj = adj_F[e, r]
+    t_adj = zero
+    F_adj = zero
+    if zone == 3:
+        F_adj = adj_F[e, r] * cone_force(e, r, 0, zone, x0, T, jar, efc_R)
+        k = int(1)
+        while k < dim:
+            t_adj = t_adj + jar[e, r + k] / T * adj_F[e, r + k]
+            F_adj = F_adj + adj_F[e, r + k] * cone_force(e, r, k, zone, x0, T, jar, efc_R)
+            k += 1
+        g_adj = adj_F[e, r] - t_adj
+        adj_R[e, r] = adj_R[e, r] - Dc * F_adj
+        adj_R[e, r + 1] = adj_R[e, r + 1] - Dc * F_adj
+    c = zero
+    if zone == 3:
+        c = (T - x0) / T
+    k = int(0)
+    while k < dim:
+        R = efc_R[e, r + k]
+        adj_x = zero
+        if zone == 2:
+            adj_x = -adj_F[e, r + k] / R
+            adj_R[e, r + k] = adj_R[e, r + k] + adj_F[e, r + k] * jar[e, r + k] / (R * R)
+        elif k == 0:
+            adj_x = -Dc * g_adj
+        else:
+            t = jar[e, r + k] / T
+            adj_x = -Dc * (-t * g_adj + c * (adj_F[e, r + k] - t * t_adj))
+        if adj_x != zero:
+            adj_aref[e, r + k] = adj_aref[e, r + k] - adj_x
+            if to_dofs < 0:
+                i = int(row_lo[e, r + k])
+                i_end = row_hi[e, r + k]
+                while i < i_end:
+                    adj_a[e, i] = adj_a[e, i] + efc_J[e, r + k, i] * adj_x
+                    i += 1
+            i = int(0)
+            while i < qacc.shape[1]:
+                adj_J[e, r + k, i] = adj_J[e, r + k, i] + adj_x * qacc[e, i]
+                i += 1
+        k += 1
+
+
 @wp.kernel(enable_backward=False)
 def newton_adjoint(
     row_kind: wp.array(dtype=int),
@@ -1150,6 +1582,7 @@ def newton_adjoint(
     efc_aref: wp.array2d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
     efc_frictionloss: wp.array2d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
     efc_force: wp.array2d(dtype=Any),
     adj_qacc: wp.array2d(dtype=Any),
     adj_force: wp.array2d(dtype=Any),
@@ -1161,6 +1594,7 @@ def newton_adjoint(
     row_hi: wp.array2d(dtype=int),
     dof_list: wp.array2d(dtype=int),
     jar: wp.array2d(dtype=Any),
+    adj_row_force: wp.array2d(dtype=Any),
     adj_a: wp.array2d(dtype=Any),
     lam: wp.array2d(dtype=Any),
     H: wp.array3d(dtype=Any),
@@ -1226,7 +1660,10 @@ def newton_adjoint(
         kind = kind_of(row_kind, r)
         R = efc_R[e, r]
         f = efc_frictionloss[e, r]
-        if in_quadratic_zone(kind, value, R, f) != in_quadratic_zone(kind, jar[e, r], R, f):
+        cone = efc_cone[e, r]
+        if cone != 0:
+            reuse = False  # the solve's factor holds cones at its own running J a - aref
+        elif in_quadratic_zone(kind, value, R, f) != in_quadratic_zone(kind, jar[e, r], R, f):
             reuse = False  # the solve's running J a - aref put the row in the other zone
         jar[e, r] = value
         force = efc_force[e, r]
@@ -1235,6 +1672,10 @@ def newton_adjoint(
             while k < nv:
                 adj_J[e, r, k] = adj_J[e, r, k] + force * (adj_qfrc_constraint[e, k] + adj_qfrc_total[e, k])
                 k += 1
+        if cone != 0:
+            adj_row_force[e, r] = adj_f  # a cone's rows: below, once all are known
+            c += 1
+            continue
         if adj_f == zero:
             c += 1
             continue
@@ -1255,6 +1696,16 @@ def newton_adjoint(
             # a saturated friction-loss row: force = +-frictionloss
             adj_frictionloss[e, r] = adj_frictionloss[e, r] + wp.sign(force) * adj_f
         c += 1
+    # the cones' forces' gradients: adj_x = dF/dx^T adj_F, and their R's
+    c = int(0)
+    while c < nact:
+        r = row_list[e, c]
+        cone = efc_cone[e, r]
+        if cone > 0:
+            cone_adjoint(
+                e, r, cone, -1, qacc, efc_J, efc_R, row_lo, row_hi, jar, adj_row_force, adj_a, adj_J, adj_aref, adj_R
+            )
+        c += 1
     # H = M + sum D J^T J over the rows in their quadratic zone (lower triangle)
     if not reuse:
         i = int(0)
@@ -1270,7 +1721,10 @@ def newton_adjoint(
             r = row_list[e, c]
             kind = kind_of(row_kind, r)
             R = efc_R[e, r]
-            if not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
+            cone = efc_cone[e, r]
+            if cone > 0:
+                add_cone_hessian(e, r, cone, row_lo, row_hi, efc_J, efc_R, jar, H)
+            if cone != 0 or not in_quadratic_zone(kind, jar[e, r], R, efc_frictionloss[e, r]):
                 c += 1
                 continue
             D = qacc.dtype(1.0) / R
@@ -1308,6 +1762,32 @@ def newton_adjoint(
     c = int(0)
     while c < nact:
         r = row_list[e, c]
+        cone = efc_cone[e, r]
+        if cone != 0:
+            if cone > 0:
+                # -lam^T dg/dp is u^T dF/dp with u = J lam (for J, F lam besides): the
+                # forces' own back pass with adj_F = u, none of it to a
+                k = int(0)
+                while k < cone:
+                    value = zero
+                    i = int(row_lo[e, r + k])
+                    i_end = row_hi[e, r + k]
+                    while i < i_end:
+                        value = value + efc_J[e, r + k, i] * lam[e, i]
+                        i += 1
+                    adj_row_force[e, r + k] = value
+                    force = efc_force[e, r + k]
+                    if force != zero:
+                        i = int(0)
+                        while i < nv:
+                            adj_J[e, r + k, i] = adj_J[e, r + k, i] + force * lam[e, i]
+                            i += 1
+                    k += 1
+                cone_adjoint(
+                    e, r, cone, 1, qacc, efc_J, efc_R, row_lo, row_hi, jar, adj_row_force, adj_a, adj_J, adj_aref, adj_R
+                )
+            c += 1
+            continue
         u = zero
         k = int(row_lo[e, r])
         k_end = row_hi[e, r]
