@@ -45,12 +45,26 @@ def _settings(args) -> dict:
 # --- grad ------------------------------------------------------------------------------------
 
 
-def _ant_problem(batch, horizon, dtype, device="cpu", seed=0, options=None, contact_model="smooth"):
-    """The Ant, a batch of its initial states and random controls; ``options``: the model's
-    simulation options to set (``diffsim.options.Options`` field -> value)."""
+def _ant_mjmodel(cone=None):
+    """The Ant as MuJoCo compiles it, with its friction cones switched to ``cone``
+    ("pyramidal" or "elliptic") when given."""
+    import mujoco
+
     import diffsim
 
-    model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=dtype, device=device)
+    m = mujoco.MjModel.from_xml_path(diffsim.asset("ant.xml"))
+    if cone is not None:
+        m.opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC if cone == "elliptic" else mujoco.mjtCone.mjCONE_PYRAMIDAL
+    return m
+
+
+def _ant_problem(batch, horizon, dtype, device="cpu", seed=0, options=None, contact_model="smooth", cone=None):
+    """The Ant, a batch of its initial states and random controls; ``options``: the model's
+    simulation options to set (``diffsim.options.Options`` field -> value); ``cone``: its
+    friction cones (MuJoCo's constraints), as in ``_ant_mjmodel``."""
+    import diffsim
+
+    model = diffsim.load_mjcf(_ant_mjmodel(cone), dtype=dtype, device=device)
     model.contact_model = contact_model
     for name, value in (options or {}).items():
         setattr(model.options, name, value)
@@ -214,13 +228,11 @@ def bench_grad(args):
 # --- forward ---------------------------------------------------------------------------------
 
 
-def _time_mujoco_forward(batch, steps, threads, repeats):
+def _time_mujoco_forward(batch, steps, threads, repeats, cone=None):
     import mujoco
     from mujoco import rollout as mj_rollout
 
-    import diffsim
-
-    m = mujoco.MjModel.from_xml_path(diffsim.asset("ant.xml"))
+    m = _ant_mjmodel(cone)
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
     d = mujoco.MjData(m)
     state = np.zeros(mujoco.mj_stateSize(m, spec))
@@ -239,7 +251,7 @@ def _time_mujoco_forward(batch, steps, threads, repeats):
     return best
 
 
-def _time_mujoco_warp_forward(batch, steps, device, repeats):
+def _time_mujoco_warp_forward(batch, steps, device, repeats, cone=None):
     """MuJoCo Warp (``mujoco_warp``) stepping ``batch`` Ant worlds ``steps`` times from the
     same initial state under fixed random controls, its step captured as a graph the way
     its own benchmarks run it. Returns the best wall time in seconds, or None when
@@ -251,9 +263,7 @@ def _time_mujoco_warp_forward(batch, steps, device, repeats):
     import mujoco
     import warp as wp
 
-    import diffsim
-
-    m = mujoco.MjModel.from_xml_path(diffsim.asset("ant.xml"))
+    m = _ant_mjmodel(cone)
     d = mujoco.MjData(m)
     with wp.ScopedDevice(device):
         model = mjw.put_model(m)
@@ -278,10 +288,12 @@ def _time_mujoco_warp_forward(batch, steps, device, repeats):
     return best
 
 
-def _time_diffsim_forward(batch, steps, dtype, device, repeats, options=None, contact_model="smooth"):
+def _time_diffsim_forward(batch, steps, dtype, device, repeats, options=None, contact_model="smooth", cone=None):
     import diffsim
 
-    model, qpos, qvel, _ = _ant_problem(batch, 1, dtype, device, options=options, contact_model=contact_model)
+    model, qpos, qvel, _ = _ant_problem(
+        batch, 1, dtype, device, options=options, contact_model=contact_model, cone=cone
+    )
     g = torch.Generator().manual_seed(0)
     ctrls = (2 * torch.rand(batch, steps, model.nu, generator=g, dtype=torch.float64) - 1).to(dtype).to(device)
     with torch.no_grad():
@@ -331,14 +343,14 @@ def bench_forward(args):
             row += [f"{steps_per_s:.0f}"]
         if with_mujoco_constraints:
             seconds_mj, _ = _time_diffsim_forward(
-                batch, args.steps, dtype, args.device, args.repeats, contact_model="mujoco"
+                batch, args.steps, dtype, args.device, args.repeats, contact_model="mujoco", cone=args.cone
             )
             entry["diffsim_mujoco_steps_per_s"] = batch * args.steps / seconds_mj
             entry["diffsim_mujoco_sim_s_per_s"] = batch * args.steps * dt / seconds_mj
             row += [f"{entry['diffsim_mujoco_steps_per_s']:.0f}", f"{entry['diffsim_mujoco_sim_s_per_s']:.1f}"]
         if not args.skip_mujoco:
             for n in sorted({1, threads}):
-                t = _time_mujoco_forward(batch, args.steps, n, args.repeats)
+                t = _time_mujoco_forward(batch, args.steps, n, args.repeats, cone=args.cone)
                 entry[f"mujoco_{n}thread_steps_per_s"] = batch * args.steps / t
             one = entry["mujoco_1thread_steps_per_s"]
             many = entry[f"mujoco_{threads}thread_steps_per_s"]
@@ -348,7 +360,7 @@ def bench_forward(args):
                 entry["diffsim_mujoco_over_mujoco_1thread"] = entry["diffsim_mujoco_steps_per_s"] / one
                 row += [f"{entry['diffsim_mujoco_over_mujoco_1thread']:.2f}x"]
         if mujoco_warp:
-            t = _time_mujoco_warp_forward(batch, args.steps, args.device, args.repeats)
+            t = _time_mujoco_warp_forward(batch, args.steps, args.device, args.repeats, cone=args.cone)
             if t is None:
                 print("mujoco_warp is not installed (pip install mujoco-warp): no MuJoCo Warp column", file=sys.stderr)
                 mujoco_warp = False
@@ -380,7 +392,7 @@ def bench_forward(args):
     where = "Warp's CPU kernels use one core" if not on_gpu else machine_info()["cuda"]
     print(
         f"\nAnt with contact, {args.steps} physics steps of {dt:.4g} s, diffsim in {args.dtype} on {args.device} "
-        f"({where}); MuJoCo in float64 on the CPU"
+        f"({where}); MuJoCo in float64 on the CPU; {args.cone or 'pyramidal'} friction cones"
     )
     print(_table(headers, rows))
     _write(
@@ -546,6 +558,12 @@ def main(argv=None):
     forward.add_argument("--threads", type=int, default=0, help="MuJoCo threads besides 1 (default: all cores)")
     forward.add_argument("--repeats", type=int, default=3)
     forward.add_argument("--skip-mujoco", action="store_true")
+    forward.add_argument(
+        "--cone",
+        choices=["pyramidal", "elliptic"],
+        help="the Ant's friction cones for MuJoCo's constraints, in diffsim and in MuJoCo "
+        "(default: the model's own, pyramidal); the smoothed contact has none",
+    )
     forward.add_argument(
         "--skip-mujoco-constraints",
         action="store_true",

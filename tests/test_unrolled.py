@@ -7,7 +7,7 @@ trajectory, once with the generic kernels and once with the unrolled ones, and e
 state and solver output must agree exactly at every step: one tree (the Ant, with
 contacts), several free trees that contacts join into islands (a stack of boxes), a
 branching tree with limits and friction loss, and a loop closed by an equality (the
-Hessian leaves the tree's sparsity: the dense path).
+Hessian leaves the tree's sparsity: the dense path), and elliptic friction cones.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ CASES = [
     (str(MODELS / "limited_arm.xml"), torch.float64, "implicitfast"),  # solves with M - h D
     (str(MODELS / "limited_arm.xml"), torch.float64, "RK4"),  # four solves per step
     (str(MODELS / "four_bar.xml"), torch.float64, "Euler"),
+    (str(MODELS / "elliptic_cones.xml"), torch.float64, "Euler"),  # elliptic cones' Hessians
 ]
 COMPARED = ("qacc", "qacc_smooth", "qacc_constrained", "efc_force", "solver_niter", "solver_H", "solver_factored", "U")
 

@@ -13,6 +13,8 @@ row's cost ``s_r`` a function of its ``jar = J_r a - aref_r`` (``D = 1 / R``):
   jar^2`` where ``jar < 0``, else 0;
 * a friction-loss row (``f``: its friction loss): ``0.5 D jar^2`` for ``|jar| < R f``,
   else ``f |jar| - 0.5 R f^2``;
+* an elliptic cone's rows together (a contact's normal and friction directions): 0, the
+  rows' quadratic or the squared distance to the cone, by zone (see ``cone_zone``);
 
 and the row's force is ``-ds/djar``. As MuJoCo does:
 
