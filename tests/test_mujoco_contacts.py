@@ -265,23 +265,28 @@ def elliptic(path):
     "path, scripted",
     [
         (ELLIPTIC, None),
+        (PAIRS, None),
         (diffsim.asset("ant.xml"), None),
         (diffsim.asset("gripper.xml"), gripper_controls),
         (BOX_STACK, None),
         (HUMANOID, None),
     ],
-    ids=["elliptic_cones", "ant", "gripper", "box_stack", "humanoid"],
+    ids=["elliptic_cones", "contact_pairs", "ant", "gripper", "box_stack", "humanoid"],
 )
 def test_one_step_with_elliptic_cones_equals_mujocos_step(path, scripted):
     """With ``<option cone="elliptic">``: from each of MuJoCo's states along 1 s, diffsim's
     next state equals MuJoCo's to 1e-6 relative in float64, with the cones in their middle
-    (sliding) and bottom (sticking) zones along the way."""
+    (sliding) and bottom (sticking) zones along the way; contact_pairs mixes frictionless
+    contacts (condim 1) in, with impratio 3."""
     m, model = elliptic(path)
+    if path == PAIRS:
+        m.opt.impratio = 3
+        model = diffsim.load_mjcf(m, dtype=torch.float64)
     assert model.rows_per_contact == max(m.geom_condim.max(), m.pair_dim.max(initial=1))
     assert not any("cone" in feature for feature in model.unsupported)
     d = mujoco.MjData(m)
     lifted(m, d)
-    if path == ELLIPTIC:
+    if path in (ELLIPTIC, PAIRS):
         spinning(m, d)
     steps = int(round(1.0 / m.opt.timestep))
     rng = np.random.default_rng(0)
@@ -289,14 +294,16 @@ def test_one_step_with_elliptic_cones_equals_mujocos_step(path, scripted):
     states = mujoco.MjData(m)  # the zones MuJoCo's solution has along the same trajectory
     states.qpos[:], states.qvel[:] = d.qpos, d.qvel
     zones = np.zeros(5, int)
-    for ctrl in ctrls[:: 10 if path != ELLIPTIC else 1]:
+    for ctrl in ctrls[:: 10 if path not in (ELLIPTIC, PAIRS) else 1]:
         states.ctrl[:] = ctrl
         mujoco.mj_step(m, states)
         zones += np.bincount(states.efc_state[states.efc_type == CONTACT_ELLIPTIC], minlength=5)[:5]
     worst, rows, contacts = one_step_errors(m, model, ctrls=ctrls, d=d)
     assert rows[:, CONTACT_ELLIPTIC].sum() > 0 and (contacts > 0).mean() > 0.5
-    if path == ELLIPTIC:
+    if path in (ELLIPTIC, PAIRS):
         assert zones[STATE_CONE] > 100 and zones[STATE_QUADRATIC] > 100
+    if path == PAIRS:
+        assert rows[:, int(mujoco.mjtConstraint.mjCNSTR_CONTACT_FRICTIONLESS)].sum() > 0
     assert worst < 1e-6
 
 
@@ -349,3 +356,17 @@ def test_elliptic_rows_are_mujocos_scaled_by_their_friction():
         for name, x, y in zip(("J", "aref", "R"), a[2:5], b[2:5]):
             np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, err_msg=f"{name} of {a[0]}")
         np.testing.assert_allclose(a[5], b[5], rtol=0, atol=1e-9 * largest, err_msg=f"force of {a[0]}")
+
+
+def test_ants_with_elliptic_cones_stay_finite_in_float32():
+    """64 Ants with elliptic cones, 10 s of random controls at the model's own time step, in
+    float32: every state finite, the torso above the floor."""
+    m, _ = elliptic(diffsim.asset("ant.xml"))
+    model = diffsim.load_mjcf(m, dtype=torch.float32)
+    E, T = 64, int(round(10.0 / model.dt))
+    g = torch.Generator().manual_seed(1)
+    ctrls = torch.rand(E, T, model.nu, generator=g) * 2 - 1
+    with torch.no_grad():
+        qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(E, 1), torch.zeros(E, model.nv), ctrls)
+    assert torch.isfinite(qpos).all() and torch.isfinite(qvel).all()
+    assert qpos[:, :, 2].min() > 0.1
