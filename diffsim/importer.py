@@ -441,6 +441,16 @@ def unsupported_features(mujoco, m) -> dict:
         )
     if not (constraints_off or off(D.mjDSBL_LIMIT)):
         add("tendon limits", _described(mujoco, m, obj.mjOBJ_TENDON, "tendon", np.flatnonzero(m.tendon_limited)))
+    # the constraint solver: diffsim runs MuJoCo's Newton solver per island, without noslip
+    if not constraints_off:
+        S = mujoco.mjtSolver
+        if int(m.opt.solver) != int(S.mjSOL_NEWTON):
+            name = S(int(m.opt.solver)).name[len("mjSOL_") :]
+            add("constraint solvers other than Newton (solved with Newton)", [f"option solver {name}"])
+        if m.opt.noslip_iterations > 0:
+            add("the noslip solver", [f"option noslip_iterations {m.opt.noslip_iterations}"])
+        if off(D.mjDSBL_ISLAND):
+            add("one constraint problem for all trees (solved per island)", ["flag island disable"])
     contact_on = not (constraints_off or off(D.mjDSBL_CONTACT))
     if contact_on:
         add("explicit contact pairs (<contact><pair>)", [f"pair {i}" for i in range(m.npair)])

@@ -509,6 +509,27 @@ def test_features_switched_off_by_the_models_flags_are_not_reported():
     assert "spatial tendons" in model.unsupported
 
 
+def test_a_solver_other_than_newtons_is_reported():
+    """diffsim solves MuJoCo's constraints with MuJoCo's Newton solver, per island, without
+    the noslip pass: a model that asks for anything else is told, unless its constraints
+    are off."""
+    options = '<option solver="PGS" noslip_iterations="3"><flag island="disable"/></option><worldbody>'
+    with pytest.warns(UserWarning, match="constraint solvers other than Newton"):
+        model = diffsim.load_mjcf(UNSUPPORTED.replace("<worldbody>", options))
+    assert model.unsupported["constraint solvers other than Newton (solved with Newton)"] == ["option solver PGS"]
+    assert model.unsupported["the noslip solver"] == ["option noslip_iterations 3"]
+    assert model.unsupported["one constraint problem for all trees (solved per island)"] == ["flag island disable"]
+    off = options.replace('<flag island="disable"/>', '<flag island="disable" constraint="disable"/>')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = diffsim.load_mjcf(UNSUPPORTED.replace("<worldbody>", off))
+    assert not any("solve" in feature or "island" in feature for feature in model.unsupported)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = diffsim.load_mjcf(UNSUPPORTED.replace("<worldbody>", '<option solver="CG"/><worldbody>'))
+    assert model.unsupported["constraint solvers other than Newton (solved with Newton)"] == ["option solver CG"]
+
+
 def test_supported_models_load_silently():
     for name in ("ant.xml", "cartpole.xml", "pendulum.xml", "free_body.xml", "gripper.xml", "arm.urdf"):
         with warnings.catch_warnings():
