@@ -331,6 +331,41 @@ def test_gradients_through_twisting_and_rolling_elliptic_cones():
     )
 
 
+def test_gradients_through_cones_across_trees_and_branches():
+    """tests/models/cone_islands.xml with every pair's cones on their surface: a cone whose
+    rows move two trees, one whose normal rows move nothing and one whose rows lie on two
+    branches of one tree (its Hessian is not tree-sparse), with respect to the state, the
+    controls, frictions, masses and damping."""
+    m = mujoco.MjModel.from_xml_path(str(MODELS / "cone_islands.xml"))
+    m.opt.tolerance = 1e-14
+    model = diffsim.load_mjcf(m, dtype=torch.float64)
+    cone = int(mujoco.mjtConstraintState.mjCNSTRSTATE_CONE)
+
+    def zones(d):
+        found = {}
+        for c in d.contact[: d.ncon]:
+            found.setdefault(mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, c.geom[1]), set()).add(
+                int(d.efc_state[c.efc_address])
+            )
+        return found
+
+    d = mujoco.MjData(m)
+    d.qvel[:] = [1.0, 0.0, 0.3, 0.8, 0.0]
+    rng = np.random.default_rng(0)
+    for t in range(200):
+        if t % 20 == 0:
+            d.ctrl[:] = rng.uniform(-1, 1, m.nu)
+        mujoco.mj_step(m, d)
+        mujoco.mj_forward(m, d)
+        if t > 5 and all(cone in zones(d).get(name, ()) for name in ("platform", "box", "upper")):
+            break
+    else:
+        raise AssertionError("no state with every pair's cones on their surface")
+    state = tuple(torch.tensor(x[None].copy()) for x in (d.qpos, d.qvel, d.ctrl))
+    check_state_gradients(model, *state)
+    check_parameter_gradients(model, *state, ("geom_friction", "body_mass", "dof_damping"))
+
+
 def check_state_gradients_without_controls(model, qpos, qvel, ctrl):
     inputs = tuple(t.clone().requires_grad_() for t in (qpos, qvel))
     assert torch.autograd.gradcheck(

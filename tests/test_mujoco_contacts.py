@@ -27,6 +27,7 @@ PAIRS = MODELS / "contact_pairs.xml"
 BOX_STACK = MODELS / "box_stack.xml"
 HUMANOID = MODELS / "capsule_humanoid.xml"
 ELLIPTIC = MODELS / "elliptic_cones.xml"
+CONE_ISLANDS = MODELS / "cone_islands.xml"
 CONTACT_ELLIPTIC = int(mujoco.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC)
 STATE_QUADRATIC = int(mujoco.mjtConstraintState.mjCNSTRSTATE_QUADRATIC)
 STATE_CONE = int(mujoco.mjtConstraintState.mjCNSTRSTATE_CONE)
@@ -370,3 +371,26 @@ def test_ants_with_elliptic_cones_stay_finite_in_float32():
         qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(E, 1), torch.zeros(E, model.nv), ctrls)
     assert torch.isfinite(qpos).all() and torch.isfinite(qvel).all()
     assert qpos[:, :, 2].min() > 0.1
+
+
+def test_elliptic_cones_across_trees_and_branches_equal_mujocos_step():
+    """Cones whose rows move different trees (a box on a z-slide on a platform on an
+    x-slide), nothing at all (the platform's normal rows on the floor) or different branches
+    of one tree (sibling slides): one step from each of MuJoCo's states along 1 s equals
+    MuJoCo's to 1e-6, the cones on their surface along the way. A cone's rows are one
+    island, as in MuJoCo, and its Hessian couples the branches."""
+    m = mujoco.MjModel.from_xml_path(str(CONE_ISLANDS))
+    model = diffsim.load_mjcf(m, dtype=torch.float64)
+    d = mujoco.MjData(m)
+    d.qvel[:] = [1.0, 0.0, 0.3, 0.8, 0.0]
+    probe = mujoco.MjData(m)
+    probe.qvel[:] = d.qvel
+    mujoco.mj_forward(m, probe)
+    J = np.asarray(probe.efc_J).reshape(probe.nefc, m.nv)
+    pairs = {(int(c.geom[0]), int(c.geom[1])) for c in probe.contact[: probe.ncon]}
+    assert len(pairs) == 3 and (~J.any(axis=1)).sum() >= 4  # all three pairs; rows that move nothing
+    rng = np.random.default_rng(0)
+    ctrls = rng.uniform(-1, 1, (500, m.nu))
+    worst, rows, contacts = one_step_errors(m, model, ctrls=ctrls, d=d)
+    assert (contacts >= 8).mean() > 0.9
+    assert worst < 1e-6

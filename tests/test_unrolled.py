@@ -34,6 +34,7 @@ CASES = [
     (str(MODELS / "limited_arm.xml"), torch.float64, "RK4"),  # four solves per step
     (str(MODELS / "four_bar.xml"), torch.float64, "Euler"),
     (str(MODELS / "elliptic_cones.xml"), torch.float64, "Euler"),  # elliptic cones' Hessians
+    (str(MODELS / "cone_islands.xml"), torch.float64, "Euler"),  # cones across trees and branches
 ]
 COMPARED = ("qacc", "qacc_smooth", "qacc_constrained", "efc_force", "solver_niter", "solver_H", "solver_factored", "U")
 

@@ -1080,22 +1080,31 @@ def rows_on_chains(
     row_lo: wp.array2d(dtype=int),
     row_hi: wp.array2d(dtype=int),
     efc_J: wp.array3d(dtype=Any),
+    efc_cone: wp.array2d(dtype=int),
     dof_ancestor: wp.array2d(dtype=int),
 ):
     """1 when every listed row's nonzero Jacobian entries (in its dofs ``row_lo ..
     row_hi - 1``) lie on one chain of its tree (the Hessian then keeps the sparsity of M),
-    else 0."""
+    else 0. An elliptic cone's rows count as one: its Hessian couples them."""
     zero = efc_J.dtype(0.0)
     a = int(0)
     while a < nact:
         r = row_list[e, a]
-        deepest = row_hi[e, r] - 1  # the last nonzero entry
-        k = int(row_lo[e, r])
-        while k < deepest:
-            if efc_J[e, r, k] != zero and dof_ancestor[deepest, k] == 0:
-                return 0
-            k += 1
-        a += 1
+        count = wp.max(efc_cone[e, r], 1)
+        deepest = int(-1)  # the last nonzero entry of any of the rows
+        q = int(0)
+        while q < count:
+            deepest = wp.max(deepest, row_hi[e, r + q] - 1)
+            q += 1
+        q = int(0)
+        while q < count:
+            k = int(row_lo[e, r + q])
+            while k < deepest and k < row_hi[e, r + q]:
+                if efc_J[e, r + q, k] != zero and dof_ancestor[deepest, k] == 0:
+                    return 0
+                k += 1
+            q += 1
+        a += count
     return 1
 
 
@@ -1187,10 +1196,15 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
             tree_parent[e, t] = t
             tree_rows[e, t] = 0
             t += 1
+        # a cone's rows share one island (MuJoCo's, from the contact), even those whose
+        # Jacobian is zero or moves one side only: the union runs on over them
+        carried = int(-1)
         a = int(0)
         while a < nact:
             r = row_list[e, a]
             first = int(-1)
+            if efc_cone[e, r] < 0:
+                first = carried
             lo, hi = nonzero_range(e, r, efc_J)
             row_lo[e, r] = lo  # the row's nonzero entries lie in dofs lo .. hi - 1
             row_hi[e, r] = hi
@@ -1206,17 +1220,24 @@ def make_newton(mass_product, tree_factor_island, tree_solve_island, factor_and_
                         first = low
                 k += 1
             row_island[e, r] = first
+            carried = first
             a += 1
         a = int(0)
         while a < nact:
             r = row_list[e, a]
-            if row_island[e, r] >= 0:
-                root = find_root(tree_parent, e, row_island[e, r])
-                row_island[e, r] = root
+            count = wp.max(efc_cone[e, r], 1)  # a cone's rows: the last holds their union
+            root = row_island[e, r + count - 1]
+            if root >= 0:
+                root = find_root(tree_parent, e, root)
                 tree_rows[e, root] = 1
-            a += 1
-        # whether every row lies on one chain of its tree: then H keeps M's sparsity
-        chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
+            k = int(0)
+            while k < count:
+                row_island[e, r + k] = root
+                k += 1
+            a += count
+        # whether every row (a cone: its rows together) lies on one chain of its tree: then H
+        # keeps M's sparsity
+        chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, efc_cone, dof_ancestor)
         # warm start [warmstart]: the previous solution unless it costs more than qacc_smooth
         use_warmstart = warmstart != 0 and nact > 0  # without rows every dof keeps qacc_smooth
         if use_warmstart:
@@ -1743,7 +1764,7 @@ def newton_adjoint(
                         j += 1
                 i += 1
             c += 1
-    chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, dof_ancestor)
+    chains = rows_on_chains(e, nact, row_list, row_lo, row_hi, efc_J, efc_cone, dof_ancestor)
     factor = 1
     if reuse:
         factor = 0
