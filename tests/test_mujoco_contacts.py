@@ -238,13 +238,18 @@ def test_a_thousand_ants_stay_finite_for_ten_seconds_in_float32():
     every state finite; the default capacity holds every contact the Ant can make."""
     model = diffsim.load_mjcf(diffsim.asset("ant.xml"), dtype=torch.float32, contact_model="mujoco")
     assert model.contact_capacity == model.nprecon  # every collision slot: no overflow possible
-    E, T = 1024, int(round(10.0 / model.dt))
-    g = torch.Generator().manual_seed(0)
-    ctrls = torch.rand(E, T, model.nu, generator=g) * 2 - 1
-    with torch.no_grad():
-        qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(E, 1), torch.zeros(E, model.nv), ctrls)
+    qpos, qvel = random_control_rollout(model, envs=1024, seconds=10.0, seed=0)
     assert torch.isfinite(qpos).all() and torch.isfinite(qvel).all()
     assert qpos[:, :, 2].min() > 0.1  # the torso never sinks into the floor
+
+
+def random_control_rollout(model, envs, seconds, seed):
+    """``envs`` rollouts from the model's initial pose under uniform random controls in
+    [-1, 1] at its own time step: (qpos, qvel) trajectories."""
+    g = torch.Generator().manual_seed(seed)
+    ctrls = torch.rand(envs, int(round(seconds / model.dt)), model.nu, generator=g) * 2 - 1
+    with torch.no_grad():
+        return diffsim.rollout(model, model.qpos0[None].repeat(envs, 1), torch.zeros(envs, model.nv), ctrls)
 
 
 def spinning(m, d, seed=1):
@@ -364,11 +369,7 @@ def test_ants_with_elliptic_cones_stay_finite_in_float32():
     float32: every state finite, the torso above the floor."""
     m, _ = elliptic(diffsim.asset("ant.xml"))
     model = diffsim.load_mjcf(m, dtype=torch.float32)
-    E, T = 64, int(round(10.0 / model.dt))
-    g = torch.Generator().manual_seed(1)
-    ctrls = torch.rand(E, T, model.nu, generator=g) * 2 - 1
-    with torch.no_grad():
-        qpos, qvel = diffsim.rollout(model, model.qpos0[None].repeat(E, 1), torch.zeros(E, model.nv), ctrls)
+    qpos, qvel = random_control_rollout(model, envs=64, seconds=10.0, seed=1)
     assert torch.isfinite(qpos).all() and torch.isfinite(qvel).all()
     assert qpos[:, :, 2].min() > 0.1
 
