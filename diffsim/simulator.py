@@ -1212,14 +1212,7 @@ def newton_adjoint_inputs(inputs: list) -> list:
     """The inputs of ``solver.newton_adjoint`` from those of the ``solver.newton`` launch."""
     (row_kind, _tree, ancestor, parent, subtree_end, _it, _tol, _lstol, _lsit, _warm, M, _U, qfrc_smooth) = inputs[:13]
     J, active, aref, R, frictionloss, cone = inputs[15:21]
-    row_list, dof_list, row_lo, row_hi, jaref, jv = (
-        inputs[23],
-        inputs[24],
-        inputs[26],
-        inputs[27],
-        inputs[28],
-        inputs[29],
-    )
+    row_list, dof_list, _row_island, row_lo, row_hi, jaref, jv = inputs[23:30]
     qacc, _niter, force, qfrc_constraint, qfrc_total = inputs[-5:]
     # the adjoint's scratch is the solve's own, which forward no longer needs: a row vector
     # (jv), two of its dof vectors (Ma, grad) and its Hessian

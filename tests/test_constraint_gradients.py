@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import diffsim
+from test_mujoco_contacts import spinning
 
 MODELS = pathlib.Path(__file__).parent / "models"
 EQUALITY = int(mujoco.mjtConstraint.mjCNSTR_EQUALITY)
@@ -313,11 +314,7 @@ def test_gradients_through_twisting_and_rolling_elliptic_cones():
     m.opt.tolerance = 1e-14
     model = diffsim.load_mjcf(m, dtype=torch.float64)
     d = mujoco.MjData(m)
-    rng = np.random.default_rng(1)
-    for j in np.flatnonzero(m.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
-        a = m.jnt_dofadr[j]
-        d.qvel[a : a + 2] = rng.uniform(-1, 1, 2)
-        d.qvel[a + 3 : a + 6] = rng.uniform(-8, 8, 3)
+    spinning(m, d)
     for _ in range(64):
         mujoco.mj_step(m, d)
     zones = cone_states(m, d.qpos, d.qvel)

@@ -865,17 +865,15 @@ def contact_row_value(j: int, nrows: int, dim: int, cone: int, frame: Any, frict
     """Row ``j`` of a contact applied to a relative (linear, angular) motion of its point:
     the normal component, plus or minus ``mu`` times a tangent's (or a rotation's); of an
     elliptic cone (``cone != 0``), the normal component or ``mu`` times a tangent's."""
-    if cone != 0:
-        if j == 0:
-            return frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
+    value = frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
+    if cone != 0 and j > 0:
         axis = j
         moving = linear
         if j >= 3:
             axis = j - 3
             moving = angular
         return friction[j - 1] * (frame[axis, 0] * moving[0] + frame[axis, 1] * moving[1] + frame[axis, 2] * moving[2])
-    value = frame[0, 0] * linear[0] + frame[0, 1] * linear[1] + frame[0, 2] * linear[2]
-    if j < nrows and dim > 1:
+    if cone == 0 and j < nrows and dim > 1:
         direction = j / 2 + 1  # the friction direction of this pair of rows
         axis = direction
         moving = linear

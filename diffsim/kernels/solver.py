@@ -714,21 +714,8 @@ def newton_point(
 ):
     """The line's point one Newton step on from ``p``: at ``alpha - slope / curvature``."""
     return line_point(
-        p[0] - p[2] / p[3],
-        e,
-        nact,
-        row_list,
-        g1,
-        g2,
-        row_kind,
-        row_island,
-        island,
-        efc_R,
-        efc_frictionloss,
-        efc_cone,
-        jaref,
-        jv,
-    )
+        p[0] - p[2] / p[3], e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
+    )  # fmt: skip
 
 
 @wp.func(inline=True)
@@ -785,21 +772,8 @@ def line_search(
     evaluations += 1
     while evaluations < ls_iterations:
         middle = line_point(
-            half * (p1[0] + p2[0]),
-            e,
-            nact,
-            row_list,
-            g1,
-            g2,
-            row_kind,
-            row_island,
-            island,
-            efc_R,
-            efc_frictionloss,
-            efc_cone,
-            jaref,
-            jv,
-        )
+            half * (p1[0] + p2[0]), e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
+        )  # fmt: skip
         evaluations += 1
         # the lowest-cost candidate with a small slope (the first of equals)
         best = p1next
@@ -817,40 +791,14 @@ def line_search(
         p1, moved1 = tighter_end(p1, c0, c1, middle)
         if moved1 != 0:
             p1next = newton_point(
-                p1,
-                e,
-                nact,
-                row_list,
-                g1,
-                g2,
-                row_kind,
-                row_island,
-                island,
-                efc_R,
-                efc_frictionloss,
-                efc_cone,
-                jaref,
-                jv,
-            )
+                p1, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
+            )  # fmt: skip
             evaluations += 1
         p2, moved2 = tighter_end(p2, c0, c1, middle)
         if moved2 != 0:
             p2next = newton_point(
-                p2,
-                e,
-                nact,
-                row_list,
-                g1,
-                g2,
-                row_kind,
-                row_island,
-                island,
-                efc_R,
-                efc_frictionloss,
-                efc_cone,
-                jaref,
-                jv,
-            )
+                p2, e, nact, row_list, g1, g2, row_kind, row_island, island, efc_R, efc_frictionloss, efc_cone, jaref, jv
+            )  # fmt: skip
             evaluations += 1
         if moved1 == 0 and moved2 == 0:
             return middle
@@ -1520,7 +1468,7 @@ def cone_adjoint(
     e: int,
     r: int,
     dim: int,
-    to_dofs: int,
+    to_acceleration: int,
     qacc: wp.array2d(dtype=Any),
     efc_J: wp.array3d(dtype=Any),
     efc_R: wp.array2d(dtype=Any),
@@ -1536,8 +1484,8 @@ def cone_adjoint(
     """Back through the forces ``F(x, R)`` of the cone at normal row ``r``, ``x = J a -
     aref``, given their gradient ``adj_F`` (its rows): ``adj_x = dF/dx^T adj_F`` (``dF/dx
     = -Hc``: ``-D`` in the bottom zone; in the middle ``-Dc (g g^T + c (I_t - t t^T))``, ``g =
-    (1, -t)``) to ``aref`` (``-adj_x``), to ``J`` (``adj_x a^T``) and, when ``to_dofs < 0``,
-    to ``a`` (``J^T adj_x``); and ``dF/dR^T adj_F`` to the rows' ``R`` (middle: ``dF/dR0 =
+    (1, -t)``) to ``aref`` (``-adj_x``), to ``J`` (``adj_x a^T``) and, when ``to_acceleration``
+    is 1, to ``a`` (``J^T adj_x``); and ``dF/dR^T adj_F`` to the rows' ``R`` (middle: ``dF/dR0 =
     dF/dRt = -Dc F``)."""
     zero = qacc.dtype(0.0)
     x0 = jar[e, r]
@@ -1579,7 +1527,7 @@ def cone_adjoint(
             adj_x = -Dc * (-t * g_adj + c * (adj_F[e, r + k] - t * t_adj))
         if adj_x != zero:
             adj_aref[e, r + k] = adj_aref[e, r + k] - adj_x
-            if to_dofs < 0:
+            if to_acceleration != 0:
                 i = int(row_lo[e, r + k])
                 i_end = row_hi[e, r + k]
                 while i < i_end:
@@ -1726,7 +1674,7 @@ def newton_adjoint(
         cone = efc_cone[e, r]
         if cone > 0:
             cone_adjoint(
-                e, r, cone, -1, qacc, efc_J, efc_R, row_lo, row_hi, jar, adj_row_force, adj_a, adj_J, adj_aref, adj_R
+                e, r, cone, 1, qacc, efc_J, efc_R, row_lo, row_hi, jar, adj_row_force, adj_a, adj_J, adj_aref, adj_R
             )
         c += 1
     # H = M + sum D J^T J over the rows in their quadratic zone (lower triangle)
@@ -1807,7 +1755,7 @@ def newton_adjoint(
                             i += 1
                     k += 1
                 cone_adjoint(
-                    e, r, cone, 1, qacc, efc_J, efc_R, row_lo, row_hi, jar, adj_row_force, adj_a, adj_J, adj_aref, adj_R
+                    e, r, cone, 0, qacc, efc_J, efc_R, row_lo, row_hi, jar, adj_row_force, adj_a, adj_J, adj_aref, adj_R
                 )
             c += 1
             continue
